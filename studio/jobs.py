@@ -1,0 +1,90 @@
+"""Start, cancel and wait for training workers. Each worker is its own process group, so a cancel
+reaches everything it started; the training slot itself is a lock the worker holds (train/worker.py)."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from studio import runs
+from studio.config import TrainConfig
+from studio.corpus.store import version_dir
+from studio.paths import PROJECT_ROOT, check_name, runs_dir
+
+_children: dict[str, subprocess.Popen] = {}
+
+
+class JobError(RuntimeError):
+    pass
+
+
+def create_run(root: Path, cfg: TrainConfig, preset: str = "") -> str:
+    """A new run folder with its frozen config and a `queued` status; nothing runs yet."""
+    version_dir(root, cfg.corpus, cfg.corpus_version)  # a missing corpus fails here, with its name
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{check_name(cfg.corpus, 'corpus name')[:24]}-{secrets.token_hex(2)}"
+    folder = runs_dir(root) / run_id
+    folder.mkdir(parents=True)
+    runs.write_config(folder, cfg)
+    # pid comes from the worker itself; until then a fresh heartbeat keeps the run from looking dead.
+    runs.write_json_atomic(folder / "status.json", {
+        "state": runs.QUEUED, "run_id": run_id, "preset": preset, "created": time.time(),
+        "heartbeat": time.time(), "pid": None, "step": 0, "total_steps": 0, "message": "starting",
+    })
+    return run_id
+
+
+def start(root: Path, run_id: str) -> int:
+    folder = runs.run_dir(root, run_id)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    with open(folder / "worker.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "studio.train", str(folder)],
+            cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: cancel signals the group, UI exit leaves it running
+            env=env,
+        )
+    _children[run_id] = proc
+    return proc.pid
+
+
+def reap() -> None:
+    """Collect finished children so they do not linger as zombies."""
+    for run_id, proc in list(_children.items()):
+        if proc.poll() is not None:
+            del _children[run_id]
+
+
+def cancel(root: Path, run_id: str) -> dict:
+    """SIGTERM to the worker's process group; the worker saves a checkpoint and exits."""
+    folder = runs.run_dir(root, run_id)
+    status = runs.read_status(folder)
+    if status["state"] not in runs.ACTIVE:
+        raise JobError(f"run {run_id} is {status['state']}, not running: nothing to cancel")
+    pid = status.get("pid")
+    if not pid:
+        raise JobError(f"run {run_id} is still starting; try cancel again in a few seconds")
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    return status
+
+
+def wait(root: Path, run_id: str, timeout: float | None = None, poll: float = 1.0, on_status=None) -> dict:
+    folder = runs.run_dir(root, run_id)
+    deadline = None if timeout is None else time.time() + timeout
+    while True:
+        reap()
+        status = runs.read_status(folder)
+        if on_status:
+            on_status(status)
+        if status["state"] not in runs.ACTIVE:
+            return status
+        if deadline and time.time() > deadline:
+            raise TimeoutError(f"run {run_id} still {status['state']} after {timeout} s")
+        time.sleep(poll)

@@ -1,0 +1,52 @@
+"""Where things live under the data root, and the check every user-given name passes first."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "studio-data"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Letters (any script, so Chinese names work), digits, '-', '_', '.'; no separators, no '..'.
+_NAME = re.compile(r"^[^\W][\w.\-]{0,79}$")
+
+
+class BadName(ValueError):
+    pass
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Refuse names that could leave their folder: '..', separators, absolute paths, odd characters."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise BadName(
+            f"{what} '{name}' is not allowed: use 1-80 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit, with no '..' or slashes"
+        )
+    return name
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    root = Path(data_dir or os.environ.get("STUDIO_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def corpora_dir(root: Path) -> Path:
+    return root / "corpora"
+
+
+def runs_dir(root: Path) -> Path:
+    return root / "runs"
+
+
+def models_dir(root: Path) -> Path:
+    return root / "models"
+
+
+def inside(child: Path, parent: Path) -> Path:
+    """`child` resolved, refused if it is a symlink out of, or otherwise not under, `parent`."""
+    resolved = child.resolve()
+    if not resolved.is_relative_to(parent.resolve()):
+        raise BadName(f"{child} is outside {parent}")
+    return resolved

@@ -1,0 +1,120 @@
+"""The run store: runs/<run-id>/ with config.yaml, status.json, events.jsonl, adapter/, eval.json.
+
+The worker writes status.json by atomic replace and appends to events.jsonl; everyone else only
+reads. A run whose worker died without saying so (kill -9, power loss) is reported `interrupted`,
+judged by its pid and the heartbeat the worker refreshes every few seconds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+from studio.config import TrainConfig, from_dict, to_dict
+from studio.paths import check_name, runs_dir
+
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
+    "queued", "running", "completed", "failed", "cancelled", "interrupted")
+ACTIVE = (QUEUED, RUNNING)
+HEARTBEAT_SECONDS = 5
+STALE_AFTER_SECONDS = 60  # no heartbeat for this long while "running" means the worker is gone
+
+
+def run_dir(root: Path, run_id: str) -> Path:
+    return runs_dir(root) / check_name(run_id, "run id")
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def append_event(folder: Path, event: dict) -> None:
+    line = json.dumps({"time": round(time.time(), 3), **event}, ensure_ascii=False)
+    with open(folder / "events.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def read_events(folder: Path) -> list[dict]:
+    path = folder / "events.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut short by a kill: everything before it stands
+    return events
+
+
+def write_config(folder: Path, cfg: TrainConfig) -> None:
+    (folder / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def read_config(folder: Path) -> TrainConfig:
+    data = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    return from_dict(TrainConfig, data, source=str(folder / "config.yaml"))
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def read_status(folder: Path) -> dict:
+    """status.json, with `state` corrected to interrupted when the worker is gone."""
+    try:
+        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"state": FAILED, "reason": "status.json is missing or unreadable"}
+    if status.get("state") in ACTIVE:
+        stale = time.time() - status.get("heartbeat", 0) > STALE_AFTER_SECONDS
+        pid = status.get("pid")
+        if stale or (pid is not None and not _pid_alive(pid)):  # no pid yet: the worker is starting
+            status["state"] = INTERRUPTED
+            status["reason"] = "the training process stopped without finishing (killed or crashed)"
+    return status
+
+
+def read_eval(folder: Path) -> dict:
+    path = folder / "eval.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def list_runs(root: Path) -> list[dict]:
+    """Every run, newest first, with its state, config summary and metrics."""
+    base = runs_dir(root)
+    if not base.exists():
+        return []
+    rows = []
+    for folder in sorted(base.iterdir(), reverse=True):
+        if not (folder / "config.yaml").exists():
+            continue
+        status = read_status(folder)
+        cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
+        rows.append({
+            "run_id": folder.name,
+            "state": status.get("state"),
+            "corpus": cfg.get("corpus"),
+            "model": cfg.get("model"),
+            "preset": status.get("preset", ""),
+            "step": status.get("step", 0),
+            "total_steps": status.get("total_steps", 0),
+            "eval": read_eval(folder),
+            "has_adapter": (folder / "adapter" / "adapter_model.safetensors").exists(),
+        })
+    return rows

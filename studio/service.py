@@ -1,0 +1,93 @@
+"""The one API the UI and the CLI call: plain values in, plain values out."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from studio import jobs, runs
+from studio.config import CorpusConfig, GenConfig, TrainConfig, apply_overrides, from_dict
+from studio.corpus.build import ingest as build_corpus
+from studio.corpus.store import list_corpora, read_manifest
+from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
+from studio.presets import list_presets, load_preset, read_preset
+from studio.write.drafter import Drafter
+
+_drafters: dict[Path, Drafter] = {}
+_drafters_lock = threading.Lock()
+
+
+def ingest(root: Path, files: list[str | Path], name: str, mode: str = "text",
+           display_names: list[str] | None = None, model: str = EMBEDDED_DEFAULT, **settings) -> dict:
+    """Ingest files into a new version of corpus `name`; returns the manifest."""
+    cfg = from_dict(CorpusConfig, {"name": name, "mode": mode, **settings}, source="corpus settings")
+    paths = [Path(f) for f in files]
+    names = display_names or [p.name for p in paths]
+    count, tokenizer_name = _token_counter(root, model)
+    return build_corpus(list(zip(paths, names)), cfg, root, count_tokens=count, tokenizer_name=tokenizer_name)
+
+
+def _token_counter(root: Path, model: str):
+    from studio.models import load_tokenizer, resolve
+
+    try:
+        tok = load_tokenizer(resolve(model, root))
+    except ModelUnavailable:
+        return None, ""  # counts are a courtesy: a model we cannot load must not block ingestion
+    return (lambda text: len(tok(text, add_special_tokens=False)["input_ids"])), model
+
+
+def corpora(root: Path) -> list[dict]:
+    return [read_manifest(root, name) for name in list_corpora(root)]
+
+
+def presets() -> list[dict]:
+    return [vars(read_preset(name)) for name in list_presets()]
+
+
+def training_config(corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> TrainConfig:
+    cfg = load_preset(preset, corpus=corpus, **{k: v for k, v in fields.items() if v not in (None, "")})
+    return apply_overrides(cfg, overrides or [])
+
+
+def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> str:
+    """Create a run and start its worker; returns the run id at once."""
+    cfg = training_config(corpus, preset, overrides, **fields)
+    run_id = jobs.create_run(root, cfg, preset=preset)
+    jobs.start(root, run_id)
+    return run_id
+
+
+def cancel_run(root: Path, run_id: str) -> dict:
+    return jobs.cancel(root, run_id)
+
+
+def wait_for_run(root: Path, run_id: str, on_status=None) -> dict:
+    return jobs.wait(root, run_id, on_status=on_status)
+
+
+def list_runs(root: Path) -> list[dict]:
+    jobs.reap()
+    return runs.list_runs(root)
+
+
+def run_view(root: Path, run_id: str) -> dict:
+    """Everything a view of one run needs, read from disk: survives page reloads and restarts."""
+    jobs.reap()
+    folder = runs.run_dir(root, run_id)
+    return {
+        "run_id": run_id,
+        "status": runs.read_status(folder),
+        "config": runs.read_config(folder).__dict__,
+        "events": runs.read_events(folder),
+        "eval": runs.read_eval(folder),
+    }
+
+
+def drafter(root: Path) -> Drafter:
+    with _drafters_lock:
+        return _drafters.setdefault(root, Drafter(root))
+
+
+def draft(root: Path, run_id: str, prompt: str, gen: GenConfig | None = None) -> dict:
+    """Base and tuned drafts of one prompt, same settings and seed, one batch."""
+    return drafter(root).compare(run_id, prompt, gen or GenConfig())

@@ -1,0 +1,1 @@
+"""Drafting: base and tuned models side by side."""
