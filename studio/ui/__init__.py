@@ -1,0 +1,1 @@
+"""The browser UI. The only package that imports gradio; tabs call studio.service with plain values."""

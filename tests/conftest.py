@@ -1,0 +1,73 @@
+"""Shared fixtures. Most tests run on a tiny random Llama built from a config, with a byte-level
+BPE tokenizer trained on the sample corpus, saved as a local model folder: no hub, fast."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from studio.paths import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "assets" / "samples" / "gannet-rock-lamp-log.txt"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a model hub
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs the real embedded model end to end")
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU; skipped without one")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator([SAMPLE.read_text(encoding="utf-8"), "写作工作室 中文 测试"], trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>")
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def sample_corpus(root, tiny_model_dir) -> str:
+    from studio import service
+
+    service.ingest(root, [SAMPLE], "lamp", model=str(tiny_model_dir))
+    return "lamp"
+
+
+def tiny_overrides(model_dir: Path, **extra) -> list[str]:
+    """--set pairs that make the quick preset run in seconds on the tiny model."""
+    values = {"model": str(model_dir), "seq_len": 32, "batch_size": 2, "max_steps": 4, "learning_rate": 0.005, **extra}
+    return [f"{k}={v}" for k, v in values.items()]

@@ -1,0 +1,55 @@
+import json
+
+from conftest import SAMPLE, tiny_overrides
+from studio.__main__ import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_ingest_prints_the_manifest_summary_as_json(capsys, tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "env-root"))
+    code, out, _ = run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert (summary["name"], summary["documents"], summary["train_documents"], summary["val_documents"]) == ("lamp", 40, 36, 4)
+    assert summary["dropped"] == {"too_short": 0, "exact_duplicate": 0}
+    assert (tmp_path / "env-root" / "corpora" / "lamp" / "v1" / "manifest.json").exists()
+
+
+def test_bad_input_exits_non_zero_naming_the_file(capsys, tmp_path):
+    bad = tmp_path / "picture.txt"
+    bad.write_bytes(b"\x89PNG\x00\x00\x00")
+    code, _, err = run_cli(capsys, "ingest", str(bad), "--name", "x", "--data-dir", str(tmp_path / "d"))
+    assert code == 2 and "picture.txt" in err and "binary" in err
+
+
+def test_train_draft_and_runs_from_the_shell(capsys, tmp_path, tiny_model_dir):
+    d = str(tmp_path / "d")
+    assert run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--data-dir", d)[0] == 0
+    sets = [a for pair in tiny_overrides(tiny_model_dir, quantization="none") for a in ("--set", pair)]
+    code, out, _ = run_cli(capsys, "train", "--corpus", "lamp", "--preset", "quick-cpu-demo", *sets, "--data-dir", d, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["state"] == "completed" and result["eval"]["tuned"]["perplexity"] > 0
+
+    code, out, _ = run_cli(capsys, "draft", "--run", result["run_id"], "--prompt", "Wind:", "--max-new-tokens", "5",
+                           "--seed", "3", "--data-dir", d, "--json")
+    drafts = json.loads(out)
+    assert code == 0 and set(drafts) == {"base", "tuned"}
+
+    code, out, _ = run_cli(capsys, "runs", "--data-dir", d, "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows[0]["run_id"] == result["run_id"] and rows[0]["state"] == "completed"
+
+
+def test_bad_settings_exit_non_zero_naming_the_setting(capsys, tmp_path):
+    d = str(tmp_path / "d")
+    run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--data-dir", d)
+    code, _, err = run_cli(capsys, "train", "--corpus", "lamp", "--set", "lora_r=-1", "--data-dir", d)
+    assert code == 2 and "lora_r" in err
+    code, _, err = run_cli(capsys, "train", "--corpus", "lamp", "--preset", "nope", "--data-dir", d)
+    assert code == 2 and "no preset 'nope'" in err

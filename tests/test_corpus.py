@@ -1,0 +1,129 @@
+import json
+
+import pytest
+
+from studio.config import CorpusConfig
+from studio.corpus.build import ingest, split_documents
+from studio.corpus.decode import CorpusError, decode_bytes
+from studio.corpus.store import read_manifest, read_split, versions
+from studio.paths import BadName
+
+CHINESE = "灯塔日志，第一天。风从东北来，海面灰暗。我把灯点亮了，一切平安。"
+
+
+def write(tmp_path, name, data: bytes):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def pieces(n, prefix="Piece"):
+    return "\n---\n".join(f"{prefix} {i}. The wind came round to the north and the lamp was lit early." for i in range(n))
+
+
+@pytest.mark.parametrize("data, encoding", [
+    (CHINESE.encode("utf-8"), "utf-8"),
+    (CHINESE.encode("gb18030"), "gb18030"),
+    (CHINESE.encode("gbk"), "gb18030"),
+    (b"\xef\xbb\xbf" + CHINESE.encode("utf-8"), "utf-8"),
+    (b"\xff\xfe" + CHINESE.encode("utf-16-le"), "utf-16-le"),
+    (b"\xfe\xff" + CHINESE.encode("utf-16-be"), "utf-16-be"),
+])
+def test_chinese_decodes_exactly(data, encoding):
+    text, used = decode_bytes(data, "novel.txt")
+    assert text == CHINESE and used == encoding and "\ufffd" not in text
+
+
+def test_mixed_latin_and_short_cjk_decode_exactly():
+    for text in ("风", "Chapter 1 第一章 The lamp 灯"):
+        assert decode_bytes(text.encode("gb18030"), "a.txt")[0] == text
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "empty"),
+    (b"  \n\t\n", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+])
+def test_empty_and_binary_files_are_refused_by_name(data, words):
+    with pytest.raises(CorpusError, match=f"photo.txt.*{words}"):
+        decode_bytes(data, "photo.txt")
+
+
+def test_undecodable_bytes_are_refused_not_replaced():
+    with pytest.raises(CorpusError, match="old.txt.*UTF-8"):
+        decode_bytes(b"\x81\x30\xff\xfe\xfd ok", "old.txt")
+
+
+def test_ingest_splits_pieces_drops_duplicates_and_short_ones(tmp_path):
+    root = tmp_path / "data"
+    text = pieces(12) + "\n***\n" + "Piece 3. The wind came round to the north and the lamp was lit early." + "\n---\ntoo short"
+    f = write(tmp_path, "log.md", text.encode("utf-8"))
+    m = ingest([(f, "log.md")], CorpusConfig(name="log", val_share=0.25), root)
+    assert m["sources"][0]["documents"] == 14
+    assert m["dropped"] == {"too_short": 1, "exact_duplicate": 1}
+    assert m["documents"] == 12 and m["val_documents"] == 3 and m["train_documents"] == 9
+    train, val = read_split(root, "log", "v1", "train"), read_split(root, "log", "v1", "val")
+    assert not set(train) & set(val) and len(train) + len(val) == 12
+
+
+def test_split_is_by_document_and_seeded():
+    docs = [f"doc {i}" for i in range(50)]
+    a = split_documents(docs, CorpusConfig(name="x", seed=7))
+    assert a == split_documents(docs, CorpusConfig(name="x", seed=7))
+    assert a != split_documents(docs, CorpusConfig(name="x", seed=8))
+    assert len(a[1]) == 5 and sorted(a[0] + a[1]) == sorted(docs)
+
+
+def test_gb18030_corpus_is_stored_as_exact_utf8(tmp_path):
+    root = tmp_path / "data"
+    text = "\n---\n".join(f"{CHINESE}第{i}篇。" for i in range(6))
+    f = write(tmp_path, "中文.txt", text.encode("gb18030"))
+    m = ingest([(f, "中文.txt")], CorpusConfig(name="中文日志"), root)
+    assert m["sources"][0]["encoding"] == "gb18030"
+    stored = read_split(root, "中文日志", "v1", "train") + read_split(root, "中文日志", "v1", "val")
+    assert sorted(stored) == sorted(f"{CHINESE}第{i}篇。" for i in range(6))
+
+
+def test_reingest_makes_a_new_version_and_keeps_the_old(tmp_path):
+    root = tmp_path / "data"
+    f = write(tmp_path, "a.txt", pieces(5).encode())
+    ingest([(f, "a.txt")], CorpusConfig(name="c"), root)
+    before = (root / "corpora" / "c" / "v1" / "manifest.json").read_bytes()
+    g = write(tmp_path, "b.txt", pieces(8, "Other").encode())
+    m = ingest([(g, "b.txt")], CorpusConfig(name="c"), root)
+    assert m["version"] == "v2" and versions(root, "c") == ["v1", "v2"]
+    assert (root / "corpora" / "c" / "v1" / "manifest.json").read_bytes() == before
+    assert read_manifest(root, "c")["version"] == "v2"
+
+
+def test_one_long_document_is_cut_so_validation_exists(tmp_path):
+    root = tmp_path / "data"
+    book = "\n\n".join(f"Paragraph {i}: " + "the sea was grey and the lamp was lit. " * 12 for i in range(20))
+    f = write(tmp_path, "book.txt", book.encode())
+    m = ingest([(f, "book.txt")], CorpusConfig(name="book"), root)
+    assert m["documents"] > 2 and m["val_documents"] >= 1
+
+
+def test_nothing_is_created_when_ingest_fails(tmp_path):
+    root = tmp_path / "data"
+    f = write(tmp_path, "empty.txt", b"")
+    with pytest.raises(CorpusError, match="empty.txt"):
+        ingest([(f, "empty.txt")], CorpusConfig(name="e"), root)
+    assert not (root / "corpora" / "e").exists() or versions(root, "e") == []
+
+
+@pytest.mark.parametrize("name", ["../../x", "/etc", "a/b", "..", ".hidden", ""])
+def test_hostile_corpus_names_are_refused(tmp_path, name):
+    f = write(tmp_path, "a.txt", pieces(4).encode())
+    with pytest.raises(BadName):
+        ingest([(f, "a.txt")], CorpusConfig(name=name), tmp_path / "data")
+
+
+def test_manifest_records_sources_and_counts(tmp_path):
+    root = tmp_path / "data"
+    f = write(tmp_path, "a.txt", pieces(6).encode())
+    m = ingest([(f, "a.txt")], CorpusConfig(name="m"), root, count_tokens=lambda t: len(t.split()), tokenizer_name="words")
+    on_disk = json.loads((root / "corpora" / "m" / "v1" / "manifest.json").read_text())
+    assert on_disk == m
+    assert len(m["sources"][0]["sha256"]) == 64 and m["tokens"]["tokenizer"] == "words"
+    assert m["tokens"]["train"] + m["tokens"]["val"] == 6 * 15  # "Piece i. The wind ... early." is 15 words

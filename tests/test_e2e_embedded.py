@@ -1,0 +1,72 @@
+"""End to end on the real embedded model (SmolLM2-135M-Instruct): the path a newcomer takes.
+
+Ingest the sample corpus, train the quick preset in 4-bit on the CPU, load the adapter with
+plain peft, and check that it learned the corpus's voice. Takes a few minutes on 2 CPU cores.
+"""
+import math
+
+import pytest
+import torch
+
+from conftest import SAMPLE
+from studio import jobs, runs, service
+from studio.config import GenConfig
+from studio.corpus.store import read_split
+from studio.models import EMBEDDED_DEFAULT, resolve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e") / "data"
+    manifest = service.ingest(root, [SAMPLE], "lamp-log")
+    assert manifest["tokens"]["tokenizer"] == EMBEDDED_DEFAULT and manifest["tokens"]["train"] > 3000
+    run_id = service.start_training(root, "lamp-log", "quick-cpu-demo")
+    status = jobs.wait(root, run_id, timeout=900)
+    assert status["state"] == "completed", status
+    return root, run_id
+
+
+def plain_perplexity(model, tok, docs: list[str]) -> float:
+    """Token-weighted perplexity over whole documents, computed without studio code."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for doc in docs:
+            ids = tok(doc, return_tensors="pt")["input_ids"][:, :512]
+            n = ids.shape[1] - 1
+            total += float(model(input_ids=ids, labels=ids).loss) * n
+            count += n
+    return math.exp(total / count)
+
+
+def test_quick_preset_lowers_validation_perplexity_by_a_fifth_with_a_plain_peft_load(finished_run):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    root, run_id = finished_run
+    cfg = runs.read_config(runs.run_dir(root, run_id))
+    assert cfg.quantization == "nf4"
+    source = resolve(EMBEDDED_DEFAULT, root)
+    tok = AutoTokenizer.from_pretrained(source)
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=torch.float32, device_map={"": "cpu"})
+    assert type(base.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
+    val = read_split(root, "lamp-log", "", "val")
+    before = plain_perplexity(base, tok, val)
+    tuned = PeftModel.from_pretrained(base, runs.run_dir(root, run_id) / "adapter")
+    after = plain_perplexity(tuned, tok, val)
+    assert after <= 0.8 * before, f"validation perplexity {before:.1f} -> {after:.1f}"
+
+    ev = runs.read_eval(runs.run_dir(root, run_id))
+    assert ev["tuned"]["perplexity"] <= 0.8 * ev["base"]["perplexity"]
+
+
+def test_compare_returns_two_different_drafts_in_the_corpus_voice(finished_run):
+    root, run_id = finished_run
+    result = service.draft(root, run_id, "LAMP LOG, GANNET ROCK. Day 41.",
+                           GenConfig(max_new_tokens=40, temperature=0.7, seed=1))
+    assert result["base"].strip() and result["tuned"].strip()
+    assert result["base"] != result["tuned"]
+    assert "Wind" in result["tuned"] or "Sea" in result["tuned"] or "Lamp" in result["tuned"], result["tuned"]

@@ -1,0 +1,118 @@
+"""Job lifecycle with real worker processes on the tiny model: every state a user can see."""
+import fcntl
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import tiny_overrides
+from studio import jobs, runs, service
+from studio.config import TrainConfig
+from studio.corpus.decode import CorpusError
+from studio.paths import BadName
+
+
+def wait_until(predicate, timeout=90, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status(root, run_id):
+    return runs.read_status(runs.run_dir(root, run_id))
+
+
+def test_a_run_completes_with_adapter_events_and_eval(root, sample_corpus, tiny_model_dir):
+    run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
+    final = jobs.wait(root, run_id, timeout=120)
+    assert final["state"] == "completed", final
+    folder = runs.run_dir(root, run_id)
+    train_events = [e for e in runs.read_events(folder) if e["kind"] == "train"]
+    assert [e["step"] for e in train_events] == [1, 2, 3, 4]
+    assert all({"loss", "lr", "tokens_per_s", "eta_s"} <= e.keys() for e in train_events)
+    assert train_events[-1]["eta_s"] == 0
+    ev = runs.read_eval(folder)
+    assert ev["base"]["perplexity"] > 0 and ev["tuned"]["perplexity"] > 0
+    assert runs.read_config(folder).corpus == "lamp"
+    assert (folder / "corpus.json").exists()
+
+    # the adapter is PEFT's own format: plain transformers + peft load it, nothing of ours needed
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tuned = PeftModel.from_pretrained(base, folder / "adapter")
+    assert (folder / "adapter" / "adapter_model.safetensors").exists()
+    assert not (folder / "adapter" / "adapter_model.bin").exists()
+    assert any("lora_" in n for n, _ in tuned.named_parameters())
+
+
+def test_a_run_that_cannot_load_its_model_fails_with_a_reason(root, sample_corpus, tiny_model_dir, tmp_path):
+    run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", [f"model={tmp_path}/missing-model"])
+    final = jobs.wait(root, run_id, timeout=90)
+    assert final["state"] == "failed"
+    assert "missing-model" in final["reason"] and final["advice"]
+
+
+def test_cancel_saves_a_checkpoint_and_ends_the_process_group(root, sample_corpus, tiny_model_dir):
+    run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
+                                    tiny_overrides(tiny_model_dir, max_steps=100000))
+    wait_until(lambda: status(root, run_id).get("step", 0) >= 2, what="training steps")
+    pid = status(root, run_id)["pid"]
+    jobs.cancel(root, run_id)
+    final = jobs.wait(root, run_id, timeout=60)
+    assert final["state"] == "cancelled"
+    checkpoints = list((runs.run_dir(root, run_id) / "checkpoints").iterdir())
+    assert checkpoints and (checkpoints[0] / "adapter_model.safetensors").exists()
+    wait_until(lambda: not runs._pid_alive(pid), timeout=20, what="worker exit")
+    with pytest.raises(jobs.JobError, match="cancelled, not running"):
+        jobs.cancel(root, run_id)
+
+
+def test_a_second_start_queues_until_the_slot_is_free(root, sample_corpus, tiny_model_dir):
+    (root / "runs").mkdir(parents=True, exist_ok=True)
+    with open(root / "runs" / ".slot.lock", "w") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # another job holds the training slot
+        run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
+        queued = wait_until(lambda: "another run" in status(root, run_id).get("message", "") and status(root, run_id),
+                            what="queued message")
+        assert queued["state"] == "queued"
+        time.sleep(1)
+        assert status(root, run_id)["state"] == "queued"
+        fcntl.flock(slot, fcntl.LOCK_UN)
+    assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
+
+
+def test_a_cancelled_queued_run_never_trains(root, sample_corpus, tiny_model_dir):
+    (root / "runs").mkdir(parents=True, exist_ok=True)
+    with open(root / "runs" / ".slot.lock", "w") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
+        wait_until(lambda: "another run" in status(root, run_id).get("message", ""), what="queued")
+        jobs.cancel(root, run_id)
+        assert jobs.wait(root, run_id, timeout=30)["state"] == "cancelled"
+    assert not runs.read_events(runs.run_dir(root, run_id))
+
+
+def test_kill_9_reads_as_interrupted(root, sample_corpus, tiny_model_dir):
+    run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
+                                    tiny_overrides(tiny_model_dir, max_steps=100000))
+    wait_until(lambda: status(root, run_id).get("step", 0) >= 1, what="training steps")
+    os.killpg(status(root, run_id)["pid"], signal.SIGKILL)
+    final = jobs.wait(root, run_id, timeout=30)
+    assert final["state"] == "interrupted"
+
+
+def test_missing_corpus_and_hostile_names_are_refused_before_anything_runs(root, tiny_model_dir):
+    with pytest.raises(CorpusError, match="no corpus named 'ghost'"):
+        jobs.create_run(root, TrainConfig(corpus="ghost"))
+    with pytest.raises(BadName):
+        jobs.create_run(root, TrainConfig(corpus="../../etc"))
+    with pytest.raises(BadName):
+        runs.run_dir(root, "../../etc")
+    assert not (root / "runs").exists() or not [p for p in (root / "runs").iterdir() if not p.name.startswith(".")]

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from studio import models
+from studio.models import ModelUnavailable
+
+
+def test_unknown_names_and_bad_folders_are_explained(tmp_path):
+    with pytest.raises(ModelUnavailable, match="unknown model 'nope'"):
+        models.resolve("nope", tmp_path)
+    (tmp_path / "empty-model").mkdir()
+    with pytest.raises(ModelUnavailable, match="no config.json"):
+        models.resolve(str(tmp_path / "empty-model"), tmp_path)
+
+
+def test_a_hub_model_that_cannot_be_fetched_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert models.resolve("qwen2.5-0.5b-instruct", tmp_path) == "Qwen/Qwen2.5-0.5B-Instruct"
+    with pytest.raises(ModelUnavailable, match="cannot fetch tokenizer of model writing-studio-tests/absent.*no network or not cached"):
+        models.load_tokenizer("writing-studio-tests/absent")
+    with pytest.raises(ModelUnavailable, match="cannot fetch model writing-studio-tests/absent.*no network or not cached"):
+        models.load_base("writing-studio-tests/absent", "none", "cpu")
+
+
+def test_embedded_cache_is_all_or_nothing(tmp_path, monkeypatch):
+    entry = models.registry()[models.EMBEDDED_DEFAULT]
+    monkeypatch.setattr(models, "embedded_gguf_path", lambda e: tmp_path / "fake.gguf")
+
+    def broken(gguf, out):
+        (out / "config.json").write_text("{}")  # half written, then the process is interrupted
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models, "convert_gguf", broken)
+    with pytest.raises(KeyboardInterrupt):
+        models.ensure_embedded_cache(entry, tmp_path)
+    cache = tmp_path / "models"
+    assert not (cache / entry.name).exists()
+    assert not list(cache.glob(".*tmp-*")), "no half cache is left behind"
+
+    monkeypatch.setattr(models, "convert_gguf", lambda gguf, out: (out / "config.json").write_text("{}"))
+    assert models.ensure_embedded_cache(entry, tmp_path) == cache / entry.name
+    monkeypatch.setattr(models, "convert_gguf", broken)  # the cache is reused: no second conversion
+    assert (models.ensure_embedded_cache(entry, tmp_path) / "config.json").exists()
+
+
+def test_cpu_computes_in_float32_and_4bit_config_is_nf4_double_quant():
+    assert models.compute_dtype("cpu") == torch.float32
+    cfg = models.bnb_config("nf4", torch.float32)
+    assert cfg.load_in_4bit and cfg.bnb_4bit_quant_type == "nf4" and cfg.bnb_4bit_use_double_quant
+    assert models.bnb_config("none", torch.float32) is None
+
+
+def test_tiny_local_model_loads_in_4bit_on_cpu(tiny_model_dir):
+    model = models.load_base(str(tiny_model_dir), "nf4", "cpu")
+    assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+    assert not model.config.to_dict().get("trust_remote_code", False)

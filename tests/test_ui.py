@@ -1,0 +1,67 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from studio.paths import PROJECT_ROOT
+from studio.ui.views import corpus_report, eval_markdown, loss_frame, progress_html
+
+
+def test_progress_shows_state_step_eta_and_advice():
+    view = {"run_id": "r1", "status": {"state": "running", "step": 5, "total_steps": 20, "eta_s": 75, "message": "training"}}
+    page = progress_html(view)
+    assert "running" in page and "step 5/20" in page and "1 min 15 s left" in page and "width:25.0%" in page
+    failed = progress_html({"run_id": "r1", "status": {"state": "failed", "reason": "out of memory", "advice": "lower batch_size"}})
+    assert "out of memory" in failed and "lower batch_size" in failed
+
+
+def test_loss_frame_has_train_and_validation_series():
+    frame = loss_frame([{"kind": "eval", "step": 0, "val_loss": 4.0}, {"kind": "train", "step": 1, "loss": 3.5}])
+    assert sorted(frame["series"]) == ["train", "validation"] and list(frame.columns) == ["step", "loss", "series"]
+
+
+def test_reports_render_numbers_a_writer_reads():
+    md = eval_markdown({"base": {"perplexity": 100.0, "loss": 4.6}, "tuned": {"perplexity": 13.0, "loss": 2.6},
+                        "perplexity_change": -0.87, "tokens_seen": 12000, "train_seconds": 150})
+    assert "100.00" in md and "13.00 (-87%)" in md and "2 min 30 s" in md
+    report = corpus_report({"name": "lamp", "version": "v1", "documents": 40, "train_documents": 36, "val_documents": 4,
+                            "characters": 15000, "dropped": {"too_short": 1, "exact_duplicate": 2},
+                            "sources": [{"file": "a.txt", "encoding": "gb18030", "documents": 43, "bytes": 999}]})
+    assert "exact duplicate: 2" in report and "gb18030" in report
+
+
+def test_the_app_builds_with_its_three_tabs(tmp_path):
+    from studio.ui.app import build_app
+
+    demo = build_app(tmp_path, "smollm2-135m-instruct")
+    labels = {getattr(block, "label", None) for block in demo.blocks.values()}
+    assert {"Corpus", "Train", "Write"} <= labels
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_app_py_serves_http_200_on_loopback(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)],
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, "app.py exited"
+                assert time.time() < deadline, "app.py did not answer within 90 s"
+                time.sleep(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
