@@ -70,4 +70,5 @@ def corpus_report(m: dict) -> str:
 
 
 def runs_choices(rows: list[dict], only_with_adapter: bool = False) -> list[tuple[str, str]]:
-    return [(f"{r['run_id']} ({r['state']})", r["run_id"]) for r in rows if r["has_adapter"] or not only_with_adapter]
+    # The label holds only what never changes: the state is shown live beside the progress bar.
+    return [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"] or not only_with_adapter]
