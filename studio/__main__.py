@@ -17,7 +17,7 @@ from studio import service
 from studio.config import ConfigError, GenConfig
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
-from studio.models import ModelUnavailable
+from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.paths import BadName, data_root
 from studio.write.drafter import AdapterRefused
 
@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="text")
     s.add_argument("--val-share", type=float, default=0.1)
     s.add_argument("--min-chars", type=int, default=20)
+    s.add_argument("--model", default=EMBEDDED_DEFAULT, help="model whose tokenizer counts the tokens")
 
     s = sub.add_parser("train", parents=[common], help="fine-tune on a corpus")
     s.add_argument("--corpus", required=True)
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = data_root(args.data_dir)
         if args.command == "ingest":
-            m = service.ingest(root, args.files, args.name, mode=args.mode, val_share=args.val_share, min_chars=args.min_chars)
+            m = service.ingest(root, args.files, args.name, mode=args.mode, model=args.model,
+                               val_share=args.val_share, min_chars=args.min_chars)
             tokens = m.get("tokens", {})
             _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
                           f"({m['train_documents']} train, {m['val_documents']} val), "

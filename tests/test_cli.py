@@ -12,11 +12,13 @@ def run_cli(capsys, *argv):
 
 def test_ingest_prints_the_manifest_summary_as_json(capsys, tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "env-root"))
-    code, out, _ = run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--json")
+    code, out, _ = run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--json",
+                            "--model", str(tiny_model_dir))
     assert code == 0
     summary = json.loads(out)
     assert (summary["name"], summary["documents"], summary["train_documents"], summary["val_documents"]) == ("lamp", 40, 36, 4)
     assert summary["dropped"] == {"too_short": 0, "exact_duplicate": 0}
+    assert summary["tokens"]["train"] > 0 and summary["tokens"]["tokenizer"] == str(tiny_model_dir)
     assert (tmp_path / "env-root" / "corpora" / "lamp" / "v1" / "manifest.json").exists()
 
 
@@ -29,7 +31,7 @@ def test_bad_input_exits_non_zero_naming_the_file(capsys, tmp_path):
 
 def test_train_draft_and_runs_from_the_shell(capsys, tmp_path, tiny_model_dir):
     d = str(tmp_path / "d")
-    assert run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--data-dir", d)[0] == 0
+    assert run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--data-dir", d, "--model", str(tiny_model_dir))[0] == 0
     sets = [a for pair in tiny_overrides(tiny_model_dir, quantization="none") for a in ("--set", pair)]
     code, out, _ = run_cli(capsys, "train", "--corpus", "lamp", "--preset", "quick-cpu-demo", *sets, "--data-dir", d, "--json")
     assert code == 0
@@ -46,9 +48,9 @@ def test_train_draft_and_runs_from_the_shell(capsys, tmp_path, tiny_model_dir):
     assert code == 0 and rows[0]["run_id"] == result["run_id"] and rows[0]["state"] == "completed"
 
 
-def test_bad_settings_exit_non_zero_naming_the_setting(capsys, tmp_path):
+def test_bad_settings_exit_non_zero_naming_the_setting(capsys, tmp_path, tiny_model_dir):
     d = str(tmp_path / "d")
-    run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--data-dir", d)
+    run_cli(capsys, "ingest", str(SAMPLE), "--name", "lamp", "--data-dir", d, "--model", str(tiny_model_dir))
     code, _, err = run_cli(capsys, "train", "--corpus", "lamp", "--set", "lora_r=-1", "--data-dir", d)
     assert code == 2 and "lora_r" in err
     code, _, err = run_cli(capsys, "train", "--corpus", "lamp", "--preset", "nope", "--data-dir", d)

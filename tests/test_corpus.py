@@ -9,6 +9,7 @@ from studio.corpus.store import read_manifest, read_split, versions
 from studio.paths import BadName
 
 CHINESE = "灯塔日志，第一天。风从东北来，海面灰暗。我把灯点亮了，一切平安。"
+TRADITIONAL = "燈塔日誌，第一天。風從東北來，海面灰暗。我把燈點亮了，一切平安。這座島嶼很小，但是海鷗很多。"
 
 
 def write(tmp_path, name, data: bytes):
@@ -28,10 +29,33 @@ def pieces(n, prefix="Piece"):
     (b"\xef\xbb\xbf" + CHINESE.encode("utf-8"), "utf-8"),
     (b"\xff\xfe" + CHINESE.encode("utf-16-le"), "utf-16-le"),
     (b"\xfe\xff" + CHINESE.encode("utf-16-be"), "utf-16-be"),
+    (b"\xff\xfe\x00\x00" + CHINESE.encode("utf-32-le"), "utf-32-le"),
 ])
 def test_chinese_decodes_exactly(data, encoding):
     text, used = decode_bytes(data, "novel.txt")
     assert text == CHINESE and used == encoding and "\ufffd" not in text
+
+
+def test_big5_is_not_mistaken_for_gb18030():
+    data = TRADITIONAL.encode("big5")
+    assert data.decode("gb18030") != TRADITIONAL  # it decodes without error, into nonsense
+    assert decode_bytes(data, "novel.txt") == (TRADITIONAL, "big5")
+
+
+@pytest.mark.parametrize("text", ["燈塔", "風", "臺灣", "中文", "你好", "Chapter 1 第一章 The lamp 燈"])
+def test_short_big5_decodes_exactly(text):
+    assert decode_bytes(text.encode("big5"), "a.txt") == (text, "big5")
+
+
+@pytest.mark.parametrize("text", ["灯塔", "风", "中文", "你好", "说话", "Chapter 1 第一章 The lamp 灯"])
+def test_short_gb18030_decodes_exactly(text):
+    assert decode_bytes(text.encode("gb18030"), "a.txt") == (text, "gb18030")
+
+
+def test_other_legacy_encodings_go_to_the_detector():
+    text = "Ελληνικά κείμενα για δοκιμή, με αρκετές λέξεις ώστε να φανεί η κωδικοποίηση."
+    decoded, encoding = decode_bytes(text.encode("iso-8859-7"), "greek.txt")
+    assert decoded == text
 
 
 def test_mixed_latin_and_short_cjk_decode_exactly():
@@ -51,7 +75,7 @@ def test_empty_and_binary_files_are_refused_by_name(data, words):
 
 def test_undecodable_bytes_are_refused_not_replaced():
     with pytest.raises(CorpusError, match="old.txt.*UTF-8"):
-        decode_bytes(b"\x81\x30\xff\xfe\xfd ok", "old.txt")
+        decode_bytes(bytes(range(128, 256)) * 4, "old.txt")
 
 
 def test_ingest_splits_pieces_drops_duplicates_and_short_ones(tmp_path):
