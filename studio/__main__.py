@@ -10,11 +10,12 @@ Every subcommand takes --data-dir (or STUDIO_DATA_DIR) and --json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
 from studio import service
-from studio.config import ConfigError, GenConfig
+from studio.config import ConfigError, CorpusConfig, GenConfig
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
@@ -34,10 +35,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", parents=[common], help="make a corpus from files")
     s.add_argument("files", nargs="+")
     s.add_argument("--name", required=True)
-    s.add_argument("--mode", default="text")
-    s.add_argument("--val-share", type=float, default=0.1)
-    s.add_argument("--min-chars", type=int, default=20)
     s.add_argument("--model", default=EMBEDDED_DEFAULT, help="model whose tokenizer counts the tokens")
+    add_config_flags(s, CorpusConfig, skip={"name"})
 
     s = sub.add_parser("train", parents=[common], help="fine-tune on a corpus")
     s.add_argument("--corpus", required=True)
@@ -56,6 +55,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_config_flags(p: argparse.ArgumentParser, cls, skip=()) -> None:
+    """One flag per dataclass field, with its help text: --near-dup-threshold 0.9, --no-join-lines ..."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, help=f.metadata["help"],
+                           choices=f.metadata.get("choices"))
+
+
 def _say(args, data, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=1) if args.json else text)
 
@@ -65,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = data_root(args.data_dir)
         if args.command == "ingest":
-            m = service.ingest(root, args.files, args.name, mode=args.mode, model=args.model,
-                               val_share=args.val_share, min_chars=args.min_chars)
+            settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(CorpusConfig) if f.name not in ("name", "mode")}
+            m = service.ingest(root, args.files, args.name, mode=args.mode, model=args.model, **settings)
             tokens = m.get("tokens", {})
             _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
                           f"({m['train_documents']} train, {m['val_documents']} val), "

@@ -25,7 +25,7 @@ def _f(default: Any, help: str, choices: tuple | None = None):
 QUANTIZATIONS = ("nf4", "none")
 SCHEDULERS = ("cosine", "linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
-CORPUS_MODES = ("text",)
+CORPUS_MODES = ("text", "pairs", "chat")
 
 
 @dataclass
@@ -71,18 +71,38 @@ class TrainConfig:
 @dataclass
 class CorpusConfig:
     name: str = _f("", "Corpus name: letters, digits, '-', '_' and '.'.")
-    mode: str = _f("text", "text: prose for style (the only mode so far).", CORPUS_MODES)
+    mode: str = _f("text", "text: prose for style; pairs: prompt -> response (e.g. document -> summary); chat: a messages list.", CORPUS_MODES)
+    text_field: str = _f("", "Column/field holding the text (text mode); empty: recognise text, content, body ...")
+    prompt_field: str = _f("", "Field holding the prompt (pairs mode); empty: recognise prompt, instruction, document ...")
+    response_field: str = _f("", "Field holding the response (pairs mode); empty: recognise response, output, summary ...")
+    messages_field: str = _f("", "Field holding the messages list (chat mode); empty: recognise messages, conversations.")
+    min_valid_share: float = _f(0.5, "Refuse the corpus when fewer than this share of rows have the fields their mode needs.")
+    nfc: bool = _f(True, "Unicode NFC normalisation (one code point per accented letter).")
+    join_lines: bool = _f(True, "Join hard-wrapped lines inside paragraphs (no spaces added between CJK characters).")
+    strip_markup: bool = _f(True, "Strip HTML tags found inside text.")
+    strip_page_furniture: bool = _f(True, "Drop running headers, footers and page numbers from PDFs.")
+    mask_pii: bool = _f(False, "Replace e-mail addresses and phone numbers with [email] and [phone].")
+    min_chars: int = _f(20, "Drop items shorter than this (after cleaning).")
+    max_chars: int = _f(200_000, "Drop items longer than this (after long texts are cut into pieces).")
+    chunk_chars: int = _f(8000, "Text mode: cut longer documents at paragraph breaks into pieces of about this size; 0 = never.")
+    dedupe_exact: bool = _f(True, "Drop exact duplicates (same text up to case and white space).")
+    near_dup_threshold: float = _f(0.85, "Drop near duplicates at or above this similarity (MinHash Jaccard); 0 = off.")
     val_share: float = _f(0.1, "Share of documents held out for validation.")
     min_val_docs: int = _f(1, "At least this many documents go to validation.")
-    min_chars: int = _f(20, "Documents shorter than this (after cleaning) are dropped.")
     seed: int = _f(0, "Seed of the train/validation split.")
 
     def __post_init__(self):
         _check_choices(self)
         if not 0 < self.val_share < 0.9:
             raise ConfigError("val_share", f"{self.val_share} must be between 0 and 0.9")
+        if not 0 <= self.near_dup_threshold < 1:
+            raise ConfigError("near_dup_threshold", f"{self.near_dup_threshold} must be 0 (off) or between 0 and 1, e.g. 0.85")
+        if not 0 <= self.min_valid_share <= 1:
+            raise ConfigError("min_valid_share", f"{self.min_valid_share} must be between 0 and 1")
+        if self.max_chars <= self.min_chars:
+            raise ConfigError("max_chars", f"{self.max_chars} must be above min_chars ({self.min_chars})")
         _positive(self, "min_val_docs")
-        _non_negative(self, "min_chars", "seed")
+        _non_negative(self, "min_chars", "seed", "chunk_chars")
 
 
 @dataclass

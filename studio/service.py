@@ -7,7 +7,7 @@ from pathlib import Path
 from studio import jobs, runs
 from studio.config import CorpusConfig, GenConfig, TrainConfig, apply_overrides, from_dict
 from studio.corpus.build import ingest as build_corpus
-from studio.corpus.store import list_corpora, read_manifest
+from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.presets import list_presets, load_preset, read_preset
 from studio.write.drafter import Drafter
@@ -20,6 +20,8 @@ def ingest(root: Path, files: list[str | Path], name: str, mode: str = "text",
            display_names: list[str] | None = None, model: str = EMBEDDED_DEFAULT, **settings) -> dict:
     """Ingest files into a new version of corpus `name`; returns the manifest."""
     cfg = from_dict(CorpusConfig, {"name": name, "mode": mode, **settings}, source="corpus settings")
+    if not files:
+        raise ValueError("no files given: choose at least one file")
     paths = [Path(f) for f in files]
     names = display_names or [p.name for p in paths]
     count, tokenizer_name = _token_counter(root, model)
@@ -33,11 +35,18 @@ def _token_counter(root: Path, model: str):
         tok = load_tokenizer(resolve(model, root))
     except ModelUnavailable:
         return None, ""  # counts are a courtesy: a model we cannot load must not block ingestion
-    return (lambda text: len(tok(text, add_special_tokens=False)["input_ids"])), model
+    def count(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+
+    return count, model
 
 
 def corpora(root: Path) -> list[dict]:
     return [read_manifest(root, name) for name in list_corpora(root)]
+
+
+def dropped_items(root: Path, name: str, version: str = "", reason: str = "", offset: int = 0, limit: int = 50) -> list[dict]:
+    return read_dropped(root, name, version, reason, offset, limit)
 
 
 def presets() -> list[dict]:

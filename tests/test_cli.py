@@ -17,7 +17,7 @@ def test_ingest_prints_the_manifest_summary_as_json(capsys, tmp_path, tiny_model
     assert code == 0
     summary = json.loads(out)
     assert (summary["name"], summary["documents"], summary["train_documents"], summary["val_documents"]) == ("lamp", 40, 36, 4)
-    assert summary["dropped"] == {"too_short": 0, "exact_duplicate": 0}
+    assert summary["dropped"] == {} and summary["sources"][0]["encoding"] == "utf-8"
     assert summary["tokens"]["train"] > 0 and summary["tokens"]["tokenizer"] == str(tiny_model_dir)
     assert (tmp_path / "env-root" / "corpora" / "lamp" / "v1" / "manifest.json").exists()
 

@@ -1,11 +1,13 @@
 import json
 
+from conftest import SAMPLE
+
 import pytest
 
 from studio.config import CorpusConfig
-from studio.corpus.build import ingest, split_documents
+from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError, decode_bytes
-from studio.corpus.store import read_manifest, read_split, versions
+from studio.corpus.store import read_dropped, read_manifest, read_split, versions
 from studio.paths import BadName
 
 CHINESE = "灯塔日志，第一天。风从东北来，海面灰暗。我把灯点亮了，一切平安。"
@@ -18,8 +20,16 @@ def write(tmp_path, name, data: bytes):
     return p
 
 
-def pieces(n, prefix="Piece"):
-    return "\n---\n".join(f"{prefix} {i}. The wind came round to the north and the lamp was lit early." for i in range(n))
+def texts(root, name, split):
+    return [r["text"] for r in read_split(root, name, "", split)]
+
+
+ENTRIES = SAMPLE.read_text(encoding="utf-8").split("\n---\n")
+
+
+def pieces(n, start=0):
+    """n distinct documents (lamp-log entries) separated as writers do."""
+    return "\n---\n".join(ENTRIES[start:start + n])
 
 
 @pytest.mark.parametrize("data, encoding", [
@@ -80,31 +90,37 @@ def test_undecodable_bytes_are_refused_not_replaced():
 
 def test_ingest_splits_pieces_drops_duplicates_and_short_ones(tmp_path):
     root = tmp_path / "data"
-    text = pieces(12) + "\n***\n" + "Piece 3. The wind came round to the north and the lamp was lit early." + "\n---\ntoo short"
+    near = ENTRIES[4].replace("Mended", "Fixed", 1)
+    assert near != ENTRIES[4]
+    text = pieces(12) + "\n***\n" + ENTRIES[3] + "\n* * *\n" + near + "\n---\ntoo short"
     f = write(tmp_path, "log.md", text.encode("utf-8"))
     m = ingest([(f, "log.md")], CorpusConfig(name="log", val_share=0.25), root)
-    assert m["sources"][0]["documents"] == 14
-    assert m["dropped"] == {"too_short": 1, "exact_duplicate": 1}
+    assert m["sources"][0]["items"] == 15
+    assert m["dropped"] == {"shorter than 20 characters": 1, "exact duplicate": 1,
+                            "near duplicate (similarity >= 0.85)": 1}
     assert m["documents"] == 12 and m["val_documents"] == 3 and m["train_documents"] == 9
-    train, val = read_split(root, "log", "v1", "train"), read_split(root, "log", "v1", "val")
-    assert not set(train) & set(val) and len(train) + len(val) == 12
+    train, val = texts(root, "log", "train"), texts(root, "log", "val")
+    assert not set(train) & set(val) and sorted(train + val) == sorted(ENTRIES[:12])
+    reasons = {d["reason"] for d in read_dropped(root, "log")}
+    assert "exact duplicate" in reasons and read_dropped(root, "log", reason="exact duplicate")[0]["preview"].startswith("LAMP LOG")
 
 
-def test_split_is_by_document_and_seeded():
-    docs = [f"doc {i}" for i in range(50)]
-    a = split_documents(docs, CorpusConfig(name="x", seed=7))
-    assert a == split_documents(docs, CorpusConfig(name="x", seed=7))
-    assert a != split_documents(docs, CorpusConfig(name="x", seed=8))
-    assert len(a[1]) == 5 and sorted(a[0] + a[1]) == sorted(docs)
+def test_split_is_by_document_and_seeded(tmp_path):
+    f = write(tmp_path, "a.txt", "\n---\n".join(f"Document number {i} about the sea and the lamp." for i in range(50)).encode())
+    splits = []
+    for seed, name in ((7, "a"), (7, "b"), (8, "c")):
+        ingest([(f, "a.txt")], CorpusConfig(name=name, seed=seed, near_dup_threshold=0), tmp_path / "data")
+        splits.append(sorted(texts(tmp_path / "data", name, "val")))
+    assert splits[0] == splits[1] != splits[2] and len(splits[0]) == 5
 
 
 def test_gb18030_corpus_is_stored_as_exact_utf8(tmp_path):
     root = tmp_path / "data"
     text = "\n---\n".join(f"{CHINESE}第{i}篇。" for i in range(6))
     f = write(tmp_path, "中文.txt", text.encode("gb18030"))
-    m = ingest([(f, "中文.txt")], CorpusConfig(name="中文日志"), root)
+    m = ingest([(f, "中文.txt")], CorpusConfig(name="中文日志", near_dup_threshold=0), root)
     assert m["sources"][0]["encoding"] == "gb18030"
-    stored = read_split(root, "中文日志", "v1", "train") + read_split(root, "中文日志", "v1", "val")
+    stored = texts(root, "中文日志", "train") + texts(root, "中文日志", "val")
     assert sorted(stored) == sorted(f"{CHINESE}第{i}篇。" for i in range(6))
 
 
@@ -113,7 +129,7 @@ def test_reingest_makes_a_new_version_and_keeps_the_old(tmp_path):
     f = write(tmp_path, "a.txt", pieces(5).encode())
     ingest([(f, "a.txt")], CorpusConfig(name="c"), root)
     before = (root / "corpora" / "c" / "v1" / "manifest.json").read_bytes()
-    g = write(tmp_path, "b.txt", pieces(8, "Other").encode())
+    g = write(tmp_path, "b.txt", pieces(8, start=10).encode())
     m = ingest([(g, "b.txt")], CorpusConfig(name="c"), root)
     assert m["version"] == "v2" and versions(root, "c") == ["v1", "v2"]
     assert (root / "corpora" / "c" / "v1" / "manifest.json").read_bytes() == before
@@ -146,8 +162,8 @@ def test_hostile_corpus_names_are_refused(tmp_path, name):
 def test_manifest_records_sources_and_counts(tmp_path):
     root = tmp_path / "data"
     f = write(tmp_path, "a.txt", pieces(6).encode())
-    m = ingest([(f, "a.txt")], CorpusConfig(name="m"), root, count_tokens=lambda t: len(t.split()), tokenizer_name="words")
+    m = ingest([(f, "a.txt")], CorpusConfig(name="m"), root, count_tokens=lambda ts: [len(t.split()) for t in ts], tokenizer_name="words")
     on_disk = json.loads((root / "corpora" / "m" / "v1" / "manifest.json").read_text())
     assert on_disk == m
     assert len(m["sources"][0]["sha256"]) == 64 and m["tokens"]["tokenizer"] == "words"
-    assert m["tokens"]["train"] + m["tokens"]["val"] == 6 * 15  # "Piece i. The wind ... early." is 15 words
+    assert m["tokens"]["train"] + m["tokens"]["val"] == sum(len(e.split()) for e in ENTRIES[:6])

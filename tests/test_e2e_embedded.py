@@ -53,7 +53,7 @@ def test_quick_preset_lowers_validation_perplexity_by_a_fifth_with_a_plain_peft_
                                bnb_4bit_compute_dtype=torch.float32)
     base = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=torch.float32, device_map={"": "cpu"})
     assert type(base.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
-    val = read_split(root, "lamp-log", "", "val")
+    val = [r["text"] for r in read_split(root, "lamp-log", "", "val")]
     before = plain_perplexity(base, tok, val)
     tuned = PeftModel.from_pretrained(base, runs.run_dir(root, run_id) / "adapter")
     after = plain_perplexity(tuned, tok, val)

@@ -43,32 +43,54 @@ def read_manifest(root: Path, name: str, version: str = "") -> dict:
     return json.loads((version_dir(root, name, version) / "manifest.json").read_text(encoding="utf-8"))
 
 
-def read_split(root: Path, name: str, version: str, split: str) -> list[str]:
+def read_split(root: Path, name: str, version: str, split: str) -> list[dict]:
+    """The records of one split: {"text"}, {"prompt", "response"} or {"messages"}, each with its origin."""
     path = version_dir(root, name, version) / f"{split}.jsonl"
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line)["text"] for line in fh if line.strip()]
+        return [json.loads(line) for line in fh if line.strip()]
 
 
-def write_version(root: Path, name: str, manifest: dict, train: list[str], val: list[str]) -> Path:
+def scratch_dir(root: Path, name: str) -> Path:
+    """A private temporary folder beside the versions; it becomes a version only by commit_version."""
     folder = corpora_dir(root) / check_name(name, "corpus name")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
-    try:
-        for split, docs in (("train", train), ("val", val)):
-            with open(tmp / f"{split}.jsonl", "w", encoding="utf-8") as fh:
-                for doc in docs:
-                    fh.write(json.dumps({"text": doc}, ensure_ascii=False) + "\n")
-        while True:  # claim the next version number; a concurrent ingest takes the one after
-            existing = versions(root, name)
-            version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
-            manifest["version"] = version
-            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-            try:
-                os.rename(tmp, folder / version)
-                return folder / version
-            except OSError:
-                if not (folder / version).exists():
-                    raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+
+
+def commit_version(root: Path, name: str, tmp: Path, manifest: dict) -> Path:
+    """Rename `tmp` into the next free version number, with its manifest; never overwrites."""
+    folder = corpora_dir(root) / name
+    while True:  # a concurrent ingest may take a number first: take the one after
+        existing = versions(root, name)
+        version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
+        manifest["version"] = version
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        try:
+            os.rename(tmp, folder / version)
+            return folder / version
+        except OSError:
+            if not (folder / version).exists():
+                raise
+
+
+def discard(tmp: Path) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_dropped(root: Path, name: str, version: str = "", reason: str = "", offset: int = 0, limit: int = 50) -> list[dict]:
+    """A page of the dropped items (with their reason), optionally of one reason only."""
+    path = version_dir(root, name, version) / "dropped.jsonl"
+    if not path.exists():
+        return []
+    page, index = [], 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            item = json.loads(line)
+            if reason and item["reason"] != reason:
+                continue
+            if index >= offset:
+                page.append(item)
+                if len(page) >= limit:
+                    break
+            index += 1
+    return page

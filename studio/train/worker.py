@@ -87,6 +87,7 @@ class Run:
         self.holding_slot = True
 
     def prepare_data(self, tok):
+        from studio.train.formatting import record_to_text
         from studio.train.packing import pack
 
         cfg = self.cfg
@@ -95,8 +96,8 @@ class Run:
         (self.folder / "corpus.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
         def blocks(split):
-            docs = read_split(self.root, cfg.corpus, version, split)
-            return pack([tok(d, add_special_tokens=False)["input_ids"] for d in docs], cfg.seq_len, tok.eos_token_id)
+            texts = [record_to_text(r, tok) for r in read_split(self.root, cfg.corpus, version, split)]
+            return pack(tok(texts, add_special_tokens=False)["input_ids"], cfg.seq_len, tok.eos_token_id)
 
         return blocks("train"), blocks("val")
 

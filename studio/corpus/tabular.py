@@ -1,0 +1,171 @@
+"""Rows to records: JSONL, JSON, CSV/TSV and Parquet, with the user's field mapping.
+
+Common field names are recognised without a mapping: text/content/body; prompt/response,
+instruction(+input)/output, document/summary, question/answer; messages/conversations.
+A row that lacks what its mode needs is not an error: it is counted by reason (see build.py),
+and ingestion refuses only when too few rows survive. Broken syntax is an error naming the line.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterator
+
+from studio.corpus.decode import CorpusError
+from studio.corpus.readers import check_size, iter_lines
+
+TEXT_NAMES = ("text", "content", "body", "story", "article")
+PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"), ("document", "summary"),
+              ("article", "summary"), ("question", "answer"), ("input", "output"), ("source", "target"))
+CHAT_NAMES = ("messages", "conversations", "conversation")
+ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "user": "user",
+                "assistant": "assistant", "system": "system"}
+csv.field_size_limit(64 * 1024 * 1024)  # long articles in one cell are normal; 64 MiB bounds a runaway quote
+
+
+class Skip(Exception):
+    """A row without what its mode needs; the message is the reason it is counted under."""
+
+
+def iter_rows(path: Path, display: str) -> tuple[str, Iterator[tuple[str, dict]]]:
+    """(encoding, (origin, row) pairs) for a tabular file."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "parquet", _parquet_rows(path, display)
+    if suffix == ".json":
+        return _json_rows(path, display)
+    encoding, lines = iter_lines(path, display)
+    if suffix == ".jsonl":
+        return encoding, _jsonl_rows(lines, display)
+    return encoding, _csv_rows(lines, display, "\t" if suffix == ".tsv" else ",")
+
+
+def _jsonl_rows(lines, display) -> Iterator[tuple[str, dict]]:
+    types: dict[str, str] = {}
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{display}: line {no} is not valid JSON ({e.msg} at column {e.colno}); fix or delete that line") from None
+        if not isinstance(row, dict):
+            raise CorpusError(f"{display}: line {no} is a JSON {type(row).__name__}, expected an object like {{\"text\": ...}}")
+        _check_types(row, types, display, f"line {no}")
+        yield f"{display}:{no}", row
+
+
+def _check_types(row: dict, types: dict, display: str, where: str) -> None:
+    for key, value in row.items():
+        if value is None:
+            continue
+        kind = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+        if types.setdefault(key, kind) != kind:
+            raise CorpusError(f"{display}: {where}: field '{key}' is a {kind} here but a {types[key]} in earlier rows; "
+                              "make the field the same type in every row")
+
+
+def _json_rows(path: Path, display: str):
+    size = check_size(path, display)
+    if size > 500 * 1024**2:
+        raise CorpusError(f"{display}: a .json file over 500 MB is refused; save it as .jsonl (one object a line)")
+    from studio.corpus.decode import decode_bytes
+
+    text, encoding = decode_bytes(path.read_bytes(), display)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"{display}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    if isinstance(data, dict):  # {"data": [...]} and similar wrappers
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else [data]
+    if not isinstance(data, list):
+        raise CorpusError(f"{display}: expected a list of objects")
+
+    def rows():
+        types: dict[str, str] = {}
+        for i, row in enumerate(data):
+            if not isinstance(row, dict):
+                raise CorpusError(f"{display}: item {i} is a {type(row).__name__}, expected an object")
+            _check_types(row, types, display, f"item {i}")
+            yield f"{display}[{i}]", row
+
+    return encoding, rows()
+
+
+def _csv_rows(lines, display, delimiter) -> Iterator[tuple[str, dict]]:
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise CorpusError(f"{display}: no header row; the first row must name the columns")
+        header = [h.strip().lstrip("\ufeff") for h in header]
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise CorpusError(f"{display}: row ending at line {reader.line_num} has {len(row)} fields, the header has "
+                                  f"{len(header)}; check for an unquoted {'tab' if delimiter == chr(9) else 'comma'} or a missing quote")
+            yield f"{display}:{reader.line_num}", dict(zip(header, row))
+    except csv.Error as e:
+        raise CorpusError(f"{display}: CSV error at line {reader.line_num}: {e}; check for an unmatched quote") from None
+
+
+def _parquet_rows(path: Path, display: str) -> Iterator[tuple[str, dict]]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise CorpusError(f"{display}: not a readable Parquet file ({e})") from None
+    index = 0
+    for batch in pf.iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            yield f"{display}[{index}]", row
+            index += 1
+
+
+def to_record(row: dict, mode: str, fields: dict) -> dict:
+    """Map one row to a record of `mode`; raise Skip with the reason when it cannot be."""
+    if mode == "text":
+        name = fields.get("text") or next((n for n in TEXT_NAMES if n in row), None)
+        if name is None:
+            raise Skip(f"no text field (looked for {', '.join(TEXT_NAMES)}; set the text field)")
+        return {"text": _str(row.get(name), name)}
+    if mode == "pairs":
+        prompt_name, response_name = fields.get("prompt"), fields.get("response")
+        if not (prompt_name and response_name):
+            found = next(((p, r) for p, r in PAIR_NAMES if p in row and r in row), None)
+            if found is None:
+                half = next(((p, r) for p, r in PAIR_NAMES if p in row), None)
+                raise Skip(f"missing field '{half[1]}'" if half else "no prompt/response fields (set the prompt and response fields)")
+            prompt_name, response_name = prompt_name or found[0], response_name or found[1]
+        prompt = _str(row.get(prompt_name), prompt_name)
+        if prompt_name == "instruction" and str(row.get("input") or "").strip():
+            prompt = f"{prompt}\n\n{row['input']}"
+        return {"prompt": prompt, "response": _str(row.get(response_name), response_name)}
+    name = fields.get("messages") or next((n for n in CHAT_NAMES if n in row), None)
+    if name is None or not isinstance(row.get(name), list):
+        raise Skip("no messages list (set the messages field)")
+    messages = []
+    for m in row[name]:
+        if not isinstance(m, dict):
+            raise Skip("a message is not an object")
+        role = ROLE_ALIASES.get(str(m.get("role", m.get("from", ""))).lower())
+        content = m.get("content", m.get("value"))
+        if role is None or not isinstance(content, str):
+            raise Skip("a message without a known role or text content")
+        messages.append({"role": role, "content": content})
+    roles = {m["role"] for m in messages if m["content"].strip()}
+    if not {"user", "assistant"} <= roles:
+        raise Skip("a conversation without both a user and an assistant turn")
+    return {"messages": messages}
+
+
+def _str(value, name: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Skip(f"empty field '{name}'")
+    if not isinstance(value, (str, int, float)):
+        raise Skip(f"field '{name}' is not text")
+    return str(value)
