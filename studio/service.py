@@ -49,6 +49,44 @@ def dropped_items(root: Path, name: str, version: str = "", reason: str = "", of
     return read_dropped(root, name, version, reason, offset, limit)
 
 
+# Reference speed when no run has been measured here yet: the quick preset's median step on the
+# 2-core development machine (embedded 135M model, 4-bit NF4, CPU), see README.
+REFERENCE_TOKENS_PER_S = {(EMBEDDED_DEFAULT, "cpu"): 123.0}
+
+
+def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, str]:
+    """Median training tokens/s of this model on this device in completed runs here."""
+    import statistics
+
+    speeds = []
+    for row in runs.list_runs(root):
+        if row["state"] != "completed" or row["model"] != model:
+            continue
+        folder = runs.run_dir(root, row["run_id"])
+        if runs.read_status(folder).get("device") != device:
+            continue
+        speeds += [e["tokens_per_s"] for e in runs.read_events(folder) if e.get("kind") == "train"][1:]  # skip warm-up
+    if speeds:
+        return statistics.median(speeds), f"measured in {model} runs on this machine"
+    if (model, device) in REFERENCE_TOKENS_PER_S:
+        return REFERENCE_TOKENS_PER_S[(model, device)], "measured on a 2-core CPU; train once here for a local figure"
+    return None, "no run of this model on this device yet"
+
+
+def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) -> str:
+    from studio.models import pick_device
+
+    tokens = manifest.get("tokens", {}).get("train")
+    if not tokens:
+        return ""
+    device = pick_device("auto")
+    speed, source = measured_speed(root, model, device)
+    if not speed:
+        return f"Training time per epoch on {device}: unknown ({source})."
+    minutes = tokens / speed / 60
+    return f"About {minutes:.1f} min per epoch on {device} at {speed:.0f} tokens/s ({source})."
+
+
 def presets() -> list[dict]:
     return [vars(read_preset(name)) for name in list_presets()]
 

@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 from studio.paths import PROJECT_ROOT
-from studio.ui.views import corpus_report, eval_markdown, loss_frame, progress_html
+from studio.ui.views import corpus_report, eval_markdown, histogram_frame, loss_frame, progress_html
 
 
 def test_progress_shows_state_step_eta_and_advice():
@@ -26,10 +26,15 @@ def test_reports_render_numbers_a_writer_reads():
     md = eval_markdown({"base": {"perplexity": 100.0, "loss": 4.6}, "tuned": {"perplexity": 13.0, "loss": 2.6},
                         "perplexity_change": -0.87, "tokens_seen": 12000, "train_seconds": 150})
     assert "100.00" in md and "13.00 (-87%)" in md and "2 min 30 s" in md
-    report = corpus_report({"name": "lamp", "version": "v1", "documents": 40, "train_documents": 36, "val_documents": 4,
-                            "characters": 15000, "dropped": {"too_short": 1, "exact_duplicate": 2},
-                            "sources": [{"file": "a.txt", "encoding": "gb18030", "documents": 43, "bytes": 999}]})
-    assert "exact duplicate: 2" in report and "gb18030" in report
+    manifest = {"name": "lamp", "version": "v1", "mode": "text", "documents": 40, "train_documents": 36, "val_documents": 4,
+                "characters": 15000, "cjk_share": 0.5, "dropped": {"exact duplicate": 2}, "rules": {"hard-wrapped lines joined": 7},
+                "sources": [{"file": "a.txt", "encoding": "gb18030", "items": 43, "bytes": 999}],
+                "length_histogram": {"unit": "tokens", "upper_edges": [16, 32, 64, "more"], "counts": [0, 3, 5, 0]}}
+    report = corpus_report(manifest, "About 2.0 min per epoch.")
+    assert "| exact duplicate | 2 |" in report and "| hard-wrapped lines joined | 7 |" in report
+    assert "gb18030" in report and "50% CJK" in report and "About 2.0 min per epoch." in report
+    frame = histogram_frame(manifest)
+    assert list(frame["length (tokens)"]) == ["16-32", "32-64"] and list(frame["items"]) == [3, 5]
 
 
 def test_the_app_builds_with_its_three_tabs(tmp_path):

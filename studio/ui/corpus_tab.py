@@ -1,41 +1,99 @@
-"""Corpus tab: upload files (or take the sample), ingest, see what was kept and why."""
+"""Corpus tab: upload files (or take the sample), choose the mode, map fields, switch cleaning
+rules, ingest; then the report, the length histogram and a browser of dropped items."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import gradio as gr
 
 from studio import service
+from studio.config import CorpusConfig
+from studio.corpus.readers import SUPPORTED
 from studio.paths import PROJECT_ROOT
-from studio.ui.views import corpus_report
+from studio.ui.views import corpus_report, dropped_frame, histogram_frame
 
 SAMPLE_FILES = sorted((PROJECT_ROOT / "assets" / "samples").glob("*.txt"))
 USER_ERRORS = (ValueError, RuntimeError)
+SWITCHES = [f for f in dataclasses.fields(CorpusConfig) if isinstance(f.default, bool)]
+NUMBERS = ["min_chars", "max_chars", "chunk_chars", "near_dup_threshold", "val_share", "seed"]
+PAGE = 25
 
 
 def build(root: Path) -> dict:
-    gr.Markdown("Bring your writing: `.txt` or `.md`, UTF-8 or GB18030. Separate pieces inside one file "
-                "with a line of `---`. Each version of a corpus is kept; re-ingesting makes a new one.")
+    gr.Markdown("Bring your writing: " + ", ".join(SUPPORTED) + ". Text in any common encoding, Chinese included "
+                "(UTF-8, GB18030/GBK, Big5, UTF-16). Separate pieces inside one text file with a line of `---`. "
+                "Each ingest makes a new version; nothing earlier is changed.")
+    defaults = CorpusConfig()
     with gr.Row():
-        files = gr.File(label="Files", file_count="multiple", file_types=[".txt", ".md"], type="filepath")
+        files = gr.File(label="Files", file_count="multiple", file_types=list(SUPPORTED), type="filepath")
         with gr.Column():
             name = gr.Textbox(label="Corpus name", placeholder="my-stories", max_lines=1)
+            mode = gr.Radio(["text", "pairs", "chat"], value="text", label="Mode",
+                            info="text: prose for a voice · pairs: prompt → response (e.g. document → summary) · chat: messages")
             ingest_btn = gr.Button("Ingest", variant="primary")
             sample_btn = gr.Button("Use the sample corpus (a lighthouse keeper's log)")
+    with gr.Accordion("Fields (jsonl, json, csv, parquet): leave empty to recognise common names", open=False):
+        with gr.Row():
+            mapping = {key: gr.Textbox(label=key.replace("_", " "), max_lines=1, placeholder="auto")
+                       for key in ("text_field", "prompt_field", "response_field", "messages_field")}
+    with gr.Accordion("Cleaning rules and split", open=False):
+        with gr.Row():
+            switches = {f.name: gr.Checkbox(value=f.default, label=f.name.replace("_", " "), info=f.metadata["help"]) for f in SWITCHES}
+        with gr.Row():
+            numbers = {n: gr.Number(value=getattr(defaults, n), label=n.replace("_", " ")) for n in NUMBERS}
     report = gr.Markdown(elem_id="corpus-report")
+    histogram = gr.BarPlot(histogram_frame({}), x="length (tokens)", y="items", title="Item lengths", height=240,
+                           elem_id="corpus-histogram", sort=None)
+    with gr.Accordion("Dropped items: what was left out, and why", open=False):
+        with gr.Row():
+            corpus_pick = gr.Dropdown(label="Corpus", choices=[], allow_custom_value=True)
+            reason = gr.Dropdown(label="Reason", choices=[""], value="", allow_custom_value=True)
+            page = gr.Number(value=1, precision=0, minimum=1, label="Page")
+        dropped = gr.Dataframe(dropped_frame([]), wrap=True, elem_id="dropped-items")
 
-    def ingest(paths, corpus_name):
+    settings_inputs = [mode, *mapping.values(), *switches.values(), *numbers.values()]
+
+    def collect(mode_value, *values) -> dict:
+        keys = [*mapping, *switches, *numbers]
+        settings = dict(zip(keys, values))
+        for n in ("min_chars", "max_chars", "chunk_chars", "seed"):
+            settings[n] = int(settings[n])
+        return {"mode": mode_value, **settings}
+
+    def show(manifest: dict):
+        estimate = service.epoch_estimate(root, manifest)
+        reasons = [""] + list(manifest["dropped"])
+        frame = histogram_frame(manifest)
+        column = frame.columns[0]  # bins in length order, not alphabetical
+        return (corpus_report(manifest, estimate), gr.update(value=frame, x=column, sort=list(frame[column])),
+                gr.update(choices=[c["name"] for c in service.corpora(root)], value=manifest["name"]),
+                gr.update(choices=reasons, value=""), 1,
+                dropped_frame(service.dropped_items(root, manifest["name"], limit=PAGE)))
+
+    outputs = [report, histogram, corpus_pick, reason, page, dropped]
+
+    def ingest(paths, corpus_name, *values):
         if not paths:
-            return "**Error:** choose at least one file first."
+            return ("**Error:** choose at least one file first.",) + (gr.update(),) * 5
         try:
-            names = [Path(p).name for p in paths]
-            return corpus_report(service.ingest(root, paths, (corpus_name or "").strip(), display_names=names))
+            manifest = service.ingest(root, paths, (corpus_name or "").strip(), display_names=[Path(p).name for p in paths],
+                                      **collect(*values))
         except USER_ERRORS as e:
-            return f"**Error:** {e}"
+            return (f"**Error:** {e}",) + (gr.update(),) * 5
+        return show(manifest)
 
     def ingest_sample():
-        return corpus_report(service.ingest(root, SAMPLE_FILES, "lamp-log"))
+        return show(service.ingest(root, SAMPLE_FILES, "lamp-log"))
 
-    ingest_btn.click(ingest, [files, name], report)
-    sample_btn.click(ingest_sample, None, report)
+    def browse(corpus_name, reason_value, page_number):
+        if not corpus_name:
+            return dropped_frame([])
+        offset = (max(int(page_number or 1), 1) - 1) * PAGE
+        return dropped_frame(service.dropped_items(root, corpus_name, reason=reason_value or "", offset=offset, limit=PAGE))
+
+    ingest_btn.click(ingest, [files, name, *settings_inputs], outputs)
+    sample_btn.click(ingest_sample, None, outputs)
+    for control in (corpus_pick, reason, page):
+        control.change(browse, [corpus_pick, reason, page], dropped)
     return {"report": report}

@@ -56,17 +56,44 @@ def eval_markdown(ev: dict) -> str:
     )
 
 
-def corpus_report(m: dict) -> str:
+def corpus_report(m: dict, estimate: str = "") -> str:
     tokens = m.get("tokens", {})
-    files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['documents']} | {s['bytes']:,} |" for s in m["sources"])
-    dropped = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in m["dropped"].items())
+    files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['items']} | {s['bytes']:,} |" for s in m["sources"])
+    dropped = "".join(f"\n| {html.escape(k)} | {v} |" for k, v in m["dropped"].items()) or "\n| nothing | 0 |"
+    rules = "".join(f"\n| {k} | {v} |" for k, v in m["rules"].items()) or "\n| all off | - |"
+    rows = m.get("rows", {})
+    skipped = "".join(f"\n- {n} rows: {html.escape(why)}" for why, n in rows.get("skipped", {}).items())
+    passed = "".join(f"\n- {html.escape(p['file'])}: {p['reason']}" for p in m.get("passed_over", [])[:20])
     return (
-        f"### Corpus `{m['name']}` {m['version']}\n"
-        f"Kept **{m['documents']}** documents ({m['train_documents']} train, {m['val_documents']} validation), "
-        f"{m['characters']:,} characters"
-        + (f", {tokens['train']:,} + {tokens['val']:,} tokens ({tokens['tokenizer']})" if tokens else "")
-        + f".\n\nDropped: {dropped}.\n\n| file | encoding | documents | bytes |\n|---|---|---|---|\n{files}"
+        f"### Corpus `{m['name']}` {m['version']} ({m['mode']} mode)\n"
+        f"Kept **{m['documents']}** items ({m['train_documents']} train, {m['val_documents']} validation, "
+        f"split by {m.get('split_by', 'document')}), {m['characters']:,} characters"
+        + (f", **{tokens['train']:,} + {tokens['val']:,} tokens** ({tokens['tokenizer']})" if tokens else "")
+        + f", {m.get('cjk_share', 0):.0%} CJK. {estimate}\n\n"
+        + (f"Rows read: {rows['seen']}; skipped:{skipped}\n\n" if rows.get("seen") else "")
+        + f"| dropped because | items |\n|---|---|{dropped}\n\n| cleaning rule | changed |\n|---|---|{rules}\n\n"
+        f"| file | encoding / type | items | bytes |\n|---|---|---|---|\n{files}"
+        + (f"\n\nPassed over in archives:{passed}" if passed else "")
     )
+
+
+def histogram_frame(m: dict) -> pd.DataFrame:
+    h = m.get("length_histogram")
+    if not h:
+        return pd.DataFrame({"length": [], "items": []})
+    edges = [0] + h["upper_edges"][:-1]
+    labels = [f"{lo}-{hi}" if hi != "more" else f">{lo}" for lo, hi in zip(edges, h["upper_edges"])]
+    rows = [(label, n) for label, n in zip(labels, h["counts"])]
+    while rows and rows[-1][1] == 0:  # trim empty bins at both ends, keep the order
+        rows.pop()
+    while rows and rows[0][1] == 0:
+        rows.pop(0)
+    return pd.DataFrame(rows, columns=[f"length ({h['unit']})", "items"])
+
+
+def dropped_frame(items: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"reason": d["reason"], "from": d["origin"], "chars": d["chars"], "text": d["preview"]} for d in items],
+                        columns=["reason", "from", "chars", "text"])
 
 
 def runs_choices(rows: list[dict], only_with_adapter: bool = False) -> list[tuple[str, str]]:
