@@ -116,3 +116,28 @@ def test_missing_corpus_and_hostile_names_are_refused_before_anything_runs(root,
     with pytest.raises(BadName):
         runs.run_dir(root, "../../etc")
     assert not (root / "runs").exists() or not [p for p in (root / "runs").iterdir() if not p.name.startswith(".")]
+
+
+def test_a_pairs_corpus_trains_through_the_chat_template(root, tiny_model_dir, tmp_path):
+    import json
+
+    from conftest import SAMPLE
+    from studio.train.formatting import record_to_text
+
+    entries = SAMPLE.read_text(encoding="utf-8").split("\n---\n")
+    rows = [{"document": e, "summary": e.splitlines()[-1]} for e in entries[:12]]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    service.ingest(root, [data], "sums", mode="pairs", model=str(tiny_model_dir))
+    run_id = service.start_training(root, "sums", "quick-cpu-demo", tiny_overrides(tiny_model_dir))
+    assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
+
+    class Templated:
+        chat_template = "x"
+
+        def apply_chat_template(self, messages, tokenize):
+            return "|".join(f"{m['role']}:{m['content']}" for m in messages)
+
+    record = {"prompt": "P", "response": "R"}
+    assert record_to_text(record, Templated()) == "user:P|assistant:R"
+    assert record_to_text(record, object()) == "User: P\n\nAssistant: R"
