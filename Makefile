@@ -24,5 +24,8 @@ run: install
 test: install
 	$(PY) -m pytest -q tests $(ARGS)
 
+bench: install
+	$(PY) bench/ingest.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) studio-data .pytest_cache

@@ -9,11 +9,32 @@ import numpy as np
 
 SHINGLE = 5
 NUM_PERM = 128
-MAX_SHINGLES = 4000  # long documents are sampled by shingle hash, the same way for every document
+MAX_SHINGLES = 1000  # long documents are sampled by shingle hash, the same way for every document
 
 
 def exact_key(text: str) -> str:
     return hashlib.blake2b(" ".join(text.casefold().split()).encode("utf-8"), digest_size=16).hexdigest()
+
+
+_POWERS = np.array([pow(1_000_003, k, 1 << 64) for k in range(SHINGLE)], dtype=np.uint64)  # a polynomial hash mod 2**64
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """Distinct 32-bit hashes of the character 5-grams of `text` (case and white space folded),
+    computed in numpy rather than one Python call per shingle; long documents keep the smallest
+    MAX_SHINGLES hashes, a sample that is the same for every document."""
+    normal = re.sub(r"\s+", " ", text.casefold())
+    codes = np.frombuffer(normal.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < SHINGLE:
+        codes = np.pad(codes, (0, SHINGLE - len(codes)))
+    windows = np.lib.stride_tricks.sliding_window_view(codes, SHINGLE)
+    with np.errstate(over="ignore"):
+        mixed = (windows * _POWERS).sum(axis=1, dtype=np.uint64)
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        mixed ^= mixed >> np.uint64(32)
+    hashes = np.unique(mixed & np.uint64(0xFFFFFFFF))
+    return hashes[:MAX_SHINGLES]  # np.unique sorts: these are the smallest
 
 
 class NearDuplicates:
@@ -29,14 +50,8 @@ class NearDuplicates:
     def seen_similar(self, text: str) -> bool:
         from datasketch import MinHash
 
-        normal = re.sub(r"\s+", " ", text.casefold())
-        grams = {normal[i:i + SHINGLE] for i in range(max(1, len(normal) - SHINGLE + 1))}
-        hashes = np.fromiter((int.from_bytes(hashlib.blake2b(g.encode("utf-8"), digest_size=4).digest(), "little")
-                              for g in grams), dtype=np.uint64, count=len(grams))
-        if len(hashes) > MAX_SHINGLES:
-            # keep the shingles with the smallest hashes: a consistent sample across documents
-            hashes = np.partition(hashes, MAX_SHINGLES)[:MAX_SHINGLES]
-        # The shingles are hashed once above (blake2b, 32 bits); datasketch permutes those values.
+        hashes = shingle_hashes(text)
+        # datasketch applies its permutations to these precomputed shingle hashes.
         signature = MinHash(num_perm=NUM_PERM, hashfunc=int)
         signature.update_batch(hashes.tolist())
         if any(signature.jaccard(self.signatures[int(k)]) >= self.threshold for k in self.lsh.query(signature)):
