@@ -15,17 +15,17 @@ import csv
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from studio.models import EMBEDDED_DEFAULT, registry, ensure_embedded_cache  # noqa: E402
+from studio.models import EMBEDDED_DEFAULT  # noqa: E402
 
 SAMPLE = ROOT / "assets" / "samples" / "gannet-rock-lamp-log.txt"
 HANZI = ("灯塔日志第一天风从东北来海面灰暗我把灯点亮了一切平安这座岛屿很小但是海鸥很多猫睡在最暖和的台阶上补给船没有来"
@@ -86,16 +86,20 @@ def make_corpus(folder: Path, megabytes: float, seed: int = 0) -> int:
 
 
 def run_ingest(files: list[Path], data_dir: Path, name: str) -> dict:
-    started = time.time()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, "-m", "studio", "ingest", *map(str, files), "--name", name,
-                           "--data-dir", str(data_dir), "--json"], cwd=ROOT, capture_output=True, text=True)
-    seconds = time.time() - started
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    manifest = json.loads(done.stdout)
-    return {"seconds": seconds, "peak_mb": peak_kb / 1024, "peak_grew": peak_kb > before, "manifest": manifest}
+    """One ingest in a child process; wait4 gives that child's own peak resident memory."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.time()
+        proc = subprocess.Popen([sys.executable, "-m", "studio", "ingest", *map(str, files), "--name", name,
+                                 "--data-dir", str(data_dir), "--json"], cwd=ROOT, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.time() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise SystemExit(err.read())
+        manifest = json.loads(out.read())
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "manifest": manifest}
 
 
 def main() -> None:
@@ -107,9 +111,12 @@ def main() -> None:
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     data_dir = out / "data"
-    ensure_embedded_cache(registry()[EMBEDDED_DEFAULT], data_dir)  # the one-off model conversion is not timed
+    # The one-off model conversion is not timed, and runs in its own process: a child's peak RSS
+    # starts at its parent's size when forked, so this process must stay small.
+    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from studio.models import registry, "
+                    f"ensure_embedded_cache; ensure_embedded_cache(registry()['{EMBEDDED_DEFAULT}'], Path(sys.argv[1]))",
+                    str(data_dir)], cwd=ROOT, check=True, capture_output=True)
     rows = []
-    # small first: RUSAGE_CHILDREN keeps the largest child so far, so the large run's peak is its own only if larger
     for label, mb in (("small", args.small_mb), ("large", args.mb)):
         size = make_corpus(out / label, mb)
         files = sorted((out / label).iterdir())

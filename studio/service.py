@@ -32,13 +32,21 @@ def _token_counter(root: Path, model: str):
     from studio.models import load_tokenizer, resolve
 
     try:
-        tok = load_tokenizer(resolve(model, root))
+        source = resolve(model, root)
     except ModelUnavailable:
         return None, ""  # counts are a courtesy: a model we cannot load must not block ingestion
-    def count(texts: list[str]) -> list[int]:
-        return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+    if (Path(source) / "tokenizer.json").exists():
+        # The tokenizers library alone gives the fast tokenizer's counts without importing
+        # transformers and torch into the ingest: a faster start and far less memory.
+        from tokenizers import Tokenizer
 
-    return count, model
+        fast = Tokenizer.from_file(str(Path(source) / "tokenizer.json"))
+        return (lambda texts: [len(e.ids) for e in fast.encode_batch_fast(texts, add_special_tokens=False)]), model
+    try:
+        tok = load_tokenizer(source)
+    except ModelUnavailable:
+        return None, ""
+    return (lambda texts: [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]), model
 
 
 def corpora(root: Path) -> list[dict]:

@@ -28,11 +28,11 @@ def shingle_hashes(text: str) -> np.ndarray:
     if len(codes) < SHINGLE:
         codes = np.pad(codes, (0, SHINGLE - len(codes)))
     windows = np.lib.stride_tricks.sliding_window_view(codes, SHINGLE)
-    with np.errstate(over="ignore"):
-        mixed = (windows * _POWERS).sum(axis=1, dtype=np.uint64)
-        mixed ^= mixed >> np.uint64(29)
-        mixed *= np.uint64(0xBF58476D1CE4E5B9)
-        mixed ^= mixed >> np.uint64(32)
+    # uint64 array arithmetic wraps silently: the hash is modulo 2**64 by design
+    mixed = (windows * _POWERS).sum(axis=1, dtype=np.uint64)
+    mixed ^= mixed >> np.uint64(29)
+    mixed *= np.uint64(0xBF58476D1CE4E5B9)
+    mixed ^= mixed >> np.uint64(32)
     hashes = np.unique(mixed & np.uint64(0xFFFFFFFF))
     return hashes[:MAX_SHINGLES]  # np.unique sorts: these are the smallest
 
@@ -41,18 +41,20 @@ class NearDuplicates:
     """Remembers the documents seen so far; `seen_similar(text)` says whether one is near it."""
 
     def __init__(self, threshold: float):
-        from datasketch import MinHashLSH
+        from datasketch import MinHash, MinHashLSH
 
         self.threshold = threshold
         self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self.signatures: list = []  # LSH candidates are confirmed against the estimated Jaccard
+        template = MinHash(num_perm=NUM_PERM)
+        self.permutations, self.scheme = template.permutations, template.scheme  # made once, shared by every signature
 
     def seen_similar(self, text: str) -> bool:
         from datasketch import MinHash
 
         hashes = shingle_hashes(text)
         # datasketch applies its permutations to these precomputed shingle hashes.
-        signature = MinHash(num_perm=NUM_PERM, hashfunc=int)
+        signature = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=self.permutations, scheme=self.scheme)
         signature.update_batch(hashes.tolist())
         if any(signature.jaccard(self.signatures[int(k)]) >= self.threshold for k in self.lsh.query(signature)):
             return True
