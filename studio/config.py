@@ -191,7 +191,3 @@ def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f.name, f"'{value}' in {source} is not a valid {kind.__name__}") from None
-
-
-def help_text(cls) -> dict[str, str]:
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}

@@ -42,11 +42,3 @@ def runs_dir(root: Path) -> Path:
 
 def models_dir(root: Path) -> Path:
     return root / "models"
-
-
-def inside(child: Path, parent: Path) -> Path:
-    """`child` resolved, refused if it is a symlink out of, or otherwise not under, `parent`."""
-    resolved = child.resolve()
-    if not resolved.is_relative_to(parent.resolve()):
-        raise BadName(f"{child} is outside {parent}")
-    return resolved

@@ -91,7 +91,7 @@ def test_pdf_pages_lose_running_headers_and_page_numbers(tmp_path):
     assert m["rules"]["page headers, footers and numbers removed (lines)"] == 15  # title, running head, number x 5
     assert m["sources"][0]["pages"] == 5
 
-    m_off, records_off = corpus(tmp_path / "off", [tmp_path / "book.pdf"], strip_page_furniture=False) if (tmp_path / "off").mkdir() is None else None
+    m_off, records_off = corpus(tmp_path / "off", [tmp_path / "book.pdf"], strip_page_furniture=False)
     assert "Gannet Rock Papers" in "\n".join(r["text"] for r in records_off)
 
 
@@ -202,7 +202,7 @@ def test_tsv_and_json_and_parquet(tmp_path):
     pq.write_table(pa.table({"document": ENTRIES[6:9], "summary": ["one", "two", "three"]}), tmp_path / "d.parquet")
     m, _ = corpus(tmp_path, [write(tmp_path, "a.tsv", tsv), write(tmp_path, "b.json", js)])
     assert m["documents"] == 6
-    m, records = corpus(tmp_path / "p", [tmp_path / "d.parquet"], mode="pairs") if (tmp_path / "p").mkdir() is None else None
+    m, records = corpus(tmp_path / "p", [tmp_path / "d.parquet"], mode="pairs")
     assert m["documents"] == 3 and {r["response"] for r in records} == {"one", "two", "three"}
 
 
@@ -267,7 +267,7 @@ def test_rules_are_counted_and_can_be_switched_off(tmp_path):
     joined = "\n".join(r["text"] for r in records)
     assert "[email]" in joined and "[phone]" in joined and "<b>" not in joined
     assert m["rules"]["e-mails and phone numbers masked"] == 2 and m["rules"]["HTML markup stripped"] == 1
-    m_off, records_off = corpus(tmp_path / "off", [f], strip_markup=False) if (tmp_path / "off").mkdir() is None else None
+    m_off, records_off = corpus(tmp_path / "off", [f], strip_markup=False)
     assert "<b>bold</b>" in "\n".join(r["text"] for r in records_off) and "HTML markup stripped" not in m_off["rules"]
     assert "keeper@gannet.example" in "\n".join(r["text"] for r in records_off)
 

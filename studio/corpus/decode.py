@@ -97,7 +97,8 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str]:
     best = from_bytes(data).best()
     if best is not None:
         text = str(best)
-        if "\ufffd" not in text and plausibility(text) >= MIN_PLAUSIBILITY or not any(0x4E00 <= ord(c) <= 0x9FFF for c in text[:SAMPLE_CHARS]):
+        has_hanzi = any(0x4E00 <= ord(c) <= 0x9FFF for c in text[:SAMPLE_CHARS])
+        if "\ufffd" not in text and (plausibility(text) >= MIN_PLAUSIBILITY or not has_hanzi):
             return text, best.encoding
     raise CorpusError(
         f"{source}: cannot tell its text encoding (tried UTF-8, GB18030, Big5 and detection); "
