@@ -8,6 +8,7 @@ from studio import jobs, runs
 from studio.config import CorpusConfig, GenConfig, TrainConfig, apply_overrides, from_dict
 from studio.corpus.build import ingest as build_corpus
 from studio.corpus.store import list_corpora, read_dropped, read_manifest
+from studio.corpus.tokens import TokenCounter
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.presets import list_presets, load_preset, read_preset
 from studio.write.drafter import Drafter
@@ -29,24 +30,37 @@ def ingest(root: Path, files: list[str | Path], name: str, mode: str = "text",
 
 
 def _token_counter(root: Path, model: str):
-    from studio.models import load_tokenizer, resolve
+    from studio.models import resolve
 
     try:
         source = resolve(model, root)
     except ModelUnavailable:
         return None, ""  # counts are a courtesy: a model we cannot load must not block ingestion
     if (Path(source) / "tokenizer.json").exists():
-        # The tokenizers library alone gives the fast tokenizer's counts without importing
-        # transformers and torch into the ingest: a faster start and far less memory.
-        from tokenizers import Tokenizer
-
-        fast = Tokenizer.from_file(str(Path(source) / "tokenizer.json"))
-        return (lambda texts: [len(e.ids) for e in fast.encode_batch_fast(texts, add_special_tokens=False)]), model
+        return TokenCounter(Path(source) / "tokenizer.json"), model
     try:
-        tok = load_tokenizer(source)
+        return SlowTokenCounter(source), model
     except ModelUnavailable:
         return None, ""
-    return (lambda texts: [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]), model
+
+
+class SlowTokenCounter:
+    """Counts with a tokenizer that has no tokenizer.json (sentencepiece-only models), through transformers."""
+
+    def __init__(self, source: str):
+        from studio.models import load_tokenizer
+
+        self.source = source
+        self.tokenizer = load_tokenizer(source)
+
+    def __getstate__(self) -> dict:
+        return {"source": self.source}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["source"])
+
+    def __call__(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def corpora(root: Path) -> list[dict]:

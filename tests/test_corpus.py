@@ -1,10 +1,12 @@
 import json
+import random
 
 from conftest import SAMPLE
 
 import pytest
 
 from studio.config import CorpusConfig
+from studio.corpus import clean
 from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError, decode_bytes
 from studio.corpus.store import read_dropped, read_manifest, read_split, versions
@@ -167,3 +169,75 @@ def test_manifest_records_sources_and_counts(tmp_path):
     assert on_disk == m
     assert len(m["sources"][0]["sha256"]) == 64 and m["tokens"]["tokenizer"] == "words"
     assert m["tokens"]["train"] + m["tokens"]["val"] == sum(len(e.split()) for e in ENTRIES[:6])
+
+
+class WordsAndHanzi:
+    """A picklable stand-in tokenizer (it travels to worker processes): a token per word and per
+    CJK character, so counts are linear in the characters, as real tokenizers roughly are."""
+
+    def __call__(self, texts):
+        return [len(t.split()) + clean.cjk_chars(t) for t in texts]
+
+
+def mixed_corpus(tmp_path, n=80):
+    """English and Chinese documents in three files, with exact and near copies among them."""
+    rng = random.Random(0)
+    hanzi = sorted(set(CHINESE + TRADITIONAL) - set("，。"))
+    docs = []
+    for i in range(n):
+        if i % 3 == 0:
+            docs.append("。".join("".join(rng.choices(hanzi, k=rng.randint(5, 15))) for _ in range(rng.randint(3, 30))) + "。")
+        else:
+            docs.append(f"Entry {i}. " + ENTRIES[i % len(ENTRIES)] + "\n\n" + ENTRIES[(i * 7 + 3) % len(ENTRIES)])
+    docs += [docs[5], docs[9].replace("The", "the", 1) + " ", docs[12] + "!"]  # copies
+    files = []
+    for k, suffix in enumerate(("txt", "md", "jsonl")):
+        part = docs[k::3]
+        data = ("\n".join(json.dumps({"text": d}, ensure_ascii=False) for d in part) if suffix == "jsonl"
+                else "\n---\n".join(part))
+        files.append((write(tmp_path, f"part{k}.{suffix}", data.encode("utf-8")), f"part{k}.{suffix}"))
+    return files
+
+
+def test_worker_processes_make_the_same_corpus_as_one_process(tmp_path):
+    files = mixed_corpus(tmp_path)
+    made = {}
+    for workers in (1, 2):
+        root = tmp_path / f"data{workers}"
+        m = ingest(files, CorpusConfig(name="c", val_share=0.2), root, count_tokens=WordsAndHanzi(), tokenizer_name="w",
+                   workers=workers)
+        folder = root / "corpora" / "c" / "v1"
+        made[workers] = ({k: v for k, v in m.items() if k not in ("created", "ingest_seconds")},
+                         [(folder / f).read_text(encoding="utf-8") for f in ("train.jsonl", "val.jsonl", "dropped.jsonl")])
+    assert made[1] == made[2]
+    manifest = made[2][0]
+    assert manifest["dropped"]["exact duplicate"] == 2 and manifest["tokens"]["counted"] == "exact"
+
+
+def test_large_corpora_count_a_token_sample_and_estimate_the_rest(tmp_path, monkeypatch):
+    from studio.corpus import build
+
+    files = mixed_corpus(tmp_path, n=300)
+    exact = ingest(files, CorpusConfig(name="exact"), tmp_path / "data", count_tokens=WordsAndHanzi(), tokenizer_name="w")
+    monkeypatch.setattr(build, "EXACT_TOKEN_BYTES", sum(p.stat().st_size for p, _ in files) // 4)
+    sampled = ingest(files, CorpusConfig(name="sampled"), tmp_path / "data", count_tokens=WordsAndHanzi(), tokenizer_name="w")
+    forced = ingest(files, CorpusConfig(name="forced", exact_tokens=True), tmp_path / "data", count_tokens=WordsAndHanzi(),
+                    tokenizer_name="w")
+    total = lambda m: m["tokens"]["train"] + m["tokens"]["val"]  # noqa: E731
+    assert exact["tokens"]["counted"] == forced["tokens"]["counted"] == "exact" and total(forced) == total(exact)
+    assert sampled["tokens"]["counted"].startswith("exact for ") and "estimated from characters" in sampled["tokens"]["counted"]
+    assert total(sampled) == pytest.approx(total(exact), rel=0.05)
+    assert sampled["documents"] == exact["documents"]
+
+
+def test_minhash_signatures_estimate_similarity():
+    from studio.corpus.dedupe import NearDuplicates, signature
+
+    index = NearDuplicates(0.85)
+    assert not index.seen_similar(signature(ENTRIES[0]))
+    assert index.seen_similar(signature(ENTRIES[0].replace("LAMP", "Lamp").replace(".", "!", 1)))  # case and a mark
+    assert not index.seen_similar(signature(ENTRIES[1]))
+    long_zh = "".join(CHINESE[(i * 7) % len(CHINESE):] + TRADITIONAL[: i % 30] for i in range(60))
+    assert not index.seen_similar(signature(long_zh))
+    assert index.seen_similar(signature(long_zh[:-20] + "。补一句话。"))
+    assert not index.seen_similar(signature(long_zh[: len(long_zh) // 2]))  # half the text is not a near copy

@@ -278,3 +278,26 @@ def test_chinese_corpus_reports_cjk_share_and_histogram(tmp_path):
     assert m["documents"] == 4 and m["cjk_share"] > 0.8
     assert sum(m["length_histogram"]["counts"]) == 4 and m["length_histogram"]["unit"] == "characters"
     assert sorted(r["text"] for r in records) == sorted(ZH)
+
+
+def test_a_100_mb_single_line_is_refused_in_bounded_memory(tmp_path):
+    """The real limit, the real size: the reader stops at the limit instead of loading the line."""
+    import resource
+    import subprocess
+    import sys
+
+    huge = tmp_path / "huge.txt"
+    with open(huge, "w", encoding="utf-8") as fh:
+        fh.write("a title line\n")
+        for _ in range(100):
+            fh.write("海浪" * 170_000 + "wave ")  # about 1 MB of UTF-8 per write, no line break
+    assert huge.stat().st_size > 100e6
+    script = ("import sys; from pathlib import Path; from studio.config import CorpusConfig; "
+              "from studio.corpus.build import ingest; "
+              "ingest([(Path(sys.argv[1]), 'huge.txt')], CorpusConfig(name='h'), Path(sys.argv[2]))")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run([sys.executable, "-c", script, str(huge), str(tmp_path / "data")], capture_output=True, text=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert done.returncode != 0 and "huge.txt: line 2 is over 5,000,000 characters" in done.stderr
+    assert peak_mb < 400 or before / 1024 >= 400, f"peak {peak_mb:.0f} MB"  # the whole line would take over 500 MB
+    assert not list((tmp_path / "data" / "corpora" / "h").iterdir())  # no version, no scratch left

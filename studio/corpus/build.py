@@ -1,9 +1,11 @@
 """The ingest pipeline, streamed in two passes so memory does not grow with the corpus:
 
-1. read every file -> records -> clean (each rule counted) -> length filters -> exact and near
-   dedupe -> kept items to kept.jsonl, dropped ones (with the reason) to dropped.jsonl;
+1. read every file -> records, in batches -> (in worker processes for large corpora, see
+   prepare.py) clean (each rule counted), length filters, dedupe keys and MinHash signatures,
+   characters and tokens -> (here, in input order) exact and near dedupe -> kept items to
+   kept.jsonl, dropped ones (with the reason) to dropped.jsonl;
 2. choose the validation documents, then stream kept.jsonl into train.jsonl / val.jsonl while
-   counting tokens, characters, CJK share and the length histogram.
+   summing characters and tokens (estimating those not counted) and the length histogram.
 
 All of it happens in a scratch folder renamed into a new version at the end: a failure leaves
 no corpus and touches no earlier version.
@@ -12,72 +14,38 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
+import multiprocessing
+import os
+import pickle
 import random
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+import numpy as np
 
 from studio.config import CorpusConfig, to_dict
 from studio.corpus import clean
 from studio.corpus.decode import CorpusError
 from studio.corpus.clean import RULE_LABELS
-from studio.corpus.dedupe import NearDuplicates, exact_key
+from studio.corpus.dedupe import NearDuplicates
+from studio.corpus.prepare import chunk_paragraphs, init_worker, prepare_batch, prepare_in_worker, record_text
 from studio.corpus.sources import Tally, iter_source
 from studio.corpus.store import commit_version, discard, scratch_dir
 from studio.paths import check_name
 
 MAX_DROPPED_KEPT = 20_000  # dropped items stored for browsing; the counts are always exact
 TOKEN_BATCH = 256
+BATCH_CHARS = 1 << 20  # records go to the workers in batches of about a million characters
+PARALLEL_MIN_BYTES = 4 << 20  # below this, worker processes cost more than they save
+# Token counts are exact up to this much input; above it a hash-chosen sample of about this size is
+# counted and the rest estimated (the tokenizer runs at ~3 MB/s per core, the rest of ingest ~4x faster).
+EXACT_TOKEN_BYTES = 16 << 20
+MIN_FIT_SAMPLES = 20
 HISTOGRAM_EDGES = [0] + [2 ** k for k in range(4, 21)]  # 16, 32, ... 1M
-
-
-def chunk_paragraphs(doc: str, target: int) -> list[str]:
-    pieces, current = [], ""
-    for para in doc.split("\n\n"):
-        if current and len(current) + len(para) > target:
-            pieces.append(current)
-            current = ""
-        current = f"{current}\n\n{para}" if current else para
-    return pieces + ([current] if current else [])
-
-
-def record_text(record: dict) -> str:
-    """All the text of a record, for filters, dedupe, counts and token counts."""
-    if "text" in record:
-        return record["text"]
-    if "prompt" in record:
-        return f"{record['prompt']}\n\n{record['response']}"
-    return "\n\n".join(m["content"] for m in record["messages"])
-
-
-def _clean_field(text: str, cfg: CorpusConfig, tally: Tally) -> str:
-    if cfg.nfc:
-        normal = clean.nfc(text)
-        tally.count(RULE_LABELS["nfc"], normal != text)
-        text = normal
-    if cfg.strip_markup:
-        text, stripped = clean.strip_markup(text)
-        tally.count(RULE_LABELS["strip_markup"], stripped)
-    text = clean.normalize_whitespace(text)
-    if cfg.join_lines:
-        text, joins = clean.join_wrapped_lines(text)
-        tally.count(RULE_LABELS["join_lines"], joins)
-    if cfg.mask_pii:
-        text, masked = clean.mask_pii(text)
-        tally.count(RULE_LABELS["mask_pii"], masked)
-    return text
-
-
-def clean_record(record: dict, cfg: CorpusConfig, tally: Tally) -> dict:
-    out = {"origin": record["origin"]}
-    if "text" in record:
-        out["text"] = _clean_field(record["text"], cfg, tally)
-    elif "prompt" in record:
-        out["prompt"] = _clean_field(record["prompt"], cfg, tally)
-        out["response"] = _clean_field(record["response"], cfg, tally)
-    else:
-        out["messages"] = [{"role": m["role"], "content": _clean_field(m["content"], cfg, tally)} for m in record["messages"]]
-    return out
 
 
 class Dropped:
@@ -95,62 +63,143 @@ class Dropped:
                                       "preview": text[:400]}, ensure_ascii=False) + "\n")
 
 
-def first_pass(files, cfg: CorpusConfig, tmp: Path, tally: Tally) -> tuple[int, list[int], Dropped]:
-    """Read, clean, filter, dedupe; kept items go to kept.jsonl. Returns (kept, group sizes, dropped)."""
+def _batches(files, cfg: CorpusConfig, tally: Tally, tmp: Path) -> Iterator[list[dict]]:
+    """Records from the readers, grouped into batches of about BATCH_CHARS characters."""
+    batch, size = [], 0
+    for path, display in files:
+        for record in iter_source(Path(path), display, cfg, tally, tmp):
+            batch.append(record)
+            size += len(record_text(record))
+            if size >= BATCH_CHARS:
+                yield batch
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _prepared(files, cfg, tally, tmp, count_tokens, token_every: int, workers: int) -> Iterator[list[dict]]:
+    """Prepared records in input order; the per-record work runs in `workers` processes when > 1."""
+    if workers <= 1:
+        for batch in _batches(files, cfg, tally, tmp):
+            records, rules = prepare_batch(batch, cfg, count_tokens, token_every)
+            _merge_rules(tally, rules)
+            yield from records
+        return
+    # spawn, not fork: the studio app that calls this has threads (and maybe torch) running.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+                             initargs=(cfg, count_tokens, token_every)) as pool:
+        pending: deque = deque()
+        for batch in _batches(files, cfg, tally, tmp):
+            pending.append(pool.submit(prepare_in_worker, batch))
+            while len(pending) > 2 * workers:  # bounded read-ahead: memory stays flat
+                yield from _collect(pending.popleft(), tally)
+        while pending:
+            yield from _collect(pending.popleft(), tally)
+
+
+def _collect(future, tally: Tally) -> list[list[dict]]:
+    records, rules = future.result()
+    _merge_rules(tally, rules)
+    return records
+
+
+def _merge_rules(tally: Tally, rules: dict) -> None:
+    for rule, n in rules.items():
+        tally.count(rule, n)
+
+
+class TokenFit:
+    """tokens ~ a * CJK characters + b * other characters, fitted by least squares on the texts
+    whose tokens were counted; it estimates the others when only a sample is counted."""
+
+    def __init__(self):
+        self.sums = np.zeros(5)  # cc, co, oo, ct, ot
+        self.samples = 0
+
+    def add(self, cjk: int, chars: int, tokens: int) -> None:
+        other = chars - cjk
+        self.sums += (cjk * cjk, cjk * other, other * other, cjk * tokens, other * tokens)
+        self.samples += 1
+
+    def coefficients(self) -> tuple[float, float]:
+        cc, co, oo, ct, ot = self.sums
+        det = cc * oo - co * co
+        if abs(det) > 1e-9 * max(cc * oo, 1.0):
+            return (ct * oo - ot * co) / det, (ot * cc - ct * co) / det
+        # one kind of character only: a single ratio
+        return (ct + ot) / max(cc + co, 1.0) if cc else 0.0, (ct + ot) / max(oo + co, 1.0) if oo else 0.0
+
+
+class KeptMeta:
+    """Per kept item, in kept.jsonl's order: its group and counts (tokens -1 = not counted), in
+    compact arrays, so pass 2 copies lines without parsing them."""
+
+    def __init__(self):
+        self.group, self.chars, self.cjk, self.tokens = (array("q") for _ in range(4))
+
+    def add(self, group: int, chars: int, cjk: int, tokens: int | None) -> None:
+        self.group.append(group)
+        self.chars.append(chars)
+        self.cjk.append(cjk)
+        self.tokens.append(-1 if tokens is None else tokens)
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+
+def first_pass(files, cfg: CorpusConfig, tmp: Path, tally: Tally, count_tokens, token_every: int,
+               workers: int) -> tuple[KeptMeta, list[int], Dropped, TokenFit]:
+    """Read, clean, filter, dedupe; kept items go to kept.jsonl. Returns (their counts, group sizes, dropped, token fit)."""
     dropped = Dropped(tmp / "dropped.jsonl")
-    seen_exact: set[str] = set()
+    seen_exact: set[bytes] = set()
     near = NearDuplicates(cfg.near_dup_threshold) if cfg.near_dup_threshold > 0 else None
+    fit = TokenFit()
     groups: list[int] = []  # pieces per source document: pieces of one document stay on one side of the split
-    kept = 0
+    kept_meta = KeptMeta()
     with open(tmp / "kept.jsonl", "w", encoding="utf-8") as out:
-        for path, display in files:
-            for record in iter_source(Path(path), display, cfg, tally, tmp):
-                record = clean_record(record, cfg, tally)
-                pieces = [record]
-                if "text" in record and cfg.chunk_chars and len(record["text"]) > 1.5 * cfg.chunk_chars:
-                    texts = chunk_paragraphs(record["text"], cfg.chunk_chars)
-                    tally.count(RULE_LABELS["chunk_chars"], 1)
-                    pieces = [{"text": t, "origin": f"{record['origin']} (part {i + 1})"} for i, t in enumerate(texts)]
-                in_group = 0
-                for piece in pieces:
-                    text = record_text(piece)
-                    if len(text) < cfg.min_chars:
-                        dropped.add(f"shorter than {cfg.min_chars} characters", piece)
+        for entries in _prepared(files, cfg, tally, tmp, count_tokens, token_every, workers):
+            in_group = 0
+            for entry in entries:
+                if entry["drop"]:
+                    dropped.add(entry["drop"], entry["piece"])
+                    continue
+                if cfg.dedupe_exact:
+                    key = bytes.fromhex(entry["key"])
+                    if key in seen_exact:
+                        dropped.add("exact duplicate", json.loads(entry["line"]))
                         continue
-                    if len(text) > cfg.max_chars:
-                        dropped.add(f"longer than {cfg.max_chars} characters", piece)
-                        continue
-                    if cfg.dedupe_exact:
-                        key = exact_key(text)
-                        if key in seen_exact:
-                            dropped.add("exact duplicate", piece)
-                            continue
-                        seen_exact.add(key)
-                    if near is not None and near.seen_similar(text):
-                        dropped.add(f"near duplicate (similarity >= {cfg.near_dup_threshold})", piece)
-                        continue
-                    out.write(json.dumps({**piece, "group": len(groups)}, ensure_ascii=False) + "\n")
-                    kept += 1
-                    in_group += 1
-                if in_group:
-                    groups.append(in_group)
+                    seen_exact.add(key)
+                if near is not None and near.seen_similar(entry["sig"]):
+                    dropped.add(f"near duplicate (similarity >= {cfg.near_dup_threshold})", json.loads(entry["line"]))
+                    continue
+                if entry["tokens"] is not None:
+                    fit.add(entry["cjk"], entry["chars"], entry["tokens"])
+                out.write(entry["line"])
+                kept_meta.add(len(groups), entry["chars"], entry["cjk"], entry["tokens"])
+                in_group += 1
+            if in_group:
+                groups.append(in_group)
     dropped.fh.close()
-    return kept, groups, dropped
+    return kept_meta, groups, dropped, fit
 
 
-def cut_lone_document(tmp: Path, tally: Tally) -> tuple[int, list[int]]:
+def cut_lone_document(tmp: Path, tally: Tally) -> tuple[KeptMeta, list[int]]:
     """A corpus of one document (a single story or book) is cut at paragraphs into about ten
     pieces, so that a validation split can exist."""
     path = tmp / "kept.jsonl"
     item = json.loads(path.read_text(encoding="utf-8"))
+    meta = KeptMeta()
     if "text" not in item:
-        return 1, [1]
+        meta.add(0, len(record_text(item)), clean.cjk_chars(record_text(item)), None)
+        return meta, [1]
     pieces = chunk_paragraphs(item["text"], max(300, len(item["text"]) // 10))
     tally.count(RULE_LABELS["chunk_chars"], len(pieces) > 1)
     with open(path, "w", encoding="utf-8") as out:
         for i, text in enumerate(pieces):
-            out.write(json.dumps({"text": text, "origin": f"{item['origin']} (part {i + 1})", "group": 0}, ensure_ascii=False) + "\n")
-    return len(pieces), [len(pieces)]
+            out.write(json.dumps({"text": text, "origin": f"{item['origin']} (part {i + 1})"}, ensure_ascii=False) + "\n")
+            meta.add(0, len(text), clean.cjk_chars(text), None)  # tokens: counted in pass 2
+    return meta, [len(pieces)]
 
 
 def choose_validation(groups: list[int], cfg: CorpusConfig) -> tuple[set[int], str]:
@@ -166,34 +215,42 @@ def choose_validation(groups: list[int], cfg: CorpusConfig) -> tuple[set[int], s
     return set(rng.sample(range(pieces), n_val)), "piece"
 
 
-def second_pass(tmp: Path, val_ids: set[int], by: str, count_tokens) -> dict:
-    stats = {"train_documents": 0, "val_documents": 0, "characters": 0, "cjk_characters": 0,
-             "tokens": {"train": 0, "val": 0}, "histogram": [0] * (len(HISTOGRAM_EDGES))}
+def second_pass(tmp: Path, meta: KeptMeta, val_ids: set[int], by: str, count_tokens, fit: TokenFit) -> dict:
+    """Split kept.jsonl into train and val (lines copied, not parsed); sum characters and tokens;
+    the length histogram."""
+    stats = {"train_documents": 0, "val_documents": 0, "characters": sum(meta.chars), "cjk_characters": sum(meta.cjk),
+             "tokens": {"train": 0, "val": 0}, "estimated_documents": 0, "histogram": [0] * (len(HISTOGRAM_EDGES))}
+    estimate = fit.coefficients() if fit.samples >= MIN_FIT_SAMPLES else None
     outs = {"train": open(tmp / "train.jsonl", "w", encoding="utf-8"), "val": open(tmp / "val.jsonl", "w", encoding="utf-8")}
-    batch: list[tuple[str, str]] = []
+    uncounted: list[tuple[str, str]] = []  # texts whose tokens are counted here, in batches
+
+    def tally_length(split: str, n: int) -> None:
+        stats["tokens"][split] += n
+        stats["histogram"][min(len(HISTOGRAM_EDGES) - 1, max(0, math.ceil(math.log2(max(n, 1))) - 4))] += 1
 
     def flush():
-        if not batch:
-            return
-        lengths = count_tokens([text for _, text in batch]) if count_tokens else [len(text) for _, text in batch]
-        for (split, _), n in zip(batch, lengths):
-            stats["tokens"][split] += n
-            stats["histogram"][min(len(HISTOGRAM_EDGES) - 1, max(0, math.ceil(math.log2(max(n, 1))) - 4))] += 1
-        batch.clear()
+        if uncounted:
+            for (split, _), n in zip(uncounted, count_tokens([text for _, text in uncounted])):
+                tally_length(split, n)
+            uncounted.clear()
 
     with open(tmp / "kept.jsonl", encoding="utf-8") as fh:
         for index, line in enumerate(fh):
-            item = json.loads(line)
-            split = "val" if (item["group"] if by == "group" else index) in val_ids else "train"
-            del item["group"]
-            outs[split].write(json.dumps(item, ensure_ascii=False) + "\n")
-            text = record_text(item)
+            split = "val" if (meta.group[index] if by == "group" else index) in val_ids else "train"
+            outs[split].write(line)
             stats[f"{split}_documents"] += 1
-            stats["characters"] += len(text)
-            stats["cjk_characters"] += clean.cjk_chars(text)
-            batch.append((split, text))
-            if len(batch) >= TOKEN_BATCH:
-                flush()
+            chars, cjk, tokens = meta.chars[index], meta.cjk[index], meta.tokens[index]
+            if count_tokens is None:
+                tally_length(split, chars)  # no tokenizer: the histogram is in characters
+            elif tokens >= 0:
+                tally_length(split, tokens)
+            elif estimate is not None:
+                stats["estimated_documents"] += 1
+                tally_length(split, round(estimate[0] * cjk + estimate[1] * (chars - cjk)))
+            else:
+                uncounted.append((split, record_text(json.loads(line))))
+                if len(uncounted) >= TOKEN_BATCH:
+                    flush()
     flush()
     for fh in outs.values():
         fh.close()
@@ -201,9 +258,34 @@ def second_pass(tmp: Path, val_ids: set[int], by: str, count_tokens) -> dict:
     return stats
 
 
+def token_sampling(files, cfg: CorpusConfig, count_tokens) -> int:
+    """1 in how many texts get their tokens counted: all of a corpus up to EXACT_TOKEN_BYTES,
+    else a hash-chosen sample of about that size, the rest estimated from their characters."""
+    if count_tokens is None or cfg.exact_tokens:
+        return 1
+    total = sum(Path(path).stat().st_size for path, _ in files)
+    return max(1, math.ceil(total / EXACT_TOKEN_BYTES))
+
+
+def worker_count(files, count_tokens, requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    total = sum(Path(path).stat().st_size for path, _ in files)
+    if total < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2:
+        return 1  # starting worker processes costs about a second: not worth it for small corpora
+    try:
+        pickle.dumps(count_tokens)
+    except Exception:  # noqa: BLE001 - a counter that cannot travel to a worker (a lambda) runs here
+        return 1
+    return os.cpu_count() or 1
+
+
 def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
-           count_tokens: Callable[[list[str]], list[int]] | None = None, tokenizer_name: str = "") -> dict:
-    """Ingest (path, display name) pairs into a new version of corpus `cfg.name`; return its manifest."""
+           count_tokens: Callable[[list[str]], list[int]] | None = None, tokenizer_name: str = "",
+           workers: int | None = None) -> dict:
+    """Ingest (path, display name) pairs into a new version of corpus `cfg.name`; return its manifest.
+    `count_tokens` runs in worker processes for large corpora, so it must pickle (no lambda);
+    `workers` overrides the automatic choice (1 = all in this process)."""
     check_name(cfg.name, "corpus name")
     if not files:
         raise CorpusError("no files given: add at least one file")
@@ -212,20 +294,22 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
     tally.rules = {label: 0 for switch, label in RULE_LABELS.items() if getattr(cfg, switch)}
     started = time.time()
     try:
-        kept, groups, dropped = first_pass(files, cfg, tmp, tally)
+        token_every = token_sampling(files, cfg, count_tokens)
+        kept, groups, dropped, fit = first_pass(files, cfg, tmp, tally, count_tokens, token_every,
+                                                worker_count(files, count_tokens, workers))
         if tally.rows_seen:
             valid = tally.rows_seen - sum(tally.rows_skipped.values())
             if valid < cfg.min_valid_share * tally.rows_seen:
                 reasons = "; ".join(f"{n} rows: {why}" for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1]))
                 raise CorpusError(f"only {valid} of {tally.rows_seen} rows have what {cfg.mode} mode needs "
                                   f"(at least {cfg.min_valid_share:.0%} must): {reasons}")
-        if kept == 0:
+        if len(kept) == 0:
             raise CorpusError(f"no items left after cleaning ({', '.join(f'{v} {k}' for k, v in dropped.counts.items()) or 'no text found'}): "
                               "add more text or loosen the filters")
-        if kept == 1:
+        if len(kept) == 1:
             kept, groups = cut_lone_document(tmp, tally)
         val_ids, by = choose_validation(groups, cfg)
-        stats = second_pass(tmp, val_ids, by, count_tokens)
+        stats = second_pass(tmp, kept, val_ids, by, count_tokens, fit)
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
         manifest = {
             "name": cfg.name,
@@ -248,7 +332,11 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
             "ingest_seconds": round(time.time() - started, 2),
         }
         if count_tokens:
-            manifest["tokens"] = {**stats["tokens"], "tokenizer": tokenizer_name}
+            estimated = stats["estimated_documents"]
+            manifest["tokens"] = {**stats["tokens"], "tokenizer": tokenizer_name,
+                                  "counted": "exact" if not estimated else
+                                  f"exact for {manifest['documents'] - estimated} sampled documents, estimated from "
+                                  f"characters for {estimated}"}
         commit_version(root, cfg.name, tmp, manifest)
         return manifest
     except BaseException:

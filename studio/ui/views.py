@@ -68,7 +68,8 @@ def corpus_report(m: dict, estimate: str = "") -> str:
         f"### Corpus `{m['name']}` {m['version']} ({m['mode']} mode)\n"
         f"Kept **{m['documents']}** items ({m['train_documents']} train, {m['val_documents']} validation, "
         f"split by {m.get('split_by', 'document')}), {m['characters']:,} characters"
-        + (f", **{tokens['train']:,} + {tokens['val']:,} tokens** ({tokens['tokenizer']})" if tokens else "")
+        + (f", **{tokens['train']:,} + {tokens['val']:,} tokens** ({tokens['tokenizer']}"
+           + ("" if tokens.get("counted", "exact") == "exact" else f"; {tokens['counted']}") + ")" if tokens else "")
         + f", {m.get('cjk_share', 0):.0%} CJK. {estimate}\n\n"
         + (f"Rows read: {rows['seen']}; skipped:{skipped}\n\n" if rows.get("seen") else "")
         + f"| dropped because | items |\n|---|---|{dropped}\n\n| cleaning rule | changed |\n|---|---|{rules}\n\n"

@@ -1,0 +1,126 @@
+"""The per-record work of an ingest: clean, cut long texts, length filters, dedupe keys and
+signatures, character and token counts. It needs no state shared between records, so batches of
+records run in worker processes (build.py decides) while the ingest process keeps the
+duplicate indexes and writes the results in order.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from studio.config import CorpusConfig
+from studio.corpus import clean
+from studio.corpus.clean import RULE_LABELS
+from studio.corpus.dedupe import exact_key, signature
+
+
+def chunk_paragraphs(doc: str, target: int) -> list[str]:
+    pieces, current = [], ""
+    for para in doc.split("\n\n"):
+        if current and len(current) + len(para) > target:
+            pieces.append(current)
+            current = ""
+        current = f"{current}\n\n{para}" if current else para
+    return pieces + ([current] if current else [])
+
+
+def record_text(record: dict) -> str:
+    """All the text of a record, for filters, dedupe, counts and token counts."""
+    if "text" in record:
+        return record["text"]
+    if "prompt" in record:
+        return f"{record['prompt']}\n\n{record['response']}"
+    return "\n\n".join(m["content"] for m in record["messages"])
+
+
+class RuleCounts(dict):
+    def count(self, rule: str, n: int = 1) -> None:
+        if n:
+            self[rule] = self.get(rule, 0) + n
+
+
+def _clean_field(text: str, cfg: CorpusConfig, rules: RuleCounts) -> str:
+    if cfg.nfc:
+        normal = clean.nfc(text)
+        rules.count(RULE_LABELS["nfc"], normal != text)
+        text = normal
+    if cfg.strip_markup:
+        text, stripped = clean.strip_markup(text)
+        rules.count(RULE_LABELS["strip_markup"], stripped)
+    text = clean.normalize_whitespace(text)
+    if cfg.join_lines:
+        text, joins = clean.join_wrapped_lines(text)
+        rules.count(RULE_LABELS["join_lines"], joins)
+    if cfg.mask_pii:
+        text, masked = clean.mask_pii(text)
+        rules.count(RULE_LABELS["mask_pii"], masked)
+    return text
+
+
+def clean_record(record: dict, cfg: CorpusConfig, rules: RuleCounts) -> dict:
+    out = {"origin": record["origin"]}
+    if "text" in record:
+        out["text"] = _clean_field(record["text"], cfg, rules)
+    elif "prompt" in record:
+        out["prompt"] = _clean_field(record["prompt"], cfg, rules)
+        out["response"] = _clean_field(record["response"], cfg, rules)
+    else:
+        out["messages"] = [{"role": m["role"], "content": _clean_field(m["content"], cfg, rules)} for m in record["messages"]]
+    return out
+
+
+def sampled_for_tokens(key: str, every: int) -> bool:
+    """Whether a text is among the ones whose tokens are counted: all when every == 1, else one
+    in `every`, chosen by content hash so the sample does not depend on file order."""
+    return every == 1 or int(key[:8], 16) % every == 0
+
+
+def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens, token_every: int) -> tuple[list[list[dict]], dict]:
+    """Each record -> its pieces, each {"piece", "drop": reason} or {"drop": None, "line" (its JSON
+    line), "key", "sig", "chars", "cjk", "tokens"}.
+    Returns (per-record piece lists, rule counts)."""
+    rules = RuleCounts()
+    out, to_count = [], []
+    for record in records:
+        record = clean_record(record, cfg, rules)
+        pieces = [record]
+        if "text" in record and cfg.chunk_chars and len(record["text"]) > 1.5 * cfg.chunk_chars:
+            rules.count(RULE_LABELS["chunk_chars"])
+            pieces = [{"text": t, "origin": f"{record['origin']} (part {i + 1})"}
+                      for i, t in enumerate(chunk_paragraphs(record["text"], cfg.chunk_chars))]
+        entries = []
+        for piece in pieces:
+            text = record_text(piece)
+            if len(text) < cfg.min_chars:
+                entries.append({"piece": piece, "drop": f"shorter than {cfg.min_chars} characters"})
+                continue
+            if len(text) > cfg.max_chars:
+                entries.append({"piece": piece, "drop": f"longer than {cfg.max_chars} characters"})
+                continue
+            entry = {"drop": None, "line": json.dumps(piece, ensure_ascii=False) + "\n",
+                     "key": exact_key(text), "chars": len(text),
+                     "cjk": clean.cjk_chars(text), "tokens": None,
+                     "sig": signature(text) if cfg.near_dup_threshold > 0 else None}
+            if count_tokens is not None and sampled_for_tokens(entry["key"], token_every):
+                to_count.append((entry, text))
+            entries.append(entry)
+        out.append(entries)
+    if to_count:
+        for (entry, _), n in zip(to_count, count_tokens([text for _, text in to_count])):
+            entry["tokens"] = n
+    return out, dict(rules)
+
+
+# Worker processes: the settings and the token counter arrive once, through the initializer.
+_worker: dict = {}
+
+
+def init_worker(cfg: CorpusConfig, count_tokens, token_every: int) -> None:
+    # Each worker is one of os.cpu_count() processes: the tokenizer's own thread pool would only
+    # oversubscribe the cores.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    _worker.update(cfg=cfg, count_tokens=count_tokens, token_every=token_every)
+
+
+def prepare_in_worker(records: list[dict]) -> tuple[list[list[dict]], dict]:
+    return prepare_batch(records, _worker["cfg"], _worker["count_tokens"], _worker["token_every"])
