@@ -2,6 +2,7 @@
 
     python -m studio ingest FILE... --name NAME [--mode text]
     python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach]
+    python -m studio resume RUN_ID [--detach]
     python -m studio draft --run RUN_ID --prompt TEXT [--max-new-tokens N] [--seed S]
     python -m studio runs
 
@@ -45,6 +46,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
 
+    s = sub.add_parser("resume", parents=[common], help="continue a stopped run from its last checkpoint")
+    s.add_argument("run")
+    s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+
     s = sub.add_parser("draft", parents=[common], help="base and tuned drafts side by side")
     s.add_argument("--run", required=True)
     s.add_argument("--prompt", required=True)
@@ -83,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
                           f"({m['train_documents']} train, {m['val_documents']} val), "
                           f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}")
-        elif args.command == "train":
-            run_id = service.start_training(root, args.corpus, args.preset, args.set, model=args.model)
+        elif args.command in ("train", "resume"):
+            if args.command == "train":
+                run_id = service.start_training(root, args.corpus, args.preset, args.set, model=args.model)
+            else:
+                run_id = service.resume_run(root, args.run)
             if args.detach:
                 _say(args, {"run_id": run_id}, run_id)
                 return 0

@@ -22,7 +22,9 @@ def _f(default: Any, help: str, choices: tuple | None = None):
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
-QUANTIZATIONS = ("nf4", "none")
+QUANTIZATIONS = ("nf4", "fp4", "int8", "none")
+COMPUTE_DTYPES = ("auto", "bf16", "fp16", "fp32")
+CHAT_TEMPLATES = ("tokenizer", "chatml", "plain")
 SCHEDULERS = ("cosine", "linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 CORPUS_MODES = ("text", "pairs", "chat")
@@ -33,29 +35,50 @@ class TrainConfig:
     model: str = _f("smollm2-135m-instruct", "Base model: a name from presets/models.yaml, a hub id, or a local folder.")
     corpus: str = _f("", "Corpus name (data/corpora/<name>).")
     corpus_version: str = _f("", "Corpus version such as v2; empty means the newest.")
-    quantization: str = _f("nf4", "Base weights: nf4 = 4-bit QLoRA (bitsandbytes, double quantization); none = 16/32-bit LoRA.", QUANTIZATIONS)
-    seq_len: int = _f(256, "Tokens per packed training block.")
+    # data
+    seq_len: int = _f(256, "Tokens per training block (packed) or the cut-off per example (not packed).")
+    packing: bool = _f(True, "Join documents into full blocks (no compute on padding); off: one example per block, padded.")
+    completion_only: bool = _f(True, "Pairs and chat: take the loss on the responses only (prompts masked). Text mode always trains on all tokens.")
+    chat_template: str = _f("tokenizer", "How pairs and chat are laid out: the tokenizer's own chat template, chatml, or plain 'User:/Assistant:' text.", CHAT_TEMPLATES)
+    prompt_template: str = _f("{prompt}", "Pairs mode: the user turn, with {prompt} standing for the prompt field (e.g. 'Summarize:\n\n{prompt}').")
+    # adapter
     lora_r: int = _f(16, "LoRA rank: capacity of the adapter.")
     lora_alpha: int = _f(32, "LoRA alpha: scale of the adapter's update (alpha / rank).")
     lora_dropout: float = _f(0.05, "Dropout on the LoRA path.")
     target_modules: str = _f("all-linear", "Layers that get adapters: all-linear, or comma-separated module names.")
+    use_rslora: bool = _f(False, "Rank-stabilised LoRA: scale by alpha / sqrt(rank), which keeps high ranks learning.")
+    use_dora: bool = _f(False, "DoRA: learn each weight's magnitude apart from its direction (slower steps, sometimes better).")
+    # base weights
+    quantization: str = _f("nf4", "Base weights: nf4 or fp4 = 4-bit QLoRA (bitsandbytes); int8 = 8-bit; none = 16/32-bit LoRA.", QUANTIZATIONS)
+    double_quant: bool = _f(True, "4-bit: quantize the quantization constants too (saves ~0.4 bit per weight).")
+    compute_dtype: str = _f("auto", "Dtype of the matmuls: auto = bf16 on GPUs that have it (else fp16), fp32 on the CPU.", COMPUTE_DTYPES)
+    gradient_checkpointing: bool = _f(False, "Recompute activations in the backward pass: much less memory, about 30% slower.")
+    # optimisation
     learning_rate: float = _f(2e-4, "Peak learning rate.")
     lr_scheduler: str = _f("cosine", "Learning-rate schedule after warmup.", SCHEDULERS)
     warmup_ratio: float = _f(0.1, "Share of steps spent warming the learning rate up from zero.")
     epochs: float = _f(1.0, "Passes over the training split (ignored when max_steps > 0).")
     max_steps: int = _f(0, "Optimizer steps to run; 0 means derive from epochs.")
-    batch_size: int = _f(4, "Blocks per micro-batch.")
+    batch_size: int = _f(4, "Blocks per micro-batch (halved automatically if the GPU runs out of memory).")
     grad_accum: int = _f(1, "Micro-batches per optimizer step.")
     weight_decay: float = _f(0.0, "AdamW weight decay on the adapter weights.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 turns clipping off.")
     seed: int = _f(42, "Seed for shuffling, LoRA initialisation and dropout.")
+    # evaluation, early stopping, checkpoints
     eval_every: int = _f(0, "Validation loss every N steps; 0 means only before and after training.")
+    early_stopping_patience: int = _f(0, "Stop after this many validations without improvement (needs eval_every); 0 = off. The best adapter is kept.")
+    early_stopping_min_delta: float = _f(0.0, "An improvement smaller than this (in validation loss) does not count.")
+    save_every: int = _f(0, "Save a resumable checkpoint every N steps; 0 = only when cancelled.")
+    keep_last: int = _f(2, "Keep this many of the newest checkpoints; older ones are deleted.")
+    eval_examples: int = _f(16, "Pairs mode: ROUGE and BLEU on up to this many held-out examples, base and tuned; 0 = off.")
+    eval_max_new_tokens: int = _f(96, "Tokens generated per example for ROUGE and BLEU.")
     device: str = _f("auto", "auto picks CUDA when present, else the CPU.", DEVICES)
 
     def __post_init__(self):
         _check_choices(self)
-        _positive(self, "seq_len", "lora_r", "lora_alpha", "batch_size", "grad_accum")
-        _non_negative(self, "max_steps", "eval_every", "weight_decay", "max_grad_norm", "seed")
+        _positive(self, "seq_len", "lora_r", "lora_alpha", "batch_size", "grad_accum", "keep_last", "eval_max_new_tokens")
+        _non_negative(self, "max_steps", "eval_every", "weight_decay", "max_grad_norm", "seed", "early_stopping_patience",
+                      "early_stopping_min_delta", "save_every", "eval_examples")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError("lora_dropout", f"{self.lora_dropout} must be in [0, 1)")
         if not 0 <= self.warmup_ratio < 1:
@@ -66,6 +89,10 @@ class TrainConfig:
             raise ConfigError("epochs", "set epochs > 0 or max_steps > 0")
         if not self.model.strip():
             raise ConfigError("model", "name a model")
+        if self.early_stopping_patience and not self.eval_every:
+            raise ConfigError("early_stopping_patience", "early stopping watches the validation loss: set eval_every > 0 too")
+        if "{prompt}" not in self.prompt_template:
+            raise ConfigError("prompt_template", "must contain {prompt}, where the prompt field goes")
 
 
 @dataclass

@@ -37,6 +37,26 @@ def create_run(root: Path, cfg: TrainConfig, preset: str = "") -> str:
     return run_id
 
 
+RESUMABLE = (runs.INTERRUPTED, runs.CANCELLED, runs.FAILED)
+
+
+def resume(root: Path, run_id: str) -> int:
+    """Start the worker again on a run that stopped, from its last complete checkpoint."""
+    from studio.train.checkpoints import latest
+
+    folder = runs.run_dir(root, run_id)
+    status = runs.read_status(folder)
+    if status["state"] not in RESUMABLE:
+        raise JobError(f"run {run_id} is {status['state']}: only interrupted, cancelled or failed runs resume")
+    found = latest(folder)
+    if found is None:
+        raise JobError(f"run {run_id} has no complete checkpoint to resume from: start a new run "
+                       "(set save_every to checkpoint during training)")
+    runs.write_json_atomic(folder / "status.json", {
+        **status, "state": runs.QUEUED, "heartbeat": time.time(), "pid": None, "message": f"resuming from step {found[0]}"})
+    return start(root, run_id)
+
+
 def start(root: Path, run_id: str) -> int:
     folder = runs.run_dir(root, run_id)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),

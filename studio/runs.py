@@ -56,6 +56,16 @@ def read_events(folder: Path) -> list[dict]:
     return events
 
 
+def truncate_events(folder: Path, after_step: int) -> None:
+    """Drop the events of steps after `after_step` (a resumed run redoes them), atomically."""
+    kept = [e for e in read_events(folder) if e.get("step", 0) <= after_step]
+    tmp = folder / ".events.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for event in kept:
+            fh.write(json.dumps(event, ensure_ascii=False) + "\n")
+    os.replace(tmp, folder / "events.jsonl")
+
+
 def write_config(folder: Path, cfg: TrainConfig) -> None:
     (folder / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True), encoding="utf-8")
 

@@ -126,6 +126,11 @@ def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | 
     return run_id
 
 
+def resume_run(root: Path, run_id: str) -> str:
+    jobs.resume(root, run_id)
+    return run_id
+
+
 def cancel_run(root: Path, run_id: str) -> dict:
     return jobs.cancel(root, run_id)
 

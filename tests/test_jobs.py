@@ -118,26 +118,34 @@ def test_missing_corpus_and_hostile_names_are_refused_before_anything_runs(root,
     assert not (root / "runs").exists() or not [p for p in (root / "runs").iterdir() if not p.name.startswith(".")]
 
 
-def test_a_pairs_corpus_trains_through_the_chat_template(root, tiny_model_dir, tmp_path):
+def test_a_pairs_corpus_trains_on_the_responses_and_reports_rouge_and_bleu(root, tiny_model_dir, tmp_path):
     import json
 
     from conftest import SAMPLE
-    from studio.train.formatting import record_to_text
+    from studio.models import load_tokenizer
+    from studio.train.formatting import record_to_example
+    from studio.train.packing import IGNORE
 
     entries = SAMPLE.read_text(encoding="utf-8").split("\n---\n")
     rows = [{"document": e, "summary": e.splitlines()[-1]} for e in entries[:12]]
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
-    service.ingest(root, [data], "sums", mode="pairs", model=str(tiny_model_dir))
-    run_id = service.start_training(root, "sums", "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-    assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
+    service.ingest(root, [data], "sums", mode="pairs", model=str(tiny_model_dir), val_share=0.25)
+    run_id = service.start_training(root, "sums", "quick-cpu-demo", tiny_overrides(
+        tiny_model_dir, prompt_template="Summarize: {prompt}", eval_examples=3, eval_max_new_tokens=8))
+    assert jobs.wait(root, run_id, timeout=180)["state"] == "completed"
+    result = runs.read_eval(runs.run_dir(root, run_id))
+    for side in ("base", "tuned"):
+        assert set(result[side]["generation"]) == {"rouge1", "rouge2", "rougeL", "bleu", "examples"}
+        assert result[side]["generation"]["examples"] == 3
 
-    class Templated:
-        chat_template = "x"
-
-        def apply_chat_template(self, messages, tokenize):
-            return "|".join(f"{m['role']}:{m['content']}" for m in messages)
-
-    record = {"prompt": "P", "response": "R"}
-    assert record_to_text(record, Templated()) == "user:P|assistant:R"
-    assert record_to_text(record, object()) == "User: P\n\nAssistant: R"
+    tok = load_tokenizer(str(tiny_model_dir))  # no chat template of its own: the plain layout
+    record = {"prompt": "The lamp was lit.", "response": "Lamp lit."}
+    ids, labels = record_to_example(record, tok, "tokenizer", completion_only=True, prompt_template="Summarize:\n\n{prompt}")
+    assert tok.decode(ids).startswith("User: Summarize:\n\nThe lamp was lit.\n\nAssistant: Lamp lit.")
+    learned = tok.decode([t for t in labels if t != IGNORE])
+    assert learned.strip().startswith("Lamp lit.") and "Summarize" not in learned and labels[0] == IGNORE
+    _, all_labels = record_to_example(record, tok, "tokenizer", completion_only=False)
+    assert IGNORE not in all_labels
+    chatml_ids, chatml_labels = record_to_example(record, tok, "chatml")
+    assert tok.decode([t for t in chatml_labels if t != IGNORE]).startswith("Lamp lit.<|im_end|>")

@@ -11,7 +11,6 @@ import fcntl
 import json
 import math
 import os
-import shutil
 import signal
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from studio import runs
 from studio.paths import runs_dir
 from studio.corpus.store import read_manifest, read_split
+from studio.train.checkpoints import SaveFailed
 
 
 class Cancelled(Exception):
@@ -87,26 +87,60 @@ class Run:
         self.holding_slot = True
 
     def prepare_data(self, tok):
-        from studio.train.formatting import record_to_text
-        from studio.train.packing import pack
+        from studio.train.formatting import record_to_example
+        from studio.train.packing import one_per_block, pack
 
         cfg = self.cfg
         manifest = read_manifest(self.root, cfg.corpus, cfg.corpus_version)
         version = manifest["version"]
         (self.folder / "corpus.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        to_blocks = pack if cfg.packing else one_per_block
 
-        def blocks(split):
-            texts = [record_to_text(r, tok) for r in read_split(self.root, cfg.corpus, version, split)]
-            return pack(tok(texts, add_special_tokens=False)["input_ids"], cfg.seq_len, tok.eos_token_id)
+        def blocks(records):
+            examples = [record_to_example(r, tok, cfg.chat_template, cfg.completion_only, cfg.prompt_template) for r in records]
+            return to_blocks(examples, cfg.seq_len, tok.eos_token_id)
 
-        return blocks("train"), blocks("val")
+        val_records = read_split(self.root, cfg.corpus, version, "val")
+        return blocks(read_split(self.root, cfg.corpus, version, "train")), blocks(val_records), manifest["mode"], val_records
+
+    def generation_metrics(self, model, tok, val_records, device) -> dict | None:
+        """ROUGE/BLEU of generated responses on held-out pairs (pairs mode only)."""
+        from studio.train.formatting import prompt_text
+        from studio.train.metrics import generate_responses, rouge_bleu
+
+        cfg = self.cfg
+        pairs = [r for r in val_records if "prompt" in r][:cfg.eval_examples]
+        if not pairs:
+            return None
+        prompts = [prompt_text(r, tok, cfg.chat_template, cfg.prompt_template) for r in pairs]
+        outputs = generate_responses(model, tok, prompts, cfg.eval_max_new_tokens, device)
+        return rouge_bleu(outputs, [r["response"] for r in pairs])
+
+    def base_evaluation(self, model, tok, val_blocks, val_records, mode, device) -> dict:
+        """Validation loss (and ROUGE/BLEU for pairs) of the untouched base, computed once and
+        kept in base_eval.json so a resumed run does not redo it."""
+        from studio.train.evaluate import mean_loss
+
+        path = self.folder / "base_eval.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+        self.report.update(message="evaluating the base model")
+        result = {"val_loss": mean_loss(model, val_blocks, tok.pad_token_id, device)}
+        if mode == "pairs" and self.cfg.eval_examples:
+            self.report.update(message="base model: ROUGE and BLEU on held-out pairs")
+            result["generation"] = self.generation_metrics(model, tok, val_records, device)
+        runs.write_json_atomic(path, result)
+        self.report.event(kind="eval", step=0, val_loss=round(result["val_loss"], 5))
+        return result
 
     def train(self):
         import torch
-        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training, set_peft_model_state_dict
+        from safetensors.torch import load_file
         from transformers import get_scheduler
 
         from studio.models import load_base, load_tokenizer, pick_device, resolve
+        from studio.train import checkpoints, faults
         from studio.train.evaluate import mean_loss, summary
         from studio.train.packing import collate, count_targets
 
@@ -116,7 +150,7 @@ class Run:
         self.report.update(message="loading the tokenizer and corpus")
         source = resolve(cfg.model, self.root)
         tok = load_tokenizer(source)
-        train_blocks, val_blocks = self.prepare_data(tok)
+        train_blocks, val_blocks, mode, val_records = self.prepare_data(tok)
         if not train_blocks or not val_blocks:
             raise TrainingFailed("the corpus has too little text to make a training and a validation block",
                                  "add more text or lower seq_len")
@@ -124,91 +158,184 @@ class Run:
         total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
 
         self.report.update(message=f"loading {cfg.model} ({cfg.quantization}) on {device}", total_steps=total, device=device)
-        model = load_base(source, cfg.quantization, device)
+        model = load_base(source, cfg.quantization, device, cfg.compute_dtype, cfg.double_quant)
         if cfg.quantization != "none":
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        self.report.update(message="evaluating the base model")
-        base_loss = mean_loss(model, val_blocks, tok.pad_token_id, device)
-        self.report.event(kind="eval", step=0, val_loss=round(base_loss, 5))
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                    gradient_checkpointing_kwargs={"use_reentrant": False})
+        elif cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.enable_input_require_grads()
+        base = self.base_evaluation(model, tok, val_blocks, val_records, mode, device)
 
         targets = "all-linear" if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
         model = get_peft_model(model, LoraConfig(
-            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-            target_modules=targets, task_type="CAUSAL_LM"))
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets,
+            use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM"))
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
                                   num_training_steps=total)
         order = torch.Generator().manual_seed(cfg.seed)
-        queue: list[int] = []
+        progress = {"step": 0, "seen": 0, "queue": [], "best_loss": float("inf"), "best_step": 0, "bad_evals": 0,
+                    "train_seconds": 0.0, "micro_batch": cfg.batch_size}
 
-        def next_batch():
-            nonlocal queue
-            if len(queue) < cfg.batch_size:  # a new epoch: reshuffle
+        resumed = checkpoints.latest(self.folder)
+        if resumed:
+            step0, ckpt = resumed
+            self.report.update(message=f"resuming from checkpoint step {step0}")
+            set_peft_model_state_dict(model, load_file(ckpt / "adapter_model.safetensors"))
+            state = checkpoints.load_state(ckpt)
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            order.set_state(state["order"])
+            checkpoints.restore_rng(state["rng"])
+            progress.update(state["progress"])
+            runs.truncate_events(self.folder, after_step=step0)  # steps after the checkpoint are redone
+            self.report.event(kind="resumed", step=step0)
+
+        from torch.utils.tensorboard import SummaryWriter
+
+        board = SummaryWriter(str(self.folder / "tb"), purge_step=progress["step"] + 1 if resumed else None)
+
+        def draw(n: int) -> list:
+            """The next n training blocks in a seeded order, reshuffled every epoch."""
+            queue = progress["queue"]
+            while len(queue) < n:
                 queue += torch.randperm(len(train_blocks), generator=order).tolist()
-            picked, queue = queue[:cfg.batch_size], queue[cfg.batch_size:]
-            return {k: v.to(device) for k, v in collate([train_blocks[i] for i in picked], tok.pad_token_id).items()}
+            picked, progress["queue"] = queue[:n], queue[n:]
+            return [train_blocks[i] for i in picked]
+
+        def checkpoint_state() -> dict:
+            return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "order": order.get_state(),
+                    "rng": checkpoints.rng_state(), "progress": dict(progress)}
+
+        def save_checkpoint(step: int) -> None:
+            checkpoints.save(self.folder, step, model, checkpoint_state(), cfg.keep_last)
+            self.report.event(kind="checkpoint", step=step)
+
+        def run_step(blocks: list) -> tuple[float, int]:
+            """Forward and backward over the step's blocks in micro-batches; on out-of-memory the
+            micro-batch is halved and the step redone (same blocks, same effective batch)."""
+            while True:
+                micro = progress["micro_batch"]
+                try:
+                    optimizer.zero_grad(set_to_none=True)
+                    faults.inject("oom", progress["step"] + 1, micro)
+                    loss_sum, targets_n = 0.0, 0
+                    weights = [count_targets(collate(blocks[i:i + micro], tok.pad_token_id)) for i in range(0, len(blocks), micro)]
+                    for i, weight in zip(range(0, len(blocks), micro), weights):
+                        batch = {k: v.to(device) for k, v in collate(blocks[i:i + micro], tok.pad_token_id).items()}
+                        loss = model(**batch).loss * (weight / max(sum(weights), 1))
+                        loss.backward()
+                        loss_sum += float(loss)
+                        targets_n += weight
+                    return loss_sum, targets_n
+                except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                    if not is_out_of_memory(exc):
+                        raise
+                    optimizer.zero_grad(set_to_none=True)
+                    if device == "cuda":
+                        torch.cuda.empty_cache()
+                    if micro == 1:
+                        raise
+                    progress["micro_batch"] = micro // 2
+                    self.report.event(kind="oom_retry", step=progress["step"] + 1, micro_batch=micro // 2)
+                    self.report.update(message=f"out of memory at micro-batch {micro}: retrying at {micro // 2} "
+                                               f"with {math.ceil(len(blocks) / (micro // 2))} accumulation steps")
 
         model.train()
-        start, seen = time.time(), 0
-        self.report.update(message="training", step=0)
-        for step in range(1, total + 1):
-            step_start, step_tokens, step_loss = time.time(), 0, 0.0
-            for _ in range(cfg.grad_accum):
-                batch = next_batch()
-                loss = model(**batch).loss / cfg.grad_accum
-                loss.backward()
-                step_loss += float(loss)
-                step_tokens += count_targets(batch)
+        clock = time.time() - progress["train_seconds"]
+        stopped_early = ""
+        self.report.update(message="training", step=progress["step"])
+        for step in range(progress["step"] + 1, total + 1):
+            step_start = time.time()
+            step_loss, step_tokens = run_step(draw(cfg.batch_size * cfg.grad_accum))
+            if faults.inject("nan", step):
+                step_loss = float("nan")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm or float("inf")))
             if not (math.isfinite(step_loss) and math.isfinite(grad_norm)):
-                raise TrainingFailed(f"the loss or gradient became NaN/infinite at step {step}",
+                last = checkpoints.latest(self.folder)
+                raise TrainingFailed(f"the loss or gradient became NaN/infinite at step {step}; "
+                                     + (f"checkpoint step-{last[0]} is the last good one" if last else "no checkpoint was saved yet"),
                                      "lower learning_rate (e.g. halve it) or check the corpus for garbage text")
             optimizer.step()
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            seen += step_tokens
-            elapsed = time.time() - start
-            eta = elapsed / step * (total - step)
+            progress["step"], progress["seen"] = step, progress["seen"] + step_tokens
+            progress["train_seconds"] = elapsed = time.time() - clock
+            eta = (time.time() - step_start) * (total - step) if step == 1 else elapsed / step * (total - step)
+            lr = scheduler.get_last_lr()[0]
             self.report.event(kind="train", step=step, epoch=round(step / per_epoch, 3), loss=round(step_loss, 5),
-                              lr=scheduler.get_last_lr()[0], grad_norm=round(grad_norm, 4),
+                              lr=lr, grad_norm=round(grad_norm, 4),
                               tokens_per_s=round(step_tokens / (time.time() - step_start), 1),
                               elapsed_s=round(elapsed, 1), eta_s=round(eta, 1))
-            self.report.update(step=step, eta_s=round(eta, 1), tokens_seen=seen)
+            board.add_scalar("train/loss", step_loss, step)
+            board.add_scalar("train/learning_rate", lr, step)
+            board.add_scalar("train/grad_norm", grad_norm, step)
+            self.report.update(step=step, eta_s=round(eta, 1), tokens_seen=progress["seen"])
+            faults.inject("slow", step)
             if cfg.eval_every and step % cfg.eval_every == 0 and step < total:
-                self.report.event(kind="eval", step=step, val_loss=round(mean_loss(model, val_blocks, tok.pad_token_id, device), 5))
+                val_loss = mean_loss(model, val_blocks, tok.pad_token_id, device)
+                self.report.event(kind="eval", step=step, val_loss=round(val_loss, 5))
+                board.add_scalar("val/loss", val_loss, step)
+                if val_loss < progress["best_loss"] - cfg.early_stopping_min_delta:
+                    progress.update(best_loss=val_loss, best_step=step, bad_evals=0)
+                    if cfg.early_stopping_patience:
+                        checkpoints.save_adapter(model, self.folder / "checkpoints" / "best")
+                else:
+                    progress["bad_evals"] += 1
+                    if cfg.early_stopping_patience and progress["bad_evals"] >= cfg.early_stopping_patience:
+                        stopped_early = (f"stopped early at step {step}: no validation improvement in "
+                                         f"{progress['bad_evals']} evaluations; the adapter is the best one, from step {progress['best_step']}")
             if self.cancel_requested:
-                self.save_adapter(model, self.folder / "checkpoints" / f"step-{step}")
+                save_checkpoint(step)
                 raise Cancelled()
+            if stopped_early:
+                self.report.event(kind="early_stop", step=step, best_step=progress["best_step"])
+                break
+            if cfg.save_every and step % cfg.save_every == 0 and step < total:
+                save_checkpoint(step)
+        board.flush()
 
+        best = self.folder / "checkpoints" / "best"
+        if cfg.early_stopping_patience and best.exists() and progress["best_step"] != progress["step"]:
+            set_peft_model_state_dict(model, load_file(best / "adapter_model.safetensors"))  # the best, not the last
         self.report.update(message="saving the adapter")
-        self.save_adapter(model, self.folder / "adapter")
+        checkpoints.save_adapter(model, self.folder / "adapter")
         self.report.update(message="evaluating the tuned model")
         tuned_loss = mean_loss(model, val_blocks, tok.pad_token_id, device)
-        self.report.event(kind="eval", step=total, val_loss=round(tuned_loss, 5))
-        base, tuned = summary(base_loss), summary(tuned_loss)
-        runs.write_json_atomic(self.folder / "eval.json", {
-            "split": "val", "val_blocks": len(val_blocks), "base": base, "tuned": tuned,
-            "perplexity_change": round(tuned["perplexity"] / base["perplexity"] - 1, 4),
-            "train_seconds": round(time.time() - start, 1), "tokens_seen": seen,
-        })
+        self.report.event(kind="eval", step=progress["step"], val_loss=round(tuned_loss, 5))
+        board.add_scalar("val/loss", tuned_loss, progress["step"])
+        result = {
+            "split": "val", "val_blocks": len(val_blocks), "base": summary(base["val_loss"]), "tuned": summary(tuned_loss),
+            "perplexity_change": round(math.exp(min(tuned_loss, 50)) / math.exp(min(base["val_loss"], 50)) - 1, 4),
+            "train_seconds": round(progress["train_seconds"], 1), "tokens_seen": progress["seen"],
+            "steps": progress["step"], "stopped_early": stopped_early,
+        }
+        if base.get("generation"):
+            self.report.update(message="tuned model: ROUGE and BLEU on held-out pairs")
+            result["base"]["generation"] = base["generation"]
+            result["tuned"]["generation"] = self.generation_metrics(model, tok, val_records, device)
+        board.close()
+        runs.write_json_atomic(self.folder / "eval.json", result)
+        return stopped_early
 
-    def save_adapter(self, model, dest: Path) -> None:
-        """PEFT's own format, safetensors; written aside and renamed so a kill never leaves half."""
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, safe_serialization=True)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.rename(tmp, dest)
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower() \
+        or "can't allocate memory" in str(exc).lower()
 
 
 def advice_for(exc: BaseException) -> tuple[str, str]:
     text = str(exc)
     if isinstance(exc, TrainingFailed):
         return exc.reason, exc.advice
-    if "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
-        return f"out of memory: {text.splitlines()[0][:200]}", "lower batch_size or seq_len, or use quantization nf4"
+    if isinstance(exc, SaveFailed):
+        return text, "free disk space, then resume the run: it continues from the last complete checkpoint"
+    if is_out_of_memory(exc):
+        return (f"out of memory even at micro-batch 1: {text.splitlines()[0][:200]}",
+                "lower seq_len, turn on gradient_checkpointing, use quantization nf4, or pick a smaller model")
     return f"{type(exc).__name__}: {text[:500]}", "see worker.log in the run folder for the full traceback"
 
 
@@ -219,9 +346,9 @@ def main(run_dir: str) -> int:
     run.report.update(state=runs.QUEUED, message="starting")
     try:
         run.wait_for_slot()
-        run.report.update(state=runs.RUNNING, started=time.time(), message="starting")
-        run.train()
-        run.report.update(state=runs.COMPLETED, finished=time.time(), message="done")
+        run.report.update(state=runs.RUNNING, started=time.time(), message="starting", reason=None, advice=None, finished=None)
+        message = run.train()
+        run.report.update(state=runs.COMPLETED, finished=time.time(), message=message or "done")
         return 0
     except Cancelled:
         run.report.update(state=runs.CANCELLED, finished=time.time(), message="cancelled")
