@@ -1,9 +1,10 @@
+import dataclasses
 import pytest
 import yaml
 
 from studio import runs
 from studio.config import ConfigError, CorpusConfig, GenConfig, TrainConfig, apply_overrides, from_dict, to_dict
-from studio.presets import PRESETS_DIR, list_presets, load_preset
+from studio.presets import PRESETS_DIR, list_presets, load_preset, read_preset
 
 
 def test_train_config_round_trips_through_the_run_folder(tmp_path):
@@ -49,6 +50,8 @@ def test_every_preset_loads_and_comments_every_key():
         assert isinstance(cfg, TrainConfig)
         text = (PRESETS_DIR / f"{name}.yaml").read_text(encoding="utf-8")
         assert text.startswith("#"), f"{name}: needs a header comment saying when to use it"
+        missing = {f.name for f in dataclasses.fields(TrainConfig)} - {"corpus", "corpus_version"} - set(read_preset(name).values)
+        assert not missing, f"{name}: says nothing about {missing}"
         for line in text.splitlines():
             if line and not line.startswith("#"):
                 assert "#" in line, f"{name}: key without a comment: {line}"
