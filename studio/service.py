@@ -109,6 +109,51 @@ def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) ->
     return f"About {minutes:.1f} min per epoch on {device} at {speed:.0f} tokens/s ({source})."
 
 
+def model_facts(root: Path, model: str) -> tuple[float | None, dict | None]:
+    """(parameters in millions, config.json) of a model, from what is on disk: never downloads,
+    never converts."""
+    import json
+
+    from studio.models import registry
+    from studio.paths import models_dir
+
+    entry = registry().get(model)
+    config_path = None
+    if entry and entry.source == "embedded":
+        config_path = models_dir(root) / entry.name / "config.json"
+    elif Path(model).expanduser().is_dir():
+        config_path = Path(model).expanduser() / "config.json"
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(entry.id if entry else model, "config.json")
+            config_path = Path(cached) if isinstance(cached, str) else None
+        except Exception:  # noqa: BLE001 - an odd name is simply not in the cache
+            config_path = None
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path and config_path.exists() else None
+    params_m = entry.params_m if entry and entry.params_m else None
+    if params_m is None and config and config.get("hidden_size"):
+        h, layers, vocab = config["hidden_size"], config.get("num_hidden_layers", 0), config.get("vocab_size", 0)
+        params_m = (12 * layers * h * h + vocab * h) / 1e6
+    return params_m, config
+
+
+def training_estimate(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> dict:
+    """Tokens, steps, time and memory of a run before it starts."""
+    from studio.estimate import memory_gb, plan
+    from studio.models import pick_device
+
+    cfg = training_config(corpus, preset, overrides, **fields)
+    manifest = read_manifest(root, corpus, cfg.corpus_version)
+    device = pick_device("auto") if cfg.device == "auto" else cfg.device
+    speed, source = measured_speed(root, cfg.model, device)
+    params_m, config = model_facts(root, cfg.model)
+    return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
+            "plan": plan(cfg, manifest.get("tokens", {}).get("train") or manifest["characters"] // 4, speed),
+            "memory": memory_gb(cfg, params_m, config, device), "quantization": cfg.quantization}
+
+
 def presets() -> list[dict]:
     return [vars(read_preset(name)) for name in list_presets()]
 

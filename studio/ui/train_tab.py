@@ -1,39 +1,73 @@
-"""Train tab: pick corpus and preset, start, watch progress and loss live, cancel.
+"""Train tab: a simple view (corpus, preset, model, epochs) and an advanced view with every
+TrainConfig field, an estimate of tokens, time and memory before the start; then progress, loss
+and learning-rate curves live, cancel and resume.
 
 Everything shown is read back from the run folder on each tick, so a page reload or an app
 restart shows the run again exactly where it is.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import gradio as gr
 
 from studio import service
-from studio.ui.views import eval_markdown, loss_frame, progress_html, runs_choices
+from studio.config import TrainConfig
+from studio.ui.views import eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices
 
 POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
+SIMPLE = ("model", "epochs")  # shown in the simple view; corpus and preset have their own pickers
+ADVANCED = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("corpus", "corpus_version", *SIMPLE)]
+
+
+def field_input(f: dataclasses.Field, value):
+    label, info = f.name.replace("_", " "), f.metadata["help"]
+    if f.metadata.get("choices"):
+        return gr.Dropdown(label=label, info=info, choices=list(f.metadata["choices"]), value=value)
+    if isinstance(f.default, bool):
+        return gr.Checkbox(label=label, info=info, value=value)
+    if isinstance(f.default, (int, float)):
+        return gr.Number(label=label, info=info, value=value, precision=0 if isinstance(f.default, int) else None)
+    return gr.Textbox(label=label, info=info, value=value, max_lines=1)
 
 
 def build(root: Path, default_model: str) -> dict:
-    presets = {p["name"]: p["description"] for p in service.presets()}
+    presets = {p["name"]: p for p in service.presets()}
+    first = "quick-cpu-demo" if "quick-cpu-demo" in presets else next(iter(presets), None)
+    start_values = presets[first]["values"] if first else {}
     with gr.Row():
         corpus = gr.Dropdown(label="Corpus", choices=[], allow_custom_value=False)
-        preset = gr.Dropdown(label="Preset", choices=list(presets), value="quick-cpu-demo" if "quick-cpu-demo" in presets else None)
+        preset = gr.Dropdown(label="Preset", choices=list(presets), value=first)
         model = gr.Textbox(label="Base model", value=default_model, max_lines=1,
                            info="A name from presets/models.yaml, a hub id, or a local folder.")
-    preset_help = gr.Markdown(presets.get("quick-cpu-demo", ""))
+        epochs = gr.Number(label="Epochs", value=start_values.get("epochs", 1), info="Passes over the training split.")
+    preset_help = gr.Markdown(presets[first]["description"] if first else "")
+    with gr.Accordion("Advanced settings (every field; the preset fills them)", open=False):
+        advanced = [field_input(f, start_values.get(f.name, f.default)) for f in ADVANCED]
+    estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
         cancel_btn = gr.Button("Cancel run", variant="stop")
+        resume_btn = gr.Button("Resume run")
         refresh_btn = gr.Button("Refresh lists")
     message = gr.Markdown()
     run = gr.Dropdown(label="Run", choices=[], elem_id="run-picker")
     progress = gr.HTML(progress_html(None), elem_id="run-progress")
-    plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title="Loss", height=280, elem_id="loss-plot")
+    with gr.Row():
+        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title="Loss (train and validation)",
+                           height=280, elem_id="loss-plot")
+        lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title="Learning rate", height=280)
     evaluation = gr.Markdown(elem_id="run-eval")
     timer = gr.Timer(POLL_SECONDS)
+
+    def settings(model_name, epochs_value, *values) -> list[str]:
+        """The form as KEY=VALUE overrides on top of the preset."""
+        pairs = [("model", (model_name or "").strip()), ("epochs", epochs_value)]
+        pairs += [(f.name, v) for f, v in zip(ADVANCED, values)]
+        return [f"{k}={int(v) if isinstance(v, float) and v.is_integer() and isinstance(getattr(TrainConfig, k, 0), int) else v}"
+                for k, v in pairs if v is not None and v != ""]
 
     def lists(selected=None):
         rows = service.list_runs(root)
@@ -44,15 +78,29 @@ def build(root: Path, default_model: str) -> dict:
 
     def show(run_id):
         if not run_id:
-            return progress_html(None), loss_frame([]), ""
+            return progress_html(None), loss_frame([]), lr_frame([]), ""
         view = service.run_view(root, run_id)
-        return progress_html(view), loss_frame(view["events"]), eval_markdown(view["eval"])
+        return progress_html(view), loss_frame(view["events"]), lr_frame(view["events"]), eval_markdown(view["eval"])
 
-    def start(corpus_name, preset_name, model_name):
+    def fill_from_preset(name):
+        values = presets[name]["values"] if name in presets else {}
+        return ([presets.get(name, {}).get("description", ""), values.get("epochs", 1)]
+                + [values.get(f.name, f.default) for f in ADVANCED])
+
+    def estimate_now(corpus_name, preset_name, model_name, epochs_value, *values):
+        if not corpus_name or not preset_name:
+            return "Pick a corpus and a preset to see the estimate."
+        try:
+            return estimate_markdown(service.training_estimate(root, corpus_name, preset_name,
+                                                               settings(model_name, epochs_value, *values)))
+        except USER_ERRORS as e:
+            return f"**Cannot estimate:** {e}"
+
+    def start(corpus_name, preset_name, model_name, epochs_value, *values):
         if not corpus_name:
             return "**Error:** ingest a corpus first (Corpus tab), then pick it here.", gr.update()
         try:
-            run_id = service.start_training(root, corpus_name, preset_name, model=model_name.strip())
+            run_id = service.start_training(root, corpus_name, preset_name, settings(model_name, epochs_value, *values))
         except USER_ERRORS as e:
             return f"**Error:** {e}", gr.update()
         rows = service.list_runs(root)
@@ -67,10 +115,23 @@ def build(root: Path, default_model: str) -> dict:
         except USER_ERRORS as e:
             return f"**Error:** {e}"
 
-    preset.change(lambda p: presets.get(p, ""), preset, preset_help)
-    train_btn.click(start, [corpus, preset, model], [message, run])
+    def resume(run_id):
+        if not run_id:
+            return "**Error:** no run selected."
+        try:
+            service.resume_run(root, run_id)
+            return f"Resuming `{run_id}` from its last checkpoint."
+        except USER_ERRORS as e:
+            return f"**Error:** {e}"
+
+    form = [corpus, preset, model, epochs, *advanced]
+    preset.change(fill_from_preset, preset, [preset_help, epochs, *advanced]).then(estimate_now, form, estimate)
+    for component in (corpus, model, epochs):
+        component.change(estimate_now, form, estimate)
+    train_btn.click(start, form, [message, run])
     cancel_btn.click(cancel, run, message)
+    resume_btn.click(resume, run, message)
     refresh_btn.click(lists, run, [corpus, run])
-    run.change(show, run, [progress, plot, evaluation])
-    timer.tick(show, run, [progress, plot, evaluation])
+    run.change(show, run, [progress, plot, lr_plot, evaluation])
+    timer.tick(show, run, [progress, plot, lr_plot, evaluation])
     return {"load": (lists, None, [corpus, run])}

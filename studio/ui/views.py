@@ -43,17 +43,41 @@ def loss_frame(events: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "loss", "series"])
 
 
+def lr_frame(events: list[dict]) -> pd.DataFrame:
+    rows = [{"step": e["step"], "learning rate": e["lr"]} for e in events if e.get("kind") == "train"]
+    return pd.DataFrame(rows, columns=["step", "learning rate"])
+
+
 def eval_markdown(ev: dict) -> str:
     if not ev:
         return ""
     base, tuned = ev["base"], ev["tuned"]
     change = ev.get("perplexity_change", 0) * 100
-    return (
-        "| | base | tuned |\n|---|---|---|\n"
-        f"| validation perplexity | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} ({change:+.0f}%) |\n"
-        f"| validation loss | {base['loss']:.3f} | {tuned['loss']:.3f} |\n\n"
-        f"Trained on {ev.get('tokens_seen', 0):,} tokens in {duration(ev.get('train_seconds'))}."
-    )
+    lines = [
+        "| held-out split | base | tuned |", "|---|---|---|",
+        f"| perplexity | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} ({change:+.0f}%) |",
+        f"| loss | {base['loss']:.3f} | {tuned['loss']:.3f} |",
+    ]
+    if base.get("generation") and tuned.get("generation"):
+        for key, label in (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("bleu", "BLEU")):
+            lines.append(f"| {label} ({tuned['generation']['examples']} pairs) | {base['generation'][key]:.1f} | "
+                         f"{tuned['generation'][key]:.1f} ({tuned['generation'][key] - base['generation'][key]:+.1f}) |")
+    text = "\n".join(lines) + f"\n\nTrained on {ev.get('tokens_seen', 0):,} tokens in {duration(ev.get('train_seconds'))}."
+    if ev.get("stopped_early"):
+        text += f" {html.escape(ev['stopped_early'].capitalize())}."
+    return text
+
+
+def estimate_markdown(est: dict) -> str:
+    p, mem = est["plan"], est["memory"]
+    time_text = (f"about **{p['minutes']:.0f} min**" if p["minutes"] and p["minutes"] >= 1 else
+                 "under a minute" if p["minutes"] else "unknown") + f" on {est['device']}"
+    speed = f" at {est['speed']:.0f} tokens/s ({est['speed_source']})" if est["speed"] else f" ({est['speed_source']})"
+    mem_text = (f"about **{mem['total']:.1f} GB** ({', '.join(f'{k} {v:.2f}' for k, v in mem.items() if k not in ('total', 'lora_params_m'))} GB; "
+                f"{mem['lora_params_m']:.1f} M trainable adapter parameters)" if mem else
+                "unknown until the model is on this machine")
+    return (f"**Before you start:** {p['steps']} steps ({p['steps_per_epoch']} per epoch), about {p['tokens']:,} tokens; "
+            f"{time_text}{speed}. Memory ({est['quantization']}): {mem_text}.")
 
 
 def corpus_report(m: dict, estimate: str = "") -> str:
