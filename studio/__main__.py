@@ -3,6 +3,7 @@
     python -m studio ingest FILE... --name NAME [--mode text]
     python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach]
     python -m studio resume RUN_ID [--detach]
+    python -m studio sweep --corpus NAME --trials 6 --sampler tpe|random|grid [--trial-steps N]
     python -m studio draft --run RUN_ID --prompt TEXT [--max-new-tokens N] [--seed S]
     python -m studio runs
 
@@ -45,6 +46,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="override the preset's base model")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+
+    s = sub.add_parser("sweep", parents=[common], help="hyperparameter search: short trials, best by validation loss")
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--preset", default="quick-cpu-demo")
+    s.add_argument("--trials", type=int, default=6)
+    s.add_argument("--sampler", default="tpe", choices=["tpe", "random", "grid"])
+    s.add_argument("--trial-steps", type=int, default=0, help="steps per trial (0: the preset's full schedule)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field, for every trial")
+    s.add_argument("--detach", action="store_true", help="run the sweep in the background and return its id")
 
     s = sub.add_parser("resume", parents=[common], help="continue a stopped run from its last checkpoint")
     s.add_argument("run")
@@ -105,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             if status["state"] != "completed":
                 print(f"error: run {run_id} {status['state']}: {status.get('reason', '')} {status.get('advice', '')}", file=sys.stderr)
                 return 1
+        elif args.command == "sweep":
+            sweep_id = service.start_sweep(root, args.corpus, args.preset, args.trials, args.sampler, args.trial_steps,
+                                           args.set, detach=args.detach)
+            rows = service.sweep_trials(root, sweep_id)
+            lines = [f"{'*' if r['best'] else ' '} trial {r['trial']}: {r['params']} -> {r['state']}, "
+                     f"val loss {r['val_loss'] if r['val_loss'] is not None else '-'} ({r['run_id']})" for r in rows]
+            _say(args, {"sweep_id": sweep_id, "trials": rows}, "\n".join([sweep_id, *lines]))
         elif args.command == "draft":
             gen = GenConfig(**{k: getattr(args, k) for k in GenConfig().__dict__})
             result = service.draft(root, args.run, args.prompt, gen)

@@ -171,6 +171,32 @@ def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | 
     return run_id
 
 
+def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: str = "tpe", trial_steps: int = 0,
+                overrides: list[str] | None = None, detach: bool = True) -> str:
+    """A hyperparameter sweep: each trial a run; detached (its own process) unless detach=False."""
+    from studio.train import sweep
+
+    training_config(corpus, preset, overrides)  # a bad corpus, preset or setting fails here, not in trial 1
+    sweep_id = sweep.create(root, corpus, preset, trials, sampler, trial_steps, overrides)
+    if detach:
+        sweep.start_detached(root, sweep_id)
+    else:
+        sweep.run(root, sweep_id, lambda c, p, o: start_training(root, c, p, o))
+    return sweep_id
+
+
+def sweep_trials(root: Path, sweep_id: str) -> list[dict]:
+    from studio.train import sweep
+
+    return sweep.read_trials(root, sweep_id)
+
+
+def list_sweeps(root: Path) -> list[dict]:
+    from studio.train import sweep
+
+    return sweep.list_sweeps(root)
+
+
 def resume_run(root: Path, run_id: str) -> str:
     jobs.resume(root, run_id)
     return run_id

@@ -14,7 +14,8 @@ import gradio as gr
 
 from studio import service
 from studio.config import TrainConfig
-from studio.ui.views import eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices
+from studio.ui.views import (eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
+                             sweep_frame)
 
 POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
@@ -45,7 +46,10 @@ def build(root: Path, default_model: str) -> dict:
         epochs = gr.Number(label="Epochs", value=start_values.get("epochs", 1), info="Passes over the training split.")
     preset_help = gr.Markdown(presets[first]["description"] if first else "")
     with gr.Accordion("Advanced settings (every field; the preset fills them)", open=False):
-        advanced = [field_input(f, start_values.get(f.name, f.default)) for f in ADVANCED]
+        advanced = []
+        for i in range(0, len(ADVANCED), 3):
+            with gr.Row():
+                advanced += [field_input(f, start_values.get(f.name, f.default)) for f in ADVANCED[i:i + 3]]
     estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
@@ -60,6 +64,17 @@ def build(root: Path, default_model: str) -> dict:
                            height=280, elem_id="loss-plot")
         lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title="Learning rate", height=280)
     evaluation = gr.Markdown(elem_id="run-eval")
+    with gr.Accordion("Hyperparameter sweep (learning rate, LoRA rank, epochs)", open=False):
+        gr.Markdown("Short trials, one after another, each an ordinary run judged on validation loss; "
+                    "optuna's TPE picks the next trial from the earlier ones, random samples, grid walks every point. "
+                    "The form above gives every other setting.")
+        with gr.Row():
+            sweep_trials = gr.Number(label="Trials", value=6, precision=0)
+            sweep_sampler = gr.Dropdown(label="Sampler", choices=["tpe", "random", "grid"], value="tpe")
+            sweep_steps = gr.Number(label="Steps per trial", value=20, precision=0, info="0: each trial runs the full schedule.")
+            sweep_btn = gr.Button("Start sweep")
+        sweep_pick = gr.Dropdown(label="Sweep", choices=[])
+        sweep_table = gr.Dataframe(sweep_frame([]), interactive=False, elem_id="sweep-table")
     timer = gr.Timer(POLL_SECONDS)
 
     def settings(model_name, epochs_value, *values) -> list[str]:
@@ -74,7 +89,9 @@ def build(root: Path, default_model: str) -> dict:
         names = [c["name"] for c in service.corpora(root)]
         choices = runs_choices(rows)
         keep = selected if selected in [c[1] for c in choices] else (choices[0][1] if choices else None)
-        return gr.update(choices=names, value=names[-1] if names else None), gr.update(choices=choices, value=keep)
+        sweeps = [s["sweep_id"] for s in service.list_sweeps(root)]
+        return (gr.update(choices=names, value=names[-1] if names else None), gr.update(choices=choices, value=keep),
+                gr.update(choices=sweeps, value=sweeps[0] if sweeps else None))
 
     def show(run_id):
         if not run_id:
@@ -124,14 +141,31 @@ def build(root: Path, default_model: str) -> dict:
         except USER_ERRORS as e:
             return f"**Error:** {e}"
 
+    def start_sweep(trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value, *values):
+        if not corpus_name:
+            return "**Error:** ingest a corpus first (Corpus tab), then pick it here.", gr.update()
+        try:
+            sweep_id = service.start_sweep(root, corpus_name, preset_name, int(trials or 0), sampler, int(steps or 0),
+                                           settings(model_name, epochs_value, *values))
+        except USER_ERRORS as e:
+            return f"**Error:** {e}", gr.update()
+        ids = [s["sweep_id"] for s in service.list_sweeps(root)]
+        return f"Started sweep `{sweep_id}`: trials appear in the table as they finish.", gr.update(choices=ids, value=sweep_id)
+
+    def show_sweep(sweep_id):
+        return sweep_frame(service.sweep_trials(root, sweep_id) if sweep_id else [])
+
     form = [corpus, preset, model, epochs, *advanced]
+    sweep_btn.click(start_sweep, [sweep_trials, sweep_sampler, sweep_steps, *form], [message, sweep_pick])
+    sweep_pick.change(show_sweep, sweep_pick, sweep_table)
+    timer.tick(show_sweep, sweep_pick, sweep_table)
     preset.change(fill_from_preset, preset, [preset_help, epochs, *advanced]).then(estimate_now, form, estimate)
     for component in (corpus, model, epochs):
         component.change(estimate_now, form, estimate)
     train_btn.click(start, form, [message, run])
     cancel_btn.click(cancel, run, message)
     resume_btn.click(resume, run, message)
-    refresh_btn.click(lists, run, [corpus, run])
+    refresh_btn.click(lists, run, [corpus, run, sweep_pick])
     run.change(show, run, [progress, plot, lr_plot, evaluation])
     timer.tick(show, run, [progress, plot, lr_plot, evaluation])
-    return {"load": (lists, None, [corpus, run])}
+    return {"load": (lists, None, [corpus, run, sweep_pick])}

@@ -68,6 +68,15 @@ def eval_markdown(ev: dict) -> str:
     return text
 
 
+def sweep_frame(trials: list[dict]) -> pd.DataFrame:
+    rows = [{"best": "★" if t.get("best") else "", "trial": t["trial"],
+             "learning rate": f"{t['params'].get('learning_rate', 0):.2e}", "LoRA rank": t["params"].get("lora_r"),
+             "epochs": t["params"].get("epochs"), "state": t["state"],
+             "val loss": round(t["val_loss"], 4) if t.get("val_loss") is not None else None, "run": t.get("run_id") or ""}
+            for t in trials]
+    return pd.DataFrame(rows, columns=["best", "trial", "learning rate", "LoRA rank", "epochs", "state", "val loss", "run"])
+
+
 def estimate_markdown(est: dict) -> str:
     p, mem = est["plan"], est["memory"]
     time_text = (f"about **{p['minutes']:.0f} min**" if p["minutes"] and p["minutes"] >= 1 else
