@@ -1,7 +1,7 @@
 """The CLI: the same service calls as the UI.
 
     python -m studio ingest FILE... --name NAME [--mode text]
-    python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach]
+    python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach] [--nproc N]
     python -m studio resume RUN_ID [--detach]
     python -m studio sweep --corpus NAME --trials 6 --sampler tpe|random|grid [--trial-steps N]
     python -m studio draft --run RUN_ID --prompt TEXT [--max-new-tokens N] [--seed S]
@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="override the preset's base model")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+    s.add_argument("--nproc", type=int, default=1,
+                   help="processes under torchrun (DDP): one per GPU, or a few on the CPU; 1 = a plain worker")
 
     s = sub.add_parser("sweep", parents=[common], help="hyperparameter search: short trials, best by validation loss")
     s.add_argument("--corpus", required=True)
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}")
         elif args.command in ("train", "resume"):
             if args.command == "train":
-                run_id = service.start_training(root, args.corpus, args.preset, args.set, model=args.model)
+                run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=args.model)
             else:
                 run_id = service.resume_run(root, args.run)
             if args.detach:

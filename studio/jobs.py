@@ -22,7 +22,7 @@ class JobError(RuntimeError):
     pass
 
 
-def create_run(root: Path, cfg: TrainConfig, preset: str = "") -> str:
+def create_run(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
     """A new run folder with its frozen config and a `queued` status; nothing runs yet."""
     version_dir(root, cfg.corpus, cfg.corpus_version)  # a missing corpus fails here, with its name
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{check_name(cfg.corpus, 'corpus name')[:24]}-{secrets.token_hex(2)}"
@@ -32,7 +32,7 @@ def create_run(root: Path, cfg: TrainConfig, preset: str = "") -> str:
     # pid comes from the worker itself; until then a fresh heartbeat keeps the run from looking dead.
     runs.write_json_atomic(folder / "status.json", {
         "state": runs.QUEUED, "run_id": run_id, "preset": preset, "created": time.time(),
-        "heartbeat": time.time(), "pid": None, "step": 0, "total_steps": 0, "message": "starting",
+        "heartbeat": time.time(), "pid": None, "step": 0, "total_steps": 0, "message": "starting", "nproc": nproc,
     })
     return run_id
 
@@ -61,9 +61,14 @@ def start(root: Path, run_id: str) -> int:
     folder = runs.run_dir(root, run_id)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
            "PYTHONUNBUFFERED": "1"}
+    nproc = runs.read_status(folder).get("nproc", 1)
+    command = [sys.executable, "-m", "studio.train", str(folder)]
+    if nproc > 1:  # the same worker under torchrun: one process per rank, DDP between them
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+                   "-m", "studio.train", str(folder)]
     with open(folder / "worker.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "studio.train", str(folder)],
+            command,
             cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: cancel signals the group, UI exit leaves it running
             env=env,
@@ -89,7 +94,7 @@ def cancel(root: Path, run_id: str) -> dict:
     if not pid:
         raise JobError(f"run {run_id} is still starting; try cancel again in a few seconds")
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(status.get("pgid") or pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     return status

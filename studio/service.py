@@ -163,10 +163,12 @@ def training_config(corpus: str, preset: str, overrides: list[str] | None = None
     return apply_overrides(cfg, overrides or [])
 
 
-def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> str:
-    """Create a run and start its worker; returns the run id at once."""
+def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1, **fields) -> str:
+    """Create a run and start its worker (under torchrun when nproc > 1); returns the run id at once."""
+    if nproc < 1:
+        raise ValueError(f"nproc {nproc}: give 1 or more processes")
     cfg = training_config(corpus, preset, overrides, **fields)
-    run_id = jobs.create_run(root, cfg, preset=preset)
+    run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
     jobs.start(root, run_id)
     return run_id
 

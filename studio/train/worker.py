@@ -7,6 +7,7 @@ runs/<id>/events.jsonl (append-only).
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
@@ -46,7 +47,7 @@ class Reporter:
 
     def update(self, **fields) -> None:
         with self._lock:
-            self.status.update(fields, pid=os.getpid(), heartbeat=time.time())
+            self.status.update(fields, pid=os.getpid(), pgid=os.getpgid(0), heartbeat=time.time())
             runs.write_json_atomic(self.folder / "status.json", self.status)
 
     def event(self, **fields) -> None:
@@ -60,12 +61,35 @@ class Reporter:
         self._stop.set()
 
 
+class Silent:
+    """What ranks other than 0 report through: nothing (rank 0 speaks for the run)."""
+
+    def update(self, **fields) -> None:
+        pass
+
+    def event(self, **fields) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def add_scalar(self, *args) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 class Run:
     def __init__(self, folder: Path):
+        from studio.train.distributed import Ranks
+
         self.folder = folder
         self.root = folder.parent.parent  # <root>/runs/<id>
         self.cfg = runs.read_config(folder)
-        self.report = Reporter(folder)
+        self.ranks = Ranks()
+        self.report = Reporter(folder) if self.ranks.main else Silent()
+        self.device = "cpu"
         self.cancel_requested = False
         self.holding_slot = False
 
@@ -77,7 +101,12 @@ class Run:
         self.cancel_requested = True
 
     def wait_for_slot(self):
-        """One training job at a time per machine: an exclusive lock the OS frees if we die."""
+        """One training job at a time per machine: an exclusive lock the OS frees if we die.
+        Under torchrun rank 0 holds it for all ranks."""
+        if not self.ranks.main:
+            self.holding_slot = True
+            self.ranks.barrier()
+            return
         self._slot = open(runs_dir(self.root) / ".slot.lock", "w")
         try:
             fcntl.flock(self._slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -85,6 +114,7 @@ class Run:
             self.report.update(state=runs.QUEUED, message="queued: another run holds the training slot; this one starts when it ends")
             fcntl.flock(self._slot, fcntl.LOCK_EX)
         self.holding_slot = True
+        self.ranks.barrier()
 
     def prepare_data(self, tok):
         from studio.train.formatting import record_to_example
@@ -122,7 +152,11 @@ class Run:
         from studio.train.evaluate import mean_loss
 
         path = self.folder / "base_eval.json"
+        if not self.ranks.main:
+            self.ranks.barrier()  # rank 0 evaluates
+            return {}
         if path.exists():
+            self.ranks.barrier()
             return json.loads(path.read_text(encoding="utf-8"))
         self.report.update(message="evaluating the base model")
         result = {"val_loss": mean_loss(model, val_blocks, tok.pad_token_id, device)}
@@ -131,6 +165,7 @@ class Run:
             result["generation"] = self.generation_metrics(model, tok, val_records, device)
         runs.write_json_atomic(path, result)
         self.report.event(kind="eval", step=0, val_loss=round(result["val_loss"], 5))
+        self.ranks.barrier()
         return result
 
     def train(self):
@@ -139,14 +174,15 @@ class Run:
         from safetensors.torch import load_file
         from transformers import get_scheduler
 
-        from studio.models import load_base, load_tokenizer, pick_device, resolve
+        from studio.models import load_base, load_tokenizer, resolve
         from studio.train import checkpoints, faults
         from studio.train.evaluate import mean_loss, summary
         from studio.train.packing import collate, count_targets
 
         cfg = self.cfg
+        ranks = self.ranks
         torch.manual_seed(cfg.seed)
-        device = pick_device(cfg.device)
+        device = self.device
         self.report.update(message="loading the tokenizer and corpus")
         source = resolve(cfg.model, self.root)
         tok = load_tokenizer(source)
@@ -154,10 +190,12 @@ class Run:
         if not train_blocks or not val_blocks:
             raise TrainingFailed("the corpus has too little text to make a training and a validation block",
                                  "add more text or lower seq_len")
-        per_epoch = math.ceil(len(train_blocks) / (cfg.batch_size * cfg.grad_accum))
+        per_step = cfg.batch_size * cfg.grad_accum * ranks.world  # blocks per optimizer step, all processes together
+        per_epoch = math.ceil(len(train_blocks) / per_step)
         total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
 
-        self.report.update(message=f"loading {cfg.model} ({cfg.quantization}) on {device}", total_steps=total, device=device)
+        self.report.update(message=f"loading {cfg.model} ({cfg.quantization}) on {device}", total_steps=total,
+                           device=device.split(":")[0], processes=ranks.world)
         model = load_base(source, cfg.quantization, device, cfg.compute_dtype, cfg.double_quant)
         if cfg.quantization != "none":
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
@@ -173,6 +211,7 @@ class Run:
             use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM"))
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        trained = ranks.wrap(model)  # DDP under torchrun; `model` stays the PEFT model we save and evaluate
         scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
                                   num_training_steps=total)
         order = torch.Generator().manual_seed(cfg.seed)
@@ -195,7 +234,8 @@ class Run:
 
         from torch.utils.tensorboard import SummaryWriter
 
-        board = SummaryWriter(str(self.folder / "tb"), purge_step=progress["step"] + 1 if resumed else None)
+        board = SummaryWriter(str(self.folder / "tb"), purge_step=progress["step"] + 1 if resumed else None) \
+            if ranks.main else Silent()
 
         def draw(n: int) -> list:
             """The next n training blocks in a seeded order, reshuffled every epoch."""
@@ -210,31 +250,39 @@ class Run:
                     "rng": checkpoints.rng_state(), "progress": dict(progress)}
 
         def save_checkpoint(step: int) -> None:
-            checkpoints.save(self.folder, step, model, checkpoint_state(), cfg.keep_last)
-            self.report.event(kind="checkpoint", step=step)
+            if ranks.main:
+                checkpoints.save(self.folder, step, model, checkpoint_state(), cfg.keep_last)
+                self.report.event(kind="checkpoint", step=step)
+            ranks.barrier()
 
         def run_step(blocks: list) -> tuple[float, int]:
-            """Forward and backward over the step's blocks in micro-batches; on out-of-memory the
-            micro-batch is halved and the step redone (same blocks, same effective batch)."""
+            """Forward and backward over this process's share of the step's blocks in micro-batches;
+            the loss is the mean over every target token of the step, all processes together. On
+            out-of-memory the micro-batch is halved and the step redone (same blocks, same effective
+            batch)."""
             while True:
                 micro = progress["micro_batch"]
                 try:
                     optimizer.zero_grad(set_to_none=True)
                     faults.inject("oom", progress["step"] + 1, micro)
-                    loss_sum, targets_n = 0.0, 0
-                    weights = [count_targets(collate(blocks[i:i + micro], tok.pad_token_id)) for i in range(0, len(blocks), micro)]
-                    for i, weight in zip(range(0, len(blocks), micro), weights):
+                    starts = range(0, len(blocks), micro)
+                    weights = [count_targets(collate(blocks[i:i + micro], tok.pad_token_id)) for i in starts]
+                    everyone = max(ranks.total(sum(weights)), 1)
+                    loss_sum = 0.0
+                    for n, (i, weight) in enumerate(zip(starts, weights)):
                         batch = {k: v.to(device) for k, v in collate(blocks[i:i + micro], tok.pad_token_id).items()}
-                        loss = model(**batch).loss * (weight / max(sum(weights), 1))
-                        loss.backward()
+                        last = n == len(weights) - 1
+                        # DDP averages gradients over processes: scale by their number to keep the token mean
+                        with (trained.no_sync() if ranks.active and not last else contextlib.nullcontext()):
+                            loss = trained(**batch).loss * (weight / everyone)
+                            (loss * ranks.world).backward()
                         loss_sum += float(loss)
-                        targets_n += weight
-                    return loss_sum, targets_n
+                    return ranks.total(loss_sum), int(ranks.total(sum(weights)))
                 except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
-                    if not is_out_of_memory(exc):
+                    if not is_out_of_memory(exc) or ranks.active:  # under DDP every rank would have to agree
                         raise
                     optimizer.zero_grad(set_to_none=True)
-                    if device == "cuda":
+                    if device.startswith("cuda"):
                         torch.cuda.empty_cache()
                     if micro == 1:
                         raise
@@ -249,7 +297,7 @@ class Run:
         self.report.update(message="training", step=progress["step"])
         for step in range(progress["step"] + 1, total + 1):
             step_start = time.time()
-            step_loss, step_tokens = run_step(draw(cfg.batch_size * cfg.grad_accum))
+            step_loss, step_tokens = run_step(ranks.share(draw(per_step)))
             if faults.inject("nan", step):
                 step_loss = float("nan")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm or float("inf")))
@@ -274,19 +322,22 @@ class Run:
             self.report.update(step=step, eta_s=round(eta, 1), tokens_seen=progress["seen"])
             faults.inject("slow", step)
             if cfg.eval_every and step % cfg.eval_every == 0 and step < total:
-                val_loss = mean_loss(model, val_blocks, tok.pad_token_id, device)
-                self.report.event(kind="eval", step=step, val_loss=round(val_loss, 5))
-                board.add_scalar("val/loss", val_loss, step)
-                if val_loss < progress["best_loss"] - cfg.early_stopping_min_delta:
-                    progress.update(best_loss=val_loss, best_step=step, bad_evals=0)
-                    if cfg.early_stopping_patience:
-                        checkpoints.save_adapter(model, self.folder / "checkpoints" / "best")
-                else:
-                    progress["bad_evals"] += 1
-                    if cfg.early_stopping_patience and progress["bad_evals"] >= cfg.early_stopping_patience:
-                        stopped_early = (f"stopped early at step {step}: no validation improvement in "
-                                         f"{progress['bad_evals']} evaluations; the adapter is the best one, from step {progress['best_step']}")
-            if self.cancel_requested:
+                if ranks.main:
+                    val_loss = mean_loss(model, val_blocks, tok.pad_token_id, device)
+                    self.report.event(kind="eval", step=step, val_loss=round(val_loss, 5))
+                    board.add_scalar("val/loss", val_loss, step)
+                    if val_loss < progress["best_loss"] - cfg.early_stopping_min_delta:
+                        progress.update(best_loss=val_loss, best_step=step, bad_evals=0)
+                        if cfg.early_stopping_patience:
+                            checkpoints.save_adapter(model, self.folder / "checkpoints" / "best")
+                    else:
+                        progress["bad_evals"] += 1
+                        if cfg.early_stopping_patience and progress["bad_evals"] >= cfg.early_stopping_patience:
+                            stopped_early = (f"stopped early at step {step}: no validation improvement in "
+                                             f"{progress['bad_evals']} evaluations; the adapter is the best one, from step {progress['best_step']}")
+                if ranks.any(bool(stopped_early)) and not stopped_early:
+                    stopped_early = "stopped early (rank 0 decided)"
+            if ranks.any(self.cancel_requested):
                 save_checkpoint(step)
                 raise Cancelled()
             if stopped_early:
@@ -295,6 +346,9 @@ class Run:
             if cfg.save_every and step % cfg.save_every == 0 and step < total:
                 save_checkpoint(step)
         board.flush()
+        if not ranks.main:
+            ranks.barrier()  # rank 0 saves and evaluates
+            return ""
 
         best = self.folder / "checkpoints" / "best"
         if cfg.early_stopping_patience and best.exists() and progress["best_step"] != progress["step"]:
@@ -317,6 +371,7 @@ class Run:
             result["tuned"]["generation"] = self.generation_metrics(model, tok, val_records, device)
         board.close()
         runs.write_json_atomic(self.folder / "eval.json", result)
+        ranks.barrier()
         return stopped_early
 
 
@@ -345,6 +400,9 @@ def main(run_dir: str) -> int:
     signal.signal(signal.SIGTERM, run.on_sigterm)
     run.report.update(state=runs.QUEUED, message="starting")
     try:
+        from studio.models import pick_device
+
+        run.device = run.ranks.start(pick_device(run.cfg.device))
         run.wait_for_slot()
         run.report.update(state=runs.RUNNING, started=time.time(), message="starting", reason=None, advice=None, finished=None)
         message = run.train()
@@ -360,3 +418,4 @@ def main(run_dir: str) -> int:
         return 1
     finally:
         run.report.close()
+        run.ranks.close()

@@ -1,0 +1,71 @@
+"""Several processes, one run: the worker under torchrun (`python -m studio train --nproc N`).
+
+Each process trains on its share of every step's blocks and DDP averages the adapter's
+gradients (gloo on the CPU, NCCL on GPUs). Rank 0 alone writes status, events, TensorBoard,
+checkpoints, the adapter and the evaluation; the others wait for it at barriers. With one
+process (no torchrun) every call here is a no-op.
+"""
+from __future__ import annotations
+
+import os
+
+
+class Ranks:
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.main = self.rank == 0
+        self.active = False
+
+    def start(self, device: str) -> str:
+        """Join the process group; returns this process's device (cuda:<local rank> on GPUs)."""
+        if self.world == 1:
+            return device
+        import torch
+        import torch.distributed as dist
+
+        if device == "cuda":
+            torch.cuda.set_device(self.local_rank)
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        self.active = True
+        return f"cuda:{self.local_rank}" if device == "cuda" else device
+
+    def barrier(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def total(self, value: float) -> float:
+        """The sum of `value` over all processes."""
+        if not self.active:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor([float(value)], dtype=torch.float64)
+        dist.all_reduce(tensor)
+        return float(tensor.item())
+
+    def any(self, flag: bool) -> bool:
+        return self.total(1.0 if flag else 0.0) > 0
+
+    def share(self, items: list) -> list:
+        """This process's part of a list every process holds the same copy of."""
+        return items[self.rank::self.world]
+
+    def wrap(self, model):
+        """DDP around the PEFT model; the unwrapped one stays the one we save and evaluate."""
+        if not self.active:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[self.local_rank] if next(model.parameters()).is_cuda else None)
+
+    def close(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self.active = False
