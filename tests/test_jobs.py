@@ -149,3 +149,19 @@ def test_a_pairs_corpus_trains_on_the_responses_and_reports_rouge_and_bleu(root,
     assert IGNORE not in all_labels
     chatml_ids, chatml_labels = record_to_example(record, tok, "chatml")
     assert tok.decode([t for t in chatml_labels if t != IGNORE]).startswith("Lamp lit.<|im_end|>")
+
+@pytest.mark.parametrize("settings", [
+    {"quantization": "fp4", "double_quant": False},
+    {"quantization": "int8"},
+    {"quantization": "none", "gradient_checkpointing": True, "use_rslora": True},
+    {"quantization": "nf4", "use_dora": True, "packing": False},
+])
+def test_every_base_weight_format_and_adapter_variant_trains(root, sample_corpus, tiny_model_dir, settings):
+    run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir, max_steps=2, **settings))
+    final = jobs.wait(root, run_id, timeout=120)
+    folder = runs.run_dir(root, run_id)
+    assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-2000:])
+    assert runs.read_eval(folder)["tuned"]["perplexity"] > 0
+    config = (folder / "adapter" / "adapter_config.json").read_text()
+    assert ('"use_dora": true' in config) == settings.get("use_dora", False)
+    assert ('"use_rslora": true' in config) == settings.get("use_rslora", False)
