@@ -123,23 +123,20 @@ def build(root: Path, default_model: str) -> dict:
         rows = service.list_runs(root)
         return f"Started run `{run_id}`.", gr.update(choices=runs_choices(rows), value=run_id)
 
-    def cancel(run_id):
-        if not run_id:
-            return "**Error:** no run selected."
-        try:
-            service.cancel_run(root, run_id)
-            return f"Cancelling `{run_id}`: it saves a checkpoint and stops."
-        except USER_ERRORS as e:
-            return f"**Error:** {e}"
+    def on_selected_run(action, done: str):
+        """A handler that applies `action` to the selected run and says `done` (with {run})."""
+        def handler(run_id):
+            if not run_id:
+                return "**Error:** no run selected."
+            try:
+                action(root, run_id)
+                return done.format(run=run_id)
+            except USER_ERRORS as e:
+                return f"**Error:** {e}"
+        return handler
 
-    def resume(run_id):
-        if not run_id:
-            return "**Error:** no run selected."
-        try:
-            service.resume_run(root, run_id)
-            return f"Resuming `{run_id}` from its last checkpoint."
-        except USER_ERRORS as e:
-            return f"**Error:** {e}"
+    cancel = on_selected_run(service.cancel_run, "Cancelling `{run}`: it saves a checkpoint and stops.")
+    resume = on_selected_run(service.resume_run, "Resuming `{run}` from its last checkpoint.")
 
     def start_sweep(trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value, *values):
         if not corpus_name:
