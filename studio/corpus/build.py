@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
 import multiprocessing
 import os
 import pickle
 import random
 import time
+from array import array
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -258,20 +258,18 @@ def second_pass(tmp: Path, meta: KeptMeta, val_ids: set[int], by: str, count_tok
     return stats
 
 
-def token_sampling(files, cfg: CorpusConfig, count_tokens) -> int:
+def token_sampling(total_bytes: int, cfg: CorpusConfig, count_tokens) -> int:
     """1 in how many texts get their tokens counted: all of a corpus up to EXACT_TOKEN_BYTES,
     else a hash-chosen sample of about that size, the rest estimated from their characters."""
     if count_tokens is None or cfg.exact_tokens:
         return 1
-    total = sum(Path(path).stat().st_size for path, _ in files)
-    return max(1, math.ceil(total / EXACT_TOKEN_BYTES))
+    return max(1, math.ceil(total_bytes / EXACT_TOKEN_BYTES))
 
 
-def worker_count(files, count_tokens, requested: int | None) -> int:
+def worker_count(total_bytes: int, count_tokens, requested: int | None) -> int:
     if requested is not None:
         return requested
-    total = sum(Path(path).stat().st_size for path, _ in files)
-    if total < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2:
+    if total_bytes < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2:
         return 1  # starting worker processes costs about a second: not worth it for small corpora
     try:
         pickle.dumps(count_tokens)
@@ -294,9 +292,10 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
     tally.rules = {label: 0 for switch, label in RULE_LABELS.items() if getattr(cfg, switch)}
     started = time.time()
     try:
-        token_every = token_sampling(files, cfg, count_tokens)
-        kept, groups, dropped, fit = first_pass(files, cfg, tmp, tally, count_tokens, token_every,
-                                                worker_count(files, count_tokens, workers))
+        total_bytes = sum(Path(path).stat().st_size for path, _ in files)
+        kept, groups, dropped, fit = first_pass(files, cfg, tmp, tally, count_tokens,
+                                                token_sampling(total_bytes, cfg, count_tokens),
+                                                worker_count(total_bytes, count_tokens, workers))
         if tally.rows_seen:
             valid = tally.rows_seen - sum(tally.rows_skipped.values())
             if valid < cfg.min_valid_share * tally.rows_seen:

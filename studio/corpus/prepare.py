@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 
 from studio.config import CorpusConfig
 from studio.corpus import clean
@@ -33,31 +34,25 @@ def record_text(record: dict) -> str:
     return "\n\n".join(m["content"] for m in record["messages"])
 
 
-class RuleCounts(dict):
-    def count(self, rule: str, n: int = 1) -> None:
-        if n:
-            self[rule] = self.get(rule, 0) + n
-
-
-def _clean_field(text: str, cfg: CorpusConfig, rules: RuleCounts) -> str:
+def _clean_field(text: str, cfg: CorpusConfig, rules: Counter) -> str:
     if cfg.nfc:
         normal = clean.nfc(text)
-        rules.count(RULE_LABELS["nfc"], normal != text)
+        rules[RULE_LABELS["nfc"]] += normal != text
         text = normal
     if cfg.strip_markup:
         text, stripped = clean.strip_markup(text)
-        rules.count(RULE_LABELS["strip_markup"], stripped)
+        rules[RULE_LABELS["strip_markup"]] += stripped
     text = clean.normalize_whitespace(text)
     if cfg.join_lines:
         text, joins = clean.join_wrapped_lines(text)
-        rules.count(RULE_LABELS["join_lines"], joins)
+        rules[RULE_LABELS["join_lines"]] += joins
     if cfg.mask_pii:
         text, masked = clean.mask_pii(text)
-        rules.count(RULE_LABELS["mask_pii"], masked)
+        rules[RULE_LABELS["mask_pii"]] += masked
     return text
 
 
-def clean_record(record: dict, cfg: CorpusConfig, rules: RuleCounts) -> dict:
+def clean_record(record: dict, cfg: CorpusConfig, rules: Counter) -> dict:
     out = {"origin": record["origin"]}
     if "text" in record:
         out["text"] = _clean_field(record["text"], cfg, rules)
@@ -79,13 +74,13 @@ def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens, token_ev
     """Each record -> its pieces, each {"piece", "drop": reason} or {"drop": None, "line" (its JSON
     line), "key", "sig", "chars", "cjk", "tokens"}.
     Returns (per-record piece lists, rule counts)."""
-    rules = RuleCounts()
+    rules: Counter = Counter()  # rule label -> items it changed, merged into the ingest's tally
     out, to_count = [], []
     for record in records:
         record = clean_record(record, cfg, rules)
         pieces = [record]
         if "text" in record and cfg.chunk_chars and len(record["text"]) > 1.5 * cfg.chunk_chars:
-            rules.count(RULE_LABELS["chunk_chars"])
+            rules[RULE_LABELS["chunk_chars"]] += 1
             pieces = [{"text": t, "origin": f"{record['origin']} (part {i + 1})"}
                       for i, t in enumerate(chunk_paragraphs(record["text"], cfg.chunk_chars))]
         entries = []

@@ -229,7 +229,8 @@ class Run:
             order.set_state(state["order"])
             checkpoints.restore_rng(state["rng"])
             progress.update(state["progress"])
-            runs.truncate_events(self.folder, after_step=step0)  # steps after the checkpoint are redone
+            if ranks.main:  # rank 0 owns the run's files
+                runs.truncate_events(self.folder, after_step=step0)  # steps after the checkpoint are redone
             self.report.event(kind="resumed", step=step0)
 
         from torch.utils.tensorboard import SummaryWriter
@@ -265,13 +266,13 @@ class Run:
                 try:
                     optimizer.zero_grad(set_to_none=True)
                     faults.inject("oom", progress["step"] + 1, micro)
-                    starts = range(0, len(blocks), micro)
-                    weights = [count_targets(collate(blocks[i:i + micro], tok.pad_token_id)) for i in starts]
+                    batches = [collate(blocks[i:i + micro], tok.pad_token_id) for i in range(0, len(blocks), micro)]
+                    weights = [count_targets(batch) for batch in batches]
                     everyone = max(ranks.total(sum(weights)), 1)
                     loss_sum = 0.0
-                    for n, (i, weight) in enumerate(zip(starts, weights)):
-                        batch = {k: v.to(device) for k, v in collate(blocks[i:i + micro], tok.pad_token_id).items()}
-                        last = n == len(weights) - 1
+                    for n, (batch, weight) in enumerate(zip(batches, weights)):
+                        batch = {k: v.to(device) for k, v in batch.items()}
+                        last = n == len(batches) - 1
                         # DDP averages gradients over processes: scale by their number to keep the token mean
                         with (trained.no_sync() if ranks.active and not last else contextlib.nullcontext()):
                             loss = trained(**batch).loss * (weight / everyone)
