@@ -25,3 +25,18 @@ def test_two_processes_train_one_run_and_save_one_adapter_that_loads(root, sampl
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), folder / "adapter")
     assert any("lora_" in n for n, _ in tuned.named_parameters())
     assert runs.read_eval(folder)["tuned"]["perplexity"] > 0
+
+
+def test_out_of_memory_in_one_process_retries_the_step_in_all(root, sample_corpus, tiny_model_dir, monkeypatch):
+    # only the second process runs out of memory (at any micro-batch above 1); without agreement
+    # the first would wait for it forever
+    monkeypatch.setenv("STUDIO_FAULT", "oom@2")
+    monkeypatch.setenv("STUDIO_FAULT_RANK", "1")
+    run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
+                                    tiny_overrides(tiny_model_dir, max_steps=3, batch_size=4), nproc=2)
+    final = jobs.wait(root, run_id, timeout=240)
+    folder = runs.run_dir(root, run_id)
+    assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-3000:])
+    events = runs.read_events(folder)
+    assert [(e["step"], e["micro_batch"]) for e in events if e["kind"] == "oom_retry"] == [(2, 2), (2, 1)]
+    assert [e["step"] for e in events if e["kind"] == "train"] == [1, 2, 3]

@@ -1,7 +1,11 @@
 """Several processes, one run: the worker under torchrun (`python -m studio train --nproc N`).
 
-Each process trains on its share of every step's blocks and DDP averages the adapter's
-gradients (gloo on the CPU, NCCL on GPUs). Rank 0 alone writes status, events, TensorBoard,
+Each process trains on its share of every step's blocks; after the local backward passes the
+adapter's gradients are summed over processes in one all-reduce (gloo on the CPU, NCCL on GPUs).
+Not DDP's hooks: they all-reduce inside backward, so a process that ran out of memory mid-step
+would leave the others waiting forever. Summing after backward lets every process first agree
+whether the step worked, and the LoRA gradients are small enough (megabytes) that overlapping
+their transfer with backward would save next to nothing. Rank 0 alone writes status, events, TensorBoard,
 checkpoints, the adapter and the evaluation; the others wait for it at barriers. With one
 process (no torchrun) every call here is a no-op.
 """
@@ -55,13 +59,29 @@ class Ranks:
         """This process's part of a list every process holds the same copy of."""
         return items[self.rank::self.world]
 
-    def wrap(self, model):
-        """DDP around the PEFT model; the unwrapped one stays the one we save and evaluate."""
+    def same_start(self, params: list) -> None:
+        """Every process starts from rank 0's trainable weights."""
         if not self.active:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
+            return
+        import torch.distributed as dist
 
-        return DistributedDataParallel(model, device_ids=[self.local_rank] if next(model.parameters()).is_cuda else None)
+        for p in params:
+            dist.broadcast(p.data, src=0)
+
+    def sum_gradients(self, params: list) -> None:
+        """Sum the trainable gradients over processes, flattened into one buffer (one transfer)."""
+        if not self.active:
+            return
+        import torch
+        import torch.distributed as dist
+
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1).float() for g in grads])
+        dist.all_reduce(flat)
+        offset = 0
+        for p, g in zip(params, grads):
+            p.grad = flat[offset:offset + g.numel()].view_as(g).to(g.dtype)
+            offset += g.numel()
 
     def close(self) -> None:
         if self.active:

@@ -7,7 +7,6 @@ runs/<id>/events.jsonl (append-only).
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import math
@@ -211,7 +210,7 @@ class Run:
             use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM"))
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        trained = ranks.wrap(model)  # DDP under torchrun; `model` stays the PEFT model we save and evaluate
+        ranks.same_start(params)
         scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
                                   num_training_steps=total)
         order = torch.Generator().manual_seed(cfg.seed)
@@ -257,40 +256,41 @@ class Run:
             ranks.barrier()
 
         def run_step(blocks: list) -> tuple[float, int]:
-            """Forward and backward over this process's share of the step's blocks in micro-batches;
-            the loss is the mean over every target token of the step, all processes together. On
-            out-of-memory the micro-batch is halved and the step redone (same blocks, same effective
-            batch)."""
+            """Forward and backward over this process's share of the step's blocks in micro-batches,
+            then the gradients summed over processes; the loss is the mean over every target token
+            of the step, all processes together. On out-of-memory in any process, every process
+            halves its micro-batch and redoes the step (same blocks, same effective batch)."""
             while True:
                 micro = progress["micro_batch"]
+                optimizer.zero_grad(set_to_none=True)
+                batches = [collate(blocks[i:i + micro], tok.pad_token_id) for i in range(0, len(blocks), micro)]
+                weights = [count_targets(batch) for batch in batches]
+                everyone = max(ranks.total(sum(weights)), 1)
+                loss_sum, failure = 0.0, None
                 try:
-                    optimizer.zero_grad(set_to_none=True)
                     faults.inject("oom", progress["step"] + 1, micro)
-                    batches = [collate(blocks[i:i + micro], tok.pad_token_id) for i in range(0, len(blocks), micro)]
-                    weights = [count_targets(batch) for batch in batches]
-                    everyone = max(ranks.total(sum(weights)), 1)
-                    loss_sum = 0.0
-                    for n, (batch, weight) in enumerate(zip(batches, weights)):
+                    for batch, weight in zip(batches, weights):
                         batch = {k: v.to(device) for k, v in batch.items()}
-                        last = n == len(batches) - 1
-                        # DDP averages gradients over processes: scale by their number to keep the token mean
-                        with (trained.no_sync() if ranks.active and not last else contextlib.nullcontext()):
-                            loss = trained(**batch).loss * (weight / everyone)
-                            (loss * ranks.world).backward()
+                        loss = model(**batch).loss * (weight / everyone)
+                        loss.backward()
                         loss_sum += float(loss)
-                    return ranks.total(loss_sum), int(ranks.total(sum(weights)))
                 except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
-                    if not is_out_of_memory(exc) or ranks.active:  # under DDP every rank would have to agree
+                    if not is_out_of_memory(exc):
                         raise
-                    optimizer.zero_grad(set_to_none=True)
-                    if device.startswith("cuda"):
-                        torch.cuda.empty_cache()
-                    if micro == 1:
-                        raise
-                    progress["micro_batch"] = micro // 2
-                    self.report.event(kind="oom_retry", step=progress["step"] + 1, micro_batch=micro // 2)
-                    self.report.update(message=f"out of memory at micro-batch {micro}: retrying at {micro // 2} "
-                                               f"with {math.ceil(len(blocks) / (micro // 2))} accumulation steps")
+                    failure = exc
+                    loss = None  # drop the graph before freeing memory
+                if not ranks.any(failure is not None):  # every process agrees the step worked
+                    ranks.sum_gradients(params)
+                    return ranks.total(loss_sum), int(everyone)
+                optimizer.zero_grad(set_to_none=True)
+                if device.startswith("cuda"):
+                    torch.cuda.empty_cache()
+                if micro == 1:
+                    raise failure or torch.OutOfMemoryError("another process ran out of memory at micro-batch 1")
+                progress["micro_batch"] = micro // 2
+                self.report.event(kind="oom_retry", step=progress["step"] + 1, micro_batch=micro // 2)
+                self.report.update(message=f"out of memory at micro-batch {micro}: retrying at {micro // 2} "
+                                           f"with {math.ceil(len(blocks) / (micro // 2))} accumulation steps")
 
         model.train()
         clock = time.time() - progress["train_seconds"]
