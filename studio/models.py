@@ -151,7 +151,7 @@ def compute_dtype(device: str, preference: str = "auto"):
 
     if preference != "auto":
         return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[preference]
-    if device == "cuda":
+    if device.startswith("cuda"):  # "cuda:1" under torchrun
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
 

@@ -163,11 +163,24 @@ def training_config(corpus: str, preset: str, overrides: list[str] | None = None
     return apply_overrides(cfg, overrides or [])
 
 
+def _check_gpus_for(nproc: int, device: str) -> None:
+    """One process per GPU: more processes than GPUs would share a card and fail in NCCL."""
+    import torch
+
+    from studio.models import pick_device
+
+    if pick_device(device) == "cuda" and nproc > torch.cuda.device_count():
+        raise ValueError(f"nproc {nproc}: this machine has {torch.cuda.device_count()} GPU(s), and each process needs "
+                         f"its own; use --nproc {torch.cuda.device_count()}, or --set device=cpu for CPU processes")
+
+
 def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1, **fields) -> str:
     """Create a run and start its worker (under torchrun when nproc > 1); returns the run id at once."""
     if nproc < 1:
         raise ValueError(f"nproc {nproc}: give 1 or more processes")
     cfg = training_config(corpus, preset, overrides, **fields)
+    if nproc > 1:
+        _check_gpus_for(nproc, cfg.device)
     run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
     jobs.start(root, run_id)
     return run_id

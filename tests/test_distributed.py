@@ -5,7 +5,7 @@ from studio import jobs, runs, service
 
 def test_two_processes_train_one_run_and_save_one_adapter_that_loads(root, sample_corpus, tiny_model_dir):
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
-                                    tiny_overrides(tiny_model_dir, max_steps=3, save_every=2), nproc=2)
+                                    tiny_overrides(tiny_model_dir, max_steps=3, save_every=2, device="cpu"), nproc=2)
     final = jobs.wait(root, run_id, timeout=240)
     folder = runs.run_dir(root, run_id)
     assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-3000:])
@@ -33,7 +33,7 @@ def test_out_of_memory_in_one_process_retries_the_step_in_all(root, sample_corpu
     monkeypatch.setenv("STUDIO_FAULT", "oom@2")
     monkeypatch.setenv("STUDIO_FAULT_RANK", "1")
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
-                                    tiny_overrides(tiny_model_dir, max_steps=3, batch_size=4), nproc=2)
+                                    tiny_overrides(tiny_model_dir, max_steps=3, batch_size=4, device="cpu"), nproc=2)
     final = jobs.wait(root, run_id, timeout=240)
     folder = runs.run_dir(root, run_id)
     assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-3000:])

@@ -70,3 +70,21 @@ def test_compare_returns_two_different_drafts_in_the_corpus_voice(finished_run):
     assert result["base"].strip() and result["tuned"].strip()
     assert result["base"] != result["tuned"]
     assert "Wind" in result["tuned"] or "Sea" in result["tuned"] or "Lamp" in result["tuned"], result["tuned"]
+
+
+def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best_adapter(finished_run):
+    # 12 epochs at a high learning rate over a 15 KB corpus: validation loss bottoms out after
+    # about two epochs and then rises as the adapter memorises the training split
+    root, _ = finished_run
+    run_id = service.start_training(root, "lamp-log", "quick-cpu-demo", [
+        "epochs=12", "learning_rate=3e-3", "eval_every=3", "early_stopping_patience=2", "save_every=0"])
+    status = jobs.wait(root, run_id, timeout=900)
+    assert status["state"] == "completed", status
+    folder = runs.run_dir(root, run_id)
+    ev = runs.read_eval(folder)
+    assert ev["stopped_early"] and ev["steps"] < status["total_steps"] / 2, (ev, status["total_steps"])
+    evals = [e for e in runs.read_events(folder) if e["kind"] == "eval"][1:-1]  # during training
+    best = min(evals, key=lambda e: e["val_loss"])
+    assert [e["step"] for e in runs.read_events(folder) if e["kind"] == "early_stop"] == [evals[-1]["step"]]
+    assert all(e["val_loss"] > best["val_loss"] for e in evals if e["step"] > best["step"])
+    assert ev["tuned"]["loss"] == pytest.approx(best["val_loss"], abs=1e-3)  # the best adapter was kept

@@ -173,7 +173,7 @@ class Run:
         from safetensors.torch import load_file
         from transformers import get_scheduler
 
-        from studio.models import load_base, load_tokenizer, resolve
+        from studio.models import compute_dtype, load_base, load_tokenizer, resolve
         from studio.train import checkpoints, faults
         from studio.train.evaluate import mean_loss, summary
         from studio.train.packing import collate, count_targets
@@ -196,6 +196,7 @@ class Run:
         self.report.update(message=f"loading {cfg.model} ({cfg.quantization}) on {device}", total_steps=total,
                            device=device.split(":")[0], processes=ranks.world)
         model = load_base(source, cfg.quantization, device, cfg.compute_dtype, cfg.double_quant)
+        self.report.update(compute_dtype=str(compute_dtype(device, cfg.compute_dtype)).removeprefix("torch."))
         if cfg.quantization != "none":
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                                     gradient_checkpointing_kwargs={"use_reentrant": False})
