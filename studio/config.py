@@ -28,11 +28,15 @@ CHAT_TEMPLATES = ("tokenizer", "chatml", "plain")
 SCHEDULERS = ("cosine", "linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 CORPUS_MODES = ("text", "pairs", "chat")
+OBJECTIVES = ("sft", "dpo")
 
 
 @dataclass
 class TrainConfig:
     model: str = _f("smollm2-135m-instruct", "Base model: a name from presets/models.yaml, a hub id, or a local folder.")
+    objective: str = _f("sft", "sft = learn the corpus (next-token loss); dpo = learn from the writer's blind picks (preference pairs), starting from init_adapter.", OBJECTIVES)
+    init_adapter: str = _f("", "dpo: the run (or run@step-N checkpoint) whose adapter training starts from; a frozen copy is the reference.")
+    dpo_beta: float = _f(0.1, "dpo: how far the tuned model may move from the reference (higher = stay closer).")
     corpus: str = _f("", "Corpus name (data/corpora/<name>).")
     corpus_version: str = _f("", "Corpus version such as v2; empty means the newest.")
     # data
@@ -91,6 +95,10 @@ class TrainConfig:
             raise ConfigError("model", "name a model")
         if self.early_stopping_patience and not self.eval_every:
             raise ConfigError("early_stopping_patience", "early stopping watches the validation loss: set eval_every > 0 too")
+        if self.objective == "dpo" and not self.init_adapter.strip():
+            raise ConfigError("init_adapter", "a dpo run starts from a tuned adapter: name its run")
+        if self.dpo_beta <= 0:
+            raise ConfigError("dpo_beta", f"{self.dpo_beta} must be above 0 (e.g. 0.1)")
         if "{prompt}" not in self.prompt_template:
             raise ConfigError("prompt_template", "must contain {prompt}, where the prompt field goes")
 
@@ -142,6 +150,7 @@ class GenConfig:
     top_k: int = _f(50, "Keep only the k most likely tokens; 0 turns it off.")
     repetition_penalty: float = _f(1.1, "Above 1 discourages repeating earlier tokens.")
     seed: int = _f(0, "Sampling seed, the same for every draft in a comparison.")
+    drafts: int = _f(1, "Drafts per pane, all from the same batch.")
 
     def __post_init__(self):
         if not 1 <= self.max_new_tokens <= 4096:
@@ -153,6 +162,8 @@ class GenConfig:
         if self.repetition_penalty <= 0:
             raise ConfigError("repetition_penalty", "must be above 0")
         _non_negative(self, "top_k", "seed")
+        if not 1 <= self.drafts <= 4:
+            raise ConfigError("drafts", f"{self.drafts} must be in 1..4")
 
 
 def _check_choices(cfg) -> None:

@@ -1,6 +1,7 @@
 """The one API the UI and the CLI call: plain values in, plain values out."""
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -251,3 +252,65 @@ def drafter(root: Path) -> Drafter:
 def draft(root: Path, run_id: str, prompt: str, gen: GenConfig | None = None) -> dict:
     """Base and tuned drafts of one prompt, same settings and seed, one batch."""
     return drafter(root).compare(run_id, prompt, gen or GenConfig())
+
+
+DPO_DEFAULTS = {"learning_rate": 5e-5, "epochs": 2.0, "max_steps": 0, "batch_size": 2, "grad_accum": 1,
+                "warmup_ratio": 0.1, "eval_every": 0, "early_stopping_patience": 0, "save_every": 0}
+
+
+def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) -> str:
+    """A DPO run from the preferences judged so far, starting from a tuned run's adapter (or one of
+    its checkpoints), on that run's base and settings."""
+    import dataclasses
+
+    from studio.train.dpo import PAIRS_FILE
+    from studio.write.drafter import adapter_folder, parse_source
+    from studio.write.feedback import JudgingError, dpo_pairs
+
+    source = parse_source(init_source)
+    if not source.run_id:
+        raise ValueError("pick a tuned run to improve: DPO trains an adapter, not the bare base")
+    adapter_folder(root, source)
+    pairs = dpo_pairs(root)
+    if len(pairs) < 2:
+        raise JudgingError(f"{len(pairs)} preference pair(s) so far: judge at least 2 blind comparisons (ties give none)")
+    start = runs.read_config(runs.run_dir(root, source.run_id))
+    cfg = dataclasses.replace(start, objective="dpo", init_adapter=source.key, **DPO_DEFAULTS)
+    cfg = apply_overrides(cfg, overrides or [])
+    run_id = jobs.create_run(root, cfg, preset="dpo")
+    folder = runs.run_dir(root, run_id)
+    (folder / PAIRS_FILE).write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    jobs.start(root, run_id)
+    return run_id
+
+
+def draft_stream(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
+                 stop=None, model: str | None = None):
+    """The drafts of every pane as they grow (see Drafter.stream); the last item is complete and
+    carries, per draft, the share copied from each tuned run's corpus."""
+    for item in drafter(root).stream(panes, prompt, gen, mode, stop, model):
+        if item.get("done"):
+            annotate_overlap(root, item)
+        yield item
+
+
+def annotate_overlap(root: Path, result: dict) -> dict:
+    """Add `copied` (share per draft) and `copied_spans` to each pane, checked against the corpus
+    of that pane's run; the base pane is checked against the first tuned run's corpus."""
+    from studio.write.overlap import copied_spans, corpus_index
+
+    corpora = {}
+    for pane in result["panes"]:
+        if pane["run_id"]:
+            cfg = runs.read_config(runs.run_dir(root, pane["run_id"]))
+            corpora[pane["source"]] = (cfg.corpus, cfg.corpus_version)
+    fallback = next(iter(corpora.values()), None)
+    for pane in result["panes"]:
+        corpus = corpora.get(pane["source"], fallback)
+        if not corpus or not corpus[0]:
+            continue
+        index = corpus_index(root, *corpus)
+        found = [copied_spans(text, index) for text in pane["drafts"]]
+        pane["copied"] = [f["share"] for f in found]
+        pane["copied_spans"] = [f["spans"] for f in found]
+    return result

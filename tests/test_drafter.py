@@ -13,7 +13,7 @@ def trained(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("drafter") / "data"
     service.ingest(root, [SAMPLE], "lamp", model=str(tiny_model_dir))
     run_id = service.start_training(root, "lamp", "quick-cpu-demo",
-                                    tiny_overrides(tiny_model_dir, max_steps=6, learning_rate=0.02, quantization="none"))
+                                    tiny_overrides(tiny_model_dir, max_steps=6, save_every=2, learning_rate=0.02, quantization="none"))
     assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
     return root, run_id
 
@@ -44,7 +44,7 @@ def test_base_and_tuned_rows_of_one_batch_match_drafting_each_alone(root, traine
 
 
 def test_the_same_seed_gives_the_same_sampled_drafts_and_drafts_are_logged(root, trained_run):
-    log = runs.run_dir(root, trained_run) / "drafts.jsonl"
+    log = root / "drafts" / "drafts.jsonl"
     logged_before = len(log.read_text().splitlines()) if log.exists() else 0
     drafter = Drafter(root)
     gen = GenConfig(max_new_tokens=10, temperature=1.0, seed=7)
@@ -73,3 +73,78 @@ def test_pickled_or_missing_adapters_are_refused(trained, tmp_path):
 def test_an_empty_prompt_is_refused(root, trained_run):
     with pytest.raises(ValueError, match="prompt is empty"):
         Drafter(root).compare(trained_run, "   ", GenConfig())
+
+
+def test_three_panes_of_one_batch_match_drafting_each_alone(root, trained_run):
+    """base, the final adapter and the step-2 checkpoint in one generate call, greedy: each row is
+    the text that row gives alone"""
+    drafter = Drafter(root)
+    greedy = GenConfig(max_new_tokens=12, temperature=0, repetition_penalty=1.0)
+    panes = ["base", trained_run, f"{trained_run}@step-2"]
+    result = drafter.draft(panes, "Wind: north", greedy)
+    texts = {p["source"]: p["drafts"][0] for p in result["panes"]}
+    assert list(texts) == panes and texts[trained_run] != texts["base"]
+    tok, model = drafter.tokenizer, drafter.model
+    enc = tok(["Wind: north"], return_tensors="pt")
+    for source, adapter in zip(panes, ["__base__", trained_run, f"{trained_run}@step-2"]):
+        alone = model.generate(**enc, adapter_names=[adapter], max_new_tokens=12, do_sample=False,
+                               pad_token_id=tok.pad_token_id)
+        assert tok.decode(alone[0, enc["input_ids"].shape[1]:], skip_special_tokens=True) == texts[source], source
+
+
+def test_drafts_stream_token_by_token_and_stop_ends_generation(root, trained_run):
+    import threading
+
+    drafter = Drafter(root)
+    stop = threading.Event()
+    seen = []
+    for item in drafter.stream(["base", trained_run], "The lamp", GenConfig(max_new_tokens=400, temperature=1.0, seed=3),
+                               stop=stop):
+        seen.append(item)
+        if len(seen) == 5:
+            stop.set()  # what the Stop button does
+    final = seen[-1]
+    assert final["done"] and final["stopped"]
+    assert 4 <= final["tokens"] / 2 <= 8  # stopped after about 5 of 400 tokens per row
+    growing = [item["panes"][0]["drafts"][0] for item in seen[:-1]]
+    assert all(b.startswith(a) for a, b in zip(growing, growing[1:]))
+    # the drafter is free again: the next draft runs to its end
+    assert not drafter.draft(["base"], "The lamp", GenConfig(max_new_tokens=5))["stopped"]
+
+
+def test_adapters_are_cached_least_recently_used_first_out(root, trained_run, monkeypatch):
+    from studio.write import drafter as drafter_module
+
+    monkeypatch.setattr(drafter_module, "CACHED_ADAPTERS", 2)
+    drafter = Drafter(root)
+    gen = GenConfig(max_new_tokens=2)
+    drafter.draft(["base", f"{trained_run}@step-2"], "Wind", gen)
+    drafter.draft(["base", f"{trained_run}@step-4"], "Wind", gen)
+    model = drafter.model
+    drafter.draft(["base", trained_run], "Wind", gen)
+    assert drafter.model is model  # the base was not reloaded
+    assert drafter.cached_adapters == [f"{trained_run}@step-4", trained_run]
+    assert set(drafter.model.peft_config) == set(drafter.cached_adapters)
+    drafter.draft([f"{trained_run}@step-2"], "Wind", gen)  # evicted adapters load again
+    assert drafter.cached_adapters == [trained_run, f"{trained_run}@step-2"]
+
+
+def test_modes_build_the_prompt_the_model_was_trained_with(root, trained_run):
+    drafter = Drafter(root)
+    gen = GenConfig(max_new_tokens=3)
+    instruct = drafter.draft([trained_run], "Write a storm log.", gen, mode="instruct")
+    assert instruct["prompt_text"].startswith("User: Write a storm log.") and instruct["prompt_text"].endswith("Assistant:")
+    summary = drafter.draft([trained_run], "A long day on the rock.", gen, mode="summarize")
+    assert "Summarize the following text.\n\nA long day on the rock." in summary["prompt_text"]
+    with pytest.raises(ValueError, match="document is empty"):
+        drafter.draft([trained_run], " ", gen, mode="summarize")
+    with pytest.raises(ValueError, match="mode 'poem'"):
+        drafter.draft([trained_run], "x", gen, mode="poem")
+
+
+def test_checkpoints_are_listed_with_their_validation_loss(root, trained_run):
+    from studio.write.drafter import checkpoints_of
+
+    found = checkpoints_of(root, trained_run)
+    assert [c["source"] for c in found] == [f"{trained_run}@step-2", f"{trained_run}@step-4", trained_run]
+    assert found[-1]["final"]

@@ -48,12 +48,13 @@ def latest(run_folder: Path) -> tuple[int, Path] | None:
     return found[-1] if found else None
 
 
-def save_adapter(model, dest: Path) -> None:
-    """PEFT's own format, safetensors; written aside and renamed so a kill never leaves half."""
+def save_adapter(model, dest: Path, adapters: list[str] | None = None) -> None:
+    """PEFT's own format, safetensors; written aside and renamed so a kill never leaves half.
+    `adapters` picks which of the model's adapters (all by default)."""
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, selected_adapters=adapters)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise SaveFailed(f"could not write {dest.name}: {e.strerror or e}") from e

@@ -274,7 +274,7 @@ class Run:
                         batch = {k: v.to(device) for k, v in batch.items()}
                         loss = model(**batch).loss * (weight / everyone)
                         loss.backward()
-                        loss_sum += float(loss)
+                        loss_sum += float(loss.detach())
                 except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                     if not is_out_of_memory(exc):
                         raise
@@ -407,7 +407,12 @@ def main(run_dir: str) -> int:
         run.device = run.ranks.start(pick_device(run.cfg.device))
         run.wait_for_slot()
         run.report.update(state=runs.RUNNING, started=time.time(), message="starting", reason=None, advice=None, finished=None)
-        message = run.train()
+        if run.cfg.objective == "dpo":
+            from studio.train import dpo
+
+            message = dpo.train(run)
+        else:
+            message = run.train()
         run.report.update(state=runs.COMPLETED, finished=time.time(), message=message or "done")
         return 0
     except Cancelled:

@@ -1,35 +1,155 @@
 """The drafter owns the loaded base model and the adapters attached to it.
 
-The base is loaded once per (model, quantization, device); each run's adapter is attached by name
-the first time it is asked for. A comparison is one `generate` call on a batch whose rows use
-different adapters (PEFT mixed-adapter batches, "__base__" for the plain base), so base and tuned
-drafts share the prompt, the sampling settings, the seed and one pass over the weights.
+The base is loaded once per (model, weights, device); adapters (a run's final adapter or any of
+its saved checkpoints) are attached by name when first asked for and kept, least recently used
+first out, so a click never reloads a model. A comparison is one `generate` call on a batch whose
+rows use different adapters (PEFT mixed-adapter batches, "__base__" for the plain base): every
+pane shares the prompt, the sampling settings, the seed and one pass over the weights. Tokens
+stream to the caller row by row while generation runs in a thread; a stop flag ends it at the
+next token.
+
+On the CPU the base is drafted in bf16 rather than the 4-bit weights it was trained on: bitsandbytes
+de-quantizes every 4-bit matrix on every token there, and bf16 halves the bytes each token reads
+compared with fp32 (bench/generate.py measures both). On a GPU the run's own quantization is kept,
+leaving memory to training.
 """
 from __future__ import annotations
 
 import json
+import queue
+import re
+import secrets
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from studio import runs
 from studio.config import GenConfig
 
 BASE = "__base__"
+MODES = ("continue", "instruct", "summarize")
+MAX_TUNED_PANES = 3
+CACHED_ADAPTERS = 6  # adapters kept attached; the least recently used beyond this are unloaded
+SUMMARIZE_TEMPLATE = "Summarize the following text.\n\n{prompt}"
+_CHECKPOINT = re.compile(r"^(?P<run>[^@]+)@(?P<step>step-\d+)$")
 
 
 class AdapterRefused(ValueError):
     pass
 
 
-def adapter_folder(root: Path, run_id: str) -> Path:
-    folder = runs.run_dir(root, run_id) / "adapter"
+@dataclass(frozen=True)
+class Source:
+    """What one pane drafts with: the base, a run's final adapter, or one of its checkpoints."""
+    key: str  # "base", "<run id>" or "<run id>@step-N"; also the PEFT adapter name
+    run_id: str = ""
+    checkpoint: str = ""  # "step-N", or "" for the final adapter
+
+    @property
+    def label(self) -> str:
+        if not self.run_id:
+            return "base model"
+        return f"{self.run_id} ({self.checkpoint})" if self.checkpoint else self.run_id
+
+
+def parse_source(text: str) -> Source:
+    text = (text or "").strip()
+    if text in ("", "base", BASE):
+        return Source("base")
+    found = _CHECKPOINT.match(text)
+    if found:
+        return Source(text, found["run"], found["step"])
+    return Source(text, text)
+
+
+def adapter_folder(root: Path, source: Source) -> Path:
+    """The adapter folder of a source, refusing pickles, missing adapters and checkpoints the
+    studio did not finish writing."""
+    run = runs.run_dir(root, source.run_id)  # validates the run name
+    if source.checkpoint:
+        folder = run / "checkpoints" / source.checkpoint
+        if not (folder / "complete.json").exists():
+            raise AdapterRefused(f"run {source.run_id} has no complete checkpoint {source.checkpoint}; "
+                                 "pick one from the checkpoint list")
+    else:
+        folder = run / "adapter"
     if (folder / "adapter_model.bin").exists() and not (folder / "adapter_model.safetensors").exists():
-        raise AdapterRefused(f"run {run_id}: adapter_model.bin is a pickle and is refused; only safetensors adapters load")
+        raise AdapterRefused(f"{source.label}: adapter_model.bin is a pickle and is refused; only safetensors adapters load")
     if not (folder / "adapter_model.safetensors").exists():
-        state = runs.read_status(runs.run_dir(root, run_id)).get("state")
-        raise AdapterRefused(f"run {run_id} has no adapter yet (state: {state}); draft from a completed run")
+        state = runs.read_status(run).get("state") if run.exists() else "missing"
+        raise AdapterRefused(f"run {source.run_id} has no adapter yet (state: {state}); draft from a completed run "
+                             "or pick one of its checkpoints")
     return folder
+
+
+def checkpoints_of(root: Path, run_id: str) -> list[dict]:
+    """The drafts a run offers: its final adapter and each complete checkpoint, with the
+    validation loss measured at that step when there was one (to scrub along the loss curve)."""
+    run = runs.run_dir(root, run_id)
+    val = {e["step"]: e["val_loss"] for e in runs.read_events(run) if e.get("kind") == "eval"}
+    found = []
+    for folder in sorted((run / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1])):
+        if (folder / "complete.json").exists() and (folder / "adapter_model.safetensors").exists():
+            step = int(folder.name.split("-")[1])
+            found.append({"source": f"{run_id}@{folder.name}", "step": step, "val_loss": val.get(step)})
+    if (run / "adapter" / "adapter_model.safetensors").exists():
+        status = runs.read_status(run)
+        found.append({"source": run_id, "step": status.get("step"), "val_loss": None, "final": True})
+    return found
+
+
+class RowStreamer:
+    """A transformers streamer for a whole batch: the first `put` is the prompt, each later one
+    the next token of every row. Decoded texts go to a queue the caller reads while generating."""
+
+    def __init__(self, tokenizer, rows: int, out: queue.Queue):
+        self.tokenizer, self.out = tokenizer, out
+        self.tokens: list[list[int]] = [[] for _ in range(rows)]
+        self.finished = [False] * rows
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        eos = self.tokenizer.eos_token_id
+        for row, token in enumerate(value.reshape(-1).tolist()):
+            if self.finished[row]:
+                continue
+            if token == eos:
+                self.finished[row] = True
+                continue
+            self.tokens[row].append(token)
+        self.out.put(("tokens", self.texts()))
+
+    def texts(self, final: bool = False) -> list[str]:
+        texts = [self.tokenizer.decode(t, skip_special_tokens=True) for t in self.tokens]
+        # a character split over two byte-level tokens decodes as U+FFFD until its second half comes
+        return texts if final else [t.rstrip("\ufffd") for t in texts]
+
+    def end(self) -> None:
+        pass
+
+
+def stop_criteria(stop: threading.Event):
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopWhenAsked(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopWhenAsked()])
+
+
+def drafting_weights(device: str, trained_quantization: str) -> tuple[str, str]:
+    """(quantization, dtype) to draft with: bf16 on the CPU, the run's own on a GPU."""
+    if device == "cpu":
+        return "none", "bf16"
+    return trained_quantization, "auto"
 
 
 class Drafter:
@@ -38,67 +158,206 @@ class Drafter:
         self.model = None  # the base, later wrapped as a PeftModel once an adapter is attached
         self.tokenizer = None
         self.device = "cpu"
+        self.weights = ""
         self._key = None
-        self._adapters: set[str] = set()
+        self._adapters: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()  # one generate at a time; other callers queue here
+        self.busy = False
 
-    def _ensure_base(self, model_name: str, quantization: str, device: str) -> None:
+    # -- models -------------------------------------------------------------------------
+    def _ensure_base(self, model_name: str, quantization: str, device_preference: str) -> None:
         from studio.models import load_base, load_tokenizer, pick_device, resolve
 
-        key = (model_name, quantization, device)
+        device = pick_device(device_preference)
+        quant, dtype = drafting_weights(device, quantization)
+        key = (model_name, quant, dtype, device)
         if self._key == key:
             return
+        self.model = None  # free the old base before loading the next
         source = resolve(model_name, self.root)
-        self.device = pick_device(device)
         self.tokenizer = load_tokenizer(source)
-        self.model = load_base(source, quantization, self.device)
+        self.model = load_base(source, quant, device, dtype)
+        self.model.config.use_cache = True
         self.model.eval()
-        self._key, self._adapters = key, set()
+        self.device, self.weights = device, f"{quant if quant != 'none' else ''} {dtype}".strip()
+        self._key, self._adapters = key, OrderedDict()
 
-    def _ensure_adapter(self, run_id: str) -> None:
+    def _ensure_adapter(self, source: Source, keep: set[str]) -> None:
         from peft import PeftModel
 
-        if run_id in self._adapters:
+        if source.key in self._adapters:
+            self._adapters.move_to_end(source.key)
             return
-        folder = adapter_folder(self.root, run_id)
+        folder = adapter_folder(self.root, source)
         if not self._adapters:
-            self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=run_id, is_trainable=False)
+            self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=source.key, is_trainable=False)
         else:
-            self.model.load_adapter(str(folder), adapter_name=run_id, is_trainable=False)
+            self.model.load_adapter(str(folder), adapter_name=source.key, is_trainable=False)
+        self._adapters[source.key] = folder
+        while len(self._adapters) > CACHED_ADAPTERS:
+            oldest = next(k for k in self._adapters if k not in keep)
+            self.model.delete_adapter(oldest)
+            del self._adapters[oldest]
         self.model.eval()
-        self._adapters.add(run_id)
 
-    def compare(self, run_id: str, prompt: str, gen: GenConfig) -> dict:
-        """Base and tuned drafts of `prompt` from one batched generate call."""
+    @property
+    def cached_adapters(self) -> list[str]:
+        return list(self._adapters)
+
+    def _base_for(self, sources: list[Source], model: str | None) -> tuple[str, str, str, dict]:
+        """The base model every pane shares, and the first tuned run's config (for templates)."""
+        tuned = [s for s in sources if s.run_id]
+        if not tuned:
+            from studio.models import EMBEDDED_DEFAULT
+
+            return model or EMBEDDED_DEFAULT, "nf4", "auto", {}
+        configs = [runs.read_config(runs.run_dir(self.root, s.run_id)) for s in tuned]
+        models = {c.model for c in configs}
+        if len(models) > 1:
+            raise ValueError(f"the picked runs were trained on different base models ({', '.join(sorted(models))}); "
+                             "panes share one base: pick runs of the same model")
+        first = configs[0]
+        return first.model, first.quantization, first.device, {
+            "chat_template": first.chat_template, "prompt_template": first.prompt_template}
+
+    # -- prompts ------------------------------------------------------------------------
+    def prompt_for(self, mode: str, text: str, templates: dict) -> str:
+        from studio.train.formatting import prompt_text
+
+        if mode not in MODES:
+            raise ValueError(f"mode '{mode}': choose one of {', '.join(MODES)}")
+        if not text.strip():
+            raise ValueError({"continue": "the prompt is empty: write the opening you want continued",
+                              "instruct": "the request is empty: write what you want written",
+                              "summarize": "the document is empty: paste the text to summarize"}[mode])
+        if mode == "continue":
+            return text
+        template = templates.get("prompt_template", "{prompt}")
+        if mode == "summarize" and "{prompt}" == template.strip():
+            template = SUMMARIZE_TEMPLATE
+        if mode == "instruct":
+            template = "{prompt}"
+        record = {"prompt": text, "response": ""}
+        return prompt_text(record, self.tokenizer, templates.get("chat_template", "tokenizer"), template)
+
+    # -- drafting -----------------------------------------------------------------------
+    def stream(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
+               stop: threading.Event | None = None, model: str | None = None) -> Iterator[dict]:
+        """Draft `prompt` in every pane in one batched generate call, yielding the texts so far
+        as they grow; the last item has `done` set and is saved to drafts/drafts.jsonl."""
         import torch
 
-        if not prompt.strip():
-            raise ValueError("the prompt is empty: write the opening you want continued")
-        cfg = runs.read_config(runs.run_dir(self.root, run_id))
-        with self._lock:
-            self._ensure_base(cfg.model, cfg.quantization, cfg.device)
-            self._ensure_adapter(run_id)
+        sources = [parse_source(p) for p in panes]
+        if not sources:
+            raise ValueError("no panes: pick the base model and/or at least one tuned run")
+        if len({s.key for s in sources}) != len(sources):
+            raise ValueError("the same model is picked twice: pick different runs or checkpoints")
+        if sum(1 for s in sources if s.run_id) > MAX_TUNED_PANES:
+            raise ValueError(f"at most {MAX_TUNED_PANES} tuned panes at once")
+        for s in sources:
+            if s.run_id:
+                adapter_folder(self.root, s)  # refuse before any loading
+        stop = stop or threading.Event()
+        model_name, quantization, device, templates = self._base_for(sources, model)
+        if not self._lock.acquire(blocking=False):
+            yield {"waiting": True, "message": "another draft is being written; this one starts when it ends"}
+            self._lock.acquire()
+        try:
+            self.busy = True
+            self._ensure_base(model_name, quantization, device)
+            keep = {s.key for s in sources}
+            for s in sources:
+                if s.run_id:
+                    self._ensure_adapter(s, keep)
+            text = self.prompt_for(mode, prompt, templates)
             tok = self.tokenizer
-            enc = tok([prompt, prompt], return_tensors="pt").to(self.device)
-            torch.manual_seed(gen.seed)
+            rows = [s for s in sources for _ in range(gen.drafts)]
+            enc = tok([text] * len(rows), return_tensors="pt", add_special_tokens=mode == "continue").to(self.device)
+            out: queue.Queue = queue.Queue()
+            streamer = RowStreamer(tok, len(rows), out)
             sampling = gen.temperature > 0
+            kwargs = dict(
+                **enc, max_new_tokens=gen.max_new_tokens, do_sample=sampling,
+                temperature=gen.temperature if sampling else None, top_p=gen.top_p if sampling else None,
+                top_k=(gen.top_k or None) if sampling else None, repetition_penalty=gen.repetition_penalty,
+                pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                streamer=streamer, stopping_criteria=stop_criteria(stop), use_cache=True)
+            if self._adapters:
+                kwargs["adapter_names"] = [s.key if s.run_id else BASE for s in rows]
+
+            def generate():
+                try:
+                    torch.manual_seed(gen.seed)
+                    with torch.inference_mode():
+                        self.model.generate(**kwargs)
+                    out.put(("done", None))
+                except BaseException as exc:  # noqa: BLE001 - handed to the reading side
+                    out.put(("error", exc))
+
             started = time.time()
-            out = self.model.generate(
-                **enc,
-                adapter_names=[BASE, run_id],
-                max_new_tokens=gen.max_new_tokens,
-                do_sample=sampling,
-                temperature=gen.temperature if sampling else None,
-                top_p=gen.top_p if sampling else None,
-                top_k=gen.top_k if sampling else None,
-                repetition_penalty=gen.repetition_penalty,
-                pad_token_id=tok.pad_token_id,
-                use_cache=True,
-            )
+            first_token = None
+            worker = threading.Thread(target=generate, daemon=True)
+            worker.start()
+            kind = ""
+            try:
+                while kind != "done":
+                    kind, value = out.get()
+                    if kind == "tokens":
+                        first_token = first_token or time.time() - started
+                        yield self._snapshot(rows, value, False)
+                    elif kind == "error":
+                        raise value
+            finally:
+                if kind != "done":
+                    stop.set()  # the reader left early (an error, a closed page): end generation now
+                worker.join()
             seconds = time.time() - started
-        base, tuned = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        result = {"run_id": run_id, "prompt": prompt, "base": base, "tuned": tuned,
-                  "settings": gen.__dict__, "seconds": round(seconds, 2), "time": time.time()}
-        with open(runs.run_dir(self.root, run_id) / "drafts.jsonl", "a", encoding="utf-8") as fh:
+            result = self._snapshot(rows, streamer.texts(final=True), True)
+            new_tokens = sum(len(t) for t in streamer.tokens)
+            result.update(
+                id=time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2), time=time.time(), mode=mode, prompt=prompt,
+                prompt_text=text, settings=gen.__dict__, seconds=round(seconds, 2), stopped=stop.is_set(),
+                first_token_s=round(first_token or seconds, 3), tokens=new_tokens,
+                tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0, device=self.device, weights=self.weights)
+            self._save(result)
+            yield result
+        finally:
+            self.busy = False
+            self._lock.release()
+
+    @staticmethod
+    def _snapshot(rows: list[Source], texts: list[str], done: bool) -> dict:
+        panes: OrderedDict[str, dict] = OrderedDict()
+        for source, text in zip(rows, texts):
+            pane = panes.setdefault(source.key, {"source": source.key, "label": source.label, "run_id": source.run_id,
+                                                 "checkpoint": source.checkpoint, "drafts": []})
+            pane["drafts"].append(text)
+        return {"panes": list(panes.values()), "done": done}
+
+    def _save(self, result: dict) -> None:
+        folder = self.root / "drafts"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "drafts.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+    def draft(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
+              stop: threading.Event | None = None, model: str | None = None) -> dict:
+        """The finished drafts (the stream consumed to its end)."""
+        result = {}
+        for result in self.stream(panes, prompt, gen, mode, stop, model):
+            pass
         return result
+
+    def compare(self, run_id: str, prompt: str, gen: GenConfig, mode: str = "continue") -> dict:
+        """Base and tuned drafts of one prompt from one batched generate call."""
+        result = self.draft(["base", run_id], prompt, gen, mode)
+        base, tuned = (p["drafts"][0] for p in result["panes"])
+        return {**result, "run_id": run_id, "base": base, "tuned": tuned}
+
+
+def read_drafts(root: Path, draft_id: str | None = None) -> list[dict]:
+    path = root / "drafts" / "drafts.jsonl"
+    if not path.exists():
+        return []
+    found = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [d for d in found if d["id"] == draft_id] if draft_id else found
