@@ -4,7 +4,7 @@
     python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach] [--nproc N]
     python -m studio resume RUN_ID [--detach]
     python -m studio sweep --corpus NAME --trials 6 --sampler tpe|random|grid [--trial-steps N]
-    python -m studio draft --run RUN_ID --prompt TEXT [--max-new-tokens N] [--seed S]
+    python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
 
 Every subcommand takes --data-dir (or STUDIO_DATA_DIR) and --json.
@@ -22,7 +22,7 @@ from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.paths import BadName, data_root
-from studio.write.drafter import AdapterRefused
+from studio.write.drafter import MODES, AdapterRefused
 
 USER_ERRORS = (CorpusError, ConfigError, BadName, ModelUnavailable, JobError, AdapterRefused, FileNotFoundError, ValueError)
 
@@ -62,9 +62,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
 
-    s = sub.add_parser("draft", parents=[common], help="base and tuned drafts side by side")
-    s.add_argument("--run", required=True)
+    s = sub.add_parser("draft", parents=[common], help="base and tuned drafts side by side, one batch")
+    s.add_argument("--run", action="append", required=True,
+                   help="a run id, or RUN@step-N for a checkpoint; repeat for up to 3 tuned panes")
     s.add_argument("--prompt", required=True)
+    s.add_argument("--mode", choices=MODES, default="continue")
+    s.add_argument("--no-base", action="store_true", help="leave out the base model pane")
     for name, default in GenConfig().__dict__.items():
         s.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
 
@@ -126,9 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             _say(args, {"sweep_id": sweep_id, "trials": rows}, "\n".join([sweep_id, *lines]))
         elif args.command == "draft":
             gen = GenConfig(**{k: getattr(args, k) for k in GenConfig().__dict__})
-            result = service.draft(root, args.run, args.prompt, gen)
-            _say(args, {"base": result["base"], "tuned": result["tuned"]},
-                 f"--- base ---\n{result['base']}\n--- tuned ({args.run}) ---\n{result['tuned']}")
+            panes = ([] if args.no_base else ["base"]) + args.run
+            result = service.drafter(root).draft(panes, args.prompt, gen, args.mode)
+            service.annotate_overlap(root, result)
+            text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
+                             + f" ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
+            _say(args, result, text)
         elif args.command == "runs":
             rows = service.list_runs(root)
             lines = [f"{r['run_id']}  {r['state']:<11} step {r['step']}/{r['total_steps']}  "

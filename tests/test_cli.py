@@ -41,7 +41,8 @@ def test_train_draft_and_runs_from_the_shell(capsys, tmp_path, tiny_model_dir):
     code, out, _ = run_cli(capsys, "draft", "--run", result["run_id"], "--prompt", "Wind:", "--max-new-tokens", "5",
                            "--seed", "3", "--data-dir", d, "--json")
     drafts = json.loads(out)
-    assert code == 0 and set(drafts) == {"base", "tuned"}
+    assert code == 0 and [p["source"] for p in drafts["panes"]] == ["base", result["run_id"]]
+    assert all(isinstance(p["copied"][0], float) for p in drafts["panes"])  # checked against the corpus
 
     code, out, _ = run_cli(capsys, "runs", "--data-dir", d, "--json")
     rows = json.loads(out)

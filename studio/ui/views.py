@@ -51,6 +51,13 @@ def lr_frame(events: list[dict]) -> pd.DataFrame:
 def eval_markdown(ev: dict) -> str:
     if not ev:
         return ""
+    if ev.get("objective") == "dpo":
+        before, after = ev["before"], ev["after"]
+        return ("| on the preference pairs | before | after |\n|---|---|---|\n"
+                f"| chosen preferred (accuracy) | {before['accuracy']:.0%} | {after['accuracy']:.0%} |\n"
+                f"| mean log-likelihood margin | {before['mean_margin']:.2f} | {after['mean_margin']:.2f} |\n\n"
+                f"DPO on {ev['pairs']} pairs from {html.escape(ev['init_adapter'])}, {ev['steps']} steps in "
+                f"{duration(ev.get('train_seconds'))}.")
     base, tuned = ev["base"], ev["tuned"]
     change = ev.get("perplexity_change", 0) * 100
     lines = [
@@ -133,3 +140,40 @@ def dropped_frame(items: list[dict]) -> pd.DataFrame:
 def runs_choices(rows: list[dict], only_with_adapter: bool = False) -> list[tuple[str, str]]:
     # The label holds only what never changes: the state is shown live beside the progress bar.
     return [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"] or not only_with_adapter]
+
+
+def pane_text(drafts: list[str]) -> str:
+    if len(drafts) == 1:
+        return drafts[0]
+    return "\n\n".join(f"— draft {n} —\n{text}" for n, text in enumerate(drafts, 1))
+
+
+def copied_pieces(pane: dict) -> list[tuple[str, str | None]]:
+    """The pane's first draft cut into copied and fresh pieces, for a highlighted view."""
+    from studio.write.overlap import highlighted
+
+    if "copied" not in pane:
+        return []
+    return highlighted(pane["drafts"][0], pane["copied_spans"][0])
+
+
+def copied_label(pane: dict) -> str:
+    shares = pane.get("copied") or []
+    if not shares:
+        return "Copied from the corpus"
+    worst = max(shares)
+    flag = " ⚠ reciting the corpus" if worst >= 0.3 else ""
+    return f"Copied from the corpus: {worst:.0%} of the text{flag}"
+
+
+def draft_summary(result: dict) -> str:
+    stopped = " Stopped early." if result.get("stopped") else ""
+    return (f"Drafted {len(result['panes'])} pane(s) in one batch: {result['tokens']} tokens in {result['seconds']} s "
+            f"({result['tokens_per_s']} tokens/s, first token after {result['first_token_s']} s) on "
+            f"{result['device']} ({result['weights']}), seed {result['settings']['seed']}.{stopped}")
+
+
+def win_rate_frame(rates: list[dict]) -> pd.DataFrame:
+    rows = [{"tuned": r["source"], "win rate": f"{r['win_rate']:.0%}", "wins": r["wins"], "losses": r["losses"],
+             "ties": r["ties"], "judged": r["judged"]} for r in rates]
+    return pd.DataFrame(rows, columns=["tuned", "win rate", "wins", "losses", "ties", "judged"])

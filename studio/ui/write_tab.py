@@ -1,48 +1,212 @@
-"""Write tab: one prompt, base and tuned drafts side by side, same settings and seed."""
+"""Write tab: one prompt, the base and up to three tuned adapters (runs or checkpoints) drafted
+side by side in one streamed batch; blind A/B judging that feeds DPO; corpus-overlap highlights;
+exports."""
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import gradio as gr
 
 from studio import service
 from studio.config import ConfigError, GenConfig
-from studio.ui.views import runs_choices
+from studio.ui import views
+from studio.write import feedback
+from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of
+from studio.write.export import write_export
 
-USER_ERRORS = (ValueError, RuntimeError, ConfigError)
+USER_ERRORS = (ValueError, RuntimeError, ConfigError, AdapterRefused)
+PANES = 1 + MAX_TUNED_PANES  # the base and the tuned panes
+MODE_HINTS = {"continue": "Your opening, continued in the tuned voice",
+              "instruct": "A request, sent through the model's chat template",
+              "summarize": "A document to summarize, with the run's prompt template"}
+_stops: dict[str, threading.Event] = {}  # per browser session: what the Stop button sets
+
+
+def source_choices(root: Path) -> list[tuple[str, str]]:
+    """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
+    checkpoints labelled with the validation loss at their step."""
+    choices = []
+    for row in service.list_runs(root):
+        try:
+            found = checkpoints_of(root, row["run_id"])
+        except (OSError, ValueError):
+            continue
+        for c in reversed(found):
+            if c.get("final"):
+                label = f"{row['run_id']} (final)"
+            else:
+                loss = f", val loss {c['val_loss']:.3f}" if c.get("val_loss") is not None else ""
+                label = f"{row['run_id']} @ step {c['step']}{loss}"
+            choices.append((label, c["source"]))
+    return choices
 
 
 def build(root: Path) -> dict:
+    last = gr.State(None)  # the finished comparison shown now
+    duel = gr.State("")
     with gr.Row():
-        run = gr.Dropdown(label="Tuned run", choices=[], elem_id="write-run")
+        mode = gr.Radio(list(MODES), value="continue", label="Mode", info=MODE_HINTS["continue"], elem_id="write-mode")
+        with_base = gr.Checkbox(value=True, label="Base model pane")
+    prompt = gr.Textbox(label="Prompt", lines=4, value="LAMP LOG, GANNET ROCK. Day 41.", elem_id="write-prompt")
+    with gr.Row():
+        picks = [gr.Dropdown(label=f"Tuned pane {n + 1}", choices=[], elem_id=f"write-run-{n + 1}") for n in range(MAX_TUNED_PANES)]
         refresh_btn = gr.Button("Refresh runs", scale=0)
-    prompt = gr.Textbox(label="Prompt: the opening to continue", lines=3, value="LAMP LOG, GANNET ROCK. Day 41.")
     defaults = GenConfig()
+    with gr.Accordion("Sampling (the same for every pane)", open=False):
+        with gr.Row():
+            max_new = gr.Slider(8, 512, value=defaults.max_new_tokens, step=8, label="Max new tokens")
+            temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label="Temperature (0 = greedy)")
+            top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label="Top-p")
+            top_k = gr.Number(value=defaults.top_k, precision=0, label="Top-k (0 = off)")
+        with gr.Row():
+            repetition = gr.Slider(0.8, 2, value=defaults.repetition_penalty, step=0.05, label="Repetition penalty")
+            seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
+            drafts = gr.Slider(1, 4, value=1, step=1, label="Drafts per pane")
     with gr.Row():
-        max_new = gr.Slider(8, 512, value=defaults.max_new_tokens, step=8, label="Max new tokens")
-        temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label="Temperature (0 = greedy)")
-        seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
-    draft_btn = gr.Button("Draft both", variant="primary")
-    message = gr.Markdown()
+        draft_btn = gr.Button("Draft", variant="primary", elem_id="write-draft")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="write-stop")
+    message = gr.Markdown(elem_id="write-message")
+    boxes, copied = [], []
     with gr.Row():
-        base = gr.Textbox(label="Base model", lines=12, elem_id="draft-base")
-        tuned = gr.Textbox(label="Tuned model", lines=12, elem_id="draft-tuned")
+        for n in range(PANES):
+            with gr.Column():
+                boxes.append(gr.Textbox(label="Base model" if n == 0 else f"Tuned pane {n}", lines=12, buttons=["copy"],
+                                        visible=n <= 1, elem_id="draft-base" if n == 0 else f"draft-tuned-{n}"))
+                copied.append(gr.HighlightedText(label="Copied from the corpus", color_map={"copied": "#f4a261"},
+                                                 visible=False, combine_adjacent=True))
+    with gr.Row():
+        export_md = gr.Button("Export Markdown", scale=0)
+        export_json = gr.Button("Export JSON", scale=0)
+        export_file = gr.File(label="Export", interactive=False, height=60)
+    with gr.Accordion("Blind comparison: which draft is better?", open=False):
+        gr.Markdown("Two drafts of the last comparison, sides shuffled, labels hidden until you pick. "
+                    "Each pick is saved in `feedback/preferences.jsonl` and can train the model (DPO).")
+        duel_btn = gr.Button("Start a blind comparison (base vs tuned pane 1)", elem_id="duel-start")
+        with gr.Row():
+            side_a = gr.Textbox(label="Draft A", lines=8, interactive=False, elem_id="duel-a")
+            side_b = gr.Textbox(label="Draft B", lines=8, interactive=False, elem_id="duel-b")
+        with gr.Row():
+            pick_a = gr.Button("A is better", elem_id="pick-a")
+            pick_tie = gr.Button("Tie", elem_id="pick-tie")
+            pick_b = gr.Button("B is better", elem_id="pick-b")
+        reveal = gr.Markdown(elem_id="duel-reveal")
+        rates = gr.Dataframe(label="Win rate against the base", interactive=False, elem_id="win-rates")
+        with gr.Row():
+            dpo_export_btn = gr.Button("Export preferences as DPO pairs", scale=0)
+            dpo_train_btn = gr.Button("Train tuned pane 1 from preferences (DPO)", scale=0, elem_id="dpo-train")
+        dpo_file = gr.File(label="DPO pairs", interactive=False, height=60)
+        dpo_message = gr.Markdown()
 
-    def runs_list(selected=None):
-        choices = runs_choices(service.list_runs(root), only_with_adapter=True)
-        keep = selected if selected in [c[1] for c in choices] else (choices[0][1] if choices else None)
-        return gr.update(choices=choices, value=keep)
+    def refresh(*selected):
+        choices = source_choices(root)
+        values = [c[1] for c in choices]
+        first_final = next((v for v in values if "@" not in v), None)
+        keep = [s if s in values else None for s in selected]
+        if keep[0] is None:
+            keep[0] = first_final
+        return [gr.update(choices=choices, value=v) for v in keep]
 
-    def draft(run_id, text, n_tokens, temp, seed_value):
-        if not run_id:
-            return "**Error:** pick a completed run first (train one in the Train tab).", "", ""
+    def pane_sources(base_on, *chosen):
+        return (["base"] if base_on else []) + [c for c in chosen if c]
+
+    def draft(mode_value, text, base_on, p1, p2, p3, n_tokens, temp, top_p_value, top_k_value, rep, seed_value, n_drafts,
+              request: gr.Request):
+        panes = pane_sources(base_on, p1, p2, p3)
+        labels = [("Base model" if p == "base" else p) for p in panes]
+        hidden = [gr.update(visible=False, value=None)] * PANES
         try:
-            gen = GenConfig(max_new_tokens=int(n_tokens), temperature=float(temp), seed=int(seed_value or 0))
-            result = service.draft(root, run_id, text, gen)
+            gen = GenConfig(max_new_tokens=int(n_tokens), temperature=float(temp), top_p=float(top_p_value),
+                            top_k=int(top_k_value or 0), repetition_penalty=float(rep), seed=int(seed_value or 0),
+                            drafts=int(n_drafts))
+            if not panes:
+                raise ValueError("no panes: tick the base model or pick a tuned run")
         except USER_ERRORS as e:
-            return f"**Error:** {e}", "", ""
-        return f"Drafted both in one batch in {result['seconds']} s (seed {gen.seed}).", result["base"], result["tuned"]
+            yield [f"**Error:** {e}", None] + [gr.update()] * PANES + hidden
+            return
+        stop = _stops[request.session_hash] = threading.Event()
+        shown = 0.0
+        try:
+            for item in service.draft_stream(root, panes, text, gen, mode_value, stop):
+                if item.get("waiting"):
+                    yield [item["message"], gr.update()] + [gr.update()] * PANES + hidden
+                    continue
+                texts = [views.pane_text(p["drafts"]) for p in item["panes"]]
+                updates = [gr.update(visible=True, value=t, label=label) for t, label in zip(texts, labels)]
+                updates += [gr.update(visible=False, value="")] * (PANES - len(updates))
+                if not item["done"]:
+                    if time.time() - shown >= 0.25:  # a few updates a second: the browser keeps up, the CPU drafts
+                        shown = time.time()
+                        yield ["Drafting…", gr.update()] + updates + hidden
+                    continue
+                marks = [gr.update(visible=any(p.get("copied") or []), value=views.copied_pieces(p), label=views.copied_label(p))
+                         for p in item["panes"]]
+                marks += hidden[len(marks):]
+                yield [views.draft_summary(item), item] + updates + marks
+        except USER_ERRORS as e:
+            yield [f"**Error:** {e}", gr.update()] + [gr.update()] * PANES + hidden
+        finally:
+            _stops.pop(request.session_hash, None)
 
-    refresh_btn.click(runs_list, run, run)
-    draft_btn.click(draft, [run, prompt, max_new, temperature, seed], [message, base, tuned])
-    return {"load": (runs_list, None, run)}
+    def stop_drafting(request: gr.Request):
+        event = _stops.get(request.session_hash)
+        if event:
+            event.set()
+        return "Stopping…" if event else "Nothing is being drafted."
+
+    def export(record, fmt):
+        if not record:
+            return None, "**Error:** draft something first, then export it."
+        return str(write_export(root, record, fmt)), f"Exported drafts {record['id']} as {fmt}."
+
+    def start_duel(record):
+        if not record:
+            return "", "", "", "**Error:** draft with the base and a tuned pane first."
+        try:
+            shown = feedback.start_duel(root, record["id"])
+        except feedback.JudgingError as e:
+            return "", "", "", f"**Error:** {e}"
+        return shown["duel"], shown["A"], shown["B"], "Read both, then pick. The labels show after your pick."
+
+    def judge(duel_id, pick):
+        try:
+            result = feedback.judge(root, duel_id or "", pick)
+        except feedback.JudgingError as e:
+            return duel_id, f"**Error:** {e}", gr.update()
+        verdict = {"A": "You preferred A", "B": "You preferred B", "tie": "You called it a tie"}[pick]
+        return "", f"{verdict}. A was **{result['A']}**, B was **{result['B']}**.", views.win_rate_frame(feedback.win_rates(root))
+
+    def export_dpo():
+        try:
+            path = feedback.export_dpo(root)
+        except feedback.JudgingError as e:
+            return None, f"**Error:** {e}"
+        return str(path), f"{len(feedback.dpo_pairs(root))} pairs exported."
+
+    def train_dpo(p1):
+        if not p1:
+            return "**Error:** pick the run to improve in tuned pane 1."
+        try:
+            run_id = service.start_dpo(root, p1)
+        except (*USER_ERRORS, feedback.JudgingError) as e:
+            return f"**Error:** {e}"
+        return f"DPO run **{run_id}** started from {p1}: follow it in the Train tab."
+
+    mode.change(lambda m: gr.update(info=MODE_HINTS[m]), mode, mode)
+    refresh_btn.click(refresh, picks, picks)
+    draft_btn.click(draft, [mode, prompt, with_base, *picks, max_new, temperature, top_p, top_k, repetition, seed, drafts],
+                               [message, last, *boxes, *copied])
+    stop_btn.click(stop_drafting, None, message)  # generation ends at the next token; the drafts so far stay
+    export_md.click(lambda r: export(r, "md"), last, [export_file, message])
+    export_json.click(lambda r: export(r, "json"), last, [export_file, message])
+    duel_btn.click(start_duel, last, [duel, side_a, side_b, reveal])
+    for button, pick in ((pick_a, "A"), (pick_b, "B"), (pick_tie, "tie")):
+        button.click(lambda d, p=pick: judge(d, p), duel, [duel, reveal, rates])
+    dpo_export_btn.click(export_dpo, None, [dpo_file, dpo_message])
+    dpo_train_btn.click(train_dpo, picks[0], dpo_message)
+
+    def on_load(*selected):
+        return [*refresh(*selected), views.win_rate_frame(feedback.win_rates(root))]
+
+    return {"load": (on_load, picks, [*picks, rates])}

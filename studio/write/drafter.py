@@ -15,6 +15,7 @@ leaving memory to training.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -282,13 +283,19 @@ class Drafter:
                 top_k=(gen.top_k or None) if sampling else None, repetition_penalty=gen.repetition_penalty,
                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
                 streamer=streamer, stopping_criteria=stop_criteria(stop), use_cache=True)
-            if self._adapters:
-                kwargs["adapter_names"] = [s.key if s.run_id else BASE for s in rows]
+            names = [s.key if s.run_id else BASE for s in rows]
+            adapters = contextlib.nullcontext()
+            if self._adapters and len(set(names)) > 1:
+                kwargs["adapter_names"] = names  # a mixed batch: PEFT routes each row to its adapter
+            elif self._adapters and names[0] == BASE:
+                adapters = self.model.disable_adapter()
+            elif self._adapters:
+                self.model.set_adapter(names[0])  # one adapter for every row: no per-row routing cost
 
             def generate():
                 try:
                     torch.manual_seed(gen.seed)
-                    with torch.inference_mode():
+                    with torch.inference_mode(), adapters:
                         self.model.generate(**kwargs)
                     out.put(("done", None))
                 except BaseException as exc:  # noqa: BLE001 - handed to the reading side
@@ -302,10 +309,15 @@ class Drafter:
             try:
                 while kind != "done":
                     kind, value = out.get()
+                    while kind == "tokens" and not out.empty():  # a slow reader gets the newest texts only
+                        kind, value = out.get()
                     if kind == "tokens":
                         first_token = first_token or time.time() - started
                         yield self._snapshot(rows, value, False)
                     elif kind == "error":
+                        if "out of memory" in str(value).lower():
+                            raise RuntimeError("the GPU is out of memory for drafting (a training run may hold it): "
+                                               "draft again when the run ends, or with fewer panes or tokens") from value
                         raise value
             finally:
                 if kind != "done":
