@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Re-install only when requirements.txt changes; a second `make run` reuses .venv.
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench bench-drafting clean
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ test: install
 
 bench: install
 	$(PY) bench/ingest.py $(ARGS)
+	$(PY) bench/generate.py
+	$(PY) bench/compare.py
+
+bench-drafting: install
+	$(PY) bench/generate.py
+	$(PY) bench/compare.py
 
 clean:
 	rm -rf $(VENV) studio-data .pytest_cache
