@@ -108,8 +108,10 @@ def test_drafts_stream_token_by_token_and_stop_ends_generation(root, trained_run
     assert 4 <= final["tokens"] / 2 <= 8  # stopped after about 5 of 400 tokens per row
     growing = [item["panes"][0]["drafts"][0] for item in seen[:-1]]
     assert all(b.startswith(a) for a, b in zip(growing, growing[1:]))
-    # the drafter is free again: the next draft runs to its end
+    # the drafter is free again: the next draft runs to its end, on the base already loaded
+    model = drafter.model
     assert not drafter.draft(["base"], "The lamp", GenConfig(max_new_tokens=5))["stopped"]
+    assert drafter.model is model
 
 
 def test_adapters_are_cached_least_recently_used_first_out(root, trained_run, monkeypatch):

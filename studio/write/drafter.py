@@ -161,6 +161,7 @@ class Drafter:
         self.device = "cpu"
         self.weights = ""
         self._key = None
+        self._loaded: tuple[str, str, str] | None = None  # (model, trained quantization, device) of the base in memory
         self._adapters: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()  # one generate at a time; other callers queue here
         self.busy = False
@@ -172,6 +173,7 @@ class Drafter:
         device = pick_device(device_preference)
         quant, dtype = drafting_weights(device, quantization)
         key = (model_name, quant, dtype, device)
+        self._loaded = (model_name, quantization, device_preference)
         if self._key == key:
             return
         self.model = None  # free the old base before loading the next
@@ -208,9 +210,11 @@ class Drafter:
     def _base_for(self, sources: list[Source], model: str | None) -> tuple[str, str, str, dict]:
         """The base model every pane shares, and the first tuned run's config (for templates)."""
         tuned = [s for s in sources if s.run_id]
-        if not tuned:
+        if not tuned:  # the base alone: the one named, else the one loaded now, else the default
             from studio.models import EMBEDDED_DEFAULT
 
+            if not model and self._loaded:
+                return (*self._loaded, {})
             return model or EMBEDDED_DEFAULT, "nf4", "auto", {}
         configs = [runs.read_config(runs.run_dir(self.root, s.run_id)) for s in tuned]
         models = {c.model for c in configs}
