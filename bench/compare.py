@@ -9,21 +9,17 @@ draft).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from drafting_setup import PROMPT, ROOT, median_time, prepare  # noqa: E402
+from drafting_setup import PROMPT, ROOT, arguments, median_time, prepare  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     from studio.config import GenConfig
     from studio.write.drafter import Drafter
 

@@ -3,6 +3,7 @@ LoRA adapter on the embedded model (rank 16, all linear layers, as the quick pre
 weights are random, which changes what it writes but not how fast). Built once under bench/out/."""
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -44,3 +45,10 @@ def median_time(fn, repeats: int) -> tuple[float, object]:
         result = fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times), result
+
+
+def arguments(doc: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=64, help="tokens per draft")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported")
+    return parser.parse_args()

@@ -12,14 +12,13 @@ Reported: tokens/s (median of --repeats full-length greedy drafts) and time to t
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from drafting_setup import PROMPT, ROOT, median_time, prepare  # noqa: E402
+from drafting_setup import PROMPT, ROOT, arguments, median_time, prepare  # noqa: E402
 
 
 def plain(source: str, adapter: Path, quantized: bool):
@@ -34,10 +33,7 @@ def plain(source: str, adapter: Path, quantized: bool):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     from transformers import AutoTokenizer
 
     from studio import runs
