@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "draft":
             gen = GenConfig(**{k: getattr(args, k) for k in GenConfig().__dict__})
             panes = ([] if args.no_base else ["base"]) + args.run
-            result = service.drafter(root).draft(panes, args.prompt, gen, args.mode)
-            service.annotate_overlap(root, result)
+            result = service.draft_panes(root, panes, args.prompt, gen, args.mode)
             text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
                              + f" ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
             _say(args, result, text)

@@ -294,6 +294,14 @@ def draft_stream(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode
         yield item
 
 
+def draft_panes(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue") -> dict:
+    """The finished drafts of every pane, with their copied shares (draft_stream to its end)."""
+    result = {}
+    for result in draft_stream(root, panes, prompt, gen, mode):
+        pass
+    return result
+
+
 def annotate_overlap(root: Path, result: dict) -> dict:
     """Add `copied` (share per draft) and `copied_spans` to each pane, checked against the corpus
     of that pane's run; the base pane is checked against the first tuned run's corpus."""

@@ -128,10 +128,15 @@ def test_a_damaged_pdf_is_refused_by_name(tmp_path):
         corpus(tmp_path, [write(tmp_path, "broken.pdf", b"%PDF-1.4\nthis is not really a pdf")])
 
 
+def deflated(path, member: str, data: bytes):
+    """A zip holding one highly compressible member: a small file that expands a lot."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(member, data)
+    return path
+
+
 def test_a_docx_zip_bomb_is_refused_before_parsing(tmp_path):
-    bomb = tmp_path / "bomb.docx"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("word/document.xml", b"\0" * (60 * 1024 * 1024))
+    bomb = deflated(tmp_path / "bomb.docx", "word/document.xml", b"\0" * (60 * 1024 * 1024))
     with pytest.raises(CorpusError, match="bomb.docx: member word/document.xml expands .*zip bomb"):
         corpus(tmp_path, [bomb])
 
@@ -239,9 +244,7 @@ def test_zip_with_folders_mixed_types_and_hostile_names_reads_safely(tmp_path):
 
 
 def test_zip_bomb_is_refused(tmp_path):
-    archive = tmp_path / "bomb.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("a.txt", b"a" * (50 * 1024 * 1024))
+    archive = deflated(tmp_path / "bomb.zip", "a.txt", b"a" * (50 * 1024 * 1024))
     with pytest.raises(CorpusError, match="bomb.zip: member a.txt expands"):
         corpus(tmp_path, [archive])
 

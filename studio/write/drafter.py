@@ -164,7 +164,6 @@ class Drafter:
         self._loaded: tuple[str, str, str] | None = None  # (model, trained quantization, device) of the base in memory
         self._adapters: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()  # one generate at a time; other callers queue here
-        self.busy = False
 
     # -- models -------------------------------------------------------------------------
     def _ensure_base(self, model_name: str, quantization: str, device_preference: str) -> None:
@@ -268,7 +267,6 @@ class Drafter:
             yield {"waiting": True, "message": "another draft is being written; this one starts when it ends"}
             self._lock.acquire()
         try:
-            self.busy = True
             self._ensure_base(model_name, quantization, device)
             keep = {s.key for s in sources}
             for s in sources:
@@ -338,7 +336,6 @@ class Drafter:
             self._save(result)
             yield result
         finally:
-            self.busy = False
             self._lock.release()
 
     @staticmethod

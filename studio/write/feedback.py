@@ -1,8 +1,8 @@
 """Blind A/B judging of drafts, the preferences it records, win rates, and DPO pairs.
 
 A duel takes two panes of one finished comparison, shuffles their sides and shows the writer only
-the texts; which side is which stays in the process (and in `feedback/pending/`, so a restarted
-UI can still settle it) until the pick. Each pick appends one line to
+the texts; which side is which stays on the server, in `feedback/pending/` (so a restarted UI can
+still settle it), until the pick. Each pick appends one line to
 `<data>/feedback/preferences.jsonl`; ties are kept (they count in win rates) but give no DPO pair.
 """
 from __future__ import annotations
@@ -44,8 +44,9 @@ def start_duel(root: Path, draft_id: str, pair: tuple[str, str] | None = None) -
     if len(set(names)) != 2 or any(n not in panes for n in names):
         raise JudgingError(f"pick two different panes of this comparison ({', '.join(panes)})")
     secrets.SystemRandom().shuffle(names)
-    duel = {"duel": secrets.token_hex(8), "draft_id": draft_id, "sides": {"A": names[0], "B": names[1]},
-            "created": time.time()}
+    # the pending duel keeps what the judgement needs, so judging never re-reads the drafts log
+    duel = {"duel": secrets.token_hex(8), "created": time.time(), "sides": {"A": panes[names[0]], "B": panes[names[1]]},
+            **{k: record[k] for k in ("id", "prompt", "prompt_text", "mode", "settings")}}
     pending = feedback_dir(root) / "pending"
     pending.mkdir(parents=True, exist_ok=True)
     runs.write_json_atomic(pending / f"{duel['duel']}.json", duel)
@@ -62,10 +63,8 @@ def judge(root: Path, duel_id: str, pick: str) -> dict:
     path = feedback_dir(root) / "pending" / f"{duel_id}.json"
     if not path.exists():
         raise JudgingError("this blind comparison was already judged or never started: start a new one")
-    duel = json.loads(path.read_text(encoding="utf-8"))
-    record = read_drafts(root, duel["draft_id"])[-1]
-    panes = {p["source"]: p for p in record["panes"]}
-    a, b = (panes[duel["sides"][side]] for side in ("A", "B"))
+    record = json.loads(path.read_text(encoding="utf-8"))
+    a, b = record["sides"]["A"], record["sides"]["B"]
     chosen, rejected = (a, b) if pick in ("A", "tie") else (b, a)
     line = {
         "time": time.time(), "prompt": record["prompt"], "prompt_text": record["prompt_text"], "mode": record["mode"],

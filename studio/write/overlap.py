@@ -21,6 +21,7 @@ _UNIT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _PRIME = np.uint64(1099511628211)
 INDEX_FILE = "overlap-index.npy"
+_loaded: dict[Path, np.ndarray] = {}
 
 
 def units(text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
@@ -67,18 +68,23 @@ def record_texts(record: dict):
 
 
 def corpus_index(root: Path, corpus: str, version: str = "") -> np.ndarray:
-    """The window index of a corpus version (train and validation), built once and cached."""
+    """The window index of a corpus version (train and validation), built once, cached on disk and
+    kept in memory."""
     from studio.corpus.store import read_manifest, read_split, version_dir
 
     manifest = read_manifest(root, corpus, version)
     path = version_dir(root, corpus, manifest["version"]) / INDEX_FILE
+    if path in _loaded:  # corpus versions never change: one load per process
+        return _loaded[path]
     if path.exists():
-        return np.load(path)
+        _loaded[path] = np.load(path)
+        return _loaded[path]
     texts = (t for split in ("train", "val") for r in read_split(root, corpus, manifest["version"], split) for t in record_texts(r))
     index = build_index(texts)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, index)
     tmp.replace(path)
+    _loaded[path] = index
     return index
 
 
