@@ -4,6 +4,7 @@
     python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach] [--nproc N]
     python -m studio resume RUN_ID [--detach]
     python -m studio sweep --corpus NAME --trials 6 --sampler tpe|random|grid [--trial-steps N]
+    python -m studio dpo RUN_ID [--set key=value ...] [--detach]
     python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
 
@@ -62,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
 
+    s = sub.add_parser("dpo", parents=[common], help="train a run's adapter on the blind picks so far (DPO)")
+    s.add_argument("run", help="the run, or RUN@step-N, to start from")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
+    s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+
     s = sub.add_parser("draft", parents=[common], help="base and tuned drafts side by side, one batch")
     s.add_argument("--run", action="append", required=True,
                    help="a run id, or RUN@step-N for a checkpoint; repeat for up to 3 tuned panes")
@@ -103,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
                           f"({m['train_documents']} train, {m['val_documents']} val), "
                           f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}")
-        elif args.command in ("train", "resume"):
+        elif args.command in ("train", "resume", "dpo"):
             if args.command == "train":
                 run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=args.model)
+            elif args.command == "dpo":
+                run_id = service.start_dpo(root, args.run, args.set)
             else:
                 run_id = service.resume_run(root, args.run)
             if args.detach:

@@ -180,6 +180,9 @@ def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | 
     if nproc < 1:
         raise ValueError(f"nproc {nproc}: give 1 or more processes")
     cfg = training_config(corpus, preset, overrides, **fields)
+    if cfg.objective == "dpo":
+        raise ValueError("objective=dpo: a DPO run starts from the blind picks; use `python -m studio dpo RUN` "
+                         "or Train from preferences in the Write tab")
     if nproc > 1:
         _check_gpus_for(nproc, cfg.device)
     run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)

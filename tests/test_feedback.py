@@ -83,3 +83,14 @@ def test_drafts_export_as_markdown_and_json(root, trained_run):
     md = write_export(root, drafts, "md").read_text(encoding="utf-8")
     assert "## Prompt" in md and "## base model" in md and f"## {trained_run}" in md
     assert json.loads(write_export(root, drafts, "json").read_text(encoding="utf-8"))["id"] == drafts["id"]
+
+
+def test_a_dpo_run_needs_preferences_and_does_not_start_as_a_plain_training_run(tmp_path, root, trained_run):
+    with pytest.raises(ValueError, match="python -m studio dpo RUN"):
+        service.start_training(root, "lamp", "quick-cpu-demo", ["objective=dpo", f"init_adapter={trained_run}"])
+    empty = tmp_path / "empty"
+    import shutil
+
+    shutil.copytree(root / "runs", empty / "runs")
+    with pytest.raises(feedback.JudgingError, match="judge at least 2 blind comparisons"):
+        service.start_dpo(empty, trained_run)
