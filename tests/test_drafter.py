@@ -150,3 +150,29 @@ def test_checkpoints_are_listed_with_their_validation_loss(root, trained_run):
     found = checkpoints_of(root, trained_run)
     assert [c["source"] for c in found] == [f"{trained_run}@step-2", f"{trained_run}@step-4", trained_run]
     assert found[-1]["final"]
+
+
+def test_a_draft_on_a_busy_gpu_is_queued_until_memory_frees_and_stop_ends_the_wait():
+    import threading
+
+    from studio.write.drafter import drafting_bytes, wait_for_gpu_memory
+
+    smollm = {"num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "hidden_size": 576,
+              "vocab_size": 49152}
+    need = drafting_bytes(smollm, rows=2, tokens=1024)
+    kv = 2 * 30 * 3 * 64 * 2 * 2 * 1024  # keys and values, every layer, 16-bit, 2 rows of 1024 tokens
+    assert need > kv and drafting_bytes(smollm, rows=4, tokens=1024) > need
+    assert drafting_bytes(smollm, 2, 1024, weights=270 << 20) == need + (270 << 20)
+
+    readings = iter([need // 4, need // 2, need])  # a training run ends and gives its memory back
+    messages = list(wait_for_gpu_memory("cuda:0", need, threading.Event(), free=lambda _: next(readings), poll_s=0))
+    assert len(messages) == 2 and all("queued" in m and "GiB" in m for m in messages)
+
+    stop = threading.Event()
+    waiting = wait_for_gpu_memory("cuda:0", need, stop, free=lambda _: 0, poll_s=0)
+    assert "queued" in next(waiting)
+    stop.set()
+    assert list(waiting) == []  # Stop ends the wait without drafting
+
+    with pytest.raises(RuntimeError, match="GiB of GPU memory.*fewer panes"):
+        list(wait_for_gpu_memory("cuda:0", need, threading.Event(), free=lambda _: 0, poll_s=0.01, limit_s=0.03))

@@ -11,7 +11,8 @@ next token.
 On the CPU the base is drafted in bf16 rather than the 4-bit weights it was trained on: bitsandbytes
 de-quantizes every 4-bit matrix on every token there, and bf16 halves the bytes each token reads
 compared with fp32 (bench/generate.py measures both). On a GPU the run's own quantization is kept,
-leaving memory to training.
+leaving memory to training, and a draft that would not fit next to a training run is queued until
+the memory it needs (KV cache, logits, weights not yet loaded) is free.
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ MAX_TUNED_PANES = 3
 CACHED_ADAPTERS = 6  # adapters kept attached; the least recently used beyond this are unloaded
 SUMMARIZE_TEMPLATE = "Summarize the following text.\n\n{prompt}"
 _CHECKPOINT = re.compile(r"^(?P<run>[^@]+)@(?P<step>step-\d+)$")
+GPU_POLL_S = 2.0  # how often a queued draft looks at the GPU's free memory again
+GPU_WAIT_LIMIT_S = 900.0  # a queued draft gives up after this, with a message
+GPU_HEADROOM_BYTES = 256 << 20  # CUDA context, allocator slack and the sampling buffers
 
 
 class AdapterRefused(ValueError):
@@ -146,6 +150,45 @@ def stop_criteria(stop: threading.Event):
     return StoppingCriteriaList([StopWhenAsked()])
 
 
+def drafting_bytes(model_config: dict, rows: int, tokens: int, weights: int = 0) -> int:
+    """GPU memory a draft needs beyond what is loaded: the KV cache of every row (keys and values of
+    every layer, 16-bit), the last position's logits in fp32, the weights still to load, headroom."""
+    layers = model_config.get("num_hidden_layers", 32)
+    heads = model_config.get("num_attention_heads", 32)
+    kv_heads = model_config.get("num_key_value_heads") or heads
+    head_dim = model_config.get("head_dim") or model_config.get("hidden_size", 4096) // heads
+    kv_cache = 2 * layers * kv_heads * head_dim * 2 * rows * tokens
+    logits = rows * model_config.get("vocab_size", 32000) * 4 * 2
+    return int(1.2 * (kv_cache + logits) + weights + GPU_HEADROOM_BYTES)
+
+
+def free_gpu_bytes(device: str) -> int:
+    """Free memory on `device` as the driver sees it (other processes, a training run included),
+    plus what this process's allocator holds in reserve and can hand out again."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
+def wait_for_gpu_memory(device: str, need: int, stop: threading.Event, free=free_gpu_bytes,
+                        poll_s: float = GPU_POLL_S, limit_s: float = GPU_WAIT_LIMIT_S) -> Iterator[str]:
+    """Queue a draft until `need` bytes are free on `device`, yielding a message each time it looks.
+    A training run sharing the GPU releases memory when it ends; Stop ends the wait."""
+    waited = 0.0
+    while (available := free(device)) < need:
+        if stop.is_set():
+            return
+        if waited >= limit_s:
+            raise RuntimeError(f"drafting needs {need / 2**30:.1f} GiB of GPU memory and only {available / 2**30:.1f} GiB "
+                               f"was free for {limit_s / 60:.0f} minutes (a training run holds it): draft when the run "
+                               "ends, or with fewer panes, drafts per pane or tokens")
+        yield (f"queued: drafting needs {need / 2**30:.1f} GiB of GPU memory, {available / 2**30:.1f} GiB is free "
+               "(a training run holds the rest); the draft starts when enough is free")
+        stop.wait(poll_s)
+        waited += poll_s
+
+
 def drafting_weights(device: str, trained_quantization: str) -> tuple[str, str]:
     """(quantization, dtype) to draft with: bf16 on the CPU, the run's own on a GPU."""
     if device == "cpu":
@@ -183,6 +226,22 @@ class Drafter:
         self.model.eval()
         self.device, self.weights = device, f"{quant if quant != 'none' else ''} {dtype}".strip()
         self._key, self._adapters = key, OrderedDict()
+
+    def _wait_for_memory(self, model_name: str, quantization: str, device_preference: str, rows: int,
+                         tokens: int, stop: threading.Event) -> Iterator[str]:
+        """On a GPU, queue until the draft fits next to whatever else holds memory (a training run)."""
+        from studio.estimate import WEIGHT_BYTES
+        from studio.models import pick_device
+        from studio.service import model_facts
+
+        device = pick_device(device_preference)
+        if not device.startswith("cuda"):
+            return
+        quant, dtype = drafting_weights(device, quantization)
+        params_m, config = model_facts(self.root, model_name)
+        loaded = self._key == (model_name, quant, dtype, device)
+        weights = 0 if loaded or not params_m else int(params_m * 1e6 * WEIGHT_BYTES.get(quant, 2))
+        yield from wait_for_gpu_memory(device, drafting_bytes(config or {}, rows, tokens, weights), stop)
 
     def _ensure_adapter(self, source: Source, keep: set[str]) -> None:
         from peft import PeftModel
@@ -267,6 +326,13 @@ class Drafter:
             yield {"waiting": True, "message": "another draft is being written; this one starts when it ends"}
             self._lock.acquire()
         try:
+            rows_count = len(sources) * gen.drafts
+            for message in self._wait_for_memory(model_name, quantization, device, rows_count,
+                                                 len(prompt) + 512 + gen.max_new_tokens, stop):
+                yield {"waiting": True, "message": message}
+            if stop.is_set():
+                yield {"waiting": True, "message": "stopped while queued: nothing was drafted"}
+                return
             self._ensure_base(model_name, quantization, device)
             keep = {s.key for s in sources}
             for s in sources:
