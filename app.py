@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
+import sys
 import threading
+from pathlib import Path
 
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable, registry, resolve
 from studio.paths import data_root
+
+SHARE_USER = "studio"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -15,7 +20,36 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--data-dir", help="where corpora, runs and model caches live (default $STUDIO_DATA_DIR or ./studio-data)")
     p.add_argument("--model", default=EMBEDDED_DEFAULT, help="default base model: registry name, hub id or local folder")
+    p.add_argument("--share", action="store_true",
+                   help="also serve a public gradio.live link; always behind a password (generated when no --auth)")
+    p.add_argument("--auth", metavar="USER:PASS", help="require this user name and password")
+    p.add_argument("--auth-file", type=Path, metavar="FILE", help="require a login; one USER:PASS per line")
+    p.add_argument("--demo", action="store_true",
+                   help="read-only: only the Write tab, over published runs; no uploads, training, deletes or files")
+    p.add_argument("--lang", choices=["en", "zh"], help="interface language for every visitor (default: the browser's)")
+    p.add_argument("--max-upload-mb", type=float, default=200, help="largest file accepted by an upload (default 200)")
     return p.parse_args(argv)
+
+
+def parse_logins(auth: str | None, auth_file: Path | None) -> list[tuple[str, str]]:
+    """USER:PASS pairs from --auth and --auth-file; a malformed entry stops the launch with its line."""
+    entries = [("--auth", auth)] if auth else []
+    if auth_file:
+        try:
+            lines = auth_file.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise SystemExit(f"--auth-file {auth_file}: cannot read it ({e.strerror})")
+        entries += [(f"{auth_file} line {n}", line.strip()) for n, line in enumerate(lines, 1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+        if not any(where != "--auth" for where, _ in entries):
+            raise SystemExit(f"--auth-file {auth_file}: no USER:PASS lines in it")
+    logins = []
+    for where, entry in entries:
+        user, sep, password = entry.partition(":")
+        if not sep or not user or not password:
+            raise SystemExit(f"{where}: expected USER:PASS with neither part empty")
+        logins.append((user, password))
+    return logins
 
 
 def warm_model_cache(root, model: str) -> None:
@@ -31,13 +65,23 @@ def warm_model_cache(root, model: str) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logins = parse_logins(args.auth, args.auth_file)
+    if args.share and not logins:
+        # A public link is never open: without --auth, a strong password made now, shown once.
+        password = secrets.token_urlsafe(16)
+        logins = [(SHARE_USER, password)]
+        print(f"Sharing needs a login. User: {SHARE_USER}  Password: {password}  (shown once; pass --auth to choose)",
+              flush=True)
     root = data_root(args.data_dir)
     threading.Thread(target=warm_model_cache, args=(root, args.model), daemon=True).start()
-    from studio.ui.app import build_app
+    from studio.ui.app import build_app, launch
 
-    print(f"Writing Studio: data in {root}")
-    build_app(root, args.model).queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port)
+    print(f"Writing Studio: data in {root}{' (demo mode: Write tab over published runs only)' if args.demo else ''}",
+          flush=True)
+    app = build_app(root, args.model, demo=args.demo, lang=args.lang)
+    launch(app, host=args.host, port=args.port, share=args.share, logins=logins, demo=args.demo,
+           max_upload_mb=args.max_upload_mb)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -126,5 +126,23 @@ def list_runs(root: Path) -> list[dict]:
             "total_steps": status.get("total_steps", 0),
             "eval": read_eval(folder),
             "has_adapter": (folder / "adapter" / "adapter_model.safetensors").exists(),
+            "published": is_published(folder),
+            "seconds": round((status.get("finished") or status.get("heartbeat") or 0) - status["started"])
+            if status.get("started") else None,
         })
     return rows
+
+
+PUBLISHED_MARK = "published"  # an empty file in a run folder: the run is shown in demo mode
+
+
+def is_published(folder: Path) -> bool:
+    return (folder / PUBLISHED_MARK).exists()
+
+
+def set_published(folder: Path, published: bool) -> None:
+    mark = folder / PUBLISHED_MARK
+    if published:
+        mark.touch()
+    else:
+        mark.unlink(missing_ok=True)

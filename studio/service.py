@@ -325,3 +325,67 @@ def annotate_overlap(root: Path, result: dict) -> dict:
         pane["copied"] = [f["share"] for f in found]
         pane["copied_spans"] = [f["spans"] for f in found]
     return result
+
+
+# -- run management ------------------------------------------------------------------------
+def delete_run(root: Path, run_id: str) -> None:
+    """Remove one run's folder and nothing else; a run that is training is refused."""
+    import shutil
+
+    folder = runs.run_dir(root, run_id)
+    if not folder.is_dir():
+        raise ValueError(f"run '{run_id}' does not exist (already deleted?)")
+    state = runs.read_status(folder).get("state")
+    if state in runs.ACTIVE:
+        raise ValueError(f"run '{run_id}' is {state}: cancel it first, then delete it")
+    shutil.rmtree(folder)
+
+
+def publish_run(root: Path, run_id: str, published: bool = True) -> None:
+    """Show (or hide) a run's adapter in demo mode."""
+    folder = runs.run_dir(root, run_id)
+    if published and not (folder / "adapter" / "adapter_model.safetensors").exists():
+        raise ValueError(f"run '{run_id}' has no finished adapter to publish: publish a completed run")
+    runs.set_published(folder, published)
+
+
+def published_runs(root: Path) -> set[str]:
+    return {row["run_id"] for row in list_runs(root) if row["published"]}
+
+
+def compare_runs(root: Path, first: str, second: str) -> dict:
+    """Two runs side by side: the config fields that differ, both loss curves, both evaluations."""
+    a, b = run_view(root, first), run_view(root, second)
+    differences = [{"setting": k, first: a["config"].get(k), second: b["config"].get(k)}
+                   for k in a["config"] if a["config"].get(k) != b["config"].get(k)]
+    return {"runs": [first, second], "differences": differences, "views": [a, b]}
+
+
+def models_overview(root: Path) -> list[dict]:
+    """The registry: what is cached here, its size on disk, and the memory its weights need."""
+    from studio.estimate import WEIGHT_BYTES
+    from studio.models import registry
+    from studio.paths import models_dir
+
+    rows = []
+    for entry in registry().values():
+        folder = models_dir(root) / entry.name if entry.source == "embedded" else _hub_cache_folder(entry.id)
+        cached = bool(folder and (folder / "config.json").exists())
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if cached else 0
+        params = entry.params_m * 1e6
+        rows.append({"name": entry.name, "source": entry.source, "id": entry.id or entry.package,
+                     "params_m": entry.params_m, "cached": cached, "disk_gb": round(size / 1e9, 2),
+                     "gb_4bit": round(params * WEIGHT_BYTES["nf4"] / 1e9, 2), "gb_16bit": round(params * 2 / 1e9, 2),
+                     "description": entry.description})
+    return rows
+
+
+def _hub_cache_folder(repo_id: str) -> Path | None:
+    """The snapshot folder of a hub model in the local hub cache, or None; never downloads."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # noqa: BLE001 - an odd id is simply not cached
+        return None
+    return Path(cached).parent if isinstance(cached, str) else None

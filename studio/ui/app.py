@@ -1,24 +1,59 @@
-"""The whole UI: three tabs over one data root."""
+"""The whole UI over one data root, and how it is served.
+
+In demo mode only the Write tab is built, over the runs the owner published, without exports,
+judging or training: the handlers that are not built are not endpoints either, so calling them
+over HTTP is refused by gradio itself, and uploads are capped at zero bytes.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import gradio as gr
 
-from studio.ui import corpus_tab, train_tab, write_tab
+from studio.ui import corpus_tab, models_tab, runs_tab, train_tab, write_tab
+from studio.ui.i18n import T, translations
+
+SHARE_FAILED = ("The public link could not be created: there is no network route to gradio's share server, or its "
+                "tunnel program could not be downloaded. The studio keeps serving on {url} (this machine only "
+                "unless --host says otherwise). Check the connection and start again with --share to get a link.")
 
 
-def build_app(root: Path, default_model: str) -> gr.Blocks:
-    with gr.Blocks(title="Writing Studio") as demo:
-        gr.Markdown("# Writing Studio\nBring a corpus, fine-tune a writing model with 4-bit QLoRA, "
-                    "compare base and tuned drafts side by side.")
-        with gr.Tabs():
-            with gr.Tab("Corpus", id="corpus"):
-                corpus_tab.build(root)
-            with gr.Tab("Train", id="train"):
-                train = train_tab.build(root, default_model)
-            with gr.Tab("Write", id="write"):
-                write = write_tab.build(root)
-        for fn, inputs, outputs in (train["load"], write["load"]):
-            demo.load(fn, inputs, outputs)
-    return demo
+def build_app(root: Path, default_model: str, demo: bool = False, lang: str | None = None) -> gr.Blocks:
+    with gr.Blocks(title="Writing Studio") as app:
+        gr.Markdown(T("app.intro_demo" if demo else "app.intro"))
+        if demo:
+            write = write_tab.build(root, demo=True)
+            loads = [write["load"]]
+        else:
+            with gr.Tabs():
+                with gr.Tab(T("tab.corpus"), id="corpus"):
+                    corpus_tab.build(root)
+                with gr.Tab(T("tab.train"), id="train"):
+                    train = train_tab.build(root, default_model)
+                with gr.Tab(T("tab.write"), id="write"):
+                    write = write_tab.build(root)
+                with gr.Tab(T("tab.runs"), id="runs"):
+                    runs = runs_tab.build(root)
+                with gr.Tab(T("tab.models"), id="models"):
+                    models = models_tab.build(root)
+            loads = [train["load"], write["load"], runs["load"], models["load"]]
+        for fn, inputs, outputs in loads:
+            app.load(fn, inputs, outputs)
+    app.studio_i18n = translations(lang)
+    return app
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
+           logins: list[tuple[str, str]] | None = None, demo: bool = False, max_upload_mb: float = 200,
+           block: bool = True) -> gr.Blocks:
+    if share and not logins:
+        raise ValueError("a shared link needs a login: pass logins (app.py makes a password when --auth is absent)")
+    app.queue(default_concurrency_limit=2)
+    app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
+               max_file_size=0 if demo else int(max_upload_mb * 2**20), i18n=app.studio_i18n,
+               prevent_thread_lock=True, show_error=True)
+    if share and not app.share_url:
+        print(SHARE_FAILED.format(url=app.local_url), flush=True)
+    if block:
+        app.block_thread()
+    return app

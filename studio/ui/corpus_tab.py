@@ -11,6 +11,7 @@ from studio import service
 from studio.config import CorpusConfig
 from studio.corpus.readers import SUPPORTED
 from studio.paths import PROJECT_ROOT
+from studio.ui.i18n import T
 from studio.ui.views import corpus_report, dropped_frame, histogram_frame
 
 SAMPLE_FILES = sorted((PROJECT_ROOT / "assets" / "samples").glob("*.txt"))
@@ -21,35 +22,33 @@ PAGE = 25
 
 
 def build(root: Path) -> dict:
-    gr.Markdown("Bring your writing: " + ", ".join(SUPPORTED) + ". Text in any common encoding, Chinese included "
-                "(UTF-8, GB18030/GBK, Big5, UTF-16). Separate pieces inside one text file with a line of `---`. "
-                "Each ingest makes a new version; nothing earlier is changed.")
+    gr.Markdown(T("corpus.help"))
     defaults = CorpusConfig()
     with gr.Row():
-        files = gr.File(label="Files", file_count="multiple", file_types=list(SUPPORTED), type="filepath")
+        files = gr.File(label=T("corpus.files"), file_count="multiple", file_types=list(SUPPORTED), type="filepath")
         with gr.Column():
-            name = gr.Textbox(label="Corpus name", placeholder="my-stories", max_lines=1)
-            mode = gr.Radio(["text", "pairs", "chat"], value="text", label="Mode",
-                            info="text: prose for a voice · pairs: prompt → response (e.g. document → summary) · chat: messages")
-            ingest_btn = gr.Button("Ingest", variant="primary")
-            sample_btn = gr.Button("Use the sample corpus (a lighthouse keeper's log)")
-    with gr.Accordion("Fields (jsonl, json, csv, parquet): leave empty to recognise common names", open=False):
+            name = gr.Textbox(label=T("corpus.name"), placeholder="my-stories", max_lines=1)
+            mode = gr.Radio(["text", "pairs", "chat"], value="text", label=T("corpus.mode"),
+                            info=T("corpus.mode_help"))
+            ingest_btn = gr.Button(T("corpus.ingest"), variant="primary", elem_id="corpus-ingest")
+            sample_btn = gr.Button(T("corpus.sample"), elem_id="corpus-sample")
+    with gr.Accordion(T("corpus.fields"), open=False):
         with gr.Row():
             mapping = {key: gr.Textbox(label=key.replace("_", " "), max_lines=1, placeholder="auto")
                        for key in ("text_field", "prompt_field", "response_field", "messages_field")}
-    with gr.Accordion("Cleaning rules and split", open=False):
+    with gr.Accordion(T("corpus.cleaning"), open=False):
         with gr.Row():
             switches = {f.name: gr.Checkbox(value=f.default, label=f.name.replace("_", " "), info=f.metadata["help"]) for f in SWITCHES}
         with gr.Row():
             numbers = {n: gr.Number(value=getattr(defaults, n), label=n.replace("_", " ")) for n in NUMBERS}
     report = gr.Markdown(elem_id="corpus-report")
-    histogram = gr.BarPlot(histogram_frame({}), x="length (tokens)", y="items", title="Item lengths", height=240,
+    histogram = gr.BarPlot(histogram_frame({}), x="length (tokens)", y="items", title=T("corpus.lengths"), height=240,
                            elem_id="corpus-histogram", sort=None)
-    with gr.Accordion("Dropped items: what was left out, and why", open=False):
+    with gr.Accordion(T("corpus.dropped"), open=False):
         with gr.Row():
-            corpus_pick = gr.Dropdown(label="Corpus", choices=[], allow_custom_value=True)
-            reason = gr.Dropdown(label="Reason", choices=[""], value="", allow_custom_value=True)
-            page = gr.Number(value=1, precision=0, minimum=1, label="Page")
+            corpus_pick = gr.Dropdown(label=T("corpus.pick"), choices=[], allow_custom_value=True)
+            reason = gr.Dropdown(label=T("corpus.reason"), choices=[""], value="", allow_custom_value=True)
+            page = gr.Number(value=1, precision=0, minimum=1, label=T("corpus.page"))
         dropped = gr.Dataframe(dropped_frame([]), wrap=True, elem_id="dropped-items")
 
     settings_inputs = [mode, *mapping.values(), *switches.values(), *numbers.values()]

@@ -14,6 +14,7 @@ import gradio as gr
 
 from studio import service
 from studio.config import TrainConfig
+from studio.ui.i18n import T
 from studio.ui.views import (eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
                              sweep_frame)
 
@@ -39,41 +40,39 @@ def build(root: Path, default_model: str) -> dict:
     first = "quick-cpu-demo" if "quick-cpu-demo" in presets else next(iter(presets), None)
     start_values = presets[first]["values"] if first else {}
     with gr.Row():
-        corpus = gr.Dropdown(label="Corpus", choices=[], allow_custom_value=False)
-        preset = gr.Dropdown(label="Preset", choices=list(presets), value=first)
-        model = gr.Textbox(label="Base model", value=default_model, max_lines=1,
-                           info="A name from presets/models.yaml, a hub id, or a local folder.")
-        epochs = gr.Number(label="Epochs", value=start_values.get("epochs", 1), info="Passes over the training split.")
+        corpus = gr.Dropdown(label=T("train.corpus"), choices=[], allow_custom_value=False, elem_id="train-corpus")
+        preset = gr.Dropdown(label=T("train.preset"), choices=list(presets), value=first, elem_id="train-preset")
+        model = gr.Textbox(label=T("train.model"), value=default_model, max_lines=1, info=T("train.model_help"),
+                           elem_id="train-model")
+        epochs = gr.Number(label=T("train.epochs"), value=start_values.get("epochs", 1), info=T("train.epochs_help"))
     preset_help = gr.Markdown(presets[first]["description"] if first else "")
-    with gr.Accordion("Advanced settings (every field; the preset fills them)", open=False):
+    with gr.Accordion(T("train.advanced"), open=False):
         advanced = []
         for i in range(0, len(ADVANCED), 3):
             with gr.Row():
                 advanced += [field_input(f, start_values.get(f.name, f.default)) for f in ADVANCED[i:i + 3]]
     estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
-        train_btn = gr.Button("Train", variant="primary")
-        cancel_btn = gr.Button("Cancel run", variant="stop")
-        resume_btn = gr.Button("Resume run")
-        refresh_btn = gr.Button("Refresh lists")
+        train_btn = gr.Button(T("train.train"), variant="primary", elem_id="train-start")
+        cancel_btn = gr.Button(T("train.cancel"), variant="stop")
+        resume_btn = gr.Button(T("train.resume"))
+        refresh_btn = gr.Button(T("train.refresh"))
     message = gr.Markdown()
-    run = gr.Dropdown(label="Run", choices=[], elem_id="run-picker")
+    run = gr.Dropdown(label=T("train.run"), choices=[], elem_id="run-picker")
     progress = gr.HTML(progress_html(None), elem_id="run-progress")
     with gr.Row():
-        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title="Loss (train and validation)",
+        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"),
                            height=280, elem_id="loss-plot")
-        lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title="Learning rate", height=280)
+        lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title=T("train.lr"), height=280)
     evaluation = gr.Markdown(elem_id="run-eval")
-    with gr.Accordion("Hyperparameter sweep (learning rate, LoRA rank, epochs)", open=False):
-        gr.Markdown("Short trials, one after another, each an ordinary run judged on validation loss; "
-                    "optuna's TPE picks the next trial from the earlier ones, random samples, grid walks every point. "
-                    "The form above gives every other setting.")
+    with gr.Accordion(T("train.sweep"), open=False):
+        gr.Markdown(T("train.sweep_help"))
         with gr.Row():
-            sweep_trials = gr.Number(label="Trials", value=6, precision=0)
-            sweep_sampler = gr.Dropdown(label="Sampler", choices=["tpe", "random", "grid"], value="tpe")
-            sweep_steps = gr.Number(label="Steps per trial", value=20, precision=0, info="0: each trial runs the full schedule.")
-            sweep_btn = gr.Button("Start sweep")
-        sweep_pick = gr.Dropdown(label="Sweep", choices=[])
+            sweep_trials = gr.Number(label=T("train.trials"), value=6, precision=0)
+            sweep_sampler = gr.Dropdown(label=T("train.sampler"), choices=["tpe", "random", "grid"], value="tpe")
+            sweep_steps = gr.Number(label=T("train.trial_steps"), value=20, precision=0, info=T("train.trial_steps_help"))
+            sweep_btn = gr.Button(T("train.start_sweep"))
+        sweep_pick = gr.Dropdown(label=T("train.sweep_pick"), choices=[])
         sweep_table = gr.Dataframe(sweep_frame([]), interactive=False, elem_id="sweep-table")
     timer = gr.Timer(POLL_SECONDS)
 

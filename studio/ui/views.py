@@ -177,3 +177,43 @@ def win_rate_frame(rates: list[dict]) -> pd.DataFrame:
     rows = [{"tuned": r["source"], "win rate": f"{r['win_rate']:.0%}", "wins": r["wins"], "losses": r["losses"],
              "ties": r["ties"], "judged": r["judged"]} for r in rates]
     return pd.DataFrame(rows, columns=["tuned", "win rate", "wins", "losses", "ties", "judged"])
+
+
+def runs_frame(rows: list[dict]) -> pd.DataFrame:
+    """Every run, one line each: what it is, how it went, what it measured."""
+    columns = ["run", "state", "corpus", "model", "preset", "steps", "duration", "perplexity base → tuned", "demo"]
+    lines = []
+    for r in rows:
+        ev = r.get("eval") or {}
+        ppl = (f"{ev['base']['perplexity']:.2f} → {ev['tuned']['perplexity']:.2f}"
+               if ev.get("base") and ev.get("tuned") else "")
+        lines.append([r["run_id"], r["state"], r["corpus"], r["model"], r["preset"],
+                      f"{r['step']}/{r['total_steps']}", duration(r.get("seconds")), ppl, "✓" if r.get("published") else ""])
+    return pd.DataFrame(lines, columns=columns)
+
+
+def overlaid_loss_frame(views_of_runs: list[dict]) -> pd.DataFrame:
+    """Both runs' train and validation curves on one plot, each series named by its run."""
+    frames = []
+    for view in views_of_runs:
+        frame = loss_frame(view["events"])
+        frame["series"] = view["run_id"] + " · " + frame["series"]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else loss_frame([])
+
+
+def differences_markdown(result: dict) -> str:
+    first, second = result["runs"]
+    if not result["differences"]:
+        return "The two runs used the same settings."
+    lines = [f"| setting | {first} | {second} |", "|---|---|---|"]
+    lines += [f"| {d['setting']} | {html.escape(str(d[first]))} | {html.escape(str(d[second]))} |"
+              for d in result["differences"]]
+    return "\n".join(lines)
+
+
+def models_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([[r["name"], r["source"], r["id"], r["params_m"], "✓" if r["cached"] else "",
+                          r["disk_gb"] if r["cached"] else "", r["gb_4bit"], r["gb_16bit"]] for r in rows],
+                        columns=["model", "source", "where from", "parameters (M)", "cached", "size on disk (GB)",
+                                 "weights in 4-bit (GB)", "weights in 16-bit (GB)"])

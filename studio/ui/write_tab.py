@@ -12,23 +12,23 @@ import gradio as gr
 from studio import service
 from studio.config import ConfigError, GenConfig
 from studio.ui import views
+from studio.ui.i18n import T
 from studio.write import feedback
 from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of
 from studio.write.export import write_export
 
 USER_ERRORS = (ValueError, RuntimeError, ConfigError, AdapterRefused)
 PANES = 1 + MAX_TUNED_PANES  # the base and the tuned panes
-MODE_HINTS = {"continue": "Your opening, continued in the tuned voice",
-              "instruct": "A request, sent through the model's chat template",
-              "summarize": "A document to summarize, with the run's prompt template"}
 _stops: dict[str, threading.Event] = {}  # per browser session: what the Stop button sets
 
 
-def source_choices(root: Path) -> list[tuple[str, str]]:
+def source_choices(root: Path, published_only: bool = False) -> list[tuple[str, str]]:
     """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
-    checkpoints labelled with the validation loss at their step."""
+    checkpoints labelled with the validation loss at their step. In demo mode, published runs only."""
     choices = []
     for row in service.list_runs(root):
+        if published_only and not row["published"]:
+            continue
         try:
             found = checkpoints_of(root, row["run_id"])
         except (OSError, ValueError):
@@ -43,64 +43,76 @@ def source_choices(root: Path) -> list[tuple[str, str]]:
     return choices
 
 
-def build(root: Path) -> dict:
+def check_demo_panes(root: Path, panes: list[str]) -> None:
+    """Demo mode drafts with published runs only, whatever a caller sends over HTTP."""
+    published = service.published_runs(root)
+    for pane in panes:
+        run_id = pane.split("@", 1)[0]
+        if pane != "base" and run_id not in published:
+            raise ValueError(f"run '{run_id}' is not published for this demo: pick one from the list")
+
+
+def build(root: Path, demo: bool = False) -> dict:
     last = gr.State(None)  # the finished comparison shown now
     duel = gr.State("")
     with gr.Row():
-        mode = gr.Radio(list(MODES), value="continue", label="Mode", info=MODE_HINTS["continue"], elem_id="write-mode")
-        with_base = gr.Checkbox(value=True, label="Base model pane")
-    prompt = gr.Textbox(label="Prompt", lines=4, value="LAMP LOG, GANNET ROCK. Day 41.", elem_id="write-prompt")
+        mode = gr.Radio([(T(f"write.mode_{m}"), m) for m in MODES], value="continue", label=T("write.mode"),
+                        info=T("write.hint_continue"), elem_id="write-mode")
+        with_base = gr.Checkbox(value=True, label=T("write.base_pane"))
+    prompt = gr.Textbox(label=T("write.prompt"), lines=4, value="LAMP LOG, GANNET ROCK. Day 41.", elem_id="write-prompt")
     with gr.Row():
-        picks = [gr.Dropdown(label=f"Tuned pane {n + 1}", choices=[], elem_id=f"write-run-{n + 1}") for n in range(MAX_TUNED_PANES)]
-        refresh_btn = gr.Button("Refresh runs", scale=0)
+        picks = [gr.Dropdown(label=T(f"write.tuned_{n + 1}"), choices=[], elem_id=f"write-run-{n + 1}")
+                 for n in range(MAX_TUNED_PANES)]
+        refresh_btn = gr.Button(T("write.refresh"), scale=0)
     defaults = GenConfig()
-    with gr.Accordion("Sampling (the same for every pane)", open=False):
+    with gr.Accordion(T("write.sampling"), open=False):
         with gr.Row():
-            max_new = gr.Slider(8, 512, value=defaults.max_new_tokens, step=8, label="Max new tokens")
-            temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label="Temperature (0 = greedy)")
-            top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label="Top-p")
-            top_k = gr.Number(value=defaults.top_k, precision=0, label="Top-k (0 = off)")
+            max_new = gr.Slider(8, 512, value=defaults.max_new_tokens, step=8, label=T("write.max_new"))
+            temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label=T("write.temperature"))
+            top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label=T("write.top_p"))
+            top_k = gr.Number(value=defaults.top_k, precision=0, label=T("write.top_k"))
         with gr.Row():
-            repetition = gr.Slider(0.8, 2, value=defaults.repetition_penalty, step=0.05, label="Repetition penalty")
-            seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
-            drafts = gr.Slider(1, 4, value=1, step=1, label="Drafts per pane")
+            repetition = gr.Slider(0.8, 2, value=defaults.repetition_penalty, step=0.05, label=T("write.repetition"))
+            seed = gr.Number(value=defaults.seed, precision=0, label=T("write.seed"))
+            drafts = gr.Slider(1, 4, value=1, step=1, label=T("write.drafts"))
     with gr.Row():
-        draft_btn = gr.Button("Draft", variant="primary", elem_id="write-draft")
-        stop_btn = gr.Button("Stop", variant="stop", elem_id="write-stop")
+        draft_btn = gr.Button(T("write.draft"), variant="primary", elem_id="write-draft")
+        stop_btn = gr.Button(T("write.stop"), variant="stop", elem_id="write-stop")
     message = gr.Markdown(elem_id="write-message")
     boxes, copied = [], []
     with gr.Row():
         for n in range(PANES):
             with gr.Column():
-                boxes.append(gr.Textbox(label="Base model" if n == 0 else f"Tuned pane {n}", lines=12, buttons=["copy"],
-                                        visible=n <= 1, elem_id="draft-base" if n == 0 else f"draft-tuned-{n}"))
-                copied.append(gr.HighlightedText(label="Copied from the corpus", color_map={"copied": "#f4a261"},
+                boxes.append(gr.Textbox(label=T("write.base_label") if n == 0 else T(f"write.tuned_{n}"), lines=12,
+                                        buttons=["copy"], visible=n <= 1,
+                                        elem_id="draft-base" if n == 0 else f"draft-tuned-{n}"))
+                copied.append(gr.HighlightedText(label=T("write.copied"), color_map={"copied": "#f4a261"},
                                                  visible=False, combine_adjacent=True))
-    with gr.Row():
-        export_md = gr.Button("Export Markdown", scale=0)
-        export_json = gr.Button("Export JSON", scale=0)
-        export_file = gr.File(label="Export", interactive=False, height=60)
-    with gr.Accordion("Blind comparison: which draft is better?", open=False):
-        gr.Markdown("Two drafts of the last comparison, sides shuffled, labels hidden until you pick. "
-                    "Each pick is saved in `feedback/preferences.jsonl` and can train the model (DPO).")
-        duel_btn = gr.Button("Start a blind comparison (base vs tuned pane 1)", elem_id="duel-start")
+    if not demo:  # a demo visitor drafts only: no files written, no judgements that would feed training
         with gr.Row():
-            side_a = gr.Textbox(label="Draft A", lines=8, interactive=False, elem_id="duel-a")
-            side_b = gr.Textbox(label="Draft B", lines=8, interactive=False, elem_id="duel-b")
-        with gr.Row():
-            pick_a = gr.Button("A is better", elem_id="pick-a")
-            pick_tie = gr.Button("Tie", elem_id="pick-tie")
-            pick_b = gr.Button("B is better", elem_id="pick-b")
-        reveal = gr.Markdown(elem_id="duel-reveal")
-        rates = gr.Dataframe(label="Win rate against the base", interactive=False, elem_id="win-rates")
-        with gr.Row():
-            dpo_export_btn = gr.Button("Export preferences as DPO pairs", scale=0)
-            dpo_train_btn = gr.Button("Train tuned pane 1 from preferences (DPO)", scale=0, elem_id="dpo-train")
-        dpo_file = gr.File(label="DPO pairs", interactive=False, height=60)
-        dpo_message = gr.Markdown()
+            export_md = gr.Button(T("write.export_md"), scale=0)
+            export_json = gr.Button(T("write.export_json"), scale=0)
+            export_file = gr.File(label=T("write.export_file"), interactive=False, height=60)
+        with gr.Accordion(T("write.blind"), open=False):
+            gr.Markdown(T("write.blind_help"))
+            duel_btn = gr.Button(T("write.duel_start"), elem_id="duel-start")
+            with gr.Row():
+                side_a = gr.Textbox(label=T("write.side_a"), lines=8, interactive=False, elem_id="duel-a")
+                side_b = gr.Textbox(label=T("write.side_b"), lines=8, interactive=False, elem_id="duel-b")
+            with gr.Row():
+                pick_a = gr.Button(T("write.pick_a"), elem_id="pick-a")
+                pick_tie = gr.Button(T("write.pick_tie"), elem_id="pick-tie")
+                pick_b = gr.Button(T("write.pick_b"), elem_id="pick-b")
+            reveal = gr.Markdown(elem_id="duel-reveal")
+            rates = gr.Dataframe(label=T("write.win_rates"), interactive=False, elem_id="win-rates")
+            with gr.Row():
+                dpo_export_btn = gr.Button(T("write.dpo_export"), scale=0)
+                dpo_train_btn = gr.Button(T("write.dpo_train"), scale=0, elem_id="dpo-train")
+            dpo_file = gr.File(label=T("write.dpo_file"), interactive=False, height=60)
+            dpo_message = gr.Markdown()
 
     def refresh(*selected):
-        choices = source_choices(root)
+        choices = source_choices(root, published_only=demo)
         values = [c[1] for c in choices]
         first_final = next((v for v in values if "@" not in v), None)
         keep = [s if s in values else None for s in selected]
@@ -114,7 +126,7 @@ def build(root: Path) -> dict:
     def draft(mode_value, text, base_on, p1, p2, p3, n_tokens, temp, top_p_value, top_k_value, rep, seed_value, n_drafts,
               request: gr.Request):
         panes = pane_sources(base_on, p1, p2, p3)
-        labels = [("Base model" if p == "base" else p) for p in panes]
+        labels = [(T("write.base_label") if p == "base" else p) for p in panes]
         hidden = [gr.update(visible=False, value=None)] * PANES
         try:
             gen = GenConfig(max_new_tokens=int(n_tokens), temperature=float(temp), top_p=float(top_p_value),
@@ -122,6 +134,8 @@ def build(root: Path) -> dict:
                             drafts=int(n_drafts))
             if not panes:
                 raise ValueError("no panes: tick the base model or pick a tuned run")
+            if demo:
+                check_demo_panes(root, panes)
         except USER_ERRORS as e:
             yield [f"**Error:** {e}", None] + [gr.update()] * PANES + hidden
             return
@@ -193,11 +207,13 @@ def build(root: Path) -> dict:
             return f"**Error:** {e}"
         return f"DPO run **{run_id}** started from {p1}: follow it in the Train tab."
 
-    mode.change(lambda m: gr.update(info=MODE_HINTS[m]), mode, mode)
+    mode.change(lambda m: gr.update(info=T(f"write.hint_{m}")), mode, mode)
     refresh_btn.click(refresh, picks, picks)
     draft_btn.click(draft, [mode, prompt, with_base, *picks, max_new, temperature, top_p, top_k, repetition, seed, drafts],
                                [message, last, *boxes, *copied])
     stop_btn.click(stop_drafting, None, message)  # generation ends at the next token; the drafts so far stay
+    if demo:
+        return {"load": (refresh, picks, picks)}
     export_md.click(lambda r: export(r, "md"), last, [export_file, message])
     export_json.click(lambda r: export(r, "json"), last, [export_file, message])
     duel_btn.click(start_duel, last, [duel, side_a, side_b, reveal])

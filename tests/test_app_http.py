@@ -1,0 +1,129 @@
+"""The served app over plain HTTP, as an attacker or a script would use it: demo mode refuses
+every write endpoint, uploads over the limit and file routes outside the app are refused,
+logins are required when set, and `--share` with no network prints the password and why the
+link failed, and keeps serving."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from studio.paths import PROJECT_ROOT
+from studio.ui.app import build_app, launch
+from test_drafter import root, trained, trained_run  # noqa: F401 - fixtures
+
+WRITE_ENDPOINTS = {"ingest", "ingest_sample", "start", "start_sweep", "handler", "delete", "ask_delete", "export_zip",
+                   "export_merged", "export_dpo", "train_dpo", "start_duel", "judge"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(root):
+    apps = []
+
+    def serve(**options):
+        app = build_app(root, "smollm2-135m-instruct", demo=options.get("demo", False))
+        launch(app, port=free_port(), block=False, **options)
+        apps.append(app)
+        return app.local_url.rstrip("/")
+
+    yield serve
+    for app in apps:
+        app.close()
+
+
+def api_names(url: str, **kw) -> set[str]:
+    return {d.get("api_name") for d in httpx.get(f"{url}/config", **kw).json()["dependencies"]}
+
+
+def test_demo_mode_has_no_write_endpoint_and_refuses_them_over_http(served, root, trained_run):
+    url = served(demo=True)
+    names = api_names(url)
+    assert "draft" in names and not names & WRITE_ENDPOINTS
+    for name in ("start", "ingest", "delete", "export_merged", "train_dpo"):
+        reply = httpx.post(f"{url}/gradio_api/call/{name}", json={"data": []})
+        assert reply.status_code >= 400, name
+    upload = httpx.post(f"{url}/gradio_api/upload", files={"files": ("story.txt", b"A short story.")})
+    assert upload.status_code >= 400  # demo uploads are capped at zero bytes
+
+
+def test_demo_drafts_only_with_published_runs_whatever_is_sent(served, root, trained_run):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from studio.ui.write_tab import check_demo_panes
+
+    url = served(demo=True)
+    client = Client(url, verbose=False)
+    args = dict(mode_value="continue", text="Wind: north", base_on=False, p1=trained_run, p2=None, p3=None, n_tokens=8,
+                temp=0, top_p_value=0.9, top_k_value=0, rep=1.0, seed_value=0, n_drafts=1)
+    with pytest.raises(AppError, match="not in the list of choices"):  # gradio's own check comes first
+        client.predict(*args.values(), api_name="/draft")
+    with pytest.raises(ValueError, match="not published"):  # and the handler's, behind it
+        check_demo_panes(root, ["base", f"{trained_run}@step-2"])
+    drafted = client.predict(*{**args, "base_on": True, "p1": None}.values(), api_name="/draft")
+    assert "Error" not in drafted[0] and drafted[2]  # the message, the record, the base pane
+
+
+def test_uploads_over_the_limit_are_refused_and_file_routes_stay_inside(served, root):
+    url = served(max_upload_mb=0.001)  # about 1 KB
+    small = httpx.post(f"{url}/gradio_api/upload", files={"files": ("ok.txt", b"x" * 200)})
+    assert small.status_code == 200
+    big = httpx.post(f"{url}/gradio_api/upload", files={"files": ("big.txt", b"x" * 5000)})
+    assert big.status_code == 413
+    secret = root / "runs" / "secret.txt"
+    secret.write_text("do not serve")
+    for path in ("/etc/passwd", "../../../../../etc/passwd", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                 "..%2F..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", str(secret), str(PROJECT_ROOT / "app.py")):
+        for route in ("/gradio_api/file=", "/file="):
+            reply = httpx.get(f"{url}{route}{path}")
+            assert reply.status_code in (403, 404), (route, path, reply.status_code)
+            assert "root:" not in reply.text and "do not serve" not in reply.text
+
+
+def test_a_login_is_required_when_set(served):
+    url = served(logins=[("writer", "s3cret-words")])
+    assert httpx.get(f"{url}/config").status_code == 401
+    with httpx.Client() as c:
+        assert c.post(f"{url}/login", data={"username": "writer", "password": "wrong"}).status_code >= 400
+        assert c.post(f"{url}/login", data={"username": "writer", "password": "s3cret-words"}).status_code == 200
+        assert c.get(f"{url}/config").status_code == 200
+
+
+def test_share_without_network_prints_the_password_and_the_reason_and_keeps_serving(tmp_path):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",  # no route out, even where one exists
+           "NO_PROXY": "127.0.0.1,localhost"}
+    proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), "--share", "--port", str(port),
+                             "--data-dir", str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, cwd=PROJECT_ROOT)
+    seen = []
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "keeps serving" in line:
+                break
+        output = "".join(seen)
+        assert "keeps serving" in output, output
+        assert output.count("Password: ") == 1
+        password = output.split("Password: ")[1].split()[0]
+        assert len(password) >= 20
+        assert httpx.get(f"http://127.0.0.1:{port}/config").status_code == 401  # the local URL needs the login too
+        with httpx.Client() as c:
+            assert c.post(f"http://127.0.0.1:{port}/login", data={"username": "studio", "password": password}).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
