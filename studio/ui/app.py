@@ -27,16 +27,20 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
         else:
             with gr.Tabs():
                 with gr.Tab(T("tab.corpus"), id="corpus"):
-                    corpus_tab.build(root)
+                    corpus_tab.build(root, default_model)
                 with gr.Tab(T("tab.train"), id="train"):
                     train = train_tab.build(root, default_model)
-                with gr.Tab(T("tab.write"), id="write"):
+                with gr.Tab(T("tab.write"), id="write") as write_page:
                     write = write_tab.build(root)
-                with gr.Tab(T("tab.runs"), id="runs"):
+                with gr.Tab(T("tab.runs"), id="runs") as runs_page:
                     runs = runs_tab.build(root)
-                with gr.Tab(T("tab.models"), id="models"):
+                with gr.Tab(T("tab.models"), id="models") as models_page:
                     models = models_tab.build(root)
             loads = [train["load"], write["load"], runs["load"], models["load"]]
+            # Opening a tab reads the disk again: a run that finished meanwhile shows its state and adapter.
+            for page, (fn, inputs, outputs) in ((write_page, write["load"]), (runs_page, runs["load"]),
+                                                (models_page, models["load"])):
+                page.select(fn, inputs, outputs)
         for fn, inputs, outputs in loads:
             app.load(fn, inputs, outputs)
     app.studio_i18n = translations(lang)

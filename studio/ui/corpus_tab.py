@@ -21,13 +21,14 @@ NUMBERS = ["min_chars", "max_chars", "chunk_chars", "near_dup_threshold", "val_s
 PAGE = 25
 
 
-def build(root: Path) -> dict:
+def build(root: Path, default_model: str) -> dict:
+    """Tokens are counted with `default_model`'s tokenizer, the base a run will start from."""
     gr.Markdown(T("corpus.help"))
     defaults = CorpusConfig()
     with gr.Row():
-        files = gr.File(label=T("corpus.files"), file_count="multiple", file_types=list(SUPPORTED), type="filepath")
+        files = gr.File(label=T("corpus.files"), elem_id="corpus-files", file_count="multiple", file_types=list(SUPPORTED), type="filepath")
         with gr.Column():
-            name = gr.Textbox(label=T("corpus.name"), placeholder="my-stories", max_lines=1)
+            name = gr.Textbox(label=T("corpus.name"), elem_id="corpus-name", placeholder="my-stories", max_lines=1)
             mode = gr.Radio(["text", "pairs", "chat"], value="text", label=T("corpus.mode"),
                             info=T("corpus.mode_help"))
             ingest_btn = gr.Button(T("corpus.ingest"), variant="primary", elem_id="corpus-ingest")
@@ -56,12 +57,15 @@ def build(root: Path) -> dict:
     def collect(mode_value, *values) -> dict:
         keys = [*mapping, *switches, *numbers]
         settings = dict(zip(keys, values))
+        for key in mapping:  # an empty field box means "recognise the usual names", not a field called ""
+            if not (settings[key] or "").strip():
+                del settings[key]
         for n in ("min_chars", "max_chars", "chunk_chars", "seed"):
             settings[n] = int(settings[n])
         return {"mode": mode_value, **settings}
 
     def show(manifest: dict):
-        estimate = service.epoch_estimate(root, manifest)
+        estimate = service.epoch_estimate(root, manifest, default_model)
         reasons = [""] + list(manifest["dropped"])
         frame = histogram_frame(manifest)
         column = frame.columns[0]  # bins in length order, not alphabetical
@@ -77,13 +81,13 @@ def build(root: Path) -> dict:
             return ("**Error:** choose at least one file first.",) + (gr.update(),) * 5
         try:
             manifest = service.ingest(root, paths, (corpus_name or "").strip(), display_names=[Path(p).name for p in paths],
-                                      **collect(*values))
+                                      model=default_model, **collect(*values))
         except USER_ERRORS as e:
             return (f"**Error:** {e}",) + (gr.update(),) * 5
         return show(manifest)
 
     def ingest_sample():
-        return show(service.ingest(root, SAMPLE_FILES, "lamp-log"))
+        return show(service.ingest(root, SAMPLE_FILES, "lamp-log", model=default_model))
 
     def browse(corpus_name, reason_value, page_number):
         if not corpus_name:

@@ -44,7 +44,7 @@ def build(root: Path, default_model: str) -> dict:
         preset = gr.Dropdown(label=T("train.preset"), choices=list(presets), value=first, elem_id="train-preset")
         model = gr.Textbox(label=T("train.model"), value=default_model, max_lines=1, info=T("train.model_help"),
                            elem_id="train-model")
-        epochs = gr.Number(label=T("train.epochs"), value=start_values.get("epochs", 1), info=T("train.epochs_help"))
+        epochs = gr.Number(label=T("train.epochs"), elem_id="train-epochs", value=start_values.get("epochs", 1), info=T("train.epochs_help"))
     preset_help = gr.Markdown(presets[first]["description"] if first else "")
     with gr.Accordion(T("train.advanced"), open=False):
         advanced = []

@@ -1,0 +1,130 @@
+"""The studio in a real browser (Playwright driving Debian's Chromium), as a writer uses it:
+upload a corpus, train a quick run on the tiny model and watch the progress bar, reload the
+page mid-run and find the run again, draft base and tuned side by side, make a blind pick, and
+read the interface in Chinese. A screenshot of every tab is kept in tests/artifacts/browser/.
+
+`.ci/run` installs chromium when it is missing; without it (and outside CI) these tests skip."""
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE
+
+CHROMIUM = os.environ.get("STUDIO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).parent / "artifacts" / "browser"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"),
+                                reason="no chromium here (apt-get install chromium); CI installs it")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio_url(tmp_path_factory, tiny_model_dir):
+    from studio.ui.app import build_app, launch
+
+    root = tmp_path_factory.mktemp("browser") / "data"
+    app = build_app(root, str(tiny_model_dir))
+    launch(app, port=free_port(), block=False)
+    yield app.local_url.rstrip("/")
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is not installed: .ci/run installs it with apt-get"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def textbox(page, elem_id: str):
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input[type=text]").first
+
+
+def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(studio_url)
+
+    # Corpus: upload the sample log under a name of our own
+    page.locator("#corpus-files input[type=file]").set_input_files(str(SAMPLE))
+    textbox(page, "corpus-name").fill("lamp")
+    page.locator("#corpus-ingest").click()
+    expect(page.locator("#corpus-report")).to_contain_text("Corpus lamp v1")
+    expect(page.locator("#corpus-report")).to_contain_text("Kept")
+    page.screenshot(path=SHOTS / "1-corpus.png", full_page=True)
+
+    # Train: the quick preset for one epoch on the tiny model; the bar moves
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Refresh lists").click()
+    expect(page.locator("#train-corpus input")).to_have_value("lamp")
+    textbox_epochs = page.locator("#train-epochs input")
+    textbox_epochs.fill("2")
+    page.locator("#train-start").click()
+    progress = page.locator("#run-progress .ws-progress")
+    expect(progress).to_have_attribute("data-state", "running", timeout=60_000)
+    run_id = page.locator("#run-progress b").first.inner_text()
+
+    # A reload mid-run finds the run again, from the disk
+    page.reload()
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#run-progress")).to_contain_text(run_id)
+    expect(progress).to_have_attribute("data-state", "completed", timeout=240_000)
+    bar = page.locator("#run-progress .ws-bar").get_attribute("style")
+    assert "width:100.0%" in bar
+    expect(page.locator("#run-eval")).to_contain_text("perplexity")
+    page.screenshot(path=SHOTS / "2-train.png", full_page=True)
+
+    # Write: base and tuned side by side, then a blind pick
+    page.get_by_role("tab", name="Write").click()  # opening the tab lists the run that just finished
+    expect(page.locator("#write-run-1 input")).to_have_value(f"{run_id} (final)")
+    page.locator("#write-draft").click()
+    expect(page.locator("#write-message")).to_contain_text("tokens/s", timeout=120_000)
+    assert textbox(page, "draft-base").input_value().strip()
+    assert textbox(page, "draft-tuned-1").input_value().strip()
+    page.get_by_text("Blind comparison: which draft is better?").click()
+    page.locator("#duel-start").click()
+    expect(textbox(page, "duel-a")).not_to_have_value("")
+    assert "base" not in page.locator("#duel-reveal").inner_text()  # no label before the pick
+    page.locator("#pick-a").click()
+    expect(page.locator("#duel-reveal")).to_contain_text("A was")
+    page.screenshot(path=SHOTS / "3-write.png", full_page=True)
+
+    # Runs and Models
+    page.get_by_role("tab", name="Runs").click()
+    expect(page.locator("#runs-table")).to_contain_text(run_id)
+    expect(page.locator("#runs-table")).to_contain_text("completed")
+    page.screenshot(path=SHOTS / "4-runs.png", full_page=True)
+    page.get_by_role("tab", name="Models").click()
+    expect(page.locator("#models-table")).to_contain_text("smollm2-135m-instruct")
+    page.screenshot(path=SHOTS / "5-models.png", full_page=True)
+    page.close()
+
+
+def test_the_interface_reads_in_chinese(browser, studio_url):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(studio_url)
+    for tab in ("语料", "训练", "写作", "训练记录", "模型"):
+        expect(page.get_by_role("tab", name=tab, exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="导入")).to_be_visible()
+    page.get_by_role("tab", name="写作").click()
+    expect(page.get_by_role("button", name="生成草稿")).to_be_visible()
+    page.screenshot(path=SHOTS / "6-chinese.png", full_page=True)
+    page.close()
