@@ -7,6 +7,9 @@
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
     python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
+    python -m studio export RUN_ID[@step-N] [--merged]
+    python -m studio publish RUN_ID [--off]
+    python -m studio delete RUN_ID
 
 Every subcommand takes --data-dir (or STUDIO_DATA_DIR) and --json.
 """
@@ -78,6 +81,15 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
 
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
+    s = sub.add_parser("export", parents=[common], help="a run's adapter as a zip, or --merged into its base")
+    s.add_argument("run", help="RUN_ID, or RUN_ID@step-N for a checkpoint")
+    s.add_argument("--merged", action="store_true",
+                   help="a safetensors model folder with the adapter folded in, and an Ollama Modelfile")
+    s = sub.add_parser("publish", parents=[common], help="show a run in demo mode (app.py --demo)")
+    s.add_argument("run")
+    s.add_argument("--off", action="store_true", help="hide it again")
+    s = sub.add_parser("delete", parents=[common], help="delete one run's folder (not while it trains)")
+    s.add_argument("run")
     return p
 
 
@@ -148,6 +160,19 @@ def main(argv: list[str] | None = None) -> int:
                      f"ppl {r['eval'].get('base', {}).get('perplexity', '-')} -> {r['eval'].get('tuned', {}).get('perplexity', '-')}"
                      for r in rows]
             _say(args, rows, "\n".join(lines) or "no runs yet")
+        elif args.command == "export":
+            from studio.train import export
+
+            run_id, _, checkpoint = args.run.partition("@")
+            path = (export.merged_model if args.merged else export.adapter_zip)(root, run_id, checkpoint)
+            _say(args, {"path": str(path)}, str(path))
+        elif args.command == "publish":
+            service.publish_run(root, args.run, not args.off)
+            _say(args, {"run_id": args.run, "published": not args.off},
+                 f"{args.run} {'hidden from' if args.off else 'shown in'} demo mode")
+        elif args.command == "delete":
+            service.delete_run(root, args.run)
+            _say(args, {"run_id": args.run, "deleted": True}, f"deleted {args.run}")
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -48,6 +48,15 @@ def test_train_draft_and_runs_from_the_shell(capsys, tmp_path, tiny_model_dir):
     rows = json.loads(out)
     assert code == 0 and rows[0]["run_id"] == result["run_id"] and rows[0]["state"] == "completed"
 
+    code, out, _ = run_cli(capsys, "export", result["run_id"], "--data-dir", d)
+    assert code == 0 and out.strip().endswith("-adapter.zip")
+    assert run_cli(capsys, "publish", result["run_id"], "--data-dir", d)[0] == 0
+    assert json.loads(run_cli(capsys, "runs", "--data-dir", d, "--json")[1])[0]["published"] is True
+    code, _, err = run_cli(capsys, "delete", "../corpora", "--data-dir", d)
+    assert code == 2 and "not allowed" in err
+    assert run_cli(capsys, "delete", result["run_id"], "--data-dir", d)[0] == 0
+    assert json.loads(run_cli(capsys, "runs", "--data-dir", d, "--json")[1]) == []
+
 
 def test_bad_settings_exit_non_zero_naming_the_setting(capsys, tmp_path, tiny_model_dir):
     d = str(tmp_path / "d")
