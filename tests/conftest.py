@@ -71,3 +71,12 @@ def tiny_overrides(model_dir: Path, **extra) -> list[str]:
     """--set pairs that make the quick preset run in seconds on the tiny model."""
     values = {"model": str(model_dir), "seq_len": 32, "batch_size": 2, "max_steps": 4, "learning_rate": 0.005, **extra}
     return [f"{k}={v}" for k, v in values.items()]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for serving the app in a test."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

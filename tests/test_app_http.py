@@ -3,7 +3,6 @@ every write endpoint, uploads over the limit and file routes outside the app are
 logins are required when set, and `--share` with no network prints the password and why the
 link failed, and keeps serving."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,18 +10,13 @@ import time
 import httpx
 import pytest
 
+from conftest import free_port
 from studio.paths import PROJECT_ROOT
 from studio.ui.app import build_app, launch
 from test_drafter import root, trained, trained_run  # noqa: F401 - fixtures
 
 WRITE_ENDPOINTS = {"ingest", "ingest_sample", "start", "start_sweep", "handler", "delete", "ask_delete", "export_zip",
                    "export_merged", "export_dpo", "train_dpo", "start_duel", "judge"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -127,3 +121,31 @@ def test_share_without_network_prints_the_password_and_the_reason_and_keeps_serv
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_logins_come_from_auth_and_auth_file_and_a_bad_line_is_named(tmp_path):
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from app import parse_logins
+
+    logins = tmp_path / "logins.txt"
+    logins.write_text("# team\nana:first-pass\n\nbo:second:pass\n", encoding="utf-8")
+    assert parse_logins("me:mine", logins) == [("me", "mine"), ("ana", "first-pass"), ("bo", "second:pass")]
+    logins.write_text("ana:first-pass\nbo-without-password\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="logins.txt line 2: expected USER:PASS"):
+        parse_logins(None, logins)
+    with pytest.raises(SystemExit, match="cannot read it"):
+        parse_logins(None, tmp_path / "missing.txt")
+
+
+def test_every_interface_text_has_english_and_chinese():
+    import re
+
+    from studio.ui.i18n import STRINGS
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    technical = {"write.top_p"}  # the same word in both
+    for key, (en, zh) in STRINGS.items():
+        assert en and zh, key
+        assert key in technical or cjk.search(zh), f"{key} has no Chinese text"
+    used = set(re.findall(r'T\(f?"([\w.{}+ -]+)"', "".join(p.read_text() for p in (PROJECT_ROOT / "studio" / "ui").glob("*.py"))))
+    assert {k for k in used if "{" not in k} <= set(STRINGS)

@@ -6,24 +6,17 @@ read the interface in Chinese. A screenshot of every tab is kept in tests/artifa
 `.ci/run` installs chromium when it is missing; without it (and outside CI) these tests skip."""
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE
+from conftest import SAMPLE, free_port
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).parent / "artifacts" / "browser"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"),
                                 reason="no chromium here (apt-get install chromium); CI installs it")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+from conftest import free_port
 from studio.paths import PROJECT_ROOT
 from studio.ui.views import corpus_report, eval_markdown, histogram_frame, loss_frame, progress_html
 
@@ -37,22 +37,19 @@ def test_reports_render_numbers_a_writer_reads():
     assert list(frame["length (tokens)"]) == ["16-32", "32-64"] and list(frame["items"]) == [3, 5]
 
 
-def test_the_app_builds_with_its_three_tabs(tmp_path):
+def test_the_app_builds_with_its_tabs_and_the_demo_with_the_write_tab_only(tmp_path):
     from studio.ui.app import build_app
 
-    demo = build_app(tmp_path, "smollm2-135m-instruct")
-    labels = {getattr(block, "label", None) for block in demo.blocks.values()}
-    assert {"Corpus", "Train", "Write"} <= labels
+    def tab_keys(app):
+        labels = [getattr(block, "label", None) for block in app.blocks.values()]
+        return {getattr(label, "key", label) for label in labels}  # labels are i18n keys
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    assert {"tab.corpus", "tab.train", "tab.write", "tab.runs", "tab.models"} <= tab_keys(build_app(tmp_path, "m"))
+    assert not {"tab.corpus", "tab.train", "tab.runs"} & tab_keys(build_app(tmp_path, "m", demo=True))
 
 
 def test_app_py_serves_http_200_on_loopback(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)],
                             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
