@@ -163,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             from studio.train import export
 
-            run_id, _, checkpoint = args.run.partition("@")
-            path = (export.merged_model if args.merged else export.adapter_zip)(root, run_id, checkpoint)
+            path = (export.merged_model if args.merged else export.adapter_zip)(root, args.run)
             _say(args, {"path": str(path)}, str(path))
         elif args.command == "publish":
             service.publish_run(root, args.run, not args.off)

@@ -42,3 +42,10 @@ def runs_dir(root: Path) -> Path:
 
 def models_dir(root: Path) -> Path:
     return root / "models"
+
+
+def exports_dir(root: Path) -> Path:
+    """Drafts, adapter zips and merged models written for the user; made on first use."""
+    folder = root / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -125,12 +125,17 @@ def list_runs(root: Path) -> list[dict]:
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps", 0),
             "eval": read_eval(folder),
-            "has_adapter": (folder / "adapter" / "adapter_model.safetensors").exists(),
+            "has_adapter": has_adapter(folder),
             "published": is_published(folder),
             "seconds": round((status.get("finished") or status.get("heartbeat") or 0) - status["started"])
             if status.get("started") else None,
         })
     return rows
+
+
+def has_adapter(folder: Path) -> bool:
+    """The run finished writing its final adapter (safetensors; checkpoints live elsewhere)."""
+    return (folder / "adapter" / "adapter_model.safetensors").exists()
 
 
 PUBLISHED_MARK = "published"  # an empty file in a run folder: the run is shown in demo mode

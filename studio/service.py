@@ -344,13 +344,17 @@ def delete_run(root: Path, run_id: str) -> None:
 def publish_run(root: Path, run_id: str, published: bool = True) -> None:
     """Show (or hide) a run's adapter in demo mode."""
     folder = runs.run_dir(root, run_id)
-    if published and not (folder / "adapter" / "adapter_model.safetensors").exists():
+    if published and not runs.has_adapter(folder):
         raise ValueError(f"run '{run_id}' has no finished adapter to publish: publish a completed run")
     runs.set_published(folder, published)
 
 
 def published_runs(root: Path) -> set[str]:
     return {row["run_id"] for row in list_runs(root) if row["published"]}
+
+
+def is_published(root: Path, run_id: str) -> bool:
+    return runs.is_published(runs.run_dir(root, run_id))
 
 
 def compare_runs(root: Path, first: str, second: str) -> dict:

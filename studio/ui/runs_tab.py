@@ -10,6 +10,7 @@ import gradio as gr
 from studio import service
 from studio.train import export
 from studio.ui import views
+from studio.ui.actions import on_run
 from studio.ui.i18n import T
 
 USER_ERRORS = (ValueError, RuntimeError, OSError)
@@ -74,17 +75,6 @@ def build(root: Path) -> dict:
             return gr.update(visible=False), f"**Error:** {e}", *refresh(None, b)
         return gr.update(visible=False), f"Deleted run `{a}`.", *refresh(None, b)
 
-    def act(action, done):
-        def handler(a):
-            if not a:
-                return "**Error:** pick a run (first run)."
-            try:
-                action(a)
-            except USER_ERRORS as e:
-                return f"**Error:** {e}"
-            return done.format(run=a)
-        return handler
-
     def export_zip(a):
         if not a:
             return None, "**Error:** pick a run (first run)."
@@ -105,12 +95,12 @@ def build(root: Path) -> dict:
 
     refresh_btn.click(refresh, [first, second], [table, first, second])
     compare_btn.click(compare, [first, second], [message, differences, curves, eval_first, eval_second])
-    resume_btn.click(act(lambda a: service.resume_run(root, a), "Resumed run `{run}`: follow it in the Train tab."),
+    resume_btn.click(on_run(root, service.resume_run, "Resumed run `{run}`: follow it in the Train tab.", USER_ERRORS),
                      first, message)
-    publish_btn.click(act(lambda a: service.publish_run(root, a, True), "Run `{run}` is shown in demo mode."), first,
+    publish_btn.click(on_run(root, service.publish_run, "Run `{run}` is shown in demo mode.", USER_ERRORS), first,
                       message).then(refresh, [first, second], [table, first, second])
-    unpublish_btn.click(act(lambda a: service.publish_run(root, a, False), "Run `{run}` is hidden from demo mode."),
-                        first, message).then(refresh, [first, second], [table, first, second])
+    unpublish_btn.click(on_run(root, lambda r, a: service.publish_run(r, a, False), "Run `{run}` is hidden from demo mode.",
+                               USER_ERRORS), first, message).then(refresh, [first, second], [table, first, second])
     delete_btn.click(ask_delete, first, [confirm_row, confirm_text, message])
     confirm_btn.click(delete, [first, second], [confirm_row, message, table, first, second])
     keep_btn.click(lambda: (gr.update(visible=False), "Nothing deleted."), None, [confirm_row, message])

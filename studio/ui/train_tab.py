@@ -14,6 +14,7 @@ import gradio as gr
 
 from studio import service
 from studio.config import TrainConfig
+from studio.ui.actions import on_run
 from studio.ui.i18n import T
 from studio.ui.views import (eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
                              sweep_frame)
@@ -122,20 +123,10 @@ def build(root: Path, default_model: str) -> dict:
         rows = service.list_runs(root)
         return f"Started run `{run_id}`.", gr.update(choices=runs_choices(rows), value=run_id)
 
-    def on_selected_run(action, done: str):
-        """A handler that applies `action` to the selected run and says `done` (with {run})."""
-        def handler(run_id):
-            if not run_id:
-                return "**Error:** no run selected."
-            try:
-                action(root, run_id)
-                return done.format(run=run_id)
-            except USER_ERRORS as e:
-                return f"**Error:** {e}"
-        return handler
-
-    cancel = on_selected_run(service.cancel_run, "Cancelling `{run}`: it saves a checkpoint and stops.")
-    resume = on_selected_run(service.resume_run, "Resuming `{run}` from its last checkpoint.")
+    cancel = on_run(root, service.cancel_run, "Cancelling `{run}`: it saves a checkpoint and stops.",
+                    USER_ERRORS)
+    resume = on_run(root, service.resume_run, "Resuming `{run}` from its last checkpoint.",
+                    USER_ERRORS)
 
     def start_sweep(trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value, *values):
         if not corpus_name:

@@ -14,7 +14,7 @@ from studio.config import ConfigError, GenConfig
 from studio.ui import views
 from studio.ui.i18n import T
 from studio.write import feedback
-from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of
+from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of, parse_source
 from studio.write.export import write_export
 
 USER_ERRORS = (ValueError, RuntimeError, ConfigError, AdapterRefused)
@@ -45,11 +45,9 @@ def source_choices(root: Path, published_only: bool = False) -> list[tuple[str, 
 
 def check_demo_panes(root: Path, panes: list[str]) -> None:
     """Demo mode drafts with published runs only, whatever a caller sends over HTTP."""
-    published = service.published_runs(root)
-    for pane in panes:
-        run_id = pane.split("@", 1)[0]
-        if pane != "base" and run_id not in published:
-            raise ValueError(f"run '{run_id}' is not published for this demo: pick one from the list")
+    for source in map(parse_source, panes):
+        if source.run_id and not service.is_published(root, source.run_id):
+            raise ValueError(f"run '{source.run_id}' is not published for this demo: pick one from the list")
 
 
 def build(root: Path, demo: bool = False) -> dict:

@@ -100,7 +100,7 @@ def checkpoints_of(root: Path, run_id: str) -> list[dict]:
         if (folder / "complete.json").exists() and (folder / "adapter_model.safetensors").exists():
             step = int(folder.name.split("-")[1])
             found.append({"source": f"{run_id}@{folder.name}", "step": step, "val_loss": val.get(step)})
-    if (run / "adapter" / "adapter_model.safetensors").exists():
+    if runs.has_adapter(run):
         status = runs.read_status(run)
         found.append({"source": run_id, "step": status.get("step"), "val_loss": None, "final": True})
     return found
@@ -326,8 +326,8 @@ class Drafter:
             yield {"waiting": True, "message": "another draft is being written; this one starts when it ends"}
             self._lock.acquire()
         try:
-            rows_count = len(sources) * gen.drafts
-            for message in self._wait_for_memory(model_name, quantization, device, rows_count,
+            rows = [s for s in sources for _ in range(gen.drafts)]
+            for message in self._wait_for_memory(model_name, quantization, device, len(rows),
                                                  len(prompt) + 512 + gen.max_new_tokens, stop):
                 yield {"waiting": True, "message": message}
             if stop.is_set():
@@ -340,7 +340,6 @@ class Drafter:
                     self._ensure_adapter(s, keep)
             text = self.prompt_for(mode, prompt, templates)
             tok = self.tokenizer
-            rows = [s for s in sources for _ in range(gen.drafts)]
             enc = tok([text] * len(rows), return_tensors="pt", add_special_tokens=mode == "continue").to(self.device)
             out: queue.Queue = queue.Queue()
             streamer = RowStreamer(tok, len(rows), out)

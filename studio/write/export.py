@@ -5,6 +5,8 @@ import json
 import time
 from pathlib import Path
 
+from studio.paths import exports_dir
+
 
 def as_markdown(record: dict) -> str:
     settings = record.get("settings", {})
@@ -26,9 +28,7 @@ def write_export(root: Path, record: dict, fmt: str) -> Path:
     """The drafts of one comparison as `<data>/exports/drafts-<id>.md` or `.json`."""
     if fmt not in ("md", "json"):
         raise ValueError(f"format '{fmt}': choose md or json")
-    folder = root / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"drafts-{record['id']}.{fmt}"
+    path = exports_dir(root) / f"drafts-{record['id']}.{fmt}"
     text = as_markdown(record) if fmt == "md" else json.dumps(record, ensure_ascii=False, indent=1)
     path.write_text(text, encoding="utf-8")
     return path
