@@ -80,3 +80,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def finished_copy(root: Path, run_id: str, **status) -> str:
+    """A second run of the same corpus with learning_rate doubled and lora_r 4, marked finished
+    without training (for delete and compare)."""
+    from studio import jobs, runs
+
+    cfg = runs.read_config(runs.run_dir(root, run_id))
+    cfg.learning_rate, cfg.lora_r = cfg.learning_rate * 2, 4
+    other = jobs.create_run(root, cfg, preset="quick-cpu-demo")
+    folder = runs.run_dir(root, other)
+    runs.write_json_atomic(folder / "status.json", {**runs.read_status(folder), "state": "completed", **status})
+    return other

@@ -141,11 +141,34 @@ def test_every_interface_text_has_english_and_chinese():
     import re
 
     from studio.ui.i18n import STRINGS
+    from studio.ui.messages import MESSAGES
 
     cjk = re.compile(r"[\u4e00-\u9fff]")
-    technical = {"write.top_p"}  # the same word in both
-    for key, (en, zh) in STRINGS.items():
+    technical = {"write.top_p", "setting.train.dpo_beta", "setting.train.lora_alpha", "setting.train.lora_dropout",
+                 "setting.train.use_rslora", "setting.train.use_dora", "minutes", "seconds"}  # the same in both
+    for key, (en, zh) in {**STRINGS, **MESSAGES}.items():
         assert en and zh, key
         assert key in technical or cjk.search(zh), f"{key} has no Chinese text"
+        assert set(re.findall(r"{(\w+)", en)) == set(re.findall(r"{(\w+)", zh)) or key.startswith("setting."), \
+            f"{key}: the Chinese text fills in other fields than the English"
     used = set(re.findall(r'T\(f?"([\w.{}+ -]+)"', "".join(p.read_text() for p in (PROJECT_ROOT / "studio" / "ui").glob("*.py"))))
     assert {k for k in used if "{" not in k} <= set(STRINGS)
+
+
+def test_text_built_by_a_handler_follows_the_visitors_language():
+    from types import SimpleNamespace
+
+    from studio.ui.i18n import request_lang
+    from studio.ui.views import eval_markdown, progress_html
+
+    chinese = SimpleNamespace(headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    english = SimpleNamespace(headers={"accept-language": "en-GB,en;q=0.9,zh-CN;q=0.5"})
+    assert (request_lang(chinese), request_lang(english), request_lang(None)) == ("zh", "en", "en")
+    assert request_lang(english, forced="zh") == "zh"  # --lang zh holds for every visitor
+    view = {"run_id": "r1", "status": {"state": "running", "step": 3, "total_steps": 10, "eta_s": 75}}
+    assert "训练中" in progress_html(view, "zh") and "第 3/10 步" in progress_html(view, "zh")
+    assert "约剩 1 分 15 秒" in progress_html(view, "zh")
+    assert "step 3/10" in progress_html(view, "en") and "about 1 min 15 s left" in progress_html(view, "en")
+    ev = {"base": {"perplexity": 9.0, "loss": 2.2}, "tuned": {"perplexity": 6.0, "loss": 1.8},
+          "perplexity_change": -0.33, "tokens_seen": 1200, "train_seconds": 42}
+    assert "困惑度" in eval_markdown(ev, "zh") and "共训练 1,200 个 token，用时 42 秒" in eval_markdown(ev, "zh")

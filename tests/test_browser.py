@@ -5,12 +5,13 @@ read the interface in Chinese. A screenshot of every tab is kept in tests/artifa
 
 `.ci/run` installs chromium when it is missing; without it (and outside CI) these tests skip."""
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE, free_port
+from conftest import SAMPLE, finished_copy, free_port
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).parent / "artifacts" / "browser"
@@ -20,11 +21,15 @@ pytestmark = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"),
 
 
 @pytest.fixture(scope="module")
-def studio_url(tmp_path_factory, tiny_model_dir):
+def studio_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("browser") / "data"
+
+
+@pytest.fixture(scope="module")
+def studio_url(studio_root, tiny_model_dir):
     from studio.ui.app import build_app, launch
 
-    root = tmp_path_factory.mktemp("browser") / "data"
-    app = build_app(root, str(tiny_model_dir))
+    app = build_app(studio_root, str(tiny_model_dir))
     launch(app, port=free_port(), block=False)
     yield app.local_url.rstrip("/")
     app.close()
@@ -46,7 +51,7 @@ def textbox(page, elem_id: str):
     return page.locator(f"#{elem_id} textarea, #{elem_id} input[type=text]").first
 
 
-def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url):
+def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, studio_root):
     from playwright.sync_api import expect
 
     page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
@@ -97,11 +102,24 @@ def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url):
     expect(page.locator("#duel-reveal")).to_contain_text("A was")
     page.screenshot(path=SHOTS / "3-write.png", full_page=True)
 
-    # Runs and Models
+    # Runs: compare with a second run (other learning rate and rank), then delete that one
+    other = finished_copy(studio_root, run_id)
     page.get_by_role("tab", name="Runs").click()
     expect(page.locator("#runs-table")).to_contain_text(run_id)
+    expect(page.locator("#runs-table")).to_contain_text(other)
     expect(page.locator("#runs-table")).to_contain_text("completed")
+    page.locator("#runs-compare").click()
+    expect(page.locator("#runs-differences")).to_contain_text("lora_r")
+    expect(page.locator("#runs-differences")).to_contain_text("learning_rate")
     page.screenshot(path=SHOTS / "4-runs.png", full_page=True)
+    page.locator("#runs-first input").click()
+    page.get_by_role("option", name=other).click()
+    page.locator("#runs-delete").click()
+    expect(page.locator("#runs-delete-confirm")).to_be_visible()
+    page.locator("#runs-delete-confirm").click()
+    expect(page.locator("#runs-message")).to_contain_text(f"Deleted run {other}")
+    expect(page.locator("#runs-table")).not_to_contain_text(other)
+    expect(page.locator("#runs-table")).to_contain_text(run_id)
     page.get_by_role("tab", name="Models").click()
     expect(page.locator("#models-table")).to_contain_text("smollm2-135m-instruct")
     page.screenshot(path=SHOTS / "5-models.png", full_page=True)
@@ -117,6 +135,12 @@ def test_the_interface_reads_in_chinese(browser, studio_url):
     for tab in ("语料", "训练", "写作", "训练记录", "模型"):
         expect(page.get_by_role("tab", name=tab, exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="导入")).to_be_visible()
+    # text the server builds follows the browser's language too (Accept-Language: zh-CN)
+    page.get_by_role("tab", name="训练", exact=True).click()
+    expect(page.locator("#run-progress")).to_contain_text(re.compile(r"尚未选择|第 \d+/\d+ 步"))
+    page.get_by_text("高级设置").click()
+    expect(page.get_by_text("序列长度", exact=True)).to_be_visible()
+    expect(page.get_by_text("反向传播时重新计算激活值").first).to_be_visible()
     page.get_by_role("tab", name="写作").click()
     expect(page.get_by_role("button", name="生成草稿")).to_be_visible()
     page.screenshot(path=SHOTS / "6-chinese.png", full_page=True)

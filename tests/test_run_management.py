@@ -9,17 +9,8 @@ from studio import jobs, runs, service
 from studio.config import GenConfig
 from studio.train import export
 from studio.write.drafter import Drafter
+from conftest import finished_copy
 from test_drafter import root, trained, trained_run  # noqa: F401 - fixtures
-
-
-def finished_copy(root, run_id, **status):
-    """A second run of the same corpus, marked finished without training (for delete and compare)."""
-    cfg = runs.read_config(runs.run_dir(root, run_id))
-    cfg.learning_rate, cfg.lora_r = cfg.learning_rate * 2, 4
-    other = jobs.create_run(root, cfg, preset="quick-cpu-demo")
-    folder = runs.run_dir(root, other)
-    runs.write_json_atomic(folder / "status.json", {**runs.read_status(folder), "state": "completed", **status})
-    return other
 
 
 def test_delete_removes_that_run_only_and_refuses_a_running_one(root, trained_run):

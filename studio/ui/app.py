@@ -29,11 +29,11 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
                 with gr.Tab(T("tab.corpus"), id="corpus"):
                     corpus_tab.build(root, default_model)
                 with gr.Tab(T("tab.train"), id="train"):
-                    train = train_tab.build(root, default_model)
+                    train = train_tab.build(root, default_model, lang)
                 with gr.Tab(T("tab.write"), id="write") as write_page:
                     write = write_tab.build(root)
                 with gr.Tab(T("tab.runs"), id="runs") as runs_page:
-                    runs = runs_tab.build(root)
+                    runs = runs_tab.build(root, lang)
                 with gr.Tab(T("tab.models"), id="models") as models_page:
                     models = models_tab.build(root)
             loads = [train["load"], write["load"], runs["load"], models["load"]]

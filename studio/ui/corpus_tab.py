@@ -35,13 +35,16 @@ def build(root: Path, default_model: str) -> dict:
             sample_btn = gr.Button(T("corpus.sample"), elem_id="corpus-sample")
     with gr.Accordion(T("corpus.fields"), open=False):
         with gr.Row():
-            mapping = {key: gr.Textbox(label=key.replace("_", " "), max_lines=1, placeholder="auto")
+            mapping = {key: gr.Textbox(label=T(f"setting.corpus.{key}"), info=T(f"setting.corpus.{key}.help"),
+                                        max_lines=1, placeholder="auto")
                        for key in ("text_field", "prompt_field", "response_field", "messages_field")}
     with gr.Accordion(T("corpus.cleaning"), open=False):
         with gr.Row():
-            switches = {f.name: gr.Checkbox(value=f.default, label=f.name.replace("_", " "), info=f.metadata["help"]) for f in SWITCHES}
+            switches = {f.name: gr.Checkbox(value=f.default, label=T(f"setting.corpus.{f.name}"),
+                                           info=T(f"setting.corpus.{f.name}.help")) for f in SWITCHES}
         with gr.Row():
-            numbers = {n: gr.Number(value=getattr(defaults, n), label=n.replace("_", " ")) for n in NUMBERS}
+            numbers = {n: gr.Number(value=getattr(defaults, n), label=T(f"setting.corpus.{n}"),
+                                 info=T(f"setting.corpus.{n}.help")) for n in NUMBERS}
     report = gr.Markdown(elem_id="corpus-report")
     histogram = gr.BarPlot(histogram_frame({}), x="length (tokens)", y="items", title=T("corpus.lengths"), height=240,
                            elem_id="corpus-histogram", sort=None)

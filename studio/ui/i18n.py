@@ -2,12 +2,18 @@
 browser shows the text of its language (gradio's Settings panel, in the footer, switches it).
 `--lang` fixes one language for every visitor.
 
-Messages built while a handler runs (errors, reports) stay English; the keys cover every label,
-button, heading and hint.
+The keys cover every label, button, heading, hint and setting. Text built while a handler runs
+(progress, evaluations, estimates, what a click did) comes from studio/ui/messages.py in the
+visitor's language (request_lang); error details written by the core stay English.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import gradio as gr
+
+from studio.config import CorpusConfig, TrainConfig
+from studio.ui.messages import LANGUAGES
 
 STRINGS: dict[str, tuple[str, str]] = {
     # the shell
@@ -148,7 +154,96 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "训练时还要加上适配器、激活值和 logits（训练页会给出估算）。"),
 }
 
-LANGUAGES = ("en", "zh")
+# Settings: every field of TrainConfig and CorpusConfig, as (label, help) in Chinese. The English
+# label is the field's name and the English help is the field's own help in studio/config.py.
+SETTINGS_ZH: dict[str, tuple[str, str]] = {
+    "train.model": ("基座模型", "基座模型：presets/models.yaml 里的名称、Hugging Face 模型 id，或本地文件夹。"),
+    "train.objective": ("训练目标", "sft = 学习语料（预测下一个词）；dpo = 从作者的盲选结果（偏好对）中学习，以 init_adapter 为起点。"),
+    "train.init_adapter": ("起始适配器", "dpo：训练从哪个任务（或 任务@step-N 检查点）的适配器开始；它的一份冻结副本作为参照。"),
+    "train.dpo_beta": ("DPO beta", "dpo：微调后的模型可以偏离参照模型多远（越大越贴近参照）。"),
+    "train.corpus": ("语料", "语料名称（data/corpora/<名称>）。"),
+    "train.corpus_version": ("语料版本", "语料版本，如 v2；留空表示最新版本。"),
+    "train.seq_len": ("序列长度", "每个训练块的 token 数（拼接时），或不拼接时每条样本的截断长度。"),
+    "train.packing": ("拼接样本", "把多篇文档首尾相接、填满训练块（不在填充上浪费算力）；关闭则每条样本单独成块并补齐。"),
+    "train.completion_only": ("只学回答", "pairs 与 chat：只在回答部分计算损失（提示部分不计）。text 模式始终对全部 token 计算。"),
+    "train.chat_template": ("对话模板", "pairs 与 chat 的排版方式：分词器自带的对话模板、chatml，或纯文本的 “User:/Assistant:”。"),
+    "train.prompt_template": ("提示模板", "pairs 模式：用户这一轮的文字，{prompt} 处填入提示字段（如 “请总结：\n\n{prompt}”）。"),
+    "train.lora_r": ("LoRA 秩", "LoRA 的秩：适配器的容量。"),
+    "train.lora_alpha": ("LoRA alpha", "LoRA alpha：适配器更新的缩放（alpha / 秩）。"),
+    "train.lora_dropout": ("LoRA dropout", "LoRA 支路上的 dropout 比例。"),
+    "train.target_modules": ("目标层", "加适配器的层：all-linear（全部线性层），或用逗号分隔的模块名。"),
+    "train.use_rslora": ("rsLoRA", "秩稳定的 LoRA：按 alpha / sqrt(秩) 缩放，秩较高时也能学得动。"),
+    "train.use_dora": ("DoRA", "DoRA：把每个权重的大小和方向分开学习（每步更慢，有时效果更好）。"),
+    "train.quantization": ("量化", "基座权重：nf4 或 fp4 = 4-bit QLoRA（bitsandbytes）；int8 = 8-bit；none = 16/32 位 LoRA。"),
+    "train.double_quant": ("双重量化", "4-bit：把量化常数也量化一次（每个权重约省 0.4 bit）。"),
+    "train.compute_dtype": ("计算精度", "矩阵乘法的数据类型：auto = 支持 bf16 的 GPU 用 bf16（否则 fp16），CPU 上用 fp32。"),
+    "train.gradient_checkpointing": ("梯度检查点", "反向传播时重新计算激活值：显存占用大幅下降，速度约慢 30%。"),
+    "train.learning_rate": ("学习率", "学习率峰值。"),
+    "train.lr_scheduler": ("学习率调度", "预热之后学习率的变化方式。"),
+    "train.warmup_ratio": ("预热比例", "学习率从零升到峰值所用步数占总步数的比例。"),
+    "train.epochs": ("轮数", "遍历训练集的次数（max_steps > 0 时不起作用）。"),
+    "train.max_steps": ("最大步数", "优化器更新的步数；0 表示按轮数推算。"),
+    "train.batch_size": ("批大小", "每个微批次的训练块数（GPU 显存不足时自动减半）。"),
+    "train.grad_accum": ("梯度累积", "每次优化器更新累积的微批次数。"),
+    "train.weight_decay": ("权重衰减", "适配器权重上的 AdamW 权重衰减。"),
+    "train.max_grad_norm": ("梯度裁剪", "梯度裁剪的范数上限；0 表示不裁剪。"),
+    "train.seed": ("随机种子", "打乱顺序、LoRA 初始化和 dropout 所用的随机种子。"),
+    "train.eval_every": ("验证间隔", "每 N 步算一次验证损失；0 表示只在训练前后各算一次。"),
+    "train.early_stopping_patience": ("早停耐心", "连续这么多次验证没有改善就停止（需设置验证间隔）；0 = 关闭。保留最好的适配器。"),
+    "train.early_stopping_min_delta": ("早停最小改善", "验证损失的改善小于这个值不算改善。"),
+    "train.save_every": ("保存间隔", "每 N 步保存一个可续训的检查点；0 = 只在取消时保存。"),
+    "train.keep_last": ("保留检查点数", "只保留最新的这么多个检查点，更早的会删除。"),
+    "train.eval_examples": ("评测样本数", "pairs 模式：在最多这么多条留出样本上计算基座和微调模型的 ROUGE 与 BLEU；0 = 关闭。"),
+    "train.eval_max_new_tokens": ("评测生成长度", "计算 ROUGE 与 BLEU 时每条样本生成的 token 数。"),
+    "train.device": ("设备", "auto：有 CUDA 就用 GPU，否则用 CPU。"),
+    "corpus.name": ("语料名称", "语料名称：字母、数字、“-”、“_” 和 “.”。"),
+    "corpus.mode": ("类型", "text：学习文风的散文；pairs：提示 → 回答（如 原文 → 摘要）；chat：消息列表。"),
+    "corpus.text_field": ("正文字段", "存放正文的列/字段（text 模式）；留空则自动识别 text、content、body 等。"),
+    "corpus.prompt_field": ("提示字段", "存放提示的字段（pairs 模式）；留空则自动识别 prompt、instruction、document 等。"),
+    "corpus.response_field": ("回答字段", "存放回答的字段（pairs 模式）；留空则自动识别 response、output、summary 等。"),
+    "corpus.messages_field": ("消息字段", "存放消息列表的字段（chat 模式）；留空则自动识别 messages、conversations。"),
+    "corpus.min_valid_share": ("最低有效比例", "具备该类型所需字段的行数低于这个比例时，拒收整份语料。"),
+    "corpus.nfc": ("NFC 规范化", "Unicode NFC 规范化（每个带声调的字母只占一个码位）。"),
+    "corpus.join_lines": ("合并断行", "把段落内部的硬换行接起来（中日韩文字之间不加空格）。"),
+    "corpus.strip_markup": ("去除标记", "去掉正文里夹带的 HTML 标签。"),
+    "corpus.strip_page_furniture": ("去除页眉页脚", "去掉 PDF 里重复出现的页眉、页脚和页码。"),
+    "corpus.mask_pii": ("隐去个人信息", "把电子邮箱和电话号码替换为 [email] 和 [phone]。"),
+    "corpus.min_chars": ("最少字符数", "清洗后短于这个长度的条目会被丢弃。"),
+    "corpus.max_chars": ("最多字符数", "长文切分之后仍长于这个长度的条目会被丢弃。"),
+    "corpus.chunk_chars": ("切分长度", "text 模式：在段落处把长文档切成大约这么长的片段；0 = 不切分。"),
+    "corpus.dedupe_exact": ("精确去重", "丢弃完全重复的条目（忽略大小写和空白）。"),
+    "corpus.near_dup_threshold": ("近似去重阈值", "相似度（MinHash Jaccard）达到这个值即视为近似重复并丢弃；0 = 关闭。"),
+    "corpus.val_share": ("验证集比例", "留作验证集的文档比例。"),
+    "corpus.min_val_docs": ("验证集最少文档数", "验证集至少包含这么多篇文档。"),
+    "corpus.seed": ("划分种子", "划分训练集和验证集所用的随机种子。"),
+    "corpus.exact_tokens": ("精确计数", "超过 16 MB 的语料也逐条精确统计 token（那时约慢一倍）；关闭则只统计 16 MB 样本，其余按字符数估算。"),
+}
+
+
+def _settings_strings() -> dict[str, tuple[str, str]]:
+    """The settings' keys: `setting.train.seq_len` is the label, `setting.train.seq_len.help` the help."""
+    strings = {}
+    for prefix, cls in (("train", TrainConfig), ("corpus", CorpusConfig)):
+        for f in dataclasses.fields(cls):
+            label, help_zh = SETTINGS_ZH[f"{prefix}.{f.name}"]
+            strings[f"setting.{prefix}.{f.name}"] = (f.name.replace("_", " "), label)
+            strings[f"setting.{prefix}.{f.name}.help"] = (f.metadata["help"], help_zh)
+    return strings
+
+
+STRINGS.update(_settings_strings())
+
+
+
+def request_lang(request: gr.Request | None, forced: str | None = None) -> str:
+    """The language of text a handler builds: `--lang` when the owner fixed one, else the visitor's
+    browser language (its first Accept-Language choice, which is also what gradio's labels follow
+    until the visitor picks another in the Settings panel; that pick stays in the browser)."""
+    if forced:
+        return forced
+    header = request.headers.get("accept-language", "") if request is not None else ""
+    return "zh" if header.split(",")[0].strip().lower().startswith("zh") else "en"
+
 
 
 def translations(lang: str | None = None) -> gr.I18n:

@@ -11,12 +11,13 @@ from studio import service
 from studio.train import export
 from studio.ui import views
 from studio.ui.actions import on_run
-from studio.ui.i18n import T
+from studio.ui.i18n import T, request_lang
+from studio.ui.messages import say
 
 USER_ERRORS = (ValueError, RuntimeError, OSError)
 
 
-def build(root: Path) -> dict:
+def build(root: Path, forced_lang: str | None = None) -> dict:
     table = gr.Dataframe(views.runs_frame([]), interactive=False, label=T("runs.table"), elem_id="runs-table")
     with gr.Row():
         first = gr.Dropdown(label=T("runs.first"), choices=[], elem_id="runs-first")
@@ -49,61 +50,71 @@ def build(root: Path) -> dict:
         rows = service.list_runs(root)
         ids = [r["run_id"] for r in rows]
         a = a if a in ids else (ids[0] if ids else None)
-        b = b if b in ids else (ids[1] if len(ids) > 1 else None)
+        others = [i for i in ids if i != a]
+        b = b if b in others else (others[0] if others else None)  # the second pick defaults to another run
         return views.runs_frame(rows), gr.update(choices=ids, value=a), gr.update(choices=ids, value=b)
 
-    def compare(a, b):
+    def compare(request: gr.Request, a, b):
+        lang = request_lang(request, forced_lang)
         if not a or not b or a == b:
-            return "**Error:** pick two different runs.", "", views.loss_frame([]), "", ""
+            return say(lang, "error", error=say(lang, "run.pick_two")), "", views.loss_frame([]), "", ""
         try:
             result = service.compare_runs(root, a, b)
         except USER_ERRORS as e:
-            return f"**Error:** {e}", "", views.loss_frame([]), "", ""
-        evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval']) or 'No evaluation yet.'}" for v in result["views"]]
+            return say(lang, "error", error=e), "", views.loss_frame([]), "", ""
+        evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], lang) or say(lang, 'eval.none')}"
+                 for v in result["views"]]
         return "", views.differences_markdown(result), views.overlaid_loss_frame(result["views"]), *evals
 
-    def ask_delete(a):
+    def ask_delete(request: gr.Request, a):
+        lang = request_lang(request, forced_lang)
         if not a:
-            return gr.update(visible=False), "", "**Error:** pick the run to delete (first run)."
-        return (gr.update(visible=True), f"Delete run **{a}**? Its folder goes: settings, checkpoints, adapter, curves "
-                f"and evaluation. Corpora, other runs and drafts stay.", "")
+            return gr.update(visible=False), "", say(lang, "error", error=say(lang, "run.pick_first"))
+        return gr.update(visible=True), say(lang, "run.delete_ask", run=a), ""
 
-    def delete(a, b):
+    def delete(request: gr.Request, a, b):
+        lang = request_lang(request, forced_lang)
         try:
             service.delete_run(root, a)
         except USER_ERRORS as e:
-            return gr.update(visible=False), f"**Error:** {e}", *refresh(None, b)
-        return gr.update(visible=False), f"Deleted run `{a}`.", *refresh(None, b)
+            return gr.update(visible=False), say(lang, "error", error=e), *refresh(None, b)
+        return gr.update(visible=False), say(lang, "run.deleted", run=a), *refresh(None, b)
 
-    def export_zip(a):
+    def keep(request: gr.Request):
+        return gr.update(visible=False), say(request_lang(request, forced_lang), "run.kept")
+
+    def export_zip(request: gr.Request, a):
+        lang = request_lang(request, forced_lang)
         if not a:
-            return None, "**Error:** pick a run (first run)."
+            return None, say(lang, "error", error=say(lang, "run.pick_first"))
         try:
-            return str(export.adapter_zip(root, a)), f"Adapter of `{a}` exported."
+            return str(export.adapter_zip(root, a)), say(lang, "export.zip_done", run=a)
         except USER_ERRORS as e:
-            return None, f"**Error:** {e}"
+            return None, say(lang, "error", error=e)
 
-    def export_merged(a):
+    def export_merged(request: gr.Request, a):
+        lang = request_lang(request, forced_lang)
         if not a:
-            return "**Error:** pick a run (first run)."
+            return say(lang, "error", error=say(lang, "run.pick_first"))
         try:
             folder = export.merged_model(root, a)
         except USER_ERRORS as e:
-            return f"**Error:** {e}"
-        return (f"Merged model written to `{folder}`: load it with `AutoModelForCausalLM.from_pretrained` or, for "
-                f"Ollama, run `ollama create {a} -f Modelfile` in that folder.")
+            return say(lang, "error", error=e)
+        return say(lang, "export.merged_done", folder=folder, run=a)
+
+    def acting(action, done):
+        return on_run(root, action, done, USER_ERRORS, forced_lang)
 
     refresh_btn.click(refresh, [first, second], [table, first, second])
     compare_btn.click(compare, [first, second], [message, differences, curves, eval_first, eval_second])
-    resume_btn.click(on_run(root, service.resume_run, "Resumed run `{run}`: follow it in the Train tab.", USER_ERRORS),
-                     first, message)
-    publish_btn.click(on_run(root, service.publish_run, "Run `{run}` is shown in demo mode.", USER_ERRORS), first,
+    resume_btn.click(acting(service.resume_run, "run.resumed"), first, message)
+    publish_btn.click(acting(service.publish_run, "run.published"), first,
                       message).then(refresh, [first, second], [table, first, second])
-    unpublish_btn.click(on_run(root, lambda r, a: service.publish_run(r, a, False), "Run `{run}` is hidden from demo mode.",
-                               USER_ERRORS), first, message).then(refresh, [first, second], [table, first, second])
+    unpublish_btn.click(acting(lambda r, a: service.publish_run(r, a, False), "run.hidden"), first,
+                        message).then(refresh, [first, second], [table, first, second])
     delete_btn.click(ask_delete, first, [confirm_row, confirm_text, message])
     confirm_btn.click(delete, [first, second], [confirm_row, message, table, first, second])
-    keep_btn.click(lambda: (gr.update(visible=False), "Nothing deleted."), None, [confirm_row, message])
+    keep_btn.click(keep, None, [confirm_row, message])
     zip_btn.click(export_zip, first, [export_file, message])
     merge_btn.click(export_merged, first, message)
     return {"load": (refresh, [first, second], [table, first, second])}

@@ -15,7 +15,8 @@ import gradio as gr
 from studio import service
 from studio.config import TrainConfig
 from studio.ui.actions import on_run
-from studio.ui.i18n import T
+from studio.ui.i18n import T, request_lang
+from studio.ui.messages import say
 from studio.ui.views import (eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
                              sweep_frame)
 
@@ -26,7 +27,7 @@ ADVANCED = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("corpus
 
 
 def field_input(f: dataclasses.Field, value):
-    label, info = f.name.replace("_", " "), f.metadata["help"]
+    label, info = T(f"setting.train.{f.name}"), T(f"setting.train.{f.name}.help")
     if f.metadata.get("choices"):
         return gr.Dropdown(label=label, info=info, choices=list(f.metadata["choices"]), value=value)
     if isinstance(f.default, bool):
@@ -36,7 +37,7 @@ def field_input(f: dataclasses.Field, value):
     return gr.Textbox(label=label, info=info, value=value, max_lines=1)
 
 
-def build(root: Path, default_model: str) -> dict:
+def build(root: Path, default_model: str, forced_lang: str | None = None) -> dict:
     presets = {p["name"]: p for p in service.presets()}
     first = "quick-cpu-demo" if "quick-cpu-demo" in presets else next(iter(presets), None)
     start_values = presets[first]["values"] if first else {}
@@ -60,7 +61,7 @@ def build(root: Path, default_model: str) -> dict:
         refresh_btn = gr.Button(T("train.refresh"))
     message = gr.Markdown()
     run = gr.Dropdown(label=T("train.run"), choices=[], elem_id="run-picker")
-    progress = gr.HTML(progress_html(None), elem_id="run-progress")
+    progress = gr.HTML(progress_html(None, forced_lang or "en"), elem_id="run-progress")
     with gr.Row():
         plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"),
                            height=280, elem_id="loss-plot")
@@ -93,51 +94,55 @@ def build(root: Path, default_model: str) -> dict:
         return (gr.update(choices=names, value=names[-1] if names else None), gr.update(choices=choices, value=keep),
                 gr.update(choices=sweeps, value=sweeps[0] if sweeps else None))
 
-    def show(run_id):
+    def show(request: gr.Request, run_id):
+        lang = request_lang(request, forced_lang)
         if not run_id:
-            return progress_html(None), loss_frame([]), lr_frame([]), ""
+            return progress_html(None, lang), loss_frame([]), lr_frame([]), ""
         view = service.run_view(root, run_id)
-        return progress_html(view), loss_frame(view["events"]), lr_frame(view["events"]), eval_markdown(view["eval"])
+        return (progress_html(view, lang), loss_frame(view["events"]), lr_frame(view["events"]),
+                eval_markdown(view["eval"], lang))
 
     def fill_from_preset(name):
         values = presets[name]["values"] if name in presets else {}
         return ([presets.get(name, {}).get("description", ""), values.get("epochs", 1)]
                 + [values.get(f.name, f.default) for f in ADVANCED])
 
-    def estimate_now(corpus_name, preset_name, model_name, epochs_value, *values):
+    def estimate_now(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, *values):
+        lang = request_lang(request, forced_lang)
         if not corpus_name or not preset_name:
-            return "Pick a corpus and a preset to see the estimate."
+            return say(lang, "estimate.pick")
         try:
             return estimate_markdown(service.training_estimate(root, corpus_name, preset_name,
-                                                               settings(model_name, epochs_value, *values)))
+                                                               settings(model_name, epochs_value, *values)), lang)
         except USER_ERRORS as e:
-            return f"**Cannot estimate:** {e}"
+            return say(lang, "estimate.cannot", error=e)
 
-    def start(corpus_name, preset_name, model_name, epochs_value, *values):
+    def start(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, *values):
+        lang = request_lang(request, forced_lang)
         if not corpus_name:
-            return "**Error:** ingest a corpus first (Corpus tab), then pick it here.", gr.update()
+            return say(lang, "error", error=say(lang, "error.no_corpus")), gr.update()
         try:
             run_id = service.start_training(root, corpus_name, preset_name, settings(model_name, epochs_value, *values))
         except USER_ERRORS as e:
-            return f"**Error:** {e}", gr.update()
+            return say(lang, "error", error=e), gr.update()
         rows = service.list_runs(root)
-        return f"Started run `{run_id}`.", gr.update(choices=runs_choices(rows), value=run_id)
+        return say(lang, "run.started", run=run_id), gr.update(choices=runs_choices(rows), value=run_id)
 
-    cancel = on_run(root, service.cancel_run, "Cancelling `{run}`: it saves a checkpoint and stops.",
-                    USER_ERRORS)
-    resume = on_run(root, service.resume_run, "Resuming `{run}` from its last checkpoint.",
-                    USER_ERRORS)
+    cancel = on_run(root, service.cancel_run, "run.cancelling", USER_ERRORS, forced_lang)
+    resume = on_run(root, service.resume_run, "run.resuming", USER_ERRORS, forced_lang)
 
-    def start_sweep(trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value, *values):
+    def start_sweep(request: gr.Request, trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value,
+                    *values):
+        lang = request_lang(request, forced_lang)
         if not corpus_name:
-            return "**Error:** ingest a corpus first (Corpus tab), then pick it here.", gr.update()
+            return say(lang, "error", error=say(lang, "error.no_corpus")), gr.update()
         try:
             sweep_id = service.start_sweep(root, corpus_name, preset_name, int(trials or 0), sampler, int(steps or 0),
                                            settings(model_name, epochs_value, *values))
         except USER_ERRORS as e:
-            return f"**Error:** {e}", gr.update()
+            return say(lang, "error", error=e), gr.update()
         ids = [s["sweep_id"] for s in service.list_sweeps(root)]
-        return f"Started sweep `{sweep_id}`: trials appear in the table as they finish.", gr.update(choices=ids, value=sweep_id)
+        return say(lang, "sweep.started", sweep=sweep_id), gr.update(choices=ids, value=sweep_id)
 
     def show_sweep(sweep_id):
         return sweep_frame(service.sweep_trials(root, sweep_id) if sweep_id else [])

@@ -5,35 +5,41 @@ import html
 
 import pandas as pd
 
+from studio.ui.messages import MESSAGES, say
+
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, lang: str = "en") -> str:
     if seconds is None:
         return "-"
     seconds = int(seconds)
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+    if seconds >= 60:
+        return say(lang, "minutes", m=seconds // 60, s=seconds % 60)
+    return say(lang, "seconds", s=seconds)
 
 
-def progress_html(view: dict | None) -> str:
+def progress_html(view: dict | None, lang: str = "en") -> str:
     if not view:
-        return "<div class='ws-progress'><em>No run selected. Start one above.</em></div>"
+        return f"<div class='ws-progress'><em>{say(lang, 'progress.none')}</em></div>"
     status = view["status"]
     state = status.get("state", "?")
     step, total = status.get("step", 0), status.get("total_steps", 0) or 0
     share = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
-    eta = f" · about {duration(status.get('eta_s'))} left" if state == "running" and status.get("eta_s") else ""
+    eta = say(lang, "progress.left", left=duration(status.get("eta_s"), lang)) \
+        if state == "running" and status.get("eta_s") else ""
     detail = html.escape(status.get("reason") or status.get("message") or "")
     advice = html.escape(status.get("advice") or "")
     colour = STATE_COLOURS.get(state, "#8a8a8a")
+    state_text = say(lang, f"state.{state}") if f"state.{state}" in MESSAGES else state
     return (
         f"<div class='ws-progress' data-state='{state}'>"
-        f"<div><b>{html.escape(view['run_id'])}</b> · <span style='color:{colour}'>{state}</span> · "
-        f"step {step}/{total}{eta}</div>"
+        f"<div><b>{html.escape(view['run_id'])}</b> · <span style='color:{colour}'>{state_text}</span> · "
+        f"{say(lang, 'progress.step', step=step, total=total)}{eta}</div>"
         f"<div style='background:#e5e7eb;border-radius:6px;height:14px;margin:6px 0'>"
         f"<div class='ws-bar' style='width:{share:.1f}%;background:{colour};height:14px;border-radius:6px'></div></div>"
-        f"<div>{detail}</div>" + (f"<div><b>What to do:</b> {advice}</div>" if advice else "") + "</div>"
+        f"<div>{detail}</div>" + (f"<div><b>{say(lang, 'progress.advice')}</b> {advice}</div>" if advice else "") + "</div>"
     )
 
 
@@ -48,28 +54,30 @@ def lr_frame(events: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "learning rate"])
 
 
-def eval_markdown(ev: dict) -> str:
+def eval_markdown(ev: dict, lang: str = "en") -> str:
     if not ev:
         return ""
     if ev.get("objective") == "dpo":
         before, after = ev["before"], ev["after"]
-        return ("| on the preference pairs | before | after |\n|---|---|---|\n"
-                f"| chosen preferred (accuracy) | {before['accuracy']:.0%} | {after['accuracy']:.0%} |\n"
-                f"| mean log-likelihood margin | {before['mean_margin']:.2f} | {after['mean_margin']:.2f} |\n\n"
-                f"DPO on {ev['pairs']} pairs from {html.escape(ev['init_adapter'])}, {ev['steps']} steps in "
-                f"{duration(ev.get('train_seconds'))}.")
+        return (say(lang, "dpo.heading") + "\n|---|---|---|\n"
+                f"| {say(lang, 'dpo.accuracy')} | {before['accuracy']:.0%} | {after['accuracy']:.0%} |\n"
+                f"| {say(lang, 'dpo.margin')} | {before['mean_margin']:.2f} | {after['mean_margin']:.2f} |\n\n"
+                + say(lang, "dpo.summary", pairs=ev["pairs"], init=html.escape(ev["init_adapter"]), steps=ev["steps"],
+                      time=duration(ev.get("train_seconds"), lang)))
     base, tuned = ev["base"], ev["tuned"]
     change = ev.get("perplexity_change", 0) * 100
     lines = [
-        "| held-out split | base | tuned |", "|---|---|---|",
-        f"| perplexity | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} ({change:+.0f}%) |",
-        f"| loss | {base['loss']:.3f} | {tuned['loss']:.3f} |",
+        say(lang, "eval.heading"), "|---|---|---|",
+        f"| {say(lang, 'eval.perplexity')} | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} ({change:+.0f}%) |",
+        f"| {say(lang, 'eval.loss')} | {base['loss']:.3f} | {tuned['loss']:.3f} |",
     ]
     if base.get("generation") and tuned.get("generation"):
         for key, label in (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("bleu", "BLEU")):
-            lines.append(f"| {label} ({tuned['generation']['examples']} pairs) | {base['generation'][key]:.1f} | "
+            name = say(lang, "eval.pairs", name=label, n=tuned["generation"]["examples"])
+            lines.append(f"| {name} | {base['generation'][key]:.1f} | "
                          f"{tuned['generation'][key]:.1f} ({tuned['generation'][key] - base['generation'][key]:+.1f}) |")
-    text = "\n".join(lines) + f"\n\nTrained on {ev.get('tokens_seen', 0):,} tokens in {duration(ev.get('train_seconds'))}."
+    text = "\n".join(lines) + "\n\n" + say(lang, "eval.trained", tokens=ev.get("tokens_seen", 0),
+                                             time=duration(ev.get("train_seconds"), lang))
     if ev.get("stopped_early"):
         text += f" {html.escape(ev['stopped_early'].capitalize())}."
     return text
@@ -84,16 +92,18 @@ def sweep_frame(trials: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["best", "trial", "learning rate", "LoRA rank", "epochs", "state", "val loss", "run"])
 
 
-def estimate_markdown(est: dict) -> str:
+def estimate_markdown(est: dict, lang: str = "en") -> str:
     p, mem = est["plan"], est["memory"]
-    time_text = (f"about **{p['minutes']:.0f} min**" if p["minutes"] and p["minutes"] >= 1 else
-                 "under a minute" if p["minutes"] else "unknown") + f" on {est['device']}"
-    speed = f" at {est['speed']:.0f} tokens/s ({est['speed_source']})" if est["speed"] else f" ({est['speed_source']})"
-    mem_text = (f"about **{mem['total']:.1f} GB** ({', '.join(f'{k} {v:.2f}' for k, v in mem.items() if k not in ('total', 'lora_params_m'))} GB; "
-                f"{mem['lora_params_m']:.1f} M trainable adapter parameters)" if mem else
-                "unknown until the model is on this machine")
-    return (f"**Before you start:** {p['steps']} steps ({p['steps_per_epoch']} per epoch), about {p['tokens']:,} tokens; "
-            f"{time_text}{speed}. Memory ({est['quantization']}): {mem_text}.")
+    time_text = (say(lang, "estimate.minutes", m=p["minutes"]) if p["minutes"] and p["minutes"] >= 1 else
+                 say(lang, "estimate.under_minute") if p["minutes"] else say(lang, "estimate.unknown"))
+    speed = say(lang, "estimate.speed", speed=est["speed"], source=est["speed_source"]) if est["speed"] \
+        else f" ({est['speed_source']})"
+    memory = say(lang, "estimate.memory", total=mem["total"], lora=mem["lora_params_m"],
+                 parts=", ".join(f"{k} {v:.2f}" for k, v in mem.items() if k not in ("total", "lora_params_m"))) \
+        if mem else say(lang, "estimate.memory_unknown")
+    return say(lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
+               time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
+               quantization=est["quantization"], memory=memory)
 
 
 def corpus_report(m: dict, estimate: str = "") -> str:
