@@ -41,7 +41,7 @@ class TrainConfig:
     corpus_version: str = _f("", "Corpus version such as v2; empty means the newest.")
     # data
     seq_len: int = _f(256, "Tokens per training block (packed) or the cut-off per example (not packed).")
-    packing: bool = _f(True, "Join documents into full blocks (no compute on padding); off: one example per block, padded.")
+    packing: bool = _f(True, "Join documents into full blocks (no compute on padding; each document attends only to itself); off: one example per block, padded.")
     completion_only: bool = _f(True, "Pairs and chat: take the loss on the responses only (prompts masked). Text mode always trains on all tokens.")
     chat_template: str = _f("tokenizer", "How pairs and chat are laid out: the tokenizer's own chat template, chatml, or plain 'User:/Assistant:' text.", CHAT_TEMPLATES)
     prompt_template: str = _f("{prompt}", "Pairs mode: the user turn, with {prompt} standing for the prompt field (e.g. 'Summarize:\n\n{prompt}').")
@@ -56,6 +56,7 @@ class TrainConfig:
     quantization: str = _f("nf4", "Base weights: nf4 or fp4 = 4-bit QLoRA (bitsandbytes); int8 = 8-bit; none = 16/32-bit LoRA.", QUANTIZATIONS)
     double_quant: bool = _f(True, "4-bit: quantize the quantization constants too (saves ~0.4 bit per weight).")
     compute_dtype: str = _f("auto", "Dtype of the matmuls: auto = bf16 on GPUs that have it (else fp16), fp32 on the CPU.", COMPUTE_DTYPES)
+    fused_loss: bool = _f(True, "Cross-entropy straight from the hidden states, a chunk of target tokens at a time: the full logits are never made (less memory, faster); off: the model's own loss.")
     gradient_checkpointing: bool = _f(False, "Recompute activations in the backward pass: much less memory, about 30% slower.")
     # optimisation
     learning_rate: float = _f(2e-4, "Peak learning rate.")

@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from studio.train.loss import loss_sum
 from studio.train.packing import collate, count_targets
 
 
@@ -15,9 +16,8 @@ def mean_loss(model, blocks: list[list[int]], pad_id: int, device: str, batch_si
     total, count = 0.0, 0
     for i in range(0, len(blocks), batch_size):
         batch = {k: v.to(device) for k, v in collate(blocks[i:i + batch_size], pad_id).items()}
-        n = count_targets(batch)
-        total += float(model(**batch).loss) * n
-        count += n
+        total += float(loss_sum(model, batch))
+        count += count_targets(batch)
     model.train(was_training)
     return total / max(count, 1)
 

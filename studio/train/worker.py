@@ -176,6 +176,7 @@ class Run:
         from studio.models import compute_dtype, load_base, load_tokenizer, resolve
         from studio.train import checkpoints, faults
         from studio.train.evaluate import mean_loss, summary
+        from studio.train.loss import loss_sum
         from studio.train.packing import collate, count_targets
 
         cfg = self.cfg
@@ -270,9 +271,9 @@ class Run:
                 loss_sum, failure = 0.0, None
                 try:
                     faults.inject("oom", progress["step"] + 1, micro)
-                    for batch, weight in zip(batches, weights):
+                    for batch in batches:
                         batch = {k: v.to(device) for k, v in batch.items()}
-                        loss = model(**batch).loss * (weight / everyone)
+                        loss = loss_sum(model, batch, cfg.fused_loss) / everyone
                         loss.backward()
                         loss_sum += float(loss.detach())
                 except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
