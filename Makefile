@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Re-install only when requirements.txt changes; a second `make run` reuses .venv.
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench bench-drafting clean
+.PHONY: install run test bench bench-drafting bench-train clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ bench: install
 	$(PY) bench/ingest.py $(ARGS)
 	$(PY) bench/generate.py
 	$(PY) bench/compare.py
+	$(PY) bench/train.py
+
+# Training speed with every lever measured one at a time (about 25 min on 2 CPU cores)
+bench-train: install
+	$(PY) bench/train.py --levers $(ARGS)
 
 bench-drafting: install
 	$(PY) bench/generate.py

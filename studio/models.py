@@ -156,6 +156,25 @@ def compute_dtype(device: str, preference: str = "auto"):
     return torch.float32
 
 
+def memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def training_quantization(quantization: str, device: str, params_m: float | None) -> tuple[str, str]:
+    """The quantization a run trains with, and why when `auto` chose it. On a GPU 4-bit NF4 is the
+    QLoRA default. On the CPU bitsandbytes dequantizes every 4-bit weight in the forward and again
+    in the backward pass and the base loses some quality, so a small model whose fp32 weights take
+    under a quarter of the memory trains unquantized (bench/train.py measures both)."""
+    if quantization != "auto":
+        return quantization, ""
+    if device.startswith("cuda"):
+        return "nf4", "auto: 4-bit NF4 (QLoRA) on the GPU"
+    if params_m and params_m * 1e6 * 4 < memory_bytes() / 4:
+        return "none", (f"auto: unquantized LoRA (fp32) on the CPU: 4-bit is slower here and the model's "
+                        f"{params_m * 4 / 1e3:.1f} GB of fp32 weights fit in memory")
+    return "nf4", "auto: 4-bit NF4 on the CPU: the fp32 weights would take over a quarter of the memory"
+
+
 def bnb_config(quantization: str, dtype, double_quant: bool = True):
     if quantization == "none":
         return None
@@ -188,6 +207,7 @@ def load_base(source: str, quantization: str, device: str, dtype_preference: str
     from transformers import AutoModelForCausalLM
 
     dtype = compute_dtype(device, dtype_preference)
+    quantization = training_quantization(quantization, device, None)[0]  # `auto` without a size: nf4
     try:
         model = AutoModelForCausalLM.from_pretrained(
             source,

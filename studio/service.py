@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from studio import jobs, runs
@@ -143,16 +144,18 @@ def model_facts(root: Path, model: str) -> tuple[float | None, dict | None]:
 def training_estimate(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> dict:
     """Tokens, steps, time and memory of a run before it starts."""
     from studio.estimate import memory_gb, plan
-    from studio.models import pick_device
+    from studio.models import pick_device, training_quantization
 
     cfg = training_config(corpus, preset, overrides, **fields)
     manifest = read_manifest(root, corpus, cfg.corpus_version)
     device = pick_device("auto") if cfg.device == "auto" else cfg.device
     speed, source = measured_speed(root, cfg.model, device)
     params_m, config = model_facts(root, cfg.model)
+    quantization, why = training_quantization(cfg.quantization, device, params_m)
+    cfg = replace(cfg, quantization=quantization)
     return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
             "plan": plan(cfg, manifest.get("tokens", {}).get("train") or manifest["characters"] // 4, speed),
-            "memory": memory_gb(cfg, params_m, config, device), "quantization": cfg.quantization}
+            "memory": memory_gb(cfg, params_m, config, device), "quantization": quantization, "quantization_note": why}
 
 
 def presets() -> list[dict]:
@@ -264,8 +267,6 @@ DPO_DEFAULTS = {"learning_rate": 5e-5, "epochs": 2.0, "max_steps": 0, "batch_siz
 def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) -> str:
     """A DPO run from the preferences judged so far, starting from a tuned run's adapter (or one of
     its checkpoints), on that run's base and settings."""
-    import dataclasses
-
     from studio.train.dpo import PAIRS_FILE
     from studio.write.drafter import adapter_folder, parse_source
     from studio.write.feedback import JudgingError, dpo_pairs
@@ -278,7 +279,7 @@ def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) 
     if len(pairs) < 2:
         raise JudgingError(f"{len(pairs)} preference pair(s) so far: judge at least 2 blind comparisons (ties give none)")
     start = runs.read_config(runs.run_dir(root, source.run_id))
-    cfg = dataclasses.replace(start, objective="dpo", init_adapter=source.key, **DPO_DEFAULTS)
+    cfg = replace(start, objective="dpo", init_adapter=source.key, **DPO_DEFAULTS)
     cfg = apply_overrides(cfg, overrides or [])
     run_id = jobs.create_run(root, cfg, preset="dpo")
     folder = runs.run_dir(root, run_id)

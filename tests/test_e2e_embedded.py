@@ -1,6 +1,6 @@
 """End to end on the real embedded model (SmolLM2-135M-Instruct): the path a newcomer takes.
 
-Ingest the sample corpus, train the quick preset in 4-bit on the CPU, load the adapter with
+Ingest the sample corpus, train the quick preset in 4-bit (QLoRA) on the CPU, load the adapter with
 plain peft, and check that it learned the corpus's voice. Takes a few minutes on 2 CPU cores.
 """
 import math
@@ -22,7 +22,7 @@ def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e") / "data"
     manifest = service.ingest(root, [SAMPLE], "lamp-log")
     assert manifest["tokens"]["tokenizer"] == EMBEDDED_DEFAULT and manifest["tokens"]["train"] > 3000
-    run_id = service.start_training(root, "lamp-log", "quick-cpu-demo")
+    run_id = service.start_training(root, "lamp-log", "quick-cpu-demo", ["quantization=nf4"])  # QLoRA, as on a GPU
     status = jobs.wait(root, run_id, timeout=900)
     assert status["state"] == "completed", status
     return root, run_id
@@ -80,6 +80,7 @@ def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best
         "epochs=12", "learning_rate=3e-3", "eval_every=3", "early_stopping_patience=2", "save_every=0"])
     status = jobs.wait(root, run_id, timeout=900)
     assert status["state"] == "completed", status
+    assert status["quantization"] == "none" and "auto" in status["quantization_note"]  # the preset's auto, on the CPU
     folder = runs.run_dir(root, run_id)
     ev = runs.read_eval(folder)
     assert ev["stopped_early"] and ev["steps"] < status["total_steps"] / 2, (ev, status["total_steps"])

@@ -45,12 +45,12 @@ def train(run) -> str:
     """Train run.cfg's init adapter on the run's preference pairs; returns the closing message."""
     import torch
     from datasets import Dataset
-    from peft import PeftModel, prepare_model_for_kbit_training
+    from peft import PeftModel
     from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
     from studio import runs
-    from studio.models import compute_dtype, load_base, load_tokenizer, resolve
+    from studio.models import compute_dtype, load_tokenizer, resolve
     from studio.train import checkpoints
     from studio.train.worker import Cancelled, TrainingFailed
     from studio.write.drafter import adapter_folder, parse_source
@@ -65,12 +65,8 @@ def train(run) -> str:
     tok = load_tokenizer(source)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    report.update(message=f"loading {cfg.model} ({cfg.quantization}) on {device}")
+    model = run.load_base(source)
     dtype = compute_dtype(device, cfg.compute_dtype)
-    model = load_base(source, cfg.quantization, device, cfg.compute_dtype, cfg.double_quant)
-    report.update(compute_dtype=str(dtype).removeprefix("torch."))
-    if cfg.quantization != "none":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     start = adapter_folder(run.root, parse_source(cfg.init_adapter))
     model = PeftModel.from_pretrained(model, str(start), is_trainable=True)  # adapter "default"
 

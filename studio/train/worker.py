@@ -89,6 +89,7 @@ class Run:
         self.ranks = Ranks()
         self.report = Reporter(folder) if self.ranks.main else Silent()
         self.device = "cpu"
+        self.quantization, self.quantization_note = "", ""  # what the base is trained in; why, when `auto` chose
         self.cancel_requested = False
         self.holding_slot = False
 
@@ -145,6 +146,30 @@ class Run:
         outputs = generate_responses(model, tok, prompts, cfg.eval_max_new_tokens, device)
         return rouge_bleu(outputs, [r["response"] for r in pairs])
 
+    def load_base(self, source: str):
+        """The frozen base, ready for LoRA training: quantized as the run says (`auto` resolved,
+        and the choice said in the status), with input gradients for the adapter's backward pass."""
+        from peft import prepare_model_for_kbit_training
+
+        from studio.models import compute_dtype, load_base, training_quantization
+        from studio.service import model_facts
+
+        cfg = self.cfg
+        quantization, self.quantization_note = training_quantization(cfg.quantization, self.device,
+                                                                     model_facts(self.root, cfg.model)[0])
+        self.quantization = quantization
+        self.report.update(message=f"loading {cfg.model} ({quantization}) on {self.device}", quantization=quantization,
+                           quantization_note=self.quantization_note)
+        model = load_base(source, quantization, self.device, cfg.compute_dtype, cfg.double_quant)
+        self.report.update(compute_dtype=str(compute_dtype(self.device, cfg.compute_dtype)).removeprefix("torch."))
+        if quantization != "none":
+            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                   gradient_checkpointing_kwargs={"use_reentrant": False})
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.enable_input_require_grads()
+        return model
+
     def base_evaluation(self, model, tok, val_blocks, val_records, mode, device) -> dict:
         """Validation loss (and ROUGE/BLEU for pairs) of the untouched base, computed once and
         kept in base_eval.json so a resumed run does not redo it."""
@@ -169,11 +194,11 @@ class Run:
 
     def train(self):
         import torch
-        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training, set_peft_model_state_dict
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
         from safetensors.torch import load_file
         from transformers import get_scheduler
 
-        from studio.models import compute_dtype, load_base, load_tokenizer, resolve
+        from studio.models import load_tokenizer, resolve
         from studio.train import checkpoints, faults
         from studio.train.evaluate import mean_loss, summary
         from studio.train.loss import loss_sum
@@ -194,16 +219,8 @@ class Run:
         per_epoch = math.ceil(len(train_blocks) / per_step)
         total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
 
-        self.report.update(message=f"loading {cfg.model} ({cfg.quantization}) on {device}", total_steps=total,
-                           device=device.split(":")[0], processes=ranks.world)
-        model = load_base(source, cfg.quantization, device, cfg.compute_dtype, cfg.double_quant)
-        self.report.update(compute_dtype=str(compute_dtype(device, cfg.compute_dtype)).removeprefix("torch."))
-        if cfg.quantization != "none":
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
-                                                    gradient_checkpointing_kwargs={"use_reentrant": False})
-        elif cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            model.enable_input_require_grads()
+        self.report.update(total_steps=total, device=device.split(":")[0], processes=ranks.world)
+        model = self.load_base(source)
         base = self.base_evaluation(model, tok, val_blocks, val_records, mode, device)
 
         targets = "all-linear" if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
@@ -268,14 +285,14 @@ class Run:
                 batches = [collate(blocks[i:i + micro], tok.pad_token_id) for i in range(0, len(blocks), micro)]
                 weights = [count_targets(batch) for batch in batches]
                 everyone = max(ranks.total(sum(weights)), 1)
-                loss_sum, failure = 0.0, None
+                reported, failure = 0.0, None
                 try:
                     faults.inject("oom", progress["step"] + 1, micro)
                     for batch in batches:
                         batch = {k: v.to(device) for k, v in batch.items()}
                         loss = loss_sum(model, batch, cfg.fused_loss) / everyone
                         loss.backward()
-                        loss_sum += float(loss.detach())
+                        reported += float(loss.detach())
                 except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                     if not is_out_of_memory(exc):
                         raise
@@ -283,7 +300,7 @@ class Run:
                     loss = None  # drop the graph before freeing memory
                 if not ranks.any(failure is not None):  # every process agrees the step worked
                     ranks.sum_gradients(params)
-                    return ranks.total(loss_sum), int(everyone)
+                    return ranks.total(reported), int(everyone)
                 optimizer.zero_grad(set_to_none=True)
                 if device.startswith("cuda"):
                     torch.cuda.empty_cache()
@@ -297,7 +314,8 @@ class Run:
         model.train()
         clock = time.time() - progress["train_seconds"]
         stopped_early = ""
-        self.report.update(message="training", step=progress["step"])
+        training = "training" + (f" · {self.quantization_note}" if self.quantization_note else "")
+        self.report.update(message=training, step=progress["step"])
         for step in range(progress["step"] + 1, total + 1):
             step_start = time.time()
             step_loss, step_tokens = run_step(ranks.share(draw(per_step)))
@@ -366,7 +384,8 @@ class Run:
             "split": "val", "val_blocks": len(val_blocks), "base": summary(base["val_loss"]), "tuned": summary(tuned_loss),
             "perplexity_change": round(math.exp(min(tuned_loss, 50)) / math.exp(min(base["val_loss"], 50)) - 1, 4),
             "train_seconds": round(progress["train_seconds"], 1), "tokens_seen": progress["seen"],
-            "steps": progress["step"], "stopped_early": stopped_early,
+            "steps": progress["step"], "stopped_early": stopped_early, "peak_memory_gb": peak_memory_gb(device),
+            "quantization": self.quantization,
         }
         if base.get("generation"):
             self.report.update(message="tuned model: ROUGE and BLEU on held-out pairs")
@@ -376,6 +395,18 @@ class Run:
         runs.write_json_atomic(self.folder / "eval.json", result)
         ranks.barrier()
         return stopped_early
+
+
+def peak_memory_gb(device: str) -> float:
+    """The most memory this run held: GPU memory allocated by torch on CUDA, else the process's
+    peak resident size (model, activations, optimizer and all)."""
+    import resource
+
+    import torch
+
+    if device.startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)  # KiB on Linux
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

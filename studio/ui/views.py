@@ -103,7 +103,8 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
         if mem else say(lang, "estimate.memory_unknown")
     return say(lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
                time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
-               quantization=est["quantization"], memory=memory)
+               quantization=est["quantization"], memory=memory) \
+        + (f" ({est['quantization_note']}.)" if est.get("quantization_note") else "")
 
 
 def corpus_report(m: dict, estimate: str = "") -> str:

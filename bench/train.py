@@ -1,0 +1,276 @@
+"""Training speed: the studio's path against the standard transformers + peft QLoRA recipe,
+side by side in one run on this machine, with the embedded default model.
+
+    .venv/bin/python bench/train.py [--tokens 12000] [--seq-len 256] [--levers]
+
+Corpus: mixed lengths as real writing is (three short pieces for every long one), cut from the
+sample text with a fixed seed; the same training and validation documents for every path.
+- baseline: transformers `Trainer` + peft LoRA on a 4-bit NF4 base, as their documentation
+  teaches it (prepare_model_for_kbit_training with its default gradient checkpointing, one example
+  per document truncated to the sequence length, dynamic padding per batch).
+- studio: a real studio run (service.start_training: the worker process, packing, fused loss),
+  4-bit NF4 and, as the studio picks on the CPU for a small model, 16-bit LoRA without quantizing.
+- --levers: the studio run again with one lever changed at a time.
+Every path: the same model, sequence length, LoRA rank and targets, learning rate and schedule,
+micro-batch of 4 rows, and about --tokens non-padding target tokens. Reported: tokens/s over the
+training loop (model loading and evaluation excluded), its ratio to the baseline, the process's
+peak memory, the validation loss after training (every path scored by the same code: each
+validation document alone, truncated to the sequence length), and the share of the machine's
+matmul rate reached, counting 4 x parameters FLOPs per token (frozen base: forward plus the
+input gradients), against bf16 and float32 matmuls measured in this run. Each path runs in its
+own process; the numbers are single runs (the noise between two identical runs is printed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out" / "train"
+MODEL = "smollm2-135m-instruct"
+LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
+LEARNING_RATE, WARMUP, BATCH = 2e-4, 0.1, 4
+
+LEVERS = {  # name: (overrides on the studio's 4-bit run, the prediction written before measuring)
+    "no packing": (["packing=false"], "slower by the padding share of the baseline batches (about 1.5x fewer tokens/s)"),
+    "plain loss": (["fused_loss=false"], "about 5% slower, 0.3 GB more peak memory (full logits and their gradient)"),
+    "bf16 compute": (["compute_dtype=bf16"], "many times slower on a CPU without AVX512-BF16 (bf16 matmul rate below); "
+                     "on the CPU it trains one step only, or it would take half an hour"),
+    "gradient checkpointing": (["gradient_checkpointing=true"], "about 25% slower (a second forward), less memory"),
+    "micro-batch 8": (["batch_size=8"], "within 5%: 4 x 256 rows already fill the matmuls"),
+}
+
+
+def corpus(seed: int = 0) -> tuple[list[str], list[str]]:
+    """Training and validation documents: 3 of every 4 short (20-150 words), the rest long
+    (400-1600 words), each a stretch of the sample log starting at a random word."""
+    words = re.findall(r"\S+\s*", (ROOT / "assets" / "samples" / "gannet-rock-lamp-log.txt").read_text(encoding="utf-8"))
+    rng = random.Random(seed)
+
+    def document() -> str:
+        n = rng.randint(20, 150) if rng.random() < 0.75 else rng.randint(400, 1600)
+        start = rng.randrange(len(words))
+        return "".join(words[(start + i) % len(words)] for i in range(n)).strip()
+
+    return [document() for _ in range(600)], [document() for _ in range(24)]
+
+
+def matmul_rates() -> dict:
+    """GFLOP/s of a 1024-square matmul in bf16 and float32 on this device: the median of 3 timings,
+    each repeating the product for at least half a second (a bf16 product takes seconds on a CPU
+    without bf16 instructions)."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    n, rates = 1024 if device == "cpu" else 8192, {}
+    for dtype in (torch.bfloat16, torch.float32):
+        a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+        a @ b  # warm-up
+        times = []
+        for _ in range(3):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start, count = time.perf_counter(), 0
+            while time.perf_counter() - start < 0.5:
+                a @ b
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                count += 1
+            times.append((time.perf_counter() - start) / count)
+        rates[str(dtype).removeprefix("torch.")] = 2 * n ** 3 / sorted(times)[1] / 1e9
+    return rates
+
+
+def validation_loss(model, tok, docs: list[str], seq_len: int) -> float:
+    """Token-weighted loss of each validation document alone (truncated), the same for every path."""
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for text in docs:
+            ids = tok(text, truncation=True, max_length=seq_len, return_tensors="pt")["input_ids"].to(model.device)
+            n = ids.shape[1] - 1
+            total += float(model(input_ids=ids, labels=ids).loss) * n
+            count += n
+    return total / count
+
+
+def peak_memory_gb(device: str) -> float:
+    import resource
+
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def baseline(spec: dict) -> dict:
+    """The standard recipe, in this process."""
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import (AutoModelForCausalLM, BitsAndBytesConfig, DataCollatorForLanguageModeling, Trainer,
+                              TrainingArguments)
+
+    from studio.models import compute_dtype, load_tokenizer, resolve
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = compute_dtype(device)  # fp32 on the CPU for both paths: bf16 matmuls crawl there
+    source = resolve(MODEL, Path(spec["data"]))
+    tok = load_tokenizer(source)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, device_map={"": device}, quantization_config=BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype))
+    model = prepare_model_for_kbit_training(model)
+    model = get_peft_model(model, LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+                                             target_modules="all-linear", task_type="CAUSAL_LM"))
+    examples, tokens = [], 0
+    for text in spec["train"]:  # documents in the corpus order until the token budget is met
+        ids = tok(text, truncation=True, max_length=spec["seq_len"])["input_ids"]
+        examples.append({"input_ids": ids})
+        tokens += len(ids) - 1
+        if tokens >= spec["tokens"]:
+            break
+    args = TrainingArguments(output_dir=str(Path(spec["folder"]) / "trainer"), per_device_train_batch_size=BATCH,
+                             num_train_epochs=1, learning_rate=LEARNING_RATE, lr_scheduler_type="cosine",
+                             warmup_steps=WARMUP, logging_steps=10, save_strategy="no", report_to=[],
+                             bf16=dtype == torch.bfloat16, use_cpu=device == "cpu", seed=42)
+    trainer = Trainer(model=model, args=args, train_dataset=examples,
+                      data_collator=DataCollatorForLanguageModeling(tok, mlm=False))
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    padded = sum(len(e["input_ids"]) for e in examples)
+    return {"tokens": tokens, "seconds": seconds, "peak_gb": peak_memory_gb(device), "device": device,
+            "val_loss": validation_loss(model, tok, spec["val"], spec["seq_len"]),
+            "steps": math.ceil(len(examples) / BATCH), "note": f"{len(examples)} documents, {padded:,} tokens unpadded"}
+
+
+def studio(spec: dict) -> dict:
+    """A studio run through the service, as the Train tab starts it; scored afterwards here."""
+    import torch
+    from peft import PeftModel
+
+    from studio import runs, service
+    from studio.models import load_base, load_tokenizer, resolve
+
+    data = Path(spec["data"])
+    quantization = next((o.split("=", 1)[1] for o in spec["overrides"] if o.startswith("quantization=")), "nf4")
+    steps = max(1, round(spec["tokens"] / (BATCH * spec["seq_len"])))
+    overrides = [f"model={MODEL}", f"seq_len={spec['seq_len']}", f"lora_r={LORA['r']}", f"lora_alpha={LORA['alpha']}",
+                 f"lora_dropout={LORA['dropout']}", "target_modules=all-linear", f"learning_rate={LEARNING_RATE}",
+                 "lr_scheduler=cosine", f"warmup_ratio={WARMUP}", f"batch_size={BATCH}", "grad_accum=1",
+                 f"max_steps={steps}", "save_every=0", "eval_every=0", "eval_examples=0", "quantization=nf4",
+                 *spec["overrides"]]
+    if any(o.startswith("batch_size=") for o in spec["overrides"]):  # a bigger micro-batch: the same tokens
+        size = int(next(o for o in spec["overrides"] if o.startswith("batch_size=")).split("=")[1])
+        overrides.append(f"max_steps={max(1, round(spec['tokens'] / (size * spec['seq_len'])))}")
+    run_id = service.start_training(data, "bench", "quick-cpu-demo", overrides)
+    status = service.wait_for_run(data, run_id)
+    folder = runs.run_dir(data, run_id)
+    if status.get("state") != "completed":
+        raise SystemExit(f"studio run {run_id} ended {status.get('state')}: {status.get('reason')}; see {folder}/worker.log")
+    ev = json.loads((folder / "eval.json").read_text())
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    source = resolve(MODEL, data)
+    tok = load_tokenizer(source)
+    model = PeftModel.from_pretrained(load_base(source, quantization, device), folder / "adapter")
+    return {"tokens": ev["tokens_seen"], "seconds": ev["train_seconds"], "peak_gb": ev["peak_memory_gb"], "device": device,
+            "val_loss": validation_loss(model, tok, spec["val"], spec["seq_len"]), "steps": ev["steps"],
+            "note": f"run {run_id}"}
+
+
+def child(label: str, spec: dict) -> dict:
+    """Run one path in a fresh process, so its peak memory is its own."""
+    spec_file = Path(spec["folder"]) / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}.json"
+    spec_file.parent.mkdir(parents=True, exist_ok=True)
+    spec_file.write_text(json.dumps(spec))
+    out = subprocess.run([sys.executable, __file__, "--child", str(spec_file)], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{label} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    spec_file.with_suffix(".result.json").write_text(json.dumps(result))  # kept even if a later path fails
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, default=12000, help="non-padding target tokens each path trains on")
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--levers", action="store_true", help="also measure the studio with one lever changed at a time")
+    parser.add_argument("--lever", action="append", choices=list(LEVERS), help="measure only this lever (repeatable)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(Path(args.child).read_text())
+        result = baseline(spec) if spec["path"] == "baseline" else studio(spec)
+        print(json.dumps(result))
+        return
+
+    from studio import service
+    from studio.models import resolve
+
+    data = OUT / "data"
+    train, val = corpus()
+    OUT.mkdir(parents=True, exist_ok=True)
+    corpus_file = OUT / "bench-corpus.jsonl"
+    corpus_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in train), encoding="utf-8")
+    # Kept whole and in order: no cleaning drops, no chunking, no near-duplicate pass, a token-sized validation split
+    service.ingest(data, [corpus_file], "bench", model=MODEL, min_chars=1, chunk_chars=0, dedupe_exact=False,
+                   near_dup_threshold=0, val_share=0.01, join_lines=False)
+    resolve(MODEL, data)  # the safetensors cache, made once before any timing
+    spec = {"data": str(data), "folder": str(OUT), "train": train, "val": val, "tokens": args.tokens, "seq_len": args.seq_len}
+
+    rates = matmul_rates()
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    params = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolve(MODEL, data))).num_parameters()
+    paths = {"baseline (Trainer + peft, 4-bit NF4)": ("baseline", []), "studio, 4-bit NF4": ("studio", []),
+             "studio, 16-bit LoRA (no quantization)": ("studio", ["quantization=none"])}
+    levers = args.lever or (list(LEVERS) if args.levers else [])
+    paths |= {f"studio 4-bit, {name}": ("studio", LEVERS[name][0]) for name in levers}
+    if args.levers:
+        paths["studio, 4-bit NF4 (again: the noise)"] = ("studio", [])
+    results = {}
+    for label, (kind, overrides) in paths.items():
+        print(f"... {label}", file=sys.stderr, flush=True)
+        tokens = args.tokens
+        if "compute_dtype=bf16" in overrides and not torch.cuda.is_available():
+            tokens = BATCH * args.seq_len  # one step: bf16 crawls on this CPU
+        results[label] = child(label, {**spec, "path": kind, "overrides": overrides, "tokens": tokens})
+    base = results["baseline (Trainer + peft, 4-bit NF4)"]
+    base_speed = base["tokens"] / base["seconds"]
+    print(f"\nTraining {MODEL} ({params / 1e6:.0f} M parameters), seq_len {args.seq_len}, LoRA r {LORA['r']} all-linear, "
+          f"micro-batch {BATCH}, about {args.tokens:,} target tokens per path; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}, device {base['device']}"
+          + (f" ({torch.cuda.get_device_name()})" if base["device"] == "cuda" else ""))
+    print(f"matmul rate measured now: bf16 {rates['bfloat16']:.1f} GFLOP/s, float32 {rates['float32']:.1f} GFLOP/s; "
+          f"FLOPs per token counted as 4 x {params / 1e6:.0f} M")
+    print(f"\n| path | tokens | tokens/s | x baseline | peak GB | val loss | vs baseline | % of bf16 rate | % of fp32 rate |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, r in results.items():
+        speed = r["tokens"] / r["seconds"]
+        flops = 4 * params * speed / 1e9
+        print(f"| {label} | {r['tokens']:,} | {speed:.0f} | {speed / base_speed:.2f} | {r['peak_gb']:.2f} | "
+              f"{r['val_loss']:.4f} | {100 * (r['val_loss'] / base['val_loss'] - 1):+.1f}% | "
+              f"{100 * flops / rates['bfloat16']:.0f}% | {100 * flops / rates['float32']:.0f}% |")
+    if levers:
+        print("\nPredictions written before measuring:")
+        for name in levers:
+            print(f"- {name}: {LEVERS[name][1]}")
+    (OUT / "results.json").write_text(json.dumps({"rates": rates, "params": params, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
