@@ -12,7 +12,8 @@ sample text with a fixed seed; the same training and validation documents for ev
   4-bit NF4 and, as the studio picks on the CPU for a small model, 16-bit LoRA without quantizing.
 - --levers: the studio run again with one lever changed at a time.
 Every path: the same model, sequence length, LoRA rank and targets, learning rate and schedule,
-micro-batch of 4 rows, and about --tokens non-padding target tokens. Reported: tokens/s over the
+about as many target tokens per optimizer step (4 padded documents for the baseline, 2 packed rows
+for the studio), and about --tokens non-padding target tokens. Reported: tokens/s over the
 training loop (model loading and evaluation excluded), its ratio to the baseline, the process's
 peak memory, the validation loss after training (every path scored by the same code: each
 validation document alone, truncated to the sequence length), and the share of the machine's
@@ -39,7 +40,11 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out" / "train"
 MODEL = "smollm2-135m-instruct"
 LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
-LEARNING_RATE, WARMUP, BATCH = 2e-4, 0.1, 4
+LEARNING_RATE, WARMUP = 2e-4, 0.1
+# Rows per step. The baseline's 4 padded rows hold about 640 real tokens on this corpus; 2 packed
+# rows of 256 hold 512, so both take about as many optimizer steps for the same tokens (fewer,
+# bigger steps would learn less from the same tokens: see the micro-batch lever).
+BATCH, STUDIO_BATCH = 4, 2
 
 LEVERS = {  # name: (overrides on the studio's 4-bit run, the prediction written before measuring)
     "no packing": (["packing=false"], "slower by the padding share of the baseline batches (about 1.5x fewer tokens/s)"),
@@ -47,7 +52,8 @@ LEVERS = {  # name: (overrides on the studio's 4-bit run, the prediction written
     "bf16 compute": (["compute_dtype=bf16"], "many times slower on a CPU without AVX512-BF16 (bf16 matmul rate below); "
                      "on the CPU it trains one step only, or it would take half an hour"),
     "gradient checkpointing": (["gradient_checkpointing=true"], "about 25% slower (a second forward), less memory"),
-    "micro-batch 8": (["batch_size=8"], "within 5%: 4 x 256 rows already fill the matmuls"),
+    "micro-batch 4": (["batch_size=4"], "speed within 5% (2 x 256 rows already fill the matmuls); loss higher "
+                      "after the same tokens (half the optimizer steps)"),
 }
 
 
@@ -145,15 +151,22 @@ def baseline(spec: dict) -> dict:
                              num_train_epochs=1, learning_rate=LEARNING_RATE, lr_scheduler_type="cosine",
                              warmup_steps=WARMUP, logging_steps=10, save_strategy="no", report_to=[],
                              bf16=dtype == torch.bfloat16, use_cpu=device == "cpu", seed=42)
-    trainer = Trainer(model=model, args=args, train_dataset=examples,
-                      data_collator=DataCollatorForLanguageModeling(tok, mlm=False))
+    collator, positions = DataCollatorForLanguageModeling(tok, mlm=False), [0]
+
+    def counting_collator(features):  # the batch positions the model computes, padding included
+        batch = collator(features)
+        positions[0] += batch["input_ids"].numel()
+        return batch
+
+    trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=counting_collator)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    padded = sum(len(e["input_ids"]) for e in examples)
+    real = sum(len(e["input_ids"]) for e in examples)  # tokens the batches hold before padding
     return {"tokens": tokens, "seconds": seconds, "peak_gb": peak_memory_gb(device), "device": device,
             "val_loss": validation_loss(model, tok, spec["val"], spec["seq_len"]),
-            "steps": math.ceil(len(examples) / BATCH), "note": f"{len(examples)} documents, {padded:,} tokens unpadded"}
+            "steps": math.ceil(len(examples) / BATCH),
+            "note": f"{len(examples)} documents; padding {1 - real / positions[0]:.0%} of the {positions[0]:,} positions computed"}
 
 
 def studio(spec: dict) -> dict:
@@ -166,10 +179,10 @@ def studio(spec: dict) -> dict:
 
     data = Path(spec["data"])
     quantization = next((o.split("=", 1)[1] for o in spec["overrides"] if o.startswith("quantization=")), "nf4")
-    steps = max(1, round(spec["tokens"] / (BATCH * spec["seq_len"])))
+    steps = max(1, round(spec["tokens"] / (STUDIO_BATCH * spec["seq_len"])))
     overrides = [f"model={MODEL}", f"seq_len={spec['seq_len']}", f"lora_r={LORA['r']}", f"lora_alpha={LORA['alpha']}",
                  f"lora_dropout={LORA['dropout']}", "target_modules=all-linear", f"learning_rate={LEARNING_RATE}",
-                 "lr_scheduler=cosine", f"warmup_ratio={WARMUP}", f"batch_size={BATCH}", "grad_accum=1",
+                 "lr_scheduler=cosine", f"warmup_ratio={WARMUP}", f"batch_size={STUDIO_BATCH}", "grad_accum=1",
                  f"max_steps={steps}", "save_every=0", "eval_every=0", "eval_examples=0", "quantization=nf4",
                  *spec["overrides"]]
     if any(o.startswith("batch_size=") for o in spec["overrides"]):  # a bigger micro-batch: the same tokens
@@ -247,12 +260,12 @@ def main() -> None:
         print(f"... {label}", file=sys.stderr, flush=True)
         tokens = args.tokens
         if "compute_dtype=bf16" in overrides and not torch.cuda.is_available():
-            tokens = BATCH * args.seq_len  # one step: bf16 crawls on this CPU
+            tokens = STUDIO_BATCH * args.seq_len  # one step: bf16 crawls on this CPU
         results[label] = child(label, {**spec, "path": kind, "overrides": overrides, "tokens": tokens})
     base = results["baseline (Trainer + peft, 4-bit NF4)"]
     base_speed = base["tokens"] / base["seconds"]
     print(f"\nTraining {MODEL} ({params / 1e6:.0f} M parameters), seq_len {args.seq_len}, LoRA r {LORA['r']} all-linear, "
-          f"micro-batch {BATCH}, about {args.tokens:,} target tokens per path; {platform.processor() or platform.machine()}, "
+          f"micro-batch {BATCH} documents (baseline) / {STUDIO_BATCH} packed rows (studio), about {args.tokens:,} target tokens per path; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, torch {torch.__version__}, device {base['device']}"
           + (f" ({torch.cuda.get_device_name()})" if base["device"] == "cuda" else ""))
     print(f"matmul rate measured now: bf16 {rates['bfloat16']:.1f} GFLOP/s, float32 {rates['float32']:.1f} GFLOP/s; "
@@ -265,6 +278,7 @@ def main() -> None:
         print(f"| {label} | {r['tokens']:,} | {speed:.0f} | {speed / base_speed:.2f} | {r['peak_gb']:.2f} | "
               f"{r['val_loss']:.4f} | {100 * (r['val_loss'] / base['val_loss'] - 1):+.1f}% | "
               f"{100 * flops / rates['bfloat16']:.0f}% | {100 * flops / rates['float32']:.0f}% |")
+    print("\n" + "\n".join(f"- {label}: {r['note']}" for label, r in results.items()))
     if levers:
         print("\nPredictions written before measuring:")
         for name in levers:

@@ -174,7 +174,7 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "train.target_modules": ("目标层", "加适配器的层：all-linear（全部线性层），或用逗号分隔的模块名。"),
     "train.use_rslora": ("rsLoRA", "秩稳定的 LoRA：按 alpha / sqrt(秩) 缩放，秩较高时也能学得动。"),
     "train.use_dora": ("DoRA", "DoRA：把每个权重的大小和方向分开学习（每步更慢，有时效果更好）。"),
-    "train.quantization": ("量化", "基座权重：nf4 或 fp4 = 4-bit QLoRA（bitsandbytes）；int8 = 8-bit；none = 16/32 位 LoRA。"),
+    "train.quantization": ("量化", "基座权重：nf4 或 fp4 = 4-bit QLoRA（bitsandbytes）；int8 = 8-bit；none = 16/32 位 LoRA；auto = GPU 上用 nf4，CPU 上若模型的 fp32 权重不超过内存的四分之一就不量化（4-bit 在 CPU 上并不更快，学得也更差），否则用 nf4。"),
     "train.double_quant": ("双重量化", "4-bit：把量化常数也量化一次（每个权重约省 0.4 bit）。"),
     "train.compute_dtype": ("计算精度", "矩阵乘法的数据类型：auto = 支持 bf16 的 GPU 用 bf16（否则 fp16），CPU 上用 fp32。"),
     "train.fused_loss": ("融合损失", "直接从隐藏状态、按块计算目标 token 的交叉熵，从不生成完整的 logits（更省内存，也更快）；关闭则用模型自带的损失。"),
