@@ -112,16 +112,6 @@ def validation_loss(model, tok, docs: list[str], seq_len: int) -> float:
     return total / count
 
 
-def peak_memory_gb(device: str) -> float:
-    import resource
-
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
 def baseline(spec: dict) -> dict:
     """The standard recipe, in this process."""
     import torch
@@ -130,6 +120,7 @@ def baseline(spec: dict) -> dict:
                               TrainingArguments)
 
     from studio.models import compute_dtype, load_tokenizer, resolve
+    from studio.train.worker import peak_memory_gb
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = compute_dtype(device)  # fp32 on the CPU for both paths: bf16 matmuls crawl there
@@ -179,15 +170,13 @@ def studio(spec: dict) -> dict:
 
     data = Path(spec["data"])
     quantization = next((o.split("=", 1)[1] for o in spec["overrides"] if o.startswith("quantization=")), "nf4")
-    steps = max(1, round(spec["tokens"] / (STUDIO_BATCH * spec["seq_len"])))
+    rows = int(next((o.split("=")[1] for o in spec["overrides"] if o.startswith("batch_size=")), STUDIO_BATCH))
+    steps = max(1, round(spec["tokens"] / (rows * spec["seq_len"])))  # the same tokens whatever the micro-batch
     overrides = [f"model={MODEL}", f"seq_len={spec['seq_len']}", f"lora_r={LORA['r']}", f"lora_alpha={LORA['alpha']}",
                  f"lora_dropout={LORA['dropout']}", "target_modules=all-linear", f"learning_rate={LEARNING_RATE}",
                  "lr_scheduler=cosine", f"warmup_ratio={WARMUP}", f"batch_size={STUDIO_BATCH}", "grad_accum=1",
                  f"max_steps={steps}", "save_every=0", "eval_every=0", "eval_examples=0", "quantization=nf4",
                  *spec["overrides"]]
-    if any(o.startswith("batch_size=") for o in spec["overrides"]):  # a bigger micro-batch: the same tokens
-        size = int(next(o for o in spec["overrides"] if o.startswith("batch_size=")).split("=")[1])
-        overrides.append(f"max_steps={max(1, round(spec['tokens'] / (size * spec['seq_len'])))}")
     run_id = service.start_training(data, "bench", "quick-cpu-demo", overrides)
     status = service.wait_for_run(data, run_id)
     folder = runs.run_dir(data, run_id)

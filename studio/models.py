@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib.metadata
+import json
 import logging
 import os
 import shutil
@@ -154,6 +155,31 @@ def compute_dtype(device: str, preference: str = "auto"):
     if device.startswith("cuda"):  # "cuda:1" under torchrun
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
+
+
+def model_facts(root: Path, model: str) -> tuple[float | None, dict | None]:
+    """(parameters in millions, config.json) of a model, from what is on disk: never downloads,
+    never converts."""
+    entry = registry().get(model)
+    config_path = None
+    if entry and entry.source == "embedded":
+        config_path = models_dir(root) / entry.name / "config.json"
+    elif Path(model).expanduser().is_dir():
+        config_path = Path(model).expanduser() / "config.json"
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(entry.id if entry else model, "config.json")
+            config_path = Path(cached) if isinstance(cached, str) else None
+        except Exception:  # noqa: BLE001 - an odd name is simply not in the cache
+            config_path = None
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path and config_path.exists() else None
+    params_m = entry.params_m if entry and entry.params_m else None
+    if params_m is None and config and config.get("hidden_size"):
+        h, layers, vocab = config["hidden_size"], config.get("num_hidden_layers", 0), config.get("vocab_size", 0)
+        params_m = (12 * layers * h * h + vocab * h) / 1e6
+    return params_m, config
 
 
 def memory_bytes() -> int:

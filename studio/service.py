@@ -11,7 +11,7 @@ from studio.config import CorpusConfig, GenConfig, TrainConfig, apply_overrides,
 from studio.corpus.build import ingest as build_corpus
 from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.corpus.tokens import TokenCounter
-from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
+from studio.models import EMBEDDED_DEFAULT, ModelUnavailable, model_facts
 from studio.presets import list_presets, load_preset, read_preset
 from studio.write.drafter import Drafter
 
@@ -109,36 +109,6 @@ def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) ->
         return f"Training time per epoch on {device}: unknown ({source})."
     minutes = tokens / speed / 60
     return f"About {minutes:.1f} min per epoch on {device} at {speed:.0f} tokens/s ({source})."
-
-
-def model_facts(root: Path, model: str) -> tuple[float | None, dict | None]:
-    """(parameters in millions, config.json) of a model, from what is on disk: never downloads,
-    never converts."""
-    import json
-
-    from studio.models import registry
-    from studio.paths import models_dir
-
-    entry = registry().get(model)
-    config_path = None
-    if entry and entry.source == "embedded":
-        config_path = models_dir(root) / entry.name / "config.json"
-    elif Path(model).expanduser().is_dir():
-        config_path = Path(model).expanduser() / "config.json"
-    else:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            cached = try_to_load_from_cache(entry.id if entry else model, "config.json")
-            config_path = Path(cached) if isinstance(cached, str) else None
-        except Exception:  # noqa: BLE001 - an odd name is simply not in the cache
-            config_path = None
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path and config_path.exists() else None
-    params_m = entry.params_m if entry and entry.params_m else None
-    if params_m is None and config and config.get("hidden_size"):
-        h, layers, vocab = config["hidden_size"], config.get("num_hidden_layers", 0), config.get("vocab_size", 0)
-        params_m = (12 * layers * h * h + vocab * h) / 1e6
-    return params_m, config
 
 
 def training_estimate(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> dict:

@@ -151,12 +151,11 @@ class Run:
         and the choice said in the status), with input gradients for the adapter's backward pass."""
         from peft import prepare_model_for_kbit_training
 
-        from studio.models import compute_dtype, load_base, training_quantization
-        from studio.service import model_facts
+        from studio.models import compute_dtype, load_base, model_facts, training_quantization
 
         cfg = self.cfg
-        quantization, self.quantization_note = training_quantization(cfg.quantization, self.device,
-                                                                     model_facts(self.root, cfg.model)[0])
+        params_m, _ = model_facts(self.root, cfg.model)
+        quantization, self.quantization_note = training_quantization(cfg.quantization, self.device, params_m)
         self.quantization = quantization
         self.report.update(message=f"loading {cfg.model} ({quantization}) on {self.device}", quantization=quantization,
                            quantization_note=self.quantization_note)

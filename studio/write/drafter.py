@@ -231,8 +231,7 @@ class Drafter:
                          tokens: int, stop: threading.Event) -> Iterator[str]:
         """On a GPU, queue until the draft fits next to whatever else holds memory (a training run)."""
         from studio.estimate import WEIGHT_BYTES
-        from studio.models import pick_device
-        from studio.service import model_facts
+        from studio.models import model_facts, pick_device
 
         device = pick_device(device_preference)
         if not device.startswith("cuda"):
