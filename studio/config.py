@@ -123,23 +123,21 @@ class CorpusConfig:
     chunk_chars: int = _f(8000, "Text mode: cut longer documents at paragraph breaks into pieces of about this size; 0 = never.")
     dedupe_exact: bool = _f(True, "Drop exact duplicates (same text up to case and white space).")
     near_dup_threshold: float = _f(0.85, "Drop near duplicates at or above this similarity (MinHash Jaccard); 0 = off.")
-    val_share: float = _f(0.1, "Share of documents held out for validation.")
-    min_val_docs: int = _f(1, "At least this many documents go to validation.")
+    val_share: float = _f(0.1, "Share of the corpus's tokens held out for validation (at most 0.2): whole documents when there are enough, else the end of each document.")
     seed: int = _f(0, "Seed of the train/validation split.")
     exact_tokens: bool = _f(False, "Count every text's tokens even in corpora over 16 MB (about 2x slower there); "
                                    "off: count a 16 MB sample and estimate the rest from characters.")
 
     def __post_init__(self):
         _check_choices(self)
-        if not 0 < self.val_share < 0.9:
-            raise ConfigError("val_share", f"{self.val_share} must be between 0 and 0.9")
+        if not 0 < self.val_share <= 0.2:
+            raise ConfigError("val_share", f"{self.val_share} must be above 0 and at most 0.2 (a fifth of the tokens)")
         if not 0 <= self.near_dup_threshold < 1:
             raise ConfigError("near_dup_threshold", f"{self.near_dup_threshold} must be 0 (off) or between 0 and 1, e.g. 0.85")
         if not 0 <= self.min_valid_share <= 1:
             raise ConfigError("min_valid_share", f"{self.min_valid_share} must be between 0 and 1")
         if self.max_chars <= self.min_chars:
             raise ConfigError("max_chars", f"{self.max_chars} must be above min_chars ({self.min_chars})")
-        _positive(self, "min_val_docs")
         _non_negative(self, "min_chars", "seed", "chunk_chars")
 
 

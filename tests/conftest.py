@@ -3,6 +3,7 @@ BPE tokenizer trained on the sample corpus, saved as a local model folder: no hu
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from studio.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "assets" / "samples" / "gannet-rock-lamp-log.txt"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a model hub
+sys.path.insert(0, str(PROJECT_ROOT / "bench"))  # bench/layouts.py: corpora in writers' layouts, shared with the bench
 
 
 def pytest_configure(config):
@@ -52,6 +54,18 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def small_corpora(monkeypatch):
+    """For tests of readers and cleaning on inputs of a few sentences: the validation split may be
+    one piece of 16 tokens instead of two and 256, and whole documents are held out from two
+    documents on, so what was read comes back whole. The split itself is tested in test_split.py."""
+    from studio.corpus import split
+
+    monkeypatch.setattr(split, "MIN_VAL_TOKENS", 16)
+    monkeypatch.setattr(split, "MIN_VAL_PIECES", 1)
+    monkeypatch.setattr(split, "DOCUMENT_HOLDOUT_MIN_DOCS", 2)
 
 
 @pytest.fixture

@@ -12,6 +12,9 @@ from studio.corpus.decode import CorpusError, decode_bytes
 from studio.corpus.store import read_dropped, read_manifest, read_split, versions
 from studio.paths import BadName
 
+# Readers and cleaning are tested on inputs of a few sentences (see conftest.small_corpora).
+pytestmark = pytest.mark.usefixtures("small_corpora")
+
 CHINESE = "灯塔日志，第一天。风从东北来，海面灰暗。我把灯点亮了，一切平安。"
 TRADITIONAL = "燈塔日誌，第一天。風從東北來，海面灰暗。我把燈點亮了，一切平安。這座島嶼很小，但是海鷗很多。"
 
@@ -96,11 +99,11 @@ def test_ingest_splits_pieces_drops_duplicates_and_short_ones(tmp_path):
     assert near != ENTRIES[4]
     text = pieces(12) + "\n***\n" + ENTRIES[3] + "\n* * *\n" + near + "\n---\ntoo short"
     f = write(tmp_path, "log.md", text.encode("utf-8"))
-    m = ingest([(f, "log.md")], CorpusConfig(name="log", val_share=0.25), root)
+    m = ingest([(f, "log.md")], CorpusConfig(name="log", val_share=0.2), root)
     assert m["sources"][0]["items"] == 15
     assert m["dropped"] == {"shorter than 20 characters": 1, "exact duplicate": 1,
                             "near duplicate (similarity >= 0.85)": 1}
-    assert m["documents"] == 12 and m["val_documents"] == 3 and m["train_documents"] == 9
+    assert m["documents"] == 12 and m["split"]["method"] == "documents" and 2 <= m["val_documents"] <= 3
     train, val = texts(root, "log", "train"), texts(root, "log", "val")
     assert not set(train) & set(val) and sorted(train + val) == sorted(ENTRIES[:12])
     reasons = {d["reason"] for d in read_dropped(root, "log")}
@@ -113,7 +116,7 @@ def test_split_is_by_document_and_seeded(tmp_path):
     for seed, name in ((7, "a"), (7, "b"), (8, "c")):
         ingest([(f, "a.txt")], CorpusConfig(name=name, seed=seed, near_dup_threshold=0), tmp_path / "data")
         splits.append(sorted(texts(tmp_path / "data", name, "val")))
-    assert splits[0] == splits[1] != splits[2] and len(splits[0]) == 5
+    assert splits[0] == splits[1] != splits[2] and 4 <= len(splits[0]) <= 7  # about 10% of 50
 
 
 def test_gb18030_corpus_is_stored_as_exact_utf8(tmp_path):
@@ -143,7 +146,8 @@ def test_one_long_document_is_cut_so_validation_exists(tmp_path):
     book = "\n\n".join(f"Paragraph {i}: " + "the sea was grey and the lamp was lit. " * 12 for i in range(20))
     f = write(tmp_path, "book.txt", book.encode())
     m = ingest([(f, "book.txt")], CorpusConfig(name="book"), root)
-    assert m["documents"] > 2 and m["val_documents"] >= 1
+    assert m["train_documents"] >= 1 and m["val_documents"] >= 1 and m["split"]["method"] == "document ends"
+    assert texts(root, "book", "val")[-1].startswith("Paragraph 19:")  # the end of the book, cut at a paragraph
 
 
 def test_nothing_is_created_when_ingest_fails(tmp_path):

@@ -11,11 +11,15 @@ from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError
 from studio.corpus.store import read_split
 
+# Readers and cleaning are tested on inputs of a few sentences (see conftest.small_corpora).
+pytestmark = pytest.mark.usefixtures("small_corpora")
+
 ENTRIES = SAMPLE.read_text(encoding="utf-8").split("\n---\n")
 ZH = ["灯塔日志，第一天。风从东北来，海面灰暗。我把灯点亮了，一切平安。猫睡在最暖和的台阶上。",
       "第二天。风向转北，海浪很大。补给船没有来，我把最后一块面包吃完了，给猫读潮汐表。",
       "第三天。雾从早上一直到下午，每两分钟鸣一次雾号。海鸥不理我，它们只关心鱼。",
-      "第四天。天气晴朗，海面像镜子一样平静。我修好了雨水桶，数了数礁石上的海豹。"]
+      "第四天。天气晴朗，海面像镜子一样平静。我修好了雨水桶，数了数礁石上的海豹。",
+      "第五天。夜里起了大风，灯塔的玻璃嗡嗡作响。我守着灯，猫守着我，天亮时风才停。"]
 
 
 def corpus(tmp_path, files, **settings):
@@ -103,7 +107,7 @@ def test_epub_chapters_become_documents(tmp_path):
     book.set_title("Log")
     book.set_language("en")
     chapters = []
-    for i, entry in enumerate(ENTRIES[:3]):
+    for i, entry in enumerate(ENTRIES[:5]):
         ch = epub.EpubHtml(title=f"Day {i + 1}", file_name=f"c{i}.xhtml", lang="en")
         ch.content = f"<html><body><h1>Day {i + 1}</h1><p>{entry}</p></body></html>"
         book.add_item(ch)
@@ -114,7 +118,7 @@ def test_epub_chapters_become_documents(tmp_path):
     book.add_item(epub.EpubNav())
     epub.write_epub(str(tmp_path / "log.epub"), book)
     m, records = corpus(tmp_path, [tmp_path / "log.epub"])
-    assert m["documents"] == 3 and all("LAMP LOG" in r["text"] for r in records)
+    assert m["documents"] == 5 and all("LAMP LOG" in r["text"] for r in records)
 
 
 def test_a_parser_that_runs_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
@@ -204,11 +208,12 @@ def test_tsv_and_json_and_parquet(tmp_path):
 
     tsv = "text\n" + "\n".join(e.replace("\n", " ") for e in ENTRIES[:3])
     js = json.dumps({"data": [{"text": e} for e in ENTRIES[3:6]]})
-    pq.write_table(pa.table({"document": ENTRIES[6:9], "summary": ["one", "two", "three"]}), tmp_path / "d.parquet")
+    summaries = ["one", "two", "three", "four", "five", "six"]
+    pq.write_table(pa.table({"document": ENTRIES[6:12], "summary": summaries}), tmp_path / "d.parquet")
     m, _ = corpus(tmp_path, [write(tmp_path, "a.tsv", tsv), write(tmp_path, "b.json", js)])
     assert m["documents"] == 6
     m, records = corpus(tmp_path / "p", [tmp_path / "d.parquet"], mode="pairs")
-    assert m["documents"] == 3 and {r["response"] for r in records} == {"one", "two", "three"}
+    assert m["documents"] == 6 and {r["response"] for r in records} == set(summaries)
 
 
 def test_chat_messages_and_sharegpt_conversations(tmp_path):
@@ -228,13 +233,13 @@ def test_zip_with_folders_mixed_types_and_hostile_names_reads_safely(tmp_path):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("stories/day1.txt", ENTRIES[0])
         z.writestr("stories/more/day2.md", ENTRIES[1])
-        z.writestr("rows/data.jsonl", json.dumps({"text": ENTRIES[2]}))
+        z.writestr("rows/data.jsonl", "\n".join(json.dumps({"text": e}) for e in ENTRIES[2:5]))
         z.writestr("../../escape.txt", ENTRIES[3])
         z.writestr("/abs/path.txt", ENTRIES[4])
         z.writestr("__MACOSX/._day1.txt", "junk")
         z.writestr("image.png", b"\x89PNG")
     m, records = corpus(tmp_path, [archive])
-    assert m["documents"] == 3
+    assert m["documents"] == 5
     assert {r["origin"].split(":")[0] for r in records} == {"upload.zip/stories/day1.txt", "upload.zip/stories/more/day2.md",
                                                            "upload.zip/rows/data.jsonl"}
     unsafe = [p for p in m["passed_over"] if "unsafe" in p["reason"]]
@@ -278,8 +283,8 @@ def test_rules_are_counted_and_can_be_switched_off(tmp_path):
 def test_chinese_corpus_reports_cjk_share_and_histogram(tmp_path):
     f = write(tmp_path, "zh.txt", "\n---\n".join(ZH).encode("gb18030"))
     m, records = corpus(tmp_path, [f])
-    assert m["documents"] == 4 and m["cjk_share"] > 0.8
-    assert sum(m["length_histogram"]["counts"]) == 4 and m["length_histogram"]["unit"] == "characters"
+    assert m["documents"] == 5 and m["cjk_share"] > 0.8
+    assert sum(m["length_histogram"]["counts"]) == 5 and m["length_histogram"]["unit"] == "characters"
     assert sorted(r["text"] for r in records) == sorted(ZH)
 
 

@@ -4,7 +4,8 @@
    prepare.py) clean (each rule counted), length filters, dedupe keys and MinHash signatures,
    characters and tokens -> (here, in input order) exact and near dedupe -> kept items to
    kept.jsonl, dropped ones (with the reason) to dropped.jsonl;
-2. choose the validation documents, then stream kept.jsonl into train.jsonl / val.jsonl while
+2. choose the validation split by tokens (split.py: whole documents, or each document's end),
+   then stream kept.jsonl into train.jsonl / val.jsonl while
    summing characters and tokens (estimating those not counted) and the length histogram.
 
 All of it happens in a scratch folder renamed into a new version at the end: a failure leaves
@@ -17,7 +18,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import random
 import time
 from array import array
 from collections import deque
@@ -28,11 +28,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from studio.config import CorpusConfig, to_dict
-from studio.corpus import clean
+from studio.corpus import split
 from studio.corpus.decode import CorpusError
 from studio.corpus.clean import RULE_LABELS
 from studio.corpus.dedupe import NearDuplicates
-from studio.corpus.prepare import chunk_paragraphs, init_worker, prepare_batch, prepare_in_worker, record_text
+from studio.corpus.prepare import init_worker, prepare_batch, prepare_in_worker, record_text
 from studio.corpus.sources import Tally, iter_source
 from studio.corpus.store import commit_version, discard, scratch_dir
 from studio.paths import check_name
@@ -184,38 +184,25 @@ def first_pass(files, cfg: CorpusConfig, tmp: Path, tally: Tally, count_tokens, 
     return kept_meta, groups, dropped, fit
 
 
-def cut_lone_document(tmp: Path, tally: Tally) -> tuple[KeptMeta, list[int]]:
-    """A corpus of one document (a single story or book) is cut at paragraphs into about ten
-    pieces, so that a validation split can exist."""
-    path = tmp / "kept.jsonl"
-    item = json.loads(path.read_text(encoding="utf-8"))
-    meta = KeptMeta()
-    if "text" not in item:
-        meta.add(0, len(record_text(item)), clean.cjk_chars(record_text(item)), None)
-        return meta, [1]
-    pieces = chunk_paragraphs(item["text"], max(300, len(item["text"]) // 10))
-    tally.count(RULE_LABELS["chunk_chars"], len(pieces) > 1)
-    with open(path, "w", encoding="utf-8") as out:
-        for i, text in enumerate(pieces):
-            out.write(json.dumps({"text": text, "origin": f"{item['origin']} (part {i + 1})"}, ensure_ascii=False) + "\n")
-            meta.add(0, len(text), clean.cjk_chars(text), None)  # tokens: counted in pass 2
-    return meta, [len(pieces)]
+def piece_sizes(meta: KeptMeta, fit: TokenFit, counted: bool) -> list[float]:
+    """Each kept piece's tokens: counted, else estimated from its characters (the fit, or about a
+    token per CJK character and per four other characters when there is no tokenizer)."""
+    a, b = fit.coefficients() if counted and fit.samples else (1.0, 0.25)
+    return [t if t >= 0 else a * cjk + b * (chars - cjk) for t, chars, cjk in zip(meta.tokens, meta.chars, meta.cjk)]
 
 
-def choose_validation(groups: list[int], cfg: CorpusConfig) -> tuple[set[int], str]:
-    """Validation groups (source documents), seeded. A corpus of one document is split by its pieces."""
-    rng = random.Random(cfg.seed)
-    if len(groups) >= 2:
-        n_val = min(max(cfg.min_val_docs, round(cfg.val_share * len(groups))), len(groups) - 1)
-        return set(rng.sample(range(len(groups)), n_val)), "group"
-    pieces = groups[0] if groups else 0
-    if pieces < 2:
-        raise CorpusError("the corpus is a single short document; validation needs at least two: add more text")
-    n_val = min(max(cfg.min_val_docs, round(cfg.val_share * pieces)), pieces - 1)
-    return set(rng.sample(range(pieces), n_val)), "piece"
+def choose_validation(tmp: Path, meta: KeptMeta, fit: TokenFit, cfg: CorpusConfig, counted: bool):
+    """Plan the split (split.py) and apply it: whole documents flagged, or each document's end cut
+    off into validation pieces. Returns (plan, meta of kept.jsonl as it now is, validation flags)."""
+    sizes = piece_sizes(meta, fit, counted)
+    plan = split.plan(sizes, meta.group, cfg.mode == "text", cfg.val_share, cfg.seed)
+    if plan.method == "documents":
+        return plan, meta, split.flags_for_documents(meta, plan)
+    new_meta, flags = split.cut_document_ends(tmp, meta, sizes, plan, KeptMeta)
+    return plan, new_meta, flags
 
 
-def second_pass(tmp: Path, meta: KeptMeta, val_ids: set[int], by: str, count_tokens, fit: TokenFit) -> dict:
+def second_pass(tmp: Path, meta: KeptMeta, is_val: bytearray, count_tokens, fit: TokenFit) -> dict:
     """Split kept.jsonl into train and val (lines copied, not parsed); sum characters and tokens;
     the length histogram."""
     stats = {"train_documents": 0, "val_documents": 0, "characters": sum(meta.chars), "cjk_characters": sum(meta.cjk),
@@ -230,25 +217,25 @@ def second_pass(tmp: Path, meta: KeptMeta, val_ids: set[int], by: str, count_tok
 
     def flush():
         if uncounted:
-            for (split, _), n in zip(uncounted, count_tokens([text for _, text in uncounted])):
-                tally_length(split, n)
+            for (side, _), n in zip(uncounted, count_tokens([text for _, text in uncounted])):
+                tally_length(side, n)
             uncounted.clear()
 
     with open(tmp / "kept.jsonl", encoding="utf-8") as fh:
         for index, line in enumerate(fh):
-            split = "val" if (meta.group[index] if by == "group" else index) in val_ids else "train"
-            outs[split].write(line)
-            stats[f"{split}_documents"] += 1
+            side = "val" if is_val[index] else "train"
+            outs[side].write(line)
+            stats[f"{side}_documents"] += 1
             chars, cjk, tokens = meta.chars[index], meta.cjk[index], meta.tokens[index]
             if count_tokens is None:
-                tally_length(split, chars)  # no tokenizer: the histogram is in characters
+                tally_length(side, chars)  # no tokenizer: the histogram is in characters
             elif tokens >= 0:
-                tally_length(split, tokens)
+                tally_length(side, tokens)
             elif estimate is not None:
                 stats["estimated_documents"] += 1
-                tally_length(split, round(estimate[0] * cjk + estimate[1] * (chars - cjk)))
+                tally_length(side, round(estimate[0] * cjk + estimate[1] * (chars - cjk)))
             else:
-                uncounted.append((split, record_text(json.loads(line))))
+                uncounted.append((side, record_text(json.loads(line))))
                 if len(uncounted) >= TOKEN_BATCH:
                     flush()
     flush()
@@ -293,7 +280,7 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
     started = time.time()
     try:
         total_bytes = sum(Path(path).stat().st_size for path, _ in files)
-        kept, groups, dropped, fit = first_pass(files, cfg, tmp, tally, count_tokens,
+        kept, _, dropped, fit = first_pass(files, cfg, tmp, tally, count_tokens,
                                                 token_sampling(total_bytes, cfg, count_tokens),
                                                 worker_count(total_bytes, count_tokens, workers))
         if tally.rows_seen:
@@ -305,10 +292,18 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
         if len(kept) == 0:
             raise CorpusError(f"no items left after cleaning ({', '.join(f'{v} {k}' for k, v in dropped.counts.items()) or 'no text found'}): "
                               "add more text or loosen the filters")
-        if len(kept) == 1:
-            kept, groups = cut_lone_document(tmp, tally)
-        val_ids, by = choose_validation(groups, cfg)
-        stats = second_pass(tmp, kept, val_ids, by, count_tokens, fit)
+        plan, kept, is_val = choose_validation(tmp, kept, fit, cfg, count_tokens is not None)
+        stats = second_pass(tmp, kept, is_val, count_tokens, fit)
+        held_out = stats["tokens"] if count_tokens else {"train": 0, "val": 0}
+        if not count_tokens:  # no tokenizer: the split is stated in characters' token estimate
+            sizes = piece_sizes(kept, fit, False)
+            for size, val in zip(sizes, is_val):
+                held_out["val" if val else "train"] += round(size)
+        if stats["val_documents"] < split.MIN_VAL_PIECES or held_out["val"] < split.MIN_VAL_TOKENS / 2:
+            raise CorpusError(f"only {stats['val_documents']} validation pieces ({held_out['val']} tokens) could be "
+                              "held out: the documents have too few paragraph breaks to cut at; add text, or "
+                              "separate paragraphs with blank lines or line breaks")
+        split_summary, warnings = split.report(plan, held_out)
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
         manifest = {
             "name": cfg.name,
@@ -322,7 +317,8 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
             "documents": stats["train_documents"] + stats["val_documents"],
             "train_documents": stats["train_documents"],
             "val_documents": stats["val_documents"],
-            "split_by": "document" if by == "group" else "piece of the one document",
+            "split": split_summary,
+            "warnings": warnings,
             "characters": stats["characters"],
             "cjk_share": round(stats["cjk_characters"] / max(stats["characters"], 1), 4),
             "dropped": dropped.counts,

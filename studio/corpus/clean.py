@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections import Counter
 
+from studio.corpus.paragraphs import is_heading, one_per_line, starts_indented
+
 RULE_LABELS = {  # switch in CorpusConfig -> what the corpus report calls its count
     "nfc": "unicode normalised (NFC)",
     "strip_markup": "HTML markup stripped",
@@ -35,19 +37,21 @@ def nfc(text: str) -> str:
 def join_wrapped_lines(text: str) -> tuple[str, int]:
     """Join hard-wrapped lines inside paragraphs (a line that fills most of the width and does not
     end a sentence continues on the next). CJK joins without a space; other scripts with one.
-    Short lines, lists and verse stay as they are."""
+    Short lines, lists, verse, headings and indented first lines stay as they are, and so does a
+    block laid out one paragraph per line (see paragraphs.py)."""
     joins = 0
     paragraphs = []
     for para in text.split("\n\n"):
         lines = para.split("\n")
         width = max(map(len, lines))
-        if len(lines) < 2 or width < 30:
+        if len(lines) < 2 or width < 30 or one_per_line(lines):
             paragraphs.append(para)
             continue
         out = lines[0]
         for prev, line in zip(lines, lines[1:]):
             wrapped = len(prev) >= 0.6 * width and not prev.rstrip().endswith(_SENTENCE_END) and line.strip() \
-                and not re.match(r"\s*(?:[-*•·]|\d+[.)])\s", line)
+                and not re.match(r"\s*(?:[-*•·]|\d+[.)])\s", line) and not starts_indented(line) \
+                and not is_heading(prev) and not is_heading(line)
             if wrapped:
                 joins += 1
                 cjk = re.search(f"[{_CJK}]$", out) and re.match(f"[{_CJK}]", line.lstrip())

@@ -13,16 +13,7 @@ from studio.config import CorpusConfig
 from studio.corpus import clean
 from studio.corpus.clean import RULE_LABELS
 from studio.corpus.dedupe import exact_key, signature
-
-
-def chunk_paragraphs(doc: str, target: int) -> list[str]:
-    pieces, current = [], ""
-    for para in doc.split("\n\n"):
-        if current and len(current) + len(para) > target:
-            pieces.append(current)
-            current = ""
-        current = f"{current}\n\n{para}" if current else para
-    return pieces + ([current] if current else [])
+from studio.corpus.paragraphs import chunk_paragraphs
 
 
 def record_text(record: dict) -> str:

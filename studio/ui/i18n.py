@@ -214,8 +214,7 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "corpus.chunk_chars": ("切分长度", "text 模式：在段落处把长文档切成大约这么长的片段；0 = 不切分。"),
     "corpus.dedupe_exact": ("精确去重", "丢弃完全重复的条目（忽略大小写和空白）。"),
     "corpus.near_dup_threshold": ("近似去重阈值", "相似度（MinHash Jaccard）达到这个值即视为近似重复并丢弃；0 = 关闭。"),
-    "corpus.val_share": ("验证集比例", "留作验证集的文档比例。"),
-    "corpus.min_val_docs": ("验证集最少文档数", "验证集至少包含这么多篇文档。"),
+    "corpus.val_share": ("验证集比例", "按词元计，留作验证集的比例（最多 0.2）：文档够多时留出整篇文档，否则留出每篇文档的结尾。"),
     "corpus.seed": ("划分种子", "划分训练集和验证集所用的随机种子。"),
     "corpus.exact_tokens": ("精确计数", "超过 16 MB 的语料也逐条精确统计 token（那时约慢一倍）；关闭则只统计 16 MB 样本，其余按字符数估算。"),
 }

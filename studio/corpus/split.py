@@ -1,0 +1,173 @@
+"""The validation split, measured in tokens.
+
+The held-out share is `val_share` of the corpus's tokens (at most MAX_VAL_SHARE), and at least
+enough to measure (MIN_VAL_PIECES pieces, MIN_VAL_TOKENS tokens). Two ways to hold it out:
+
+- whole documents, when the corpus has enough of them that a few whole ones make up about the
+  share: the better test, the model never saw a word of them;
+- otherwise (a writer's two or three stories, one novel) the end of every document long enough,
+  cut at a paragraph break: each document gives its last `val_share` of tokens, so validation is
+  unseen text of every document, one contiguous span each, never paragraphs interleaved with the
+  training text. Holding out one of two whole files would take half the writing, chosen by chance.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.corpus import clean
+from studio.corpus.decode import CorpusError
+from studio.corpus.paragraphs import chunk_paragraphs, cut_tail
+
+MAX_VAL_SHARE = 0.2
+MIN_VAL_TOKENS = 256
+MIN_VAL_PIECES = 2
+DOCUMENT_HOLDOUT_MIN_DOCS = 10  # fewer documents: whole ones are too coarse a unit to hold out
+MIN_TAIL_TOKENS = 48  # a document whose share would be shorter gives no tail; the others give more
+VAL_PIECE_TOKENS = 256  # held-out spans are cut into pieces of about this size (openings for style match)
+SMALL_CORPUS_TOKENS = 5000  # below this many training tokens the report warns that little can be learnt
+
+
+@dataclass
+class SplitPlan:
+    method: str  # "documents" or "document ends"
+    why: str
+    val_groups: set[int] = field(default_factory=set)  # documents held out whole
+    tails: dict[int, float] = field(default_factory=dict)  # document -> tokens held out from its end
+
+
+def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: int) -> SplitPlan:
+    """Decide the split from each kept piece's size in tokens and its document. `cuttable`: the
+    pieces are prose (text mode) that may be cut at paragraph breaks; pairs and chat rows are not."""
+    total = sum(sizes)
+    doc_sizes: dict[int, float] = {}
+    doc_pieces: dict[int, int] = {}
+    for size, group in zip(sizes, group_of):
+        doc_sizes[group] = doc_sizes.get(group, 0.0) + size
+        doc_pieces[group] = doc_pieces.get(group, 0) + 1
+    share = min(val_share, MAX_VAL_SHARE)
+    target = max(share * total, MIN_VAL_TOKENS)
+    if target > MAX_VAL_SHARE * total:
+        raise CorpusError(
+            f"the corpus is too small to measure: about {total:,.0f} tokens, and a validation split needs at least "
+            f"{MIN_VAL_TOKENS} tokens held out, which would be {MIN_VAL_TOKENS / max(total, 1):.0%} of it (at most "
+            f"{MAX_VAL_SHARE:.0%} may be held out). Add text: at least {MIN_VAL_TOKENS / MAX_VAL_SHARE:,.0f} tokens in all")
+    docs = len(doc_sizes)
+    if docs >= DOCUMENT_HOLDOUT_MIN_DOCS or not cuttable:
+        chosen = _whole_documents(doc_sizes, doc_pieces, target, total, seed, relaxed=not cuttable)
+        if chosen:
+            return SplitPlan("documents", f"{docs} documents: {len(chosen)} whole ones held out, about "
+                                          f"{share:.0%} of the tokens", val_groups=chosen)
+        if not cuttable:
+            raise CorpusError(f"no set of whole rows makes up about {share:.0%} of the tokens without holding out more "
+                              f"than {MAX_VAL_SHARE:.0%} ({docs} rows, about {total:,.0f} tokens): add more rows")
+    tails = _tails(doc_sizes, target)
+    return SplitPlan("document ends",
+                     f"{docs} document{'s' if docs > 1 else ''}: too few to hold out whole ones, so the last "
+                     f"{target / total:.0%} of {'each of ' if len(tails) > 1 else ''}{len(tails)} "
+                     f"document{'s' if len(tails) > 1 else ''} is held out, cut at a paragraph break", tails=tails)
+
+
+def _whole_documents(doc_sizes: dict, doc_pieces: dict, target: float, total: float, seed: int,
+                     relaxed: bool = False) -> set[int]:
+    """Documents in a seeded order, added while they fit under the upper bound, until the target is
+    reached. Empty when no such set comes near the target (a few huge documents); `relaxed` (rows
+    that cannot be cut) takes any set that is enough to measure."""
+    order = sorted(doc_sizes)
+    random.Random(seed).shuffle(order)
+    upper = MAX_VAL_SHARE * total * 1.0001
+    chosen, held = set(), 0.0
+    for group in order:
+        if held + doc_sizes[group] <= upper:
+            chosen.add(group)
+            held += doc_sizes[group]
+            if held >= target:
+                break
+    enough = (relaxed or held >= 0.75 * target) and held >= MIN_VAL_TOKENS and sum(doc_pieces[g] for g in chosen) >= MIN_VAL_PIECES
+    return chosen if enough and len(chosen) < len(doc_sizes) else set()
+
+
+def _tails(doc_sizes: dict, target: float) -> dict[int, float]:
+    """The target spread over the documents in proportion to their size; a document whose share
+    would be too short to be a passage gives none and the others give more."""
+    taking = dict(doc_sizes)
+    while True:
+        total = sum(taking.values())
+        tails = {g: target * size / total for g, size in taking.items()}
+        short = [g for g, t in tails.items() if t < MIN_TAIL_TOKENS]
+        if not short or len(short) == len(taking):
+            return tails
+        for g in short:
+            del taking[g]
+
+
+def cut_document_ends(tmp: Path, meta, sizes: list[float], split: SplitPlan, meta_type):
+    """Rewrite kept.jsonl with each planned tail cut off its document's last pieces into validation
+    pieces. Returns (new meta, is-validation flag per line). Cut pieces get their tokens counted later."""
+    last_of: dict[int, int] = {}
+    for index, group in enumerate(meta.group):
+        last_of[group] = index
+    # walk each document's pieces from its end: how much of each goes to validation, in tokens
+    wanted: dict[int, float] = {}
+    for group, tail in split.tails.items():
+        index = last_of[group]
+        while tail > 0 and index >= 0 and meta.group[index] == group:
+            wanted[index] = min(tail, sizes[index])
+            tail -= sizes[index]
+            index -= 1
+    new_meta, is_val = meta_type(), bytearray()
+
+    def add(record: dict, group: int, val: bool, tokens: int | None) -> None:
+        text = record["text"]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        new_meta.add(group, len(text), clean.cjk_chars(text), tokens)
+        is_val.append(val)
+
+    source, target = tmp / "kept.jsonl", tmp / "kept.split.jsonl"
+    with open(source, encoding="utf-8") as fh, open(target, "w", encoding="utf-8") as out:
+        for index, line in enumerate(fh):
+            group, take = meta.group[index], wanted.get(index, 0.0)
+            tokens = meta.tokens[index]
+            if not take:
+                out.write(line)
+                new_meta.add(group, meta.chars[index], meta.cjk[index], None if tokens < 0 else tokens)
+                is_val.append(False)
+                continue
+            record = json.loads(line)
+            text, per_char = record["text"], sizes[index] / max(len(record["text"]), 1)
+            if take >= 0.98 * sizes[index]:
+                head, tail = "", text
+            else:
+                head, tail = cut_tail(text, round(take / per_char))
+                if not head:  # nowhere to cut: the piece stays in training
+                    head, tail = text, ""
+            if head:
+                add({**record, "text": head}, group, False, None)
+            if not tail:
+                continue
+            piece_chars = max(100, min(VAL_PIECE_TOKENS / per_char, len(tail) / MIN_VAL_PIECES))
+            pieces = chunk_paragraphs(tail, round(piece_chars))
+            for n, piece in enumerate(pieces, 1):
+                origin = record["origin"] + (f" (end, part {n})" if len(pieces) > 1 else " (end)")
+                add({"text": piece, "origin": origin}, group, True, None)
+    target.replace(source)
+    return new_meta, is_val
+
+
+def flags_for_documents(meta, split: SplitPlan) -> bytearray:
+    return bytearray(group in split.val_groups for group in meta.group)
+
+
+def report(split: SplitPlan, tokens: dict) -> tuple[dict, list[str]]:
+    """The split as the manifest states it, and warnings for a corpus too small to learn from."""
+    total = tokens["train"] + tokens["val"]
+    summary = {"method": split.method, "why": split.why, "val_tokens": tokens["val"], "train_tokens": tokens["train"],
+               "val_share": round(tokens["val"] / max(total, 1), 4)}
+    warnings = []
+    if tokens["train"] < SMALL_CORPUS_TOKENS:
+        warnings.append(f"only {tokens['train']:,} training tokens: too little to learn a voice from, so expect drafts "
+                        f"to change little. Aim for 20,000 tokens or more (about 15,000 English words or 15,000 Chinese "
+                        f"characters)")
+    return summary, warnings
