@@ -106,6 +106,18 @@ def add_config_flags(p: argparse.ArgumentParser, cls, skip=()) -> None:
                            choices=f.metadata.get("choices"))
 
 
+def _eval_line(ev: dict) -> str:
+    """Perplexity base -> tuned and the style match, on one line after the run id."""
+    if not ev or "tuned" not in ev:
+        return ""
+    line = f": perplexity {ev['base']['perplexity']:.2f} -> {ev['tuned']['perplexity']:.2f}"
+    style = ev.get("style") or {}
+    if style.get("openings"):
+        line += (f"; style distance {style['base_mean']:.3f} -> {style['tuned_mean']:.3f}, tuned closer in "
+                 f"{style['tuned_closer']} of {style['openings']} openings, {style.get('tuned_copied', 0):.0%} copied")
+    return line
+
+
 def _say(args, data, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=1) if args.json else text)
 
@@ -120,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             tokens = m.get("tokens", {})
             _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
                           f"({m['train_documents']} train, {m['val_documents']} val), "
-                          f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}")
+                          f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}\n"
+                          f"validation: {m['split']['val_share']:.1%} of the tokens, {m['split']['why']}"
+                          + "".join(f"\nwarning: {w}" for w in m["warnings"]))
         elif args.command in ("train", "resume", "dpo"):
             if args.command == "train":
                 run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=args.model)
@@ -136,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print(file=sys.stderr)
             view = service.run_view(root, run_id)
             _say(args, {"run_id": run_id, "state": status["state"], "eval": view["eval"],
-                        "reason": status.get("reason")}, run_id)
+                        "reason": status.get("reason")}, run_id + _eval_line(view["eval"]))
             if status["state"] != "completed":
                 print(f"error: run {run_id} {status['state']}: {status.get('reason', '')} {status.get('advice', '')}", file=sys.stderr)
                 return 1

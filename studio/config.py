@@ -76,14 +76,15 @@ class TrainConfig:
     save_every: int = _f(0, "Save a resumable checkpoint every N steps; 0 = only when cancelled.")
     keep_last: int = _f(2, "Keep this many of the newest checkpoints; older ones are deleted.")
     eval_examples: int = _f(16, "Pairs mode: ROUGE and BLEU on up to this many held-out examples, base and tuned; 0 = off.")
-    eval_max_new_tokens: int = _f(96, "Tokens generated per example for ROUGE and BLEU.")
+    eval_max_new_tokens: int = _f(96, "Tokens generated per example for ROUGE and BLEU, and per opening for the style match.")
+    style_openings: int = _f(8, "Text corpora: after training, base and tuned continue this many held-out openings (same seed) and each draft's style is scored against the writer's held-out text (Burrows' Delta); 0 = off.")
     device: str = _f("auto", "auto picks CUDA when present, else the CPU.", DEVICES)
 
     def __post_init__(self):
         _check_choices(self)
         _positive(self, "seq_len", "lora_r", "lora_alpha", "batch_size", "grad_accum", "keep_last", "eval_max_new_tokens")
         _non_negative(self, "max_steps", "eval_every", "weight_decay", "max_grad_norm", "seed", "early_stopping_patience",
-                      "early_stopping_min_delta", "save_every", "eval_examples")
+                      "early_stopping_min_delta", "save_every", "eval_examples", "style_openings")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError("lora_dropout", f"{self.lora_dropout} must be in [0, 1)")
         if not 0 <= self.warmup_ratio < 1:

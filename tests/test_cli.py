@@ -16,7 +16,8 @@ def test_ingest_prints_the_manifest_summary_as_json(capsys, tmp_path, tiny_model
                             "--model", str(tiny_model_dir))
     assert code == 0
     summary = json.loads(out)
-    assert (summary["name"], summary["documents"], summary["train_documents"], summary["val_documents"]) == ("lamp", 40, 36, 4)
+    assert (summary["name"], summary["documents"], summary["split"]["method"]) == ("lamp", 40, "documents")
+    assert summary["train_documents"] + summary["val_documents"] == 40 and 0.05 <= summary["split"]["val_share"] <= 0.2
     assert summary["dropped"] == {} and summary["sources"][0]["encoding"] == "utf-8"
     assert summary["tokens"]["train"] > 0 and summary["tokens"]["tokenizer"] == str(tiny_model_dir)
     assert (tmp_path / "env-root" / "corpora" / "lamp" / "v1" / "manifest.json").exists()

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import tiny_overrides
+from studio.corpus.store import read_split
 from studio import jobs, runs, service
 from studio.config import TrainConfig
 from studio.corpus.decode import CorpusError
@@ -38,6 +39,11 @@ def test_a_run_completes_with_adapter_events_and_eval(root, sample_corpus, tiny_
     assert train_events[-1]["eta_s"] == 0
     ev = runs.read_eval(folder)
     assert ev["base"]["perplexity"] > 0 and ev["tuned"]["perplexity"] > 0
+    style = ev["style"]  # held-out openings continued by base and tuned with one seed, each scored
+    assert style["openings"] == len(style["rows"]) >= 4 and 0 <= style["tuned_closer"] <= style["openings"]
+    assert any(r["base"] != r["tuned"] for r in style["rows"]) and 0 <= style["tuned_copied"] <= 1
+    val = " ".join(r["text"] for r in read_split(root, "lamp", "", "val"))
+    assert all(r["opening"] in val and r["base_distance"] > 0 for r in style["rows"])
     assert runs.read_config(folder).corpus == "lamp"
     assert (folder / "corpus.json").exists()
 
@@ -127,10 +133,10 @@ def test_a_pairs_corpus_trains_on_the_responses_and_reports_rouge_and_bleu(root,
     from studio.train.packing import IGNORE
 
     entries = SAMPLE.read_text(encoding="utf-8").split("\n---\n")
-    rows = [{"document": e, "summary": e.splitlines()[-1]} for e in entries[:12]]
+    rows = [{"document": e, "summary": e.splitlines()[-1]} for e in entries[:24]]
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
-    service.ingest(root, [data], "sums", mode="pairs", model=str(tiny_model_dir), val_share=0.25)
+    service.ingest(root, [data], "sums", mode="pairs", model=str(tiny_model_dir), val_share=0.2)
     run_id = service.start_training(root, "sums", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, prompt_template="Summarize: {prompt}", eval_examples=3, eval_max_new_tokens=8))
     assert jobs.wait(root, run_id, timeout=180)["state"] == "completed"

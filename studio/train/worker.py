@@ -146,6 +146,27 @@ class Run:
         outputs = generate_responses(model, tok, prompts, cfg.eval_max_new_tokens, device)
         return rouge_bleu(outputs, [r["response"] for r in pairs])
 
+    def style_evaluation(self, model, tok, val_records, device) -> dict | None:
+        """Style match (text corpora): base and tuned continue held-out openings with the same seed,
+        each continuation scored against the writer's held-out text (studio/write/style.py), with
+        the share of the tuned drafts copied from the corpus."""
+        from studio.corpus.store import read_split
+        from studio.write import style
+        from studio.write.overlap import copied_spans, corpus_index
+
+        cfg = self.cfg
+        val_texts = [r["text"] for r in val_records if "text" in r]
+        found = style.openings(val_texts, cfg.style_openings) if cfg.style_openings else []
+        if not found:
+            return None
+        self.report.update(message=f"style match: base and tuned continue {len(found)} held-out openings")
+        base, tuned = style.continuations(model, tok, [o["opening"] for o in found], cfg.eval_max_new_tokens, device,
+                                          cfg.seed)
+        version = json.loads((self.folder / "corpus.json").read_text(encoding="utf-8"))["version"]
+        train_texts = [r["text"] for r in read_split(self.root, cfg.corpus, version, "train") if "text" in r]
+        index = corpus_index(self.root, cfg.corpus, version)
+        return style.score(train_texts, val_texts, found, base, tuned, lambda text: copied_spans(text, index)["share"])
+
     def load_base(self, source: str):
         """The frozen base, ready for LoRA training: quantized as the run says (`auto` resolved,
         and the choice said in the status), with input gradients for the adapter's backward pass."""
@@ -390,6 +411,8 @@ class Run:
             self.report.update(message="tuned model: ROUGE and BLEU on held-out pairs")
             result["base"]["generation"] = base["generation"]
             result["tuned"]["generation"] = self.generation_metrics(model, tok, val_records, device)
+        if mode == "text":
+            result["style"] = self.style_evaluation(model, tok, val_records, device)
         board.close()
         runs.write_json_atomic(self.folder / "eval.json", result)
         ranks.barrier()

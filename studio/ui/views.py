@@ -76,11 +76,25 @@ def eval_markdown(ev: dict, lang: str = "en") -> str:
             name = say(lang, "eval.pairs", name=label, n=tuned["generation"]["examples"])
             lines.append(f"| {name} | {base['generation'][key]:.1f} | "
                          f"{tuned['generation'][key]:.1f} ({tuned['generation'][key] - base['generation'][key]:+.1f}) |")
+    lines += style_rows(ev.get("style"), lang)
     text = "\n".join(lines) + "\n\n" + say(lang, "eval.trained", tokens=ev.get("tokens_seen", 0),
                                              time=duration(ev.get("train_seconds"), lang))
     if ev.get("stopped_early"):
         text += f" {html.escape(ev['stopped_early'].capitalize())}."
     return text
+
+
+def style_rows(style: dict | None, lang: str) -> list[str]:
+    """The style match's rows of the evaluation table."""
+    if not style or not style.get("openings"):
+        return []
+    n = style["openings"]
+    rows = [f"| {say(lang, 'eval.style', n=n, writer=style.get('writer_mean'))} | {style['base_mean']:.3f} | "
+            f"{style['tuned_mean']:.3f} ({style['tuned_mean'] - style['base_mean']:+.3f}) |",
+            f"| {say(lang, 'eval.style_wins')} | | {say(lang, 'eval.style_wins_value', wins=style['tuned_closer'], n=n)} |"]
+    if "tuned_copied" in style:
+        rows.append(f"| {say(lang, 'eval.copied')} | {style['base_copied']:.0%} | {style['tuned_copied']:.0%} |")
+    return rows
 
 
 def sweep_frame(trials: list[dict]) -> pd.DataFrame:
@@ -115,13 +129,17 @@ def corpus_report(m: dict, estimate: str = "") -> str:
     rows = m.get("rows", {})
     skipped = "".join(f"\n- {n} rows: {html.escape(why)}" for why, n in rows.get("skipped", {}).items())
     passed = "".join(f"\n- {html.escape(p['file'])}: {p['reason']}" for p in m.get("passed_over", [])[:20])
+    split = m.get("split") or {}
+    held = (f"**Validation: {split['val_tokens']:,} of {split['val_tokens'] + split['train_tokens']:,} tokens "
+            f"({split['val_share']:.1%}) held out**, {split['why']}.\n\n") if split else ""
+    warnings = "".join(f"> ⚠ {html.escape(w[0].upper() + w[1:])}.\n\n" for w in m.get("warnings", []))
     return (
         f"### Corpus `{m['name']}` {m['version']} ({m['mode']} mode)\n"
-        f"Kept **{m['documents']}** items ({m['train_documents']} train, {m['val_documents']} validation, "
-        f"split by {m.get('split_by', 'document')}), {m['characters']:,} characters"
+        f"Kept **{m['documents']}** items ({m['train_documents']} train, {m['val_documents']} validation), "
+        f"{m['characters']:,} characters"
         + (f", **{tokens['train']:,} + {tokens['val']:,} tokens** ({tokens['tokenizer']}"
            + ("" if tokens.get("counted", "exact") == "exact" else f"; {tokens['counted']}") + ")" if tokens else "")
-        + f", {m.get('cjk_share', 0):.0%} CJK. {estimate}\n\n"
+        + f", {m.get('cjk_share', 0):.0%} CJK. {estimate}\n\n" + held + warnings
         + (f"Rows read: {rows['seen']}; skipped:{skipped}\n\n" if rows.get("seen") else "")
         + f"| dropped because | items |\n|---|---|{dropped}\n\n| cleaning rule | changed |\n|---|---|{rules}\n\n"
         f"| file | encoding / type | items | bytes |\n|---|---|---|---|\n{files}"
