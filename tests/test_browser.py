@@ -145,3 +145,62 @@ def test_the_interface_reads_in_chinese(browser, studio_url):
     expect(page.get_by_role("button", name="生成草稿")).to_be_visible()
     page.screenshot(path=SHOTS / "6-chinese.png", full_page=True)
     page.close()
+
+
+def drawn(page, elem_id: str) -> dict:
+    """What a plot actually drew in its SVG: each visible line's vertex count (a line whose series
+    is missing from the colour scale is drawn without a stroke), the number of bars, and
+    the accessible description Vega gives each axis (it names the scale: linear or discrete)."""
+    return page.locator(f"#{elem_id}").evaluate("""el => ({
+        lines: Array.from(el.querySelectorAll('g.mark-line path'))
+            .filter(p => !['', 'none', 'transparent'].includes(p.getAttribute('stroke') || getComputedStyle(p).stroke || ''))
+            .map(p => (p.getAttribute('d') || '').split('L').length),
+        bars: el.querySelectorAll('g.mark-rect path').length,
+        axes: Array.from(el.querySelectorAll('g.role-axis')).map(a => a.getAttribute('aria-label') || ''),
+    })""")
+
+
+def numeric_axes(plot: dict) -> bool:
+    described = [a for a in plot["axes"] if a]  # grid lines are axes without a description
+    return len(described) == 2 and all("linear scale" in a for a in described)
+
+
+def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url, studio_root, monkeypatch):
+    """Reads the SVG the charts drew, while the run is still training: the loss and learning-rate
+    lines have points on numeric axes, the length histogram has bars, the Runs tab overlays curves."""
+    from playwright.sync_api import expect
+
+    monkeypatch.setenv("STUDIO_FAULT", "slow@1")  # each step a second longer: time to look mid-run
+    page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(studio_url)
+    page.locator("#corpus-files input[type=file]").set_input_files(str(SAMPLE))
+    textbox(page, "corpus-name").fill("plots")
+    page.locator("#corpus-ingest").click()
+    expect(page.locator("#corpus-report")).to_contain_text("Corpus plots v1")
+    page.wait_for_function("document.querySelectorAll('#corpus-histogram g.mark-rect path').length > 0", timeout=20_000)
+    histogram = drawn(page, "corpus-histogram")
+    assert histogram["bars"] >= 2, histogram
+
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Refresh lists").click()
+    expect(page.locator("#train-corpus input")).to_have_value("plots")
+    page.locator("#train-start").click()
+    progress = page.locator("#run-progress .ws-progress")
+    expect(progress).to_have_attribute("data-state", "running", timeout=60_000)
+    page.wait_for_function("Array.from(document.querySelectorAll('#loss-plot g.mark-line path'))"
+                           ".some(p => (p.getAttribute('d') || '').split('L').length >= 3)", timeout=60_000)
+    loss, lr = drawn(page, "loss-plot"), drawn(page, "lr-plot")
+    page.screenshot(path=SHOTS / "7-live-plots.png", full_page=True)
+    assert progress.get_attribute("data-state") == "running"  # read while training, not after
+    assert max(loss["lines"], default=0) >= 3 and numeric_axes(loss), loss
+    assert max(lr["lines"], default=0) >= 3 and numeric_axes(lr), lr
+    expect(progress).to_have_attribute("data-state", "completed", timeout=240_000)
+
+    page.get_by_role("tab", name="Runs").click()
+    page.locator("#runs-compare").click()
+    page.wait_for_function("document.querySelectorAll('#runs-curves g.mark-line path').length >= 2", timeout=30_000)
+    curves = drawn(page, "runs-curves")
+    assert sum(n >= 2 for n in curves["lines"]) >= 2 and numeric_axes(curves), curves
+    page.screenshot(path=SHOTS / "8-runs-curves.png", full_page=True)
+    page.close()

@@ -19,7 +19,13 @@ def test_progress_shows_state_step_eta_and_advice():
 
 def test_loss_frame_has_train_and_validation_series():
     frame = loss_frame([{"kind": "eval", "step": 0, "val_loss": 4.0}, {"kind": "train", "step": 1, "loss": 3.5}])
-    assert sorted(frame["series"]) == ["train", "validation"] and list(frame.columns) == ["step", "loss", "series"]
+    plotted = frame.dropna()
+    assert sorted(plotted["series"]) == ["train", "validation"] and list(frame.columns) == ["step", "loss", "series"]
+    # every series is named even before it has a point, with numeric columns: the plot's scales are fixed
+    # by the first value it draws (tests/test_browser.py reads what it drew)
+    empty = loss_frame([])
+    assert set(empty["series"]) == {"train", "validation"} and empty["loss"].isna().all()
+    assert str(empty["step"].dtype) == "int64" and str(empty["loss"].dtype) == "float64"
 
 
 def test_reports_render_numbers_a_writer_reads():
@@ -29,12 +35,18 @@ def test_reports_render_numbers_a_writer_reads():
     manifest = {"name": "lamp", "version": "v1", "mode": "text", "documents": 40, "train_documents": 36, "val_documents": 4,
                 "characters": 15000, "cjk_share": 0.5, "dropped": {"exact duplicate": 2}, "rules": {"hard-wrapped lines joined": 7},
                 "sources": [{"file": "a.txt", "encoding": "gb18030", "items": 43, "bytes": 999}],
-                "length_histogram": {"unit": "tokens", "upper_edges": [16, 32, 64, "more"], "counts": [0, 3, 5, 0]}}
+                "length_histogram": {"unit": "tokens", "upper_edges": [16, 32, 64, "more"], "counts": [0, 3, 5] + [0] * 15},
+                "split": {"method": "documents", "why": "40 documents: 4 whole ones held out, about 10% of the tokens",
+                          "val_tokens": 450, "train_tokens": 4000, "val_share": 0.1011},
+                "warnings": ["only 4,000 training tokens: too little to learn a voice from"]}
     report = corpus_report(manifest, "About 2.0 min per epoch.")
     assert "| exact duplicate | 2 |" in report and "| hard-wrapped lines joined | 7 |" in report
     assert "gb18030" in report and "50% CJK" in report and "About 2.0 min per epoch." in report
-    frame = histogram_frame(manifest)
-    assert list(frame["length (tokens)"]) == ["16-32", "32-64"] and list(frame["items"]) == [3, 5]
+    assert "450 of 4,450 tokens (10.1%) held out" in report and "4 whole ones held out" in report
+    assert "Only 4,000 training tokens" in report
+    frame = histogram_frame(manifest)  # every bin in length order: the chart's axis never changes
+    assert list(frame["length (tokens)"])[:3] == ["0-16", "16-32", "32-64"] and list(frame["items"])[:4] == [0, 3, 5, 0]
+    assert str(frame["items"].dtype) == "int64" and str(histogram_frame({})["items"].dtype) == "int64"
 
 
 def test_the_app_builds_with_its_tabs_and_the_demo_with_the_write_tab_only(tmp_path):

@@ -12,7 +12,7 @@ from studio.config import CorpusConfig
 from studio.corpus.readers import SUPPORTED
 from studio.paths import PROJECT_ROOT
 from studio.ui.i18n import T
-from studio.ui.views import corpus_report, dropped_frame, histogram_frame
+from studio.ui.views import HISTOGRAM_BINS, HISTOGRAM_X, HISTOGRAM_Y, corpus_report, dropped_frame, histogram_frame
 
 SAMPLE_FILES = sorted((PROJECT_ROOT / "assets" / "samples").glob("*.txt"))
 USER_ERRORS = (ValueError, RuntimeError)
@@ -46,8 +46,8 @@ def build(root: Path, default_model: str) -> dict:
             numbers = {n: gr.Number(value=getattr(defaults, n), label=T(f"setting.corpus.{n}"),
                                  info=T(f"setting.corpus.{n}.help")) for n in NUMBERS}
     report = gr.Markdown(elem_id="corpus-report")
-    histogram = gr.BarPlot(histogram_frame({}), x="length (tokens)", y="items", title=T("corpus.lengths"), height=240,
-                           elem_id="corpus-histogram", sort=None)
+    histogram = gr.BarPlot(histogram_frame({}), x=HISTOGRAM_X, y=HISTOGRAM_Y, title=T("corpus.lengths"), height=240,
+                           elem_id="corpus-histogram", sort=HISTOGRAM_BINS)
     with gr.Accordion(T("corpus.dropped"), open=False):
         with gr.Row():
             corpus_pick = gr.Dropdown(label=T("corpus.pick"), choices=[], allow_custom_value=True)
@@ -70,9 +70,7 @@ def build(root: Path, default_model: str) -> dict:
     def show(manifest: dict):
         estimate = service.epoch_estimate(root, manifest, default_model)
         reasons = [""] + list(manifest["dropped"])
-        frame = histogram_frame(manifest)
-        column = frame.columns[0]  # bins in length order, not alphabetical
-        return (corpus_report(manifest, estimate), gr.update(value=frame, x=column, sort=list(frame[column])),
+        return (corpus_report(manifest, estimate), histogram_frame(manifest),
                 gr.update(choices=[c["name"] for c in service.corpora(root)], value=manifest["name"]),
                 gr.update(choices=reasons, value=""), 1,
                 dropped_frame(service.dropped_items(root, manifest["name"], limit=PAGE)))

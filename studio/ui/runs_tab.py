@@ -35,7 +35,8 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
         keep_btn = gr.Button(T("runs.delete_keep"))
     message = gr.Markdown(elem_id="runs-message")
     differences = gr.Markdown(elem_id="runs-differences")
-    curves = gr.LinePlot(views.loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"), height=300)
+    curves = gr.LinePlot(views.overlaid_loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"), height=300,
+                         elem_id="runs-curves", color_map=views.COMPARED_COLOURS)
     with gr.Row():
         eval_first = gr.Markdown()
         eval_second = gr.Markdown()
@@ -57,11 +58,11 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     def compare(request: gr.Request, a, b):
         lang = request_lang(request, forced_lang)
         if not a or not b or a == b:
-            return say(lang, "error", error=say(lang, "run.pick_two")), "", views.loss_frame([]), "", ""
+            return say(lang, "error", error=say(lang, "run.pick_two")), "", views.overlaid_loss_frame([]), "", ""
         try:
             result = service.compare_runs(root, a, b)
         except USER_ERRORS as e:
-            return say(lang, "error", error=e), "", views.loss_frame([]), "", ""
+            return say(lang, "error", error=e), "", views.overlaid_loss_frame([]), "", ""
         evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], lang) or say(lang, 'eval.none')}"
                  for v in result["views"]]
         return "", views.differences_markdown(result), views.overlaid_loss_frame(result["views"]), *evals

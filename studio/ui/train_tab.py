@@ -17,7 +17,7 @@ from studio.config import TrainConfig
 from studio.ui.actions import on_run
 from studio.ui.i18n import T, request_lang
 from studio.ui.messages import say
-from studio.ui.views import (eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
+from studio.ui.views import (LOSS_COLOURS, eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
                              sweep_frame)
 
 POLL_SECONDS = 2
@@ -64,8 +64,9 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     progress = gr.HTML(progress_html(None, forced_lang or "en"), elem_id="run-progress")
     with gr.Row():
         plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"),
-                           height=280, elem_id="loss-plot")
-        lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title=T("train.lr"), height=280)
+                           height=280, elem_id="loss-plot", color_map=LOSS_COLOURS)
+        lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title=T("train.lr"), height=280,
+                              elem_id="lr-plot")
     evaluation = gr.Markdown(elem_id="run-eval")
     with gr.Accordion(T("train.sweep"), open=False):
         gr.Markdown(T("train.sweep_help"))

@@ -5,6 +5,7 @@ import html
 
 import pandas as pd
 
+from studio.corpus.build import HISTOGRAM_EDGES
 from studio.ui.messages import MESSAGES, say
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
@@ -43,15 +44,41 @@ def progress_html(view: dict | None, lang: str = "en") -> str:
     )
 
 
+def typed_frame(rows: list, columns: dict[str, str]) -> pd.DataFrame:
+    """A frame with fixed column types, empty or not. Gradio's plots fix each axis's scale from the
+    first value they get and later only swap the data: an empty frame of object columns would make
+    every axis a list of categories (loss values as unordered labels, no line drawn)."""
+    frame = pd.DataFrame(rows, columns=list(columns))
+    return frame.astype(columns)
+
+
+# The curves' series and colours are fixed when a tab is built: gradio's plots take the colour
+# scale's domain from the value they hold when they are drawn and never widen it, and a series
+# missing from it is drawn without a stroke. So every frame names every series, an empty one by a
+# row without a loss (Vega leaves such points out).
+LOSS_COLOURS = {"train": "#2f6fde", "validation": "#e8743b"}
+COMPARED_COLOURS = {"first · train": "#2f6fde", "first · validation": "#93b4f0",
+                    "second · train": "#e8743b", "second · validation": "#f3b994"}
+
+
+def _loss_rows(events: list[dict], prefix: str = "") -> list[dict]:
+    rows = [{"step": e["step"], "loss": e["loss"], "series": prefix + "train"} for e in events if e.get("kind") == "train"]
+    return rows + [{"step": e["step"], "loss": e["val_loss"], "series": prefix + "validation"}
+                   for e in events if e.get("kind") == "eval"]
+
+
+def _curves(rows: list[dict], series) -> pd.DataFrame:
+    rows = rows + [{"step": 0, "loss": float("nan"), "series": name} for name in series]
+    return typed_frame(rows, {"step": "int64", "loss": "float64", "series": "str"})
+
+
 def loss_frame(events: list[dict]) -> pd.DataFrame:
-    rows = [{"step": e["step"], "loss": e["loss"], "series": "train"} for e in events if e.get("kind") == "train"]
-    rows += [{"step": e["step"], "loss": e["val_loss"], "series": "validation"} for e in events if e.get("kind") == "eval"]
-    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+    return _curves(_loss_rows(events), LOSS_COLOURS)
 
 
 def lr_frame(events: list[dict]) -> pd.DataFrame:
     rows = [{"step": e["step"], "learning rate": e["lr"]} for e in events if e.get("kind") == "train"]
-    return pd.DataFrame(rows, columns=["step", "learning rate"])
+    return typed_frame(rows, {"step": "int64", "learning rate": "float64"})
 
 
 def eval_markdown(ev: dict, lang: str = "en") -> str:
@@ -147,18 +174,22 @@ def corpus_report(m: dict, estimate: str = "") -> str:
     )
 
 
+def _short(n: int) -> str:
+    return f"{n // 2**20}M" if n >= 2**20 else f"{n // 2**10}k" if n >= 2**10 else str(n)
+
+
+# Every bin, always in this order: the chart's axis is fixed when the tab is built (a plot that
+# changes its x column or sort order is rebuilt empty by gradio and waits for the next value).
+HISTOGRAM_BINS = [f"{_short(lo)}-{_short(hi)}" for lo, hi in zip(HISTOGRAM_EDGES, HISTOGRAM_EDGES[1:])] \
+    + [f">{_short(HISTOGRAM_EDGES[-1])}"]
+HISTOGRAM_X, HISTOGRAM_Y = "length (tokens)", "items"
+
+
 def histogram_frame(m: dict) -> pd.DataFrame:
+    """Items per length bin (tokens; characters for a corpus ingested without a tokenizer), every bin."""
     h = m.get("length_histogram")
-    if not h:
-        return pd.DataFrame({"length": [], "items": []})
-    edges = [0] + h["upper_edges"][:-1]
-    labels = [f"{lo}-{hi}" if hi != "more" else f">{lo}" for lo, hi in zip(edges, h["upper_edges"])]
-    rows = [(label, n) for label, n in zip(labels, h["counts"])]
-    while rows and rows[-1][1] == 0:  # trim empty bins at both ends, keep the order
-        rows.pop()
-    while rows and rows[0][1] == 0:
-        rows.pop(0)
-    return pd.DataFrame(rows, columns=[f"length ({h['unit']})", "items"])
+    counts = h["counts"] if h else [0] * len(HISTOGRAM_BINS)
+    return typed_frame(list(zip(HISTOGRAM_BINS, counts)), {HISTOGRAM_X: "str", HISTOGRAM_Y: "int64"})
 
 
 def dropped_frame(items: list[dict]) -> pd.DataFrame:
@@ -222,13 +253,10 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def overlaid_loss_frame(views_of_runs: list[dict]) -> pd.DataFrame:
-    """Both runs' train and validation curves on one plot, each series named by its run."""
-    frames = []
-    for view in views_of_runs:
-        frame = loss_frame(view["events"])
-        frame["series"] = view["run_id"] + " · " + frame["series"]
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else loss_frame([])
+    """Both runs' train and validation curves on one plot, named by the run's place (first or
+    second, as picked above the plot)."""
+    rows = [row for place, view in zip(("first", "second"), views_of_runs) for row in _loss_rows(view["events"], f"{place} · ")]
+    return _curves(rows, COMPARED_COLOURS)
 
 
 def differences_markdown(result: dict) -> str:
