@@ -80,6 +80,10 @@ def parser() -> argparse.ArgumentParser:
     for name, default in GenConfig().__dict__.items():
         s.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
 
+    s = sub.add_parser("style", parents=[common], help="style match: base and tuned continue held-out openings, "
+                                                       "each scored against the writer's held-out text")
+    s.add_argument("run")
+    s.add_argument("--openings", type=int, default=8, help="how many held-out openings (default 8)")
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
     s = sub.add_parser("export", parents=[common], help="a run's adapter as a zip, or --merged into its base")
     s.add_argument("run", help="RUN_ID, or RUN_ID@step-N for a checkpoint")
@@ -111,11 +115,13 @@ def _eval_line(ev: dict) -> str:
     if not ev or "tuned" not in ev:
         return ""
     line = f": perplexity {ev['base']['perplexity']:.2f} -> {ev['tuned']['perplexity']:.2f}"
-    style = ev.get("style") or {}
-    if style.get("openings"):
-        line += (f"; style distance {style['base_mean']:.3f} -> {style['tuned_mean']:.3f}, tuned closer in "
-                 f"{style['tuned_closer']} of {style['openings']} openings, {style.get('tuned_copied', 0):.0%} copied")
-    return line
+    return line + (f"; {_style_line(ev['style'])}" if (ev.get("style") or {}).get("openings") else "")
+
+
+def _style_line(style: dict) -> str:
+    return (f"style distance {style['base_mean']:.3f} -> {style['tuned_mean']:.3f} (the writer's own text "
+            f"{style['writer_mean']:.3f}), tuned closer in {style['tuned_closer']} of {style['openings']} openings, "
+            f"{style.get('tuned_copied', 0):.0%} copied")
 
 
 def _say(args, data, text: str) -> None:
@@ -168,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
                              + f" ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
             _say(args, result, text)
+        elif args.command == "style":
+            result = service.style_match(root, args.run, args.openings)
+            _say(args, result, f"{args.run}: {_style_line(result)}")
         elif args.command == "runs":
             rows = service.list_runs(root)
             lines = [f"{r['run_id']}  {r['state']:<11} step {r['step']}/{r['total_steps']}  "

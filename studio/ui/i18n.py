@@ -110,6 +110,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "write.export_json": ("Export JSON", "导出 JSON"),
     "write.export_file": ("Export", "导出文件"),
     "write.blind": ("Blind comparison: which draft is better?", "盲评：哪份草稿更好？"),
+    "write.style": ("Style match: do the tuned drafts sound more like you?", "风格匹配：微调后的草稿更像你写的吗？"),
+    "write.style_help": ("The run in tuned pane 1 and the base continue openings from your held-out text (same seed); "
+                         "each continuation is scored against your held-out writing with Burrows' Delta (frequent words, "
+                         "for Chinese characters and character pairs, punctuation, sentence length). Lower is closer.",
+                         "微调窗格 1 中的训练与基座模型，用同一随机种子续写你留出文本中的开头；每篇续写都用 Burrows' Delta"
+                         "（常用词，中文为常用字与字对、标点、句长）与你的留出文本比较风格。数值越低越接近。"),
+    "write.style_openings": ("Openings", "开头数"),
+    "write.style_start": ("Measure the style match", "测量风格匹配"),
     "write.blind_help": ("Two drafts of the last comparison, sides shuffled, labels hidden until you pick. Each pick "
                          "is saved in `feedback/preferences.jsonl` and can train the model (DPO).",
                          "取上一次比较的两份草稿，左右随机打乱，选择之前不显示来源。每次选择都保存在 "

@@ -12,7 +12,8 @@ import gradio as gr
 from studio import service
 from studio.config import ConfigError, GenConfig
 from studio.ui import views
-from studio.ui.i18n import T
+from studio.ui.i18n import T, request_lang
+from studio.ui.messages import say
 from studio.write import feedback
 from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of, parse_source
 from studio.write.export import write_export
@@ -108,6 +109,13 @@ def build(root: Path, demo: bool = False) -> dict:
                 dpo_train_btn = gr.Button(T("write.dpo_train"), scale=0, elem_id="dpo-train")
             dpo_file = gr.File(label=T("write.dpo_file"), interactive=False, height=60)
             dpo_message = gr.Markdown()
+
+    with gr.Accordion(T("write.style"), open=False, visible=not demo):
+        gr.Markdown(T("write.style_help"))
+        with gr.Row():
+            style_openings = gr.Number(value=8, precision=0, minimum=1, maximum=32, label=T("write.style_openings"))
+            style_btn = gr.Button(T("write.style_start"), elem_id="style-start")
+        style_table = gr.Markdown(elem_id="style-result")
 
     def refresh(*selected):
         choices = source_choices(root, published_only=demo)
@@ -205,6 +213,21 @@ def build(root: Path, demo: bool = False) -> dict:
             return f"**Error:** {e}"
         return f"DPO run **{run_id}** started from {p1}: follow it in the Train tab."
 
+    def style_check(request: gr.Request, p1, count):
+        """Style match of the run in tuned pane 1 (a checkpoint counts as its run), on demand."""
+        lang = request_lang(request, None)
+        source = parse_source(p1 or "")
+        if not source.run_id:
+            return say(lang, "error", error=say(lang, "style.pick"))
+        try:
+            result = service.style_match(root, source.run_id, max(1, int(count or 8)))
+        except USER_ERRORS as e:
+            return say(lang, "error", error=e)
+        table = "\n".join([say(lang, "eval.heading"), "|---|---|---|", *views.style_rows(result, lang)])
+        sample = result["rows"][0]
+        return (f"{table}\n\n" + say(lang, "style.sample", opening=sample["opening"], base=sample["base"],
+                                          tuned=sample["tuned"]))
+
     mode.change(lambda m: gr.update(info=T(f"write.hint_{m}")), mode, mode)
     refresh_btn.click(refresh, picks, picks)
     draft_btn.click(draft, [mode, prompt, with_base, *picks, max_new, temperature, top_p, top_k, repetition, seed, drafts],
@@ -219,6 +242,7 @@ def build(root: Path, demo: bool = False) -> dict:
         button.click(lambda d, p=pick: judge(d, p), duel, [duel, reveal, rates])
     dpo_export_btn.click(export_dpo, None, [dpo_file, dpo_message])
     dpo_train_btn.click(train_dpo, picks[0], dpo_message)
+    style_btn.click(style_check, [picks[0], style_openings], style_table)
 
     def on_load(*selected):
         return [*refresh(*selected), views.win_rate_frame(feedback.win_rates(root))]
