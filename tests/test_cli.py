@@ -45,6 +45,11 @@ def test_train_draft_and_runs_from_the_shell(capsys, tmp_path, tiny_model_dir):
     assert code == 0 and [p["source"] for p in drafts["panes"]] == ["base", result["run_id"]]
     assert all(isinstance(p["copied"][0], float) for p in drafts["panes"])  # checked against the corpus
 
+    code, out, _ = run_cli(capsys, "style", result["run_id"], "--openings", "3", "--data-dir", d)
+    assert code == 0 and "tuned closer in" in out and "of 3 openings" in out  # base and tuned drafted, then scored
+    kept = json.loads((tmp_path / "d" / "runs" / result["run_id"] / "style.json").read_text(encoding="utf-8"))
+    assert kept["openings"] == 3 and len(kept["rows"]) == 3 and kept["settings"]["seed"] == 42
+
     code, out, _ = run_cli(capsys, "runs", "--data-dir", d, "--json")
     rows = json.loads(out)
     assert code == 0 and rows[0]["run_id"] == result["run_id"] and rows[0]["state"] == "completed"
