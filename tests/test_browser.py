@@ -51,18 +51,25 @@ def textbox(page, elem_id: str):
     return page.locator(f"#{elem_id} textarea, #{elem_id} input[type=text]").first
 
 
-def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, studio_root):
+def upload_sample(browser, studio_url: str, name: str):
+    """A new English page that has uploaded the sample log as corpus `name` through the Corpus tab."""
     from playwright.sync_api import expect
 
     page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     page.goto(studio_url)
+    page.locator("#corpus-files input[type=file]").set_input_files(str(SAMPLE))
+    textbox(page, "corpus-name").fill(name)
+    page.locator("#corpus-ingest").click()
+    expect(page.locator("#corpus-report")).to_contain_text(f"Corpus {name} v1")
+    return page
+
+
+def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, studio_root):
+    from playwright.sync_api import expect
 
     # Corpus: upload the sample log under a name of our own
-    page.locator("#corpus-files input[type=file]").set_input_files(str(SAMPLE))
-    textbox(page, "corpus-name").fill("lamp")
-    page.locator("#corpus-ingest").click()
-    expect(page.locator("#corpus-report")).to_contain_text("Corpus lamp v1")
+    page = upload_sample(browser, studio_url, "lamp")
     expect(page.locator("#corpus-report")).to_contain_text("Kept")
     page.screenshot(path=SHOTS / "1-corpus.png", full_page=True)
 
@@ -85,6 +92,7 @@ def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, 
     bar = page.locator("#run-progress .ws-bar").get_attribute("style")
     assert "width:100.0%" in bar
     expect(page.locator("#run-eval")).to_contain_text("perplexity")
+    expect(page.locator("#run-eval")).to_contain_text("tuned draft closer to your style")
     page.screenshot(path=SHOTS / "2-train.png", full_page=True)
 
     # Write: base and tuned side by side, then a blind pick
@@ -100,6 +108,10 @@ def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, 
     assert "base" not in page.locator("#duel-reveal").inner_text()  # no label before the pick
     page.locator("#pick-a").click()
     expect(page.locator("#duel-reveal")).to_contain_text("A was")
+    page.get_by_text("Style match: do the tuned drafts sound more like you?").click()
+    page.locator("#style-start").click()
+    expect(page.locator("#style-result")).to_contain_text("openings", timeout=120_000)
+    expect(page.locator("#style-result")).to_contain_text("First opening")
     page.screenshot(path=SHOTS / "3-write.png", full_page=True)
 
     # Runs: compare with a second run (other learning rate and rank), then delete that one
@@ -171,13 +183,7 @@ def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url
     from playwright.sync_api import expect
 
     monkeypatch.setenv("STUDIO_FAULT", "slow@1")  # each step a second longer: time to look mid-run
-    page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(60_000)
-    page.goto(studio_url)
-    page.locator("#corpus-files input[type=file]").set_input_files(str(SAMPLE))
-    textbox(page, "corpus-name").fill("plots")
-    page.locator("#corpus-ingest").click()
-    expect(page.locator("#corpus-report")).to_contain_text("Corpus plots v1")
+    page = upload_sample(browser, studio_url, "plots")
     page.wait_for_function("document.querySelectorAll('#corpus-histogram g.mark-rect path').length > 0", timeout=20_000)
     histogram = drawn(page, "corpus-histogram")
     assert histogram["bars"] >= 2, histogram

@@ -30,10 +30,11 @@ from studio.corpus.paragraphs import sentences
 
 MOST_FREQUENT = 50  # the usual range for texts of a few hundred words (Burrows used 30-150)
 OPENINGS = 8
-OPENING_CHARS = {"latin": 160, "cjk": 60}  # about 40 tokens of English, 60 characters of Chinese
+OPENING_CHARS = {"latin": 160, "cjk": 40}  # about 40 tokens of English, 2-3 sentences of Chinese
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _UNIT = re.compile(rf"[{_CJK}]|[^\W\d_]+", re.UNICODE)
 _CJK_RUN = re.compile(rf"[{_CJK}]{{2,}}")
+_ENDS = tuple(".!?。！？…")
 PUNCTUATION = list(",.;:!?\"'()-—…，。；：！？、“”‘’「」『』（）《》")
 
 
@@ -45,8 +46,11 @@ def units(text: str) -> list[str]:
 
 
 def _sentence_length(text: str) -> float:
-    lengths = [len(_UNIT.findall(s)) for _, s in sentences(text) if _UNIT.search(s)]
-    return float(np.mean(lengths)) if lengths else 0.0
+    """Mean units per sentence, over the finished sentences (a draft cut off at its token limit
+    ends mid-sentence; that stub is not a short sentence)."""
+    found = [s for _, s in sentences(text) if _UNIT.search(s)]
+    finished = [s for s in found if s.rstrip("\"'”’」』)） ").endswith(_ENDS)] or found
+    return float(np.mean([len(_UNIT.findall(s)) for s in finished])) if finished else 0.0
 
 
 class Delta:
@@ -142,7 +146,7 @@ def score(train_texts: list[str], val_texts: list[str], found: list[dict], base:
     an opening when it is closer. `copied_share(text)`, when given, measures how much of the tuned
     drafts repeats the training corpus (a model can come closer by reciting)."""
     segment = int(np.mean([len(t) for t in base + tuned])) if base else 400
-    delta = Delta(train_texts, val_texts, max(segment, 80))
+    delta = Delta(train_texts, val_texts, max(segment, 20))  # the spread of texts as long as the drafts
     rows = []
     for item, b, t in zip(found, base, tuned):
         rows.append({"opening": item["opening"], "base": b, "tuned": t,
