@@ -103,7 +103,7 @@ def _tails(doc_sizes: dict, target: float) -> dict[int, float]:
             del taking[g]
 
 
-def cut_document_ends(tmp: Path, meta, sizes: list[float], split: SplitPlan, meta_type):
+def cut_document_ends(tmp: Path, meta, sizes: list[float], decided: SplitPlan, meta_type):
     """Rewrite kept.jsonl with each planned tail cut off its document's last pieces into validation
     pieces. Returns (new meta, is-validation flag per line). Cut pieces get their tokens counted later."""
     last_of: dict[int, int] = {}
@@ -111,7 +111,7 @@ def cut_document_ends(tmp: Path, meta, sizes: list[float], split: SplitPlan, met
         last_of[group] = index
     # walk each document's pieces from its end: how much of each goes to validation, in tokens
     wanted: dict[int, float] = {}
-    for group, tail in split.tails.items():
+    for group, tail in decided.tails.items():
         index = last_of[group]
         while tail > 0 and index >= 0 and meta.group[index] == group:
             wanted[index] = min(tail, sizes[index])
@@ -156,14 +156,14 @@ def cut_document_ends(tmp: Path, meta, sizes: list[float], split: SplitPlan, met
     return new_meta, is_val
 
 
-def flags_for_documents(meta, split: SplitPlan) -> bytearray:
-    return bytearray(group in split.val_groups for group in meta.group)
+def flags_for_documents(meta, decided: SplitPlan) -> bytearray:
+    return bytearray(group in decided.val_groups for group in meta.group)
 
 
-def report(split: SplitPlan, tokens: dict) -> tuple[dict, list[str]]:
+def report(decided: SplitPlan, tokens: dict) -> tuple[dict, list[str]]:
     """The split as the manifest states it, and warnings for a corpus too small to learn from."""
     total = tokens["train"] + tokens["val"]
-    summary = {"method": split.method, "why": split.why, "val_tokens": tokens["val"], "train_tokens": tokens["train"],
+    summary = {"method": decided.method, "why": decided.why, "val_tokens": tokens["val"], "train_tokens": tokens["train"],
                "val_share": round(tokens["val"] / max(total, 1), 4)}
     warnings = []
     if tokens["train"] < SMALL_CORPUS_TOKENS:
