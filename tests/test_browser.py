@@ -207,6 +207,7 @@ def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url
     page.locator("#runs-compare").click()
     page.wait_for_function("document.querySelectorAll('#runs-curves g.mark-line path').length >= 2", timeout=30_000)
     curves = drawn(page, "runs-curves")
-    assert sum(n >= 2 for n in curves["lines"]) >= 2 and numeric_axes(curves), curves
+    # train and validation (before and after training) of both runs: four whole lines
+    assert sum(n >= 2 for n in curves["lines"]) == 4 and numeric_axes(curves), curves
     page.screenshot(path=SHOTS / "8-runs-curves.png", full_page=True)
     page.close()

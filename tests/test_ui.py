@@ -19,6 +19,7 @@ def test_progress_shows_state_step_eta_and_advice():
 
 def test_loss_frame_has_train_and_validation_series():
     frame = loss_frame([{"kind": "eval", "step": 0, "val_loss": 4.0}, {"kind": "train", "step": 1, "loss": 3.5}])
+    assert not frame["loss"].isna().any()  # a series with points gets no empty row, which would break its line
     plotted = frame.dropna()
     assert sorted(plotted["series"]) == ["train", "validation"] and list(frame.columns) == ["step", "loss", "series"]
     # every series is named even before it has a point, with numeric columns: the plot's scales are fixed

@@ -54,8 +54,8 @@ def typed_frame(rows: list, columns: dict[str, str]) -> pd.DataFrame:
 
 # The curves' series and colours are fixed when a tab is built: gradio's plots take the colour
 # scale's domain from the value they hold when they are drawn and never widen it, and a series
-# missing from it is drawn without a stroke. So every frame names every series, an empty one by a
-# row without a loss (Vega leaves such points out).
+# missing from it is drawn without a stroke. So every frame names every series, one with no point
+# yet by a row without a loss (Vega leaves such points out).
 LOSS_COLOURS = {"train": "#2f6fde", "validation": "#e8743b"}
 COMPARED_COLOURS = {"first · train": "#2f6fde", "first · validation": "#93b4f0",
                     "second · train": "#e8743b", "second · validation": "#f3b994"}
@@ -68,7 +68,10 @@ def _loss_rows(events: list[dict], prefix: str = "") -> list[dict]:
 
 
 def _curves(rows: list[dict], series) -> pd.DataFrame:
-    rows = rows + [{"step": 0, "loss": float("nan"), "series": name} for name in series]
+    # only series without a point get the placeholder: a row without a loss among real points
+    # would break that series' line in two
+    drawn = {row["series"] for row in rows}
+    rows = rows + [{"step": 0, "loss": float("nan"), "series": name} for name in series if name not in drawn]
     return typed_frame(rows, {"step": "int64", "loss": "float64", "series": "str"})
 
 
