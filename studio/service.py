@@ -234,25 +234,20 @@ def style_match(root: Path, run_id: str, openings: int = 8, gen: GenConfig | Non
     """On demand (the Write tab, `python -m studio style RUN`): base and tuned continue held-out
     openings of the run's own corpus version with one seed, scored as after training
     (studio/write/style.py); kept in the run folder as style.json."""
-    from studio.corpus.store import read_split
     from studio.write import style
-    from studio.write.overlap import copied_spans, corpus_index
 
     folder = runs.run_dir(root, run_id)
     cfg = runs.read_config(folder)
     version = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))["version"] \
         if (folder / "corpus.json").exists() else cfg.corpus_version
-    val = [r["text"] for r in read_split(root, cfg.corpus, version, "val") if "text" in r]
-    found = style.openings(val, openings)
+    found = style.openings(style.prose(root, cfg.corpus, version, "val"), openings)
     if not found:
         raise ValueError(f"run {run_id}: its corpus '{cfg.corpus}' has no held-out prose to open from; the style match "
                          "needs a text-mode corpus")
     gen = gen or GenConfig(max_new_tokens=cfg.eval_max_new_tokens, seed=cfg.seed)
     drafts = [drafter(root).compare(run_id, item["opening"], gen) for item in found]
-    train = [r["text"] for r in read_split(root, cfg.corpus, version, "train") if "text" in r]
-    index = corpus_index(root, cfg.corpus, version)
-    result = style.score(train, val, found, [d["base"] for d in drafts], [d["tuned"] for d in drafts],
-                         lambda text: copied_spans(text, index)["share"])
+    result = style.score_on_corpus(root, cfg.corpus, version, found, [d["base"] for d in drafts],
+                                   [d["tuned"] for d in drafts])
     runs.write_json_atomic(folder / "style.json", {**result, "settings": to_dict(gen)})
     return result
 

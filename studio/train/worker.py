@@ -92,6 +92,7 @@ class Run:
         self.quantization, self.quantization_note = "", ""  # what the base is trained in; why, when `auto` chose
         self.cancel_requested = False
         self.holding_slot = False
+        self.corpus_version = ""  # the version prepare_data read
 
     def on_sigterm(self, *_):
         # While queued nothing is worth saving: leave at once. While training, finish the step,
@@ -122,7 +123,7 @@ class Run:
 
         cfg = self.cfg
         manifest = read_manifest(self.root, cfg.corpus, cfg.corpus_version)
-        version = manifest["version"]
+        version = self.corpus_version = manifest["version"]
         (self.folder / "corpus.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         to_blocks = pack if cfg.packing else one_per_block
 
@@ -150,9 +151,7 @@ class Run:
         """Style match (text corpora): base and tuned continue held-out openings with the same seed,
         each continuation scored against the writer's held-out text (studio/write/style.py), with
         the share of the tuned drafts copied from the corpus."""
-        from studio.corpus.store import read_split
         from studio.write import style
-        from studio.write.overlap import copied_spans, corpus_index
 
         cfg = self.cfg
         val_texts = [r["text"] for r in val_records if "text" in r]
@@ -162,10 +161,7 @@ class Run:
         self.report.update(message=f"style match: base and tuned continue {len(found)} held-out openings")
         base, tuned = style.continuations(model, tok, [o["opening"] for o in found], cfg.eval_max_new_tokens, device,
                                           cfg.seed)
-        version = json.loads((self.folder / "corpus.json").read_text(encoding="utf-8"))["version"]
-        train_texts = [r["text"] for r in read_split(self.root, cfg.corpus, version, "train") if "text" in r]
-        index = corpus_index(self.root, cfg.corpus, version)
-        return style.score(train_texts, val_texts, found, base, tuned, lambda text: copied_spans(text, index)["share"])
+        return style.score_on_corpus(self.root, cfg.corpus, self.corpus_version, found, base, tuned)
 
     def load_base(self, source: str):
         """The frozen base, ready for LoRA training: quantized as the run says (`auto` resolved,

@@ -170,6 +170,23 @@ def score(train_texts: list[str], val_texts: list[str], found: list[dict], base:
     return result
 
 
+def prose(root, corpus: str, version: str, split: str) -> list[str]:
+    """The texts of one split of a corpus version (text-mode records only)."""
+    from studio.corpus.store import read_split
+
+    return [r["text"] for r in read_split(root, corpus, version, split) if "text" in r]
+
+
+def score_on_corpus(root, corpus: str, version: str, found: list[dict], base: list[str], tuned: list[str]) -> dict:
+    """`score` against a corpus version: its training split gives the spread, its validation split
+    the writer's profile, and its overlap index the copied share."""
+    from studio.write.overlap import copied_spans, corpus_index
+
+    index = corpus_index(root, corpus, version)
+    return score(prose(root, corpus, version, "train"), prose(root, corpus, version, "val"), found, base, tuned,
+                 lambda text: copied_spans(text, index)["share"])
+
+
 def continuations(model, tokenizer, prompts: list[str], max_new_tokens: int, device: str, seed: int) -> tuple[list[str], list[str]]:
     """(base, tuned) continuations of `prompts` from a peft model: the base with the adapter
     switched off, both sampled with the same seed and settings, one batch each."""
