@@ -7,7 +7,7 @@
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
     python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
-    python -m studio export RUN_ID[@step-N] [--merged]
+    python -m studio export RUN_ID[@step-N] [--merged | --gguf [--quant f16|bf16|q8_0]]
     python -m studio publish RUN_ID [--off]
     python -m studio delete RUN_ID
 
@@ -85,10 +85,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--openings", type=int, default=8, help="how many held-out openings (default 8)")
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
-    s = sub.add_parser("export", parents=[common], help="a run's adapter as a zip, or --merged into its base")
+    s = sub.add_parser("export", parents=[common], help="a run's adapter as a zip, --merged into its base, or --gguf")
     s.add_argument("run", help="RUN_ID, or RUN_ID@step-N for a checkpoint")
     s.add_argument("--merged", action="store_true",
                    help="a safetensors model folder with the adapter folded in, and an Ollama Modelfile")
+    s.add_argument("--gguf", action="store_true",
+                   help="the merged model as one GGUF file (llama.cpp, Ollama, LM Studio) and a Modelfile naming it")
+    s.add_argument("--quant", default="f16", choices=["f16", "bf16", "q8_0"],
+                   help="GGUF weight type: f16 (default), bf16, or q8_0 (8-bit, about half the size)")
     s = sub.add_parser("publish", parents=[common], help="show a run in demo mode (app.py --demo)")
     s.add_argument("run")
     s.add_argument("--off", action="store_true", help="hide it again")
@@ -186,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             from studio.train import export
 
-            path = (export.merged_model if args.merged else export.adapter_zip)(root, args.run)
+            if args.gguf:
+                path = export.gguf_model(root, args.run, args.quant)
+            else:
+                path = (export.merged_model if args.merged else export.adapter_zip)(root, args.run)
             _say(args, {"path": str(path)}, str(path))
         elif args.command == "publish":
             service.publish_run(root, args.run, not args.off)

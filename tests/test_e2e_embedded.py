@@ -89,3 +89,31 @@ def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best
     assert [e["step"] for e in runs.read_events(folder) if e["kind"] == "early_stop"] == [evals[-1]["step"]]
     assert all(e["val_loss"] > best["val_loss"] for e in evals if e["step"] > best["step"])
     assert ev["tuned"]["loss"] == pytest.approx(best["val_loss"], abs=1e-3)  # the best adapter was kept
+
+
+def test_gguf_export_of_the_real_run_loads_back_with_the_merged_models_logits(finished_run):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.train import export
+
+    root, run_id = finished_run
+    source = resolve(EMBEDDED_DEFAULT, root)
+    tok = AutoTokenizer.from_pretrained(source)
+    ids = tok(["LAMP LOG, GANNET ROCK. Day 41. Wind", "守夜人记下：雾很浓，灯亮着。"], return_tensors="pt", padding=True)
+    mask = ids["attention_mask"].bool()
+    merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32),
+                                       runs.run_dir(root, run_id) / "adapter").merge_and_unload()
+    with torch.no_grad():
+        want = merged(**ids).logits
+    for quant in ("f16", "q8_0"):
+        folder = export.gguf_model(root, run_id, quant)
+        path = folder / f"{run_id}-{quant}.gguf"
+        assert f"FROM ./{path.name}" in (folder / "Modelfile").read_text(encoding="utf-8")
+        with torch.no_grad():
+            got = AutoModelForCausalLM.from_pretrained(folder, gguf_file=path.name, dtype=torch.float32)(**ids).logits
+        same_top = float((want.argmax(-1) == got.argmax(-1))[mask].float().mean())
+        if quant == "f16":
+            assert float((want - got)[mask].abs().max()) < 0.1 and same_top == 1.0  # measured 0.03
+        else:  # 8-bit blocks
+            assert same_top >= 0.9, same_top

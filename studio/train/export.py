@@ -1,10 +1,8 @@
-"""A trained run out of the studio: the adapter as a zip, or merged into its base as a plain
-safetensors model folder that `AutoModelForCausalLM.from_pretrained` loads, with an Ollama
-`Modelfile` beside it.
-
-GGUF is not written: the only converter (llama.cpp's convert_hf_to_gguf.py) is not on PyPI; the
-`gguf` package there reads and writes the format but converts nothing. Ollama imports the merged
-safetensors folder directly, and llama.cpp's script converts it for other GGUF tools.
+"""A trained run out of the studio: the adapter as a zip; merged into its base as a plain
+safetensors model folder that `AutoModelForCausalLM.from_pretrained` loads; or merged and written
+as one GGUF file (f16, bf16 or q8_0) for llama.cpp, Ollama and LM Studio. Both merged exports carry
+an Ollama `Modelfile`; the GGUF one's points at the file, which Ollama imports for every
+architecture (its safetensors import covers only some).
 
 Each export is built in a temporary name and renamed into place, so a failure leaves no half
 export and never touches the run.
@@ -50,9 +48,10 @@ def adapter_zip(root: Path, run: str) -> Path:
     return out
 
 
-def modelfile(name: str, chat_template: str, gen: GenConfig) -> str:
-    """An Ollama Modelfile for the merged folder next to it (`ollama create NAME -f Modelfile`)."""
-    lines = [f"# Ollama: ollama create {name} -f Modelfile   (run in this folder)", "FROM .", ""]
+def modelfile(name: str, chat_template: str, gen: GenConfig, source: str = ".") -> str:
+    """An Ollama Modelfile for the model next to it (`ollama create NAME -f Modelfile`): `source` is
+    the merged folder (".") or a GGUF file in it."""
+    lines = [f"# Ollama: ollama create {name} -f Modelfile   (run in this folder)", f"FROM {source}", ""]
     if "<|im_start|>" in (chat_template or ""):
         lines += [f'TEMPLATE """{CHATML_TEMPLATE}"""', 'PARAMETER stop "<|im_end|>"', ""]
     lines += [f"PARAMETER temperature {gen.temperature}", f"PARAMETER top_p {gen.top_p}",
@@ -60,37 +59,81 @@ def modelfile(name: str, chat_template: str, gen: GenConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def merged_model(root: Path, run: str) -> Path:
-    """`exports/<run>[@step-N]-merged/` for `run` ("RUN_ID" or "RUN_ID@step-N"): the base with the adapter folded into its weights (bf16
-    safetensors), the tokenizer, and a Modelfile. The base is loaded unquantized for the merge:
-    folding a LoRA into 4-bit weights would round it away."""
-    import torch
+def _merged(root: Path, source, work: Path):
+    """The run's base with the adapter folded into its weights, and its tokenizer saved in `work`.
+    The base is loaded unquantized for the merge: folding a LoRA into 4-bit weights would round
+    it away."""
     from peft import PeftModel
 
     from studio.models import load_base, load_tokenizer, resolve
 
-    source = parse_source(run)
-    folder = adapter_folder(root, source)
+    folder = adapter_folder(root, source)  # refuses pickles and unfinished checkpoints
     cfg = runs.read_config(runs.run_dir(root, source.run_id))
     base_source = resolve(cfg.model, root)
+    model = load_base(base_source, "none", "cpu", "fp32")
+    model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+    model.config.use_cache = True  # load_base turns it off for training; drafting wants it
+    tokenizer = load_tokenizer(base_source)
+    if cfg.chat_template:
+        tokenizer.chat_template = cfg.chat_template
+    tokenizer.save_pretrained(work)
+    (work / "studio-run.json").write_text(json.dumps(_describe(root, source.run_id), indent=2, ensure_ascii=False,
+                                                     default=str), encoding="utf-8")
+    return model, tokenizer
+
+
+def _publish(work: Path, out: Path) -> Path:
+    if out.exists():
+        shutil.rmtree(out)
+    work.replace(out)
+    return out
+
+
+def merged_model(root: Path, run: str) -> Path:
+    """`exports/<run>[@step-N]-merged/` for `run` ("RUN_ID" or "RUN_ID@step-N"): the base with the
+    adapter folded in (bf16 safetensors), the tokenizer, and a Modelfile."""
+    import torch
+
+    source = parse_source(run)
     out = exports_dir(root) / f"{source.key}-merged"
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{source.key}-"))
     try:
-        model = load_base(base_source, "none", "cpu", "fp32")
-        model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
-        model.config.use_cache = True  # load_base turns it off for training; drafting wants it
+        model, tokenizer = _merged(root, source, work)
         model.to(torch.bfloat16).save_pretrained(work, safe_serialization=True)
-        tokenizer = load_tokenizer(base_source)
-        if cfg.chat_template:
-            tokenizer.chat_template = cfg.chat_template
-        tokenizer.save_pretrained(work)
         (work / "Modelfile").write_text(modelfile(source.key, tokenizer.chat_template or "", GenConfig()),
                                         encoding="utf-8")
-        (work / "studio-run.json").write_text(json.dumps(_describe(root, source.run_id), indent=2, ensure_ascii=False,
-                                                         default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        work.replace(out)
+        return _publish(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return out
+
+
+def gguf_model(root: Path, run: str, quant: str = "f16") -> Path:
+    """`exports/<run>[@step-N]-<quant>-gguf/`: the merged model as one `<run>-<quant>.gguf` file
+    (quant f16, bf16 or q8_0) with its tokenizer, special tokens and chat template inside, and a
+    Modelfile whose FROM names that file. Refuses an architecture the exporter does not write
+    before anything is loaded."""
+    from studio.models import model_facts
+    from studio.train.gguf_export import ARCHITECTURES, QUANTS, GGUFUnsupported, write_gguf
+
+    if quant not in QUANTS:
+        raise GGUFUnsupported(f"GGUF type '{quant}' is not offered: pick one of {', '.join(QUANTS)}")
+    source = parse_source(run)
+    model_name = runs.read_config(runs.run_dir(root, source.run_id)).model
+    config = model_facts(root, model_name)[1]
+    if config and config.get("model_type") not in ARCHITECTURES:
+        raise GGUFUnsupported(f"the architecture '{config.get('model_type')}' of {model_name} cannot be exported to "
+                              f"GGUF here: the exporter writes {', '.join(ARCHITECTURES)}; export the merged folder instead")
+    out = exports_dir(root) / f"{source.key}-{quant}-gguf"
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{source.key}-"))
+    try:
+        model, tokenizer = _merged(root, source, work)
+        file_name = f"{source.key}-{quant}.gguf"
+        write_gguf(model, work, work / file_name, quant, name=source.key)
+        for name in list(work.iterdir()):  # the tokenizer files went into the GGUF
+            if name.name not in (file_name, "studio-run.json"):
+                name.unlink()
+        (work / "Modelfile").write_text(modelfile(source.key, tokenizer.chat_template or "", GenConfig(),
+                                                  source=f"./{file_name}"), encoding="utf-8")
+        return _publish(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -145,12 +145,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "runs.delete_keep": ("Keep it", "保留"),
     "runs.curves": ("Loss curves of both runs", "两个任务的损失曲线"),
     "runs.export": ("Export the first run's model", "导出任务一的模型"),
-    "runs.export_help": ("The adapter as a zip (for PEFT), or merged into the base as a safetensors model folder that "
-                         "plain transformers loads, with an Ollama `Modelfile`. GGUF is not offered: its converter is "
-                         "not on PyPI (see the README).",
-                         "可导出适配器 zip（供 PEFT 使用），或把适配器合并进基座模型，得到普通 transformers 即可加载的 "
-                         "safetensors 模型文件夹，并附带 Ollama `Modelfile`。暂不提供 GGUF：它的转换工具不在 PyPI 上"
-                         "（详见 README）。"),
+    "runs.export_help": ("The adapter as a zip (for PEFT); merged into the base as a safetensors model folder that "
+                         "plain transformers loads; or merged and written as one GGUF file for llama.cpp, Ollama and "
+                         "LM Studio (f16 or bf16 keep every digit; q8_0 is about half the size). The merged exports "
+                         "carry an Ollama `Modelfile`.",
+                         "可导出适配器 zip（供 PEFT 使用）；或把适配器合并进基座模型，得到普通 transformers 即可加载的 "
+                         "safetensors 模型文件夹；或合并后写成一个 GGUF 文件，供 llama.cpp、Ollama 和 LM Studio 使用"
+                         "（f16、bf16 保留全部精度；q8_0 体积约减半）。合并导出都附带 Ollama `Modelfile`。"),
+    "runs.gguf_type": ("GGUF type", "GGUF 类型"),
+    "runs.export_gguf": ("Export GGUF", "导出 GGUF"),
     "runs.export_zip": ("Export adapter (zip)", "导出适配器（zip）"),
     "runs.export_merged": ("Export merged model", "导出合并后的模型"),
     "runs.export_file": ("Adapter zip", "适配器 zip"),

@@ -72,6 +72,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "for Ollama, run `ollama create {run} -f Modelfile` in that folder.",
                            "合并后的模型已写入 `{folder}`：可用 `AutoModelForCausalLM.from_pretrained` 加载；"
                            "若用 Ollama，在该文件夹里运行 `ollama create {run} -f Modelfile`。"),
+    "export.gguf_done": ("GGUF written: `{file}` ({size:.0f} MB). For Ollama run `ollama create {run} -f Modelfile` in "
+                         "`{folder}`; llama.cpp and LM Studio open the file directly.",
+                         "已写出 GGUF：`{file}`（{size:.0f} MB）。若用 Ollama，在 `{folder}` 里运行 "
+                         "`ollama create {run} -f Modelfile`；llama.cpp 和 LM Studio 可直接打开该文件。"),
     "sweep.started": ("Started sweep `{sweep}`: trials appear in the table as they finish.",
                       "已开始超参数搜索 `{sweep}`：每完成一次试验，表格里就多一行。"),
 }

@@ -1,6 +1,6 @@
 """Runs tab: every run in one table; two runs compared (settings that differ, curves overlaid,
-evaluations); delete with a confirmation; resume; publish to demo mode; export the adapter or
-the merged model."""
+evaluations); delete with a confirmation; resume; publish to demo mode; export the adapter, the
+merged model, or a GGUF file."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,6 +45,9 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
         with gr.Row():
             zip_btn = gr.Button(T("runs.export_zip"))
             merge_btn = gr.Button(T("runs.export_merged"))
+            gguf_type = gr.Dropdown(label=T("runs.gguf_type"), choices=["f16", "bf16", "q8_0"], value="q8_0",
+                                    elem_id="runs-gguf-type", scale=0)
+            gguf_btn = gr.Button(T("runs.export_gguf"), elem_id="runs-export-gguf")
         export_file = gr.File(label=T("runs.export_file"), interactive=False, height=60)
 
     def refresh(a=None, b=None):
@@ -103,6 +106,17 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
             return say(lang, "error", error=e)
         return say(lang, "export.merged_done", folder=folder, run=a)
 
+    def export_gguf(request: gr.Request, a, quant):
+        lang = request_lang(request, forced_lang)
+        if not a:
+            return say(lang, "error", error=say(lang, "run.pick_first"))
+        try:
+            folder = export.gguf_model(root, a, quant)
+        except USER_ERRORS as e:
+            return say(lang, "error", error=e)
+        gguf = next(folder.glob("*.gguf"))
+        return say(lang, "export.gguf_done", file=gguf, size=gguf.stat().st_size / 1e6, run=a, folder=folder)
+
     def acting(action, done):
         return on_run(root, action, done, USER_ERRORS, forced_lang)
 
@@ -118,4 +132,5 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     keep_btn.click(keep, None, [confirm_row, message])
     zip_btn.click(export_zip, first, [export_file, message])
     merge_btn.click(export_merged, first, message)
+    gguf_btn.click(export_gguf, [first, gguf_type], message)
     return {"load": (refresh, [first, second], [table, first, second])}
