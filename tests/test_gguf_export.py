@@ -114,3 +114,23 @@ def test_what_cannot_be_written_is_refused_by_name(smollm_tokenizer_dir, tiny_mo
     with pytest.raises(GGUFUnsupported, match="tokenizer is not one"):
         write_gguf(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_model_dir, tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()
+
+
+def test_llama_cpp_reads_the_file_as_transformers_does(smollm_tokenizer_dir, tmp_path):
+    """Optional: llama.cpp itself, through its Python bindings (`pip install llama-cpp-python`, a source
+    package that compiles llama.cpp: about 7 minutes on 2 cores, so `make install` leaves it out)."""
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (optional)")
+    from transformers import AutoTokenizer
+
+    for model_type in ("llama", "qwen2", "qwen3"):
+        model = tiny(model_type)
+        path = write_gguf(model, smollm_tokenizer_dir, tmp_path / f"{model_type}.gguf", "f16")
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=128, logits_all=True, verbose=False)
+        tok = AutoTokenizer.from_pretrained(smollm_tokenizer_dir)
+        for prompt, want in zip(PROMPTS, logits(model, smollm_tokenizer_dir)):
+            ids = tok(prompt)["input_ids"]
+            assert llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True) == ids  # same pre-tokenizer and merges
+            llm.reset()
+            llm.eval(ids)
+            got = torch.tensor(np.array(llm.scores[:len(ids)]))
+            assert torch.allclose(want, got, atol=2e-2), (model_type, float((want - got).abs().max()))

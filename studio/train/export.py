@@ -18,6 +18,7 @@ from pathlib import Path
 from studio import runs
 from studio.config import GenConfig
 from studio.paths import exports_dir
+from studio.train.formatting import template_for
 from studio.write.drafter import adapter_folder, parse_source
 
 CHATML_TEMPLATE = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
@@ -74,8 +75,8 @@ def _merged(root: Path, source, work: Path):
     model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     model.config.use_cache = True  # load_base turns it off for training; drafting wants it
     tokenizer = load_tokenizer(base_source)
-    if cfg.chat_template:
-        tokenizer.chat_template = cfg.chat_template
+    # the conversation format the run trained with (`chat_template` names one: tokenizer, chatml, plain)
+    tokenizer.chat_template = template_for(tokenizer, cfg.chat_template)
     tokenizer.save_pretrained(work)
     (work / "studio-run.json").write_text(json.dumps(_describe(root, source.run_id), indent=2, ensure_ascii=False,
                                                      default=str), encoding="utf-8")
