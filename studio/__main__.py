@@ -24,6 +24,7 @@ from studio import service
 from studio.config import ConfigError, CorpusConfig, GenConfig
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
+from studio.messages import render
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.paths import BadName, data_root
 from studio.write.drafter import MODES, AdapterRefused
@@ -143,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
                           f"({m['train_documents']} train, {m['val_documents']} val), "
                           f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}\n"
-                          f"validation: {m['split']['val_share']:.1%} of the tokens, {m['split']['why']}"
-                          + "".join(f"\nwarning: {w}" for w in m["warnings"]))
+                          f"validation: {m['split']['val_share']:.1%} of the tokens, {render('en', m['split']['why'])}"
+                          + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]))
         elif args.command in ("train", "resume", "dpo"):
             if args.command == "train":
                 run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=args.model)
@@ -212,7 +213,7 @@ def _progress(status: dict) -> None:
     step, total = status.get("step", 0), status.get("total_steps", 0)
     eta = status.get("eta_s")
     eta_text = f", about {eta:.0f} s left" if eta else ""
-    print(f"\r{status.get('state')}: step {step}/{total}{eta_text} - {status.get('message', '')}".ljust(90),
+    print(f"\r{status.get('state')}: step {step}/{total}{eta_text} - {render('en', status.get('message', ''))}".ljust(90),
           end="", file=sys.stderr, flush=True)
 
 

@@ -9,12 +9,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.messages import Keyed, message
 
-class ConfigError(ValueError):
-    """A setting with a bad value. `field` names the setting so the message can point at it."""
 
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"setting '{field_name}': {message}")
+class ConfigError(Keyed, ValueError):
+    """A setting with a bad value. `field` names the setting so the message can point at it; `key`
+    and the values say what is wrong (studio/messages.py words it in English and Chinese)."""
+
+    def __init__(self, field_name: str, key: str, **fields):
+        super().__init__("config.setting", field=field_name, problem=message(key, **fields))
         self.field = field_name
 
 
@@ -86,23 +89,23 @@ class TrainConfig:
         _non_negative(self, "max_steps", "eval_every", "weight_decay", "max_grad_norm", "seed", "early_stopping_patience",
                       "early_stopping_min_delta", "save_every", "eval_examples", "style_openings")
         if not 0 <= self.lora_dropout < 1:
-            raise ConfigError("lora_dropout", f"{self.lora_dropout} must be in [0, 1)")
+            raise ConfigError("lora_dropout", "config.from_0_below_1", value=self.lora_dropout)
         if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError("warmup_ratio", f"{self.warmup_ratio} must be in [0, 1)")
+            raise ConfigError("warmup_ratio", "config.from_0_below_1", value=self.warmup_ratio)
         if not 0 < self.learning_rate < 1:
-            raise ConfigError("learning_rate", f"{self.learning_rate} must be between 0 and 1 (e.g. 2e-4)")
+            raise ConfigError("learning_rate", "config.learning_rate", value=self.learning_rate)
         if self.max_steps == 0 and self.epochs <= 0:
-            raise ConfigError("epochs", "set epochs > 0 or max_steps > 0")
+            raise ConfigError("epochs", "config.epochs")
         if not self.model.strip():
-            raise ConfigError("model", "name a model")
+            raise ConfigError("model", "config.model")
         if self.early_stopping_patience and not self.eval_every:
-            raise ConfigError("early_stopping_patience", "early stopping watches the validation loss: set eval_every > 0 too")
+            raise ConfigError("early_stopping_patience", "config.early_stopping")
         if self.objective == "dpo" and not self.init_adapter.strip():
-            raise ConfigError("init_adapter", "a dpo run starts from a tuned adapter: name its run")
+            raise ConfigError("init_adapter", "config.init_adapter")
         if self.dpo_beta <= 0:
-            raise ConfigError("dpo_beta", f"{self.dpo_beta} must be above 0 (e.g. 0.1)")
+            raise ConfigError("dpo_beta", "config.dpo_beta", value=self.dpo_beta)
         if "{prompt}" not in self.prompt_template:
-            raise ConfigError("prompt_template", "must contain {prompt}, where the prompt field goes")
+            raise ConfigError("prompt_template", "config.prompt_template")
 
 
 @dataclass
@@ -132,13 +135,13 @@ class CorpusConfig:
     def __post_init__(self):
         _check_choices(self)
         if not 0 < self.val_share <= 0.2:
-            raise ConfigError("val_share", f"{self.val_share} must be above 0 and at most 0.2 (a fifth of the tokens)")
+            raise ConfigError("val_share", "config.val_share", value=self.val_share)
         if not 0 <= self.near_dup_threshold < 1:
-            raise ConfigError("near_dup_threshold", f"{self.near_dup_threshold} must be 0 (off) or between 0 and 1, e.g. 0.85")
+            raise ConfigError("near_dup_threshold", "config.near_dup", value=self.near_dup_threshold)
         if not 0 <= self.min_valid_share <= 1:
-            raise ConfigError("min_valid_share", f"{self.min_valid_share} must be between 0 and 1")
+            raise ConfigError("min_valid_share", "config.from_0_to_1", value=self.min_valid_share)
         if self.max_chars <= self.min_chars:
-            raise ConfigError("max_chars", f"{self.max_chars} must be above min_chars ({self.min_chars})")
+            raise ConfigError("max_chars", "config.max_chars", value=self.max_chars, min_chars=self.min_chars)
         _non_negative(self, "min_chars", "seed", "chunk_chars")
 
 
@@ -154,35 +157,35 @@ class GenConfig:
 
     def __post_init__(self):
         if not 1 <= self.max_new_tokens <= 4096:
-            raise ConfigError("max_new_tokens", f"{self.max_new_tokens} must be in 1..4096")
+            raise ConfigError("max_new_tokens", "config.between", value=self.max_new_tokens, low=1, high=4096)
         if self.temperature < 0:
-            raise ConfigError("temperature", "must be 0 or more")
+            raise ConfigError("temperature", "config.non_negative", value=self.temperature)
         if not 0 < self.top_p <= 1:
-            raise ConfigError("top_p", "must be in (0, 1]")
+            raise ConfigError("top_p", "config.above_0_to_1", value=self.top_p)
         if self.repetition_penalty <= 0:
-            raise ConfigError("repetition_penalty", "must be above 0")
+            raise ConfigError("repetition_penalty", "config.positive", value=self.repetition_penalty)
         _non_negative(self, "top_k", "seed")
         if not 1 <= self.drafts <= 4:
-            raise ConfigError("drafts", f"{self.drafts} must be in 1..4")
+            raise ConfigError("drafts", "config.between", value=self.drafts, low=1, high=4)
 
 
 def _check_choices(cfg) -> None:
     for f in dataclasses.fields(cfg):
         choices = f.metadata.get("choices")
         if choices and getattr(cfg, f.name) not in choices:
-            raise ConfigError(f.name, f"'{getattr(cfg, f.name)}' is not one of {', '.join(choices)}")
+            raise ConfigError(f.name, "config.choice", value=getattr(cfg, f.name), choices=", ".join(choices))
 
 
 def _positive(cfg, *names: str) -> None:
     for n in names:
         if getattr(cfg, n) <= 0:
-            raise ConfigError(n, f"{getattr(cfg, n)} must be above 0")
+            raise ConfigError(n, "config.positive", value=getattr(cfg, n))
 
 
 def _non_negative(cfg, *names: str) -> None:
     for n in names:
         if getattr(cfg, n) < 0:
-            raise ConfigError(n, f"{getattr(cfg, n)} must be 0 or more")
+            raise ConfigError(n, "config.non_negative", value=getattr(cfg, n))
 
 
 def to_dict(cfg) -> dict:
@@ -194,7 +197,7 @@ def from_dict(cls, data: dict, source: str = "settings"):
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ConfigError(unknown[0], f"unknown key in {source}; known keys: {', '.join(names)}")
+        raise ConfigError(unknown[0], "config.unknown", source=source, known=", ".join(names))
     values = {k: _coerce(names[k], v, source) for k, v in data.items()}
     return cls(**values)
 
@@ -205,7 +208,7 @@ def apply_overrides(cfg, pairs: list[str]):
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ConfigError(pair, "expected key=value")
+            raise ConfigError(pair, "config.key_value")
         changes[key.strip()] = value.strip()
     merged = {**to_dict(cfg), **changes}
     return from_dict(type(cfg), merged, source="--set")
@@ -214,7 +217,7 @@ def apply_overrides(cfg, pairs: list[str]):
 def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
     kind = type(f.default)
     if value is None:
-        raise ConfigError(f.name, f"empty value in {source}")
+        raise ConfigError(f.name, "config.empty", source=source)
     try:
         if kind is bool:
             if isinstance(value, str):
@@ -230,4 +233,4 @@ def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f.name, f"'{value}' in {source} is not a valid {kind.__name__}") from None
+        raise ConfigError(f.name, "config.type", value=value, source=source, kind=kind.__name__) from None

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from studio.messages import message
 from studio.paths import PROJECT_ROOT, models_dir
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def training_quantization(quantization: str, device: str, params_m: float | None) -> tuple[str, str]:
+def training_quantization(quantization: str, device: str, params_m: float | None) -> tuple[str, dict | str]:
     """The quantization a run trains with, and why when `auto` chose it. On a GPU 4-bit NF4 is the
     QLoRA default. On the CPU 4-bit is no faster (the matmuls run in fp32 either way) and the
     quantized base scores worse (bench/train.py: validation loss 3.56 against 3.44 unquantized
@@ -195,11 +196,10 @@ def training_quantization(quantization: str, device: str, params_m: float | None
     if quantization != "auto":
         return quantization, ""
     if device.startswith("cuda"):
-        return "nf4", "auto: 4-bit NF4 (QLoRA) on the GPU"
+        return "nf4", message("quant.gpu")
     if params_m and params_m * 1e6 * 4 < memory_bytes() / 4:
-        return "none", (f"auto: unquantized LoRA (fp32) on the CPU: 4-bit is no faster here and learns less, "
-                        f"and the model's {params_m * 4 / 1e3:.1f} GB of fp32 weights fit in memory")
-    return "nf4", "auto: 4-bit NF4 on the CPU: the fp32 weights would take over a quarter of the memory"
+        return "none", message("quant.cpu_none", gb=params_m * 4 / 1e3)
+    return "nf4", message("quant.cpu_nf4")
 
 
 def bnb_config(quantization: str, dtype, double_quant: bool = True):

@@ -18,6 +18,7 @@ class Preset:
     name: str
     description: str  # the header comment: when to use it
     values: dict
+    description_zh: str = ""  # its "# zh:" lines, for readers of Chinese
 
 
 def preset_path(name_or_path: str) -> Path:
@@ -26,7 +27,7 @@ def preset_path(name_or_path: str) -> Path:
         return p
     candidate = PRESETS_DIR / f"{name_or_path}.yaml"
     if not candidate.exists():
-        raise ConfigError("preset", f"no preset '{name_or_path}'; choose one of: {', '.join(list_presets())}")
+        raise ConfigError("preset", "config.no_preset", name=name_or_path, choices=", ".join(list_presets()))
     return candidate
 
 
@@ -40,15 +41,19 @@ def read_preset(name_or_path: str) -> Preset:
     try:
         values = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError("preset", f"{path}: not valid YAML: {e}") from None
+        raise ConfigError("preset", "config.bad_yaml", path=path, error=e) from None
     if not isinstance(values, dict):
-        raise ConfigError("preset", f"{path}: expected key: value lines")
-    header = []
+        raise ConfigError("preset", "config.not_mapping", path=path)
+    header, header_zh = [], []
     for line in text.splitlines():
         if not line.startswith("#"):
             break
-        header.append(line.lstrip("# ").rstrip())
-    return Preset(path.stem, " ".join(h for h in header if h), values)
+        words = line.lstrip("# ").rstrip()
+        if words.startswith("zh:"):
+            header_zh.append(words[3:].strip())
+        else:
+            header.append(words)
+    return Preset(path.stem, " ".join(h for h in header if h), values, "".join(header_zh))
 
 
 def load_preset(name_or_path: str, **extra) -> TrainConfig:

@@ -9,6 +9,8 @@ from pathlib import Path
 from studio import jobs, runs
 from studio.config import CorpusConfig, GenConfig, TrainConfig, apply_overrides, from_dict, to_dict
 from studio.corpus.build import ingest as build_corpus
+from studio.corpus.decode import CorpusError
+from studio.messages import message
 from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.corpus.tokens import TokenCounter
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable, model_facts
@@ -24,7 +26,7 @@ def ingest(root: Path, files: list[str | Path], name: str, mode: str = "text",
     """Ingest files into a new version of corpus `name`; returns the manifest."""
     cfg = from_dict(CorpusConfig, {"name": name, "mode": mode, **settings}, source="corpus settings")
     if not files:
-        raise ValueError("no files given: choose at least one file")
+        raise CorpusError("corpus.no_files")
     paths = [Path(f) for f in files]
     names = display_names or [p.name for p in paths]
     count, tokenizer_name = _token_counter(root, model)
@@ -91,13 +93,14 @@ def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, s
             continue
         speeds += [e["tokens_per_s"] for e in runs.read_events(folder) if e.get("kind") == "train"][1:]  # skip warm-up
     if speeds:
-        return statistics.median(speeds), f"measured in {model} runs on this machine"
+        return statistics.median(speeds), message("speed.measured", model=model)
     if (model, device) in REFERENCE_TOKENS_PER_S:
-        return REFERENCE_TOKENS_PER_S[(model, device)], "measured on a 2-core CPU; train once here for a local figure"
-    return None, "no run of this model on this device yet"
+        return REFERENCE_TOKENS_PER_S[(model, device)], message("speed.reference")
+    return None, message("speed.none")
 
 
-def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) -> str:
+def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) -> dict | str:
+    """Time per epoch, as a message (studio/messages.py) for the reader's language; "" without tokens."""
     from studio.models import pick_device
 
     tokens = manifest.get("tokens", {}).get("train")
@@ -106,9 +109,9 @@ def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) ->
     device = pick_device("auto")
     speed, source = measured_speed(root, model, device)
     if not speed:
-        return f"Training time per epoch on {device}: unknown ({source})."
+        return message("epoch.unknown", device=device, source=source)
     minutes = tokens / speed / 60
-    return f"About {minutes:.1f} min per epoch on {device} at {speed:.0f} tokens/s ({source})."
+    return message("epoch.minutes", minutes=minutes, device=device, speed=speed, source=source)
 
 
 def training_estimate(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> dict:

@@ -140,12 +140,13 @@ def test_logins_come_from_auth_and_auth_file_and_a_bad_line_is_named(tmp_path):
 def test_every_interface_text_has_english_and_chinese():
     import re
 
+    from studio.messages import MESSAGES
     from studio.ui.i18n import STRINGS
-    from studio.ui.messages import MESSAGES
 
     cjk = re.compile(r"[\u4e00-\u9fff]")
     technical = {"write.top_p", "setting.train.dpo_beta", "setting.train.lora_alpha", "setting.train.lora_dropout",
-                 "setting.train.use_rslora", "setting.train.use_dora", "minutes", "seconds"}  # the same in both
+                 "setting.train.use_rslora", "setting.train.use_dora", "minutes", "seconds", "text",
+                 "memory.logits", "estimate.note"}  # the same in both
     for key, (en, zh) in {**STRINGS, **MESSAGES}.items():
         assert en and zh, key
         assert key in technical or cjk.search(zh), f"{key} has no Chinese text"

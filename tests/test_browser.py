@@ -211,3 +211,95 @@ def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url
     assert sum(n >= 2 for n in curves["lines"]) == 4 and numeric_axes(curves), curves
     page.screenshot(path=SHOTS / "8-runs-curves.png", full_page=True)
     page.close()
+
+
+# Text that may stay as it is on a Chinese page: names of things (models, files, settings, code),
+# not sentences. Three or more English words between two Chinese characters are an untranslated
+# sentence ("Error: choose at least one file first", "setting 'epochs': set epochs > 0").
+LATIN_ALLOWED = re.compile(
+    r"`[^`]*`|https?://\S+|[\w.-]+/[\w./-]+|[\w-]+\.(?:py|yaml|jsonl|json|gguf|txt|md|zip|safetensors)\b|\w*[_\d]\w*"
+    r"|Writing Studio|SmolLM2?[\w. -]*|Qwen[\w. -]*|Llama[\w. -]*|Gemma[\w. -]*|Hugging Face|MinHash Jaccard"
+    r"|Burrows(?:'|’) Delta|Apache[\w. -]*|AutoModelForCausalLM[\w.]*|PeftModel[\w.]*|LM Studio|llama\.cpp")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z']+\b")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+RAW_KEY = re.compile(r"\b(?:common|shared|app|corpus|train|write|runs|models|setting|upload|errors?|eval|export|run|style|"
+                     r"state|progress|estimate|dpo|sweep|download)\.(?!yaml|json|py|txt|md)[a-z][a-z_]+(?:\.[a-z_]+)*\b")
+
+
+def untranslated(page) -> list[str]:
+    """Visible text and accessible names on the page that hold an English sentence or a raw
+    translation key. Vega's own descriptions of a chart's axes and marks (English, from the
+    library, with no locale to set) are left out; the charts' titles are not."""
+    texts = page.evaluate("""() => {
+        const out = [document.body.innerText];
+        for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
+            if (el.closest('svg, [hidden], .hidden') || el.offsetParent === null) continue;
+            for (const a of ['aria-label', 'title', 'placeholder']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+        }
+        return out;
+    }""")
+    found = []
+    for text in texts:
+        for line in text.splitlines():
+            found += RAW_KEY.findall(line)
+            for stretch in CJK.split(LATIN_ALLOWED.sub(" ", line)):
+                if len(ENGLISH_WORD.findall(stretch)) >= 3:
+                    found.append(stretch.strip())
+    return sorted(set(found))
+
+
+def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(browser, studio_url, tmp_path):
+    """A Chinese writer's whole visit in zh-CN: no English sentence and no raw key anywhere."""
+    from playwright.sync_api import expect
+
+    from layouts import chinese_novel
+
+    novel = chinese_novel(tmp_path)
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(studio_url)
+    leaks = {}
+
+    def look(where: str):
+        page.wait_for_timeout(500)
+        found = untranslated(page)
+        if found:
+            leaks[where] = found
+        page.screenshot(path=SHOTS / f"9-zh-{where}.png", full_page=True)
+
+    look("start")
+    page.locator("#corpus-ingest").click()  # an error: nothing uploaded yet
+    expect(page.locator("#corpus-report")).to_contain_text(re.compile("出错|Error"))
+    look("corpus-error")
+    page.locator("#corpus-files input[type=file]").set_input_files([str(p) for p in novel])
+    textbox(page, "corpus-name").fill("novel")
+    page.locator("#corpus-ingest").click()
+    expect(page.locator("#corpus-report")).to_contain_text("novel")
+    look("corpus")
+
+    page.get_by_role("tab", name="训练", exact=True).click()
+    page.get_by_role("button", name=re.compile("刷新")).first.click()
+    expect(page.locator("#train-corpus input")).to_have_value("novel")
+    page.locator("#train-epochs input").fill("0")  # an error from the settings' checks
+    page.locator("#train-start").click()
+    expect(page.locator("#train-message")).to_contain_text("epochs")
+    look("train-error")
+    page.locator("#train-epochs input").fill("1")
+    page.locator("#train-start").click()
+    progress = page.locator("#run-progress .ws-progress")
+    expect(progress).to_have_attribute("data-state", "completed", timeout=240_000)
+    look("train")
+
+    page.get_by_role("tab", name="写作", exact=True).click()
+    page.locator("#write-draft").click()
+    expect(page.locator("#write-message")).to_contain_text("token", timeout=120_000)
+    look("write")
+    page.get_by_role("tab", name="训练记录", exact=True).click()
+    expect(page.locator("#runs-table")).to_contain_text(re.compile("已完成|completed"))
+    page.locator("#runs-compare").click()
+    look("runs")
+    page.get_by_role("tab", name="模型", exact=True).click()
+    expect(page.locator("#models-table")).to_contain_text("smollm2-135m-instruct")
+    look("models")
+    page.close()
+    assert not leaks, "\n".join(f"{where}: {found}" for where, found in leaks.items())

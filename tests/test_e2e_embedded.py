@@ -12,6 +12,7 @@ from conftest import SAMPLE
 from studio import jobs, runs, service
 from studio.config import GenConfig
 from studio.corpus.store import read_split
+from studio.messages import render
 from studio.models import EMBEDDED_DEFAULT, resolve
 
 pytestmark = pytest.mark.slow
@@ -80,7 +81,7 @@ def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best
         "epochs=12", "learning_rate=3e-3", "eval_every=3", "early_stopping_patience=2", "save_every=0"])
     status = jobs.wait(root, run_id, timeout=900)
     assert status["state"] == "completed", status
-    assert status["quantization"] == "none" and "auto" in status["quantization_note"]  # the preset's auto, on the CPU
+    assert status["quantization"] == "none" and "auto" in render("en", status["quantization_note"])  # the preset's auto, on the CPU
     folder = runs.run_dir(root, run_id)
     ev = runs.read_eval(folder)
     assert ev["stopped_early"] and ev["steps"] < status["total_steps"] / 2, (ev, status["total_steps"])
@@ -109,7 +110,8 @@ def test_gguf_export_of_the_real_run_loads_back_with_the_merged_models_logits(fi
     for quant in ("f16", "q8_0"):
         folder = export.gguf_model(root, run_id, quant)
         path = folder / f"{run_id}-{quant}.gguf"
-        assert f"FROM ./{path.name}" in (folder / "Modelfile").read_text(encoding="utf-8")
+        ollama = (folder / "Modelfile").read_text(encoding="utf-8")
+        assert f"FROM ./{path.name}" in ollama and 'TEMPLATE """' in ollama  # SmolLM2 talks ChatML
         with torch.no_grad():
             got = AutoModelForCausalLM.from_pretrained(folder, gguf_file=path.name, dtype=torch.float32)(**ids).logits
         same_top = float((want.argmax(-1) == got.argmax(-1))[mask].float().mean())

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import tiny_overrides
 from studio import jobs, runs, service
+from studio.messages import render
 from studio.train import checkpoints
 from test_jobs import status, wait_until
 
@@ -99,10 +100,10 @@ def test_early_stopping_keeps_the_best_adapter(root, sample_corpus, tiny_model_d
     run_id = start(root, sample_corpus, tiny_model_dir, max_steps=10, eval_every=1, early_stopping_patience=2,
                    early_stopping_min_delta=100)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "completed" and final["message"].startswith("stopped early at step 3")
+    assert final["state"] == "completed" and render("en", final["message"]).startswith("stopped early at step 3")
     folder = runs.run_dir(root, run_id)
     result = runs.read_eval(folder)
-    assert result["steps"] == 3 and "best one, from step 1" in result["stopped_early"]
+    assert result["steps"] == 3 and "best one, from step 1" in render("en", result["stopped_early"])
     assert [e["step"] for e in runs.read_events(folder) if e["kind"] == "early_stop"] == [3]
     # the adapter saved is step 1's: its validation loss is the one measured at step 1
     at_step_1 = next(e["val_loss"] for e in runs.read_events(folder) if e["kind"] == "eval" and e["step"] == 1)

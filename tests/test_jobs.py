@@ -11,6 +11,7 @@ from studio.corpus.store import read_split
 from studio import jobs, runs, service
 from studio.config import TrainConfig
 from studio.corpus.decode import CorpusError
+from studio.messages import render
 from studio.paths import BadName
 
 
@@ -85,7 +86,7 @@ def test_a_second_start_queues_until_the_slot_is_free(root, sample_corpus, tiny_
     with open(root / "runs" / ".slot.lock", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)  # another job holds the training slot
         run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-        queued = wait_until(lambda: "another run" in status(root, run_id).get("message", "") and status(root, run_id),
+        queued = wait_until(lambda: "another run" in render("en", status(root, run_id).get("message", "")) and status(root, run_id),
                             what="queued message")
         assert queued["state"] == "queued"
         time.sleep(1)
@@ -99,7 +100,7 @@ def test_a_cancelled_queued_run_never_trains(root, sample_corpus, tiny_model_dir
     with open(root / "runs" / ".slot.lock", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)
         run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-        wait_until(lambda: "another run" in status(root, run_id).get("message", ""), what="queued")
+        wait_until(lambda: "another run" in render("en", status(root, run_id).get("message", "")), what="queued")
         jobs.cancel(root, run_id)
         assert jobs.wait(root, run_id, timeout=30)["state"] == "cancelled"
     assert not runs.read_events(runs.run_dir(root, run_id))

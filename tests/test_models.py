@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from studio import models
+from studio.messages import render
 from studio.models import ModelUnavailable
 
 
@@ -62,7 +63,7 @@ def test_auto_quantization_is_nf4_on_a_gpu_and_unquantized_for_a_small_model_on_
     monkeypatch.setattr(models, "memory_bytes", lambda: 16 * 2**30)
     assert models.training_quantization("auto", "cuda:0", 135)[0] == "nf4"
     quantization, why = models.training_quantization("auto", "cpu", 135)  # 0.5 GB of fp32 weights in 16 GB
-    assert quantization == "none" and "no faster" in why
+    assert quantization == "none" and "no faster" in render("en", why) and "不更快" in render("zh", why)
     assert models.training_quantization("auto", "cpu", 7000)[0] == "nf4"  # 28 GB of fp32 weights: too big
     assert models.training_quantization("auto", "cpu", None)[0] == "nf4"  # size unknown: the safe choice
     assert models.training_quantization("int8", "cpu", 135) == ("int8", "")  # a choice the writer made stays

@@ -13,6 +13,7 @@ from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError
 from studio.corpus.paragraphs import chunk_paragraphs
 from studio.corpus.store import read_split
+from studio.messages import render
 
 
 def words_and_hanzi(texts):
@@ -101,7 +102,8 @@ def test_a_corpus_too_small_to_measure_is_refused_before_training(tmp_path):
 
 def test_a_small_corpus_says_it_is_too_small_to_learn_from(tmp_path):
     m, _, _ = build(tmp_path, stories(tmp_path, 2, [20]))
-    assert any("too little to learn a voice from" in w for w in m["warnings"])
+    assert any("too little to learn a voice from" in render("en", w) for w in m["warnings"])
+    assert any("学不出文风" in render("zh", w) for w in m["warnings"])  # the reader's language, chosen when shown
 
 
 def test_val_share_above_a_fifth_is_refused():

@@ -273,7 +273,7 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
     `workers` overrides the automatic choice (1 = all in this process)."""
     check_name(cfg.name, "corpus name")
     if not files:
-        raise CorpusError("no files given: add at least one file")
+        raise CorpusError("corpus.no_files")
     tmp = scratch_dir(root, cfg.name)
     tally = Tally()
     tally.rules = {label: 0 for switch, label in RULE_LABELS.items() if getattr(cfg, switch)}
@@ -287,11 +287,10 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
             valid = tally.rows_seen - sum(tally.rows_skipped.values())
             if valid < cfg.min_valid_share * tally.rows_seen:
                 reasons = "; ".join(f"{n} rows: {why}" for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1]))
-                raise CorpusError(f"only {valid} of {tally.rows_seen} rows have what {cfg.mode} mode needs "
-                                  f"(at least {cfg.min_valid_share:.0%} must): {reasons}")
+                raise CorpusError("corpus.rows_invalid", valid=valid, seen=tally.rows_seen, mode=cfg.mode,
+                                  share=cfg.min_valid_share, reasons=reasons)
         if len(kept) == 0:
-            raise CorpusError(f"no items left after cleaning ({', '.join(f'{v} {k}' for k, v in dropped.counts.items()) or 'no text found'}): "
-                              "add more text or loosen the filters")
+            raise CorpusError("corpus.nothing_left", dropped=", ".join(f"{v} {k}" for k, v in dropped.counts.items()) or "-")
         plan, kept, is_val = choose_validation(tmp, kept, fit, cfg, count_tokens is not None)
         stats = second_pass(tmp, kept, is_val, count_tokens, fit)
         held_out = stats["tokens"] if count_tokens else {"train": 0, "val": 0}
@@ -300,9 +299,7 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
             for size, val in zip(sizes, is_val):
                 held_out["val" if val else "train"] += round(size)
         if stats["val_documents"] < split.MIN_VAL_PIECES or held_out["val"] < split.MIN_VAL_TOKENS / 2:
-            raise CorpusError(f"only {stats['val_documents']} validation pieces ({held_out['val']} tokens) could be "
-                              "held out: the documents have too few paragraph breaks to cut at; add text, or "
-                              "separate paragraphs with blank lines or line breaks")
+            raise CorpusError("corpus.few_breaks", pieces=stats["val_documents"], tokens=held_out["val"])
         split_summary, warnings = split.report(plan, held_out)
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
         manifest = {

@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 from functools import lru_cache
 
+from studio.messages import MESSAGES, Keyed
+
 BOMS = [  # UTF-32 LE before UTF-16 LE: its BOM starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -24,8 +26,15 @@ MIN_PLAUSIBILITY = 0.6  # below this share of plausible characters a legacy deco
 SAMPLE_CHARS = 20_000
 
 
-class CorpusError(ValueError):
-    """Bad input; the message names the file (and line) and what to do."""
+class CorpusError(Keyed, ValueError):
+    """Bad input; the message names the file (and line) and what to do. Built from a message key
+    and values (studio/messages.py); an English text not yet worded there is shown as it is."""
+
+    def __init__(self, key_or_text: str, **fields):
+        if key_or_text in MESSAGES:
+            super().__init__(key_or_text, **fields)
+        else:
+            super().__init__("text", text=key_or_text)
 
 
 # The codecs double as frequency tables: GB2312 level 1 (lead bytes B0-D7) holds the 3,755 most
@@ -73,15 +82,15 @@ def _strict(data: bytes, encoding: str) -> str | None:
 def decode_bytes(data: bytes, source: str) -> tuple[str, str]:
     """Return (text, encoding) or raise CorpusError naming `source`."""
     if not data.strip():
-        raise CorpusError(f"{source}: the file is empty; add some text or leave it out")
+        raise CorpusError("corpus.empty_file", file=source)
     for bom, encoding in BOMS:
         if data.startswith(bom):
             text = _strict(data[len(bom):], encoding)
             if text is None:
-                raise CorpusError(f"{source}: starts with a {encoding} byte-order mark but is not valid {encoding}")
+                raise CorpusError("corpus.bad_bom", file=source, encoding=encoding)
             return text, encoding
     if b"\x00" in data:
-        raise CorpusError(f"{source}: looks binary (it contains NUL bytes); upload text, not images or programs")
+        raise CorpusError("corpus.binary", file=source)
     text = _strict(data, "utf-8")
     if text is not None:
         return text, "utf-8"
@@ -100,7 +109,4 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str]:
         has_hanzi = any(0x4E00 <= ord(c) <= 0x9FFF for c in text[:SAMPLE_CHARS])
         if "\ufffd" not in text and (plausibility(text) >= MIN_PLAUSIBILITY or not has_hanzi):
             return text, best.encoding
-    raise CorpusError(
-        f"{source}: cannot tell its text encoding (tried UTF-8, GB18030, Big5 and detection); "
-        "save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
-    )
+    raise CorpusError("corpus.unknown_encoding", file=source)

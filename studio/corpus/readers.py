@@ -57,8 +57,8 @@ def _stream(path: Path, display: str, encoding: str) -> Iterator[str]:
             try:
                 text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as e:
-                raise CorpusError(f"{display}: not valid {encoding} near byte {offset + e.start} (after line {line_no}); "
-                                  "the file mixes encodings: save it as UTF-8") from None
+                raise CorpusError("corpus.mixed_encoding", file=display, encoding=encoding, byte=offset + e.start,
+                                  line=line_no) from None
             offset += len(chunk)
             lines = (pending + text).splitlines(keepends=True)
             pending = lines.pop() if lines and chunk and not lines[-1].endswith(("\n", "\r")) else ""

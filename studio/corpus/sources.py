@@ -43,7 +43,7 @@ class Tally:
 def iter_source(path: Path, display: str, cfg, tally: Tally, scratch: Path, depth: int = 0) -> Iterator[dict]:
     suffix = path.suffix.lower()
     if suffix not in readers.SUPPORTED:
-        raise CorpusError(f"{display}: unsupported file type '{suffix or path.name}'; use one of {', '.join(readers.SUPPORTED)}")
+        raise CorpusError("corpus.file_type", file=display, suffix=suffix or path.name, supported=", ".join(readers.SUPPORTED))
     if suffix in readers.ARCHIVES:
         yield from _iter_zip(path, display, cfg, tally, scratch, depth)
         return
@@ -59,8 +59,7 @@ def iter_source(path: Path, display: str, cfg, tally: Tally, scratch: Path, dept
                 tally.skip_row(origin, str(why))
         return
     if cfg.mode != "text":
-        raise CorpusError(f"{display}: a {suffix} file holds prose, which is text mode; {cfg.mode} mode needs "
-                          ".jsonl, .json, .csv, .tsv or .parquet rows with the fields mapped")
+        raise CorpusError("corpus.prose_in_rows_mode", file=display, suffix=suffix, mode=cfg.mode)
     if suffix in readers.DOCUMENTS:
         extracted = bounded.extract(path, display)
         info = _source(tally, path, display, suffix.lstrip("."))
@@ -76,7 +75,7 @@ def iter_source(path: Path, display: str, cfg, tally: Tally, scratch: Path, dept
         else:
             documents = extracted["documents"]
         if not documents:
-            raise CorpusError(f"{display}: no text found; a scanned PDF needs OCR first")
+            raise CorpusError("corpus.no_text", file=display)
         for i, doc in enumerate(documents):
             info["items"] += 1
             yield {"text": doc, "origin": f"{display}#{i + 1}" if len(documents) > 1 else display}

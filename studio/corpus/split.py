@@ -19,6 +19,7 @@ from pathlib import Path
 
 from studio.corpus import clean
 from studio.corpus.decode import CorpusError
+from studio.messages import message
 from studio.corpus.paragraphs import chunk_paragraphs, cut_tail
 
 MAX_VAL_SHARE = 0.2
@@ -33,7 +34,7 @@ SMALL_CORPUS_TOKENS = 5000  # below this many training tokens the report warns t
 @dataclass
 class SplitPlan:
     method: str  # "documents" or "document ends"
-    why: str
+    why: dict  # a message (studio/messages.py): the reader's language is chosen when it is shown
     val_groups: set[int] = field(default_factory=set)  # documents held out whole
     tails: dict[int, float] = field(default_factory=dict)  # document -> tokens held out from its end
 
@@ -50,24 +51,19 @@ def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: i
     share = min(val_share, MAX_VAL_SHARE)
     target = max(share * total, MIN_VAL_TOKENS)
     if target > MAX_VAL_SHARE * total:
-        raise CorpusError(
-            f"the corpus is too small to measure: about {total:,.0f} tokens, and a validation split needs at least "
-            f"{MIN_VAL_TOKENS} tokens held out, which would be {MIN_VAL_TOKENS / max(total, 1):.0%} of it (at most "
-            f"{MAX_VAL_SHARE:.0%} may be held out). Add text: at least {MIN_VAL_TOKENS / MAX_VAL_SHARE:,.0f} tokens in all")
+        raise CorpusError("corpus.too_small", total=total, min_val=MIN_VAL_TOKENS, share=MIN_VAL_TOKENS / max(total, 1),
+                          max_share=MAX_VAL_SHARE, need=MIN_VAL_TOKENS / MAX_VAL_SHARE)
     docs = len(doc_sizes)
     if docs >= DOCUMENT_HOLDOUT_MIN_DOCS or not cuttable:
         chosen = _whole_documents(doc_sizes, doc_pieces, target, total, seed, relaxed=not cuttable)
         if chosen:
-            return SplitPlan("documents", f"{docs} documents: {len(chosen)} whole ones held out, about "
-                                          f"{share:.0%} of the tokens", val_groups=chosen)
+            return SplitPlan("documents", message("split.documents", docs=docs, chosen=len(chosen), share=share),
+                             val_groups=chosen)
         if not cuttable:
-            raise CorpusError(f"no set of whole rows makes up about {share:.0%} of the tokens without holding out more "
-                              f"than {MAX_VAL_SHARE:.0%} ({docs} rows, about {total:,.0f} tokens): add more rows")
+            raise CorpusError("corpus.rows_uneven", share=share, max_share=MAX_VAL_SHARE, docs=docs, total=total)
     tails = _tails(doc_sizes, target)
-    return SplitPlan("document ends",
-                     f"{docs} document{'s' if docs > 1 else ''}: too few to hold out whole ones, so the last "
-                     f"{target / total:.0%} of {'each of ' if len(tails) > 1 else ''}{len(tails)} "
-                     f"document{'s' if len(tails) > 1 else ''} is held out, cut at a paragraph break", tails=tails)
+    return SplitPlan("document ends", message("split.ends_one" if len(tails) == 1 else "split.ends", docs=docs,
+                                              share=target / total, cut=len(tails)), tails=tails)
 
 
 def _whole_documents(doc_sizes: dict, doc_pieces: dict, target: float, total: float, seed: int,
@@ -167,7 +163,5 @@ def report(decided: SplitPlan, tokens: dict) -> tuple[dict, list[str]]:
                "val_share": round(tokens["val"] / max(total, 1), 4)}
     warnings = []
     if tokens["train"] < SMALL_CORPUS_TOKENS:
-        warnings.append(f"only {tokens['train']:,} training tokens: too little to learn a voice from, so expect drafts "
-                        f"to change little. Aim for 20,000 tokens or more (about 15,000 English words or 15,000 Chinese "
-                        f"characters)")
+        warnings.append(message("split.small", tokens=tokens["train"]))
     return summary, warnings

@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+from studio.messages import message
+
 PAIRS_FILE = "dpo-pairs.jsonl"
 
 
@@ -71,7 +73,7 @@ def train(run) -> str:
     model = PeftModel.from_pretrained(model, str(start), is_trainable=True)  # adapter "default"
 
     model.eval()
-    report.update(message=f"measuring preference accuracy on {len(pairs)} pairs (before)")
+    report.update(message=message("status.dpo_before", n=len(pairs)))
     before = preference_accuracy(model, tok, pairs, device)
     report.event(kind="eval", step=0, preference_accuracy=before["accuracy"], margin=before["mean_margin"])
 
@@ -97,20 +99,19 @@ def train(run) -> str:
         use_cpu=device == "cpu", disable_tqdm=True, gradient_checkpointing=cfg.gradient_checkpointing)
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok,
                          callbacks=[Report()])
-    report.update(message=f"DPO on {len(pairs)} preference pairs", total_steps=trainer.args.max_steps)
+    report.update(message=message("status.dpo", n=len(pairs)), total_steps=trainer.args.max_steps)
     started = time.time()
     trainer.train()
     if run.cancel_requested:
         raise Cancelled()
     model.eval()
-    report.update(message="saving the adapter")
+    report.update(message=message("status.saving"))
     checkpoints.save_adapter(model, run.folder / "adapter", adapters=["default"])
-    report.update(message="measuring preference accuracy (after)")
+    report.update(message=message("status.dpo_after"))
     after = preference_accuracy(model, tok, pairs, device)
     steps = trainer.state.global_step
     report.event(kind="eval", step=steps, preference_accuracy=after["accuracy"], margin=after["mean_margin"])
     runs.write_json_atomic(run.folder / "eval.json", {
         "objective": "dpo", "pairs": len(pairs), "init_adapter": cfg.init_adapter, "before": before, "after": after,
         "steps": steps, "train_seconds": round(time.time() - started, 1)})
-    return (f"DPO done: preference accuracy on the {len(pairs)} pairs {before['accuracy']:.0%} -> "
-            f"{after['accuracy']:.0%}")
+    return message("status.dpo_done", n=len(pairs), before=before["accuracy"], after=after["accuracy"])

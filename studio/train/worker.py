@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from studio import runs
+from studio.messages import message
 from studio.paths import runs_dir
 from studio.corpus.store import read_manifest, read_split
 from studio.train.checkpoints import SaveFailed
@@ -112,7 +113,7 @@ class Run:
         try:
             fcntl.flock(self._slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.report.update(state=runs.QUEUED, message="queued: another run holds the training slot; this one starts when it ends")
+            self.report.update(state=runs.QUEUED, message=message("status.queued"))
             fcntl.flock(self._slot, fcntl.LOCK_EX)
         self.holding_slot = True
         self.ranks.barrier()
@@ -158,7 +159,7 @@ class Run:
         found = style.openings(val_texts, cfg.style_openings) if cfg.style_openings else []
         if not found:
             return None
-        self.report.update(message=f"style match: base and tuned continue {len(found)} held-out openings")
+        self.report.update(message=message("status.style", n=len(found)))
         base, tuned = style.continuations(model, tok, [o["opening"] for o in found], cfg.eval_max_new_tokens, device,
                                           cfg.seed)
         return style.score_on_corpus(self.root, cfg.corpus, self.corpus_version, found, base, tuned)
@@ -174,7 +175,7 @@ class Run:
         params_m, _ = model_facts(self.root, cfg.model)
         quantization, self.quantization_note = training_quantization(cfg.quantization, self.device, params_m)
         self.quantization = quantization
-        self.report.update(message=f"loading {cfg.model} ({quantization}) on {self.device}", quantization=quantization,
+        self.report.update(message=message("status.loading", model=cfg.model, quantization=quantization, device=self.device), quantization=quantization,
                            quantization_note=self.quantization_note)
         model = load_base(source, quantization, self.device, cfg.compute_dtype, cfg.double_quant)
         self.report.update(compute_dtype=str(compute_dtype(self.device, cfg.compute_dtype)).removeprefix("torch."))
@@ -198,10 +199,10 @@ class Run:
         if path.exists():
             self.ranks.barrier()
             return json.loads(path.read_text(encoding="utf-8"))
-        self.report.update(message="evaluating the base model")
+        self.report.update(message=message("status.eval_base"))
         result = {"val_loss": mean_loss(model, val_blocks, tok.pad_token_id, device)}
         if mode == "pairs" and self.cfg.eval_examples:
-            self.report.update(message="base model: ROUGE and BLEU on held-out pairs")
+            self.report.update(message=message("status.generation_base"))
             result["generation"] = self.generation_metrics(model, tok, val_records, device)
         runs.write_json_atomic(path, result)
         self.report.event(kind="eval", step=0, val_loss=round(result["val_loss"], 5))
@@ -224,7 +225,7 @@ class Run:
         ranks = self.ranks
         torch.manual_seed(cfg.seed)
         device = self.device
-        self.report.update(message="loading the tokenizer and corpus")
+        self.report.update(message=message("status.loading_corpus"))
         source = resolve(cfg.model, self.root)
         tok = load_tokenizer(source)
         train_blocks, val_blocks, mode, val_records = self.prepare_data(tok)
@@ -255,7 +256,7 @@ class Run:
         resumed = checkpoints.latest(self.folder)
         if resumed:
             step0, ckpt = resumed
-            self.report.update(message=f"resuming from checkpoint step {step0}")
+            self.report.update(message=message("status.resuming", step=step0))
             set_peft_model_state_dict(model, load_file(ckpt / "adapter_model.safetensors"))
             state = checkpoints.load_state(ckpt)
             optimizer.load_state_dict(state["optimizer"])
@@ -324,13 +325,14 @@ class Run:
                     raise failure or torch.OutOfMemoryError("another process ran out of memory at micro-batch 1")
                 progress["micro_batch"] = micro // 2
                 self.report.event(kind="oom_retry", step=progress["step"] + 1, micro_batch=micro // 2)
-                self.report.update(message=f"out of memory at micro-batch {micro}: retrying at {micro // 2} "
-                                           f"with {math.ceil(len(blocks) / (micro // 2))} accumulation steps")
+                self.report.update(message=message("status.oom_retry", micro=micro, half=micro // 2,
+                                                           steps=math.ceil(len(blocks) / (micro // 2))))
 
         model.train()
         clock = time.time() - progress["train_seconds"]
         stopped_early = ""
-        training = "training" + (f" · {self.quantization_note}" if self.quantization_note else "")
+        training = message("status.training_note", note=self.quantization_note) if self.quantization_note \
+            else message("status.training")
         self.report.update(message=training, step=progress["step"])
         for step in range(progress["step"] + 1, total + 1):
             step_start = time.time()
@@ -370,10 +372,10 @@ class Run:
                     else:
                         progress["bad_evals"] += 1
                         if cfg.early_stopping_patience and progress["bad_evals"] >= cfg.early_stopping_patience:
-                            stopped_early = (f"stopped early at step {step}: no validation improvement in "
-                                             f"{progress['bad_evals']} evaluations; the adapter is the best one, from step {progress['best_step']}")
+                            stopped_early = message("status.stopped_early", step=step, evals=progress["bad_evals"],
+                                                    best=progress["best_step"])
                 if ranks.any(bool(stopped_early)) and not stopped_early:
-                    stopped_early = "stopped early (rank 0 decided)"
+                    stopped_early = message("status.stopped_early_rank0")
             if ranks.any(self.cancel_requested):
                 save_checkpoint(step)
                 raise Cancelled()
@@ -390,9 +392,9 @@ class Run:
         best = self.folder / "checkpoints" / "best"
         if cfg.early_stopping_patience and best.exists() and progress["best_step"] != progress["step"]:
             set_peft_model_state_dict(model, load_file(best / "adapter_model.safetensors"))  # the best, not the last
-        self.report.update(message="saving the adapter")
+        self.report.update(message=message("status.saving"))
         checkpoints.save_adapter(model, self.folder / "adapter")
-        self.report.update(message="evaluating the tuned model")
+        self.report.update(message=message("status.eval_tuned"))
         tuned_loss = mean_loss(model, val_blocks, tok.pad_token_id, device)
         self.report.event(kind="eval", step=progress["step"], val_loss=round(tuned_loss, 5))
         board.add_scalar("val/loss", tuned_loss, progress["step"])
@@ -404,7 +406,7 @@ class Run:
             "quantization": self.quantization,
         }
         if base.get("generation"):
-            self.report.update(message="tuned model: ROUGE and BLEU on held-out pairs")
+            self.report.update(message=message("status.generation_tuned"))
             result["base"]["generation"] = base["generation"]
             result["tuned"]["generation"] = self.generation_metrics(model, tok, val_records, device)
         if mode == "text":
@@ -450,28 +452,28 @@ def main(run_dir: str) -> int:
     folder = Path(run_dir).resolve()
     run = Run(folder)
     signal.signal(signal.SIGTERM, run.on_sigterm)
-    run.report.update(state=runs.QUEUED, message="starting")
+    run.report.update(state=runs.QUEUED, message=message("status.starting"))
     try:
         from studio.models import pick_device
 
         run.device = run.ranks.start(pick_device(run.cfg.device))
         run.wait_for_slot()
-        run.report.update(state=runs.RUNNING, started=time.time(), message="starting", reason=None, advice=None, finished=None)
+        run.report.update(state=runs.RUNNING, started=time.time(), message=message("status.starting"), reason=None, advice=None, finished=None)
         if run.cfg.objective == "dpo":
             from studio.train import dpo
 
-            message = dpo.train(run)
+            ended = dpo.train(run)
         else:
-            message = run.train()
-        run.report.update(state=runs.COMPLETED, finished=time.time(), message=message or "done")
+            ended = run.train()
+        run.report.update(state=runs.COMPLETED, finished=time.time(), message=ended or message("status.done"))
         return 0
     except Cancelled:
-        run.report.update(state=runs.CANCELLED, finished=time.time(), message="cancelled")
+        run.report.update(state=runs.CANCELLED, finished=time.time(), message=message("status.cancelled"))
         return 0
     except BaseException as exc:  # every failure ends as `failed` with a reason, never a phantom `running`
         traceback.print_exc()
         reason, advice = advice_for(exc)
-        run.report.update(state=runs.FAILED, finished=time.time(), reason=reason, advice=advice, message="failed")
+        run.report.update(state=runs.FAILED, finished=time.time(), reason=reason, advice=advice, message=message("status.failed"))
         return 1
     finally:
         run.report.close()

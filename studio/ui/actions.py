@@ -6,7 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui.i18n import request_lang
-from studio.ui.messages import say
+from studio.messages import say
 
 
 def on_run(root: Path, action, done: str, errors: tuple[type[Exception], ...], forced_lang: str | None = None):

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui import corpus_tab, models_tab, runs_tab, train_tab, write_tab
-from studio.ui.i18n import T, translations
+from studio.ui.i18n import T, fixed_labels_script, translations
 
 SHARE_FAILED = ("The public link could not be created: there is no network route to gradio's share server, or its "
                 "tunnel program could not be downloaded. The studio keeps serving on {url} (this machine only "
@@ -22,20 +22,20 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
     with gr.Blocks(title="Writing Studio") as app:
         gr.Markdown(T("app.intro_demo" if demo else "app.intro"))
         if demo:
-            write = write_tab.build(root, demo=True)
+            write = write_tab.build(root, demo=True, forced_lang=lang)
             loads = [write["load"]]
         else:
             with gr.Tabs():
                 with gr.Tab(T("tab.corpus"), id="corpus"):
-                    corpus_tab.build(root, default_model)
+                    corpus_tab.build(root, default_model, lang)
                 with gr.Tab(T("tab.train"), id="train"):
                     train = train_tab.build(root, default_model, lang)
                 with gr.Tab(T("tab.write"), id="write") as write_page:
-                    write = write_tab.build(root)
+                    write = write_tab.build(root, forced_lang=lang)
                 with gr.Tab(T("tab.runs"), id="runs") as runs_page:
                     runs = runs_tab.build(root, lang)
                 with gr.Tab(T("tab.models"), id="models") as models_page:
-                    models = models_tab.build(root)
+                    models = models_tab.build(root, lang)
             loads = [train["load"], write["load"], runs["load"], models["load"]]
             # Opening a tab reads the disk again: a run that finished meanwhile shows its state and adapter.
             for page, (fn, inputs, outputs) in ((write_page, write["load"]), (runs_page, runs["load"]),
@@ -44,6 +44,7 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
         for fn, inputs, outputs in loads:
             app.load(fn, inputs, outputs)
     app.studio_i18n = translations(lang)
+    app.studio_js = fixed_labels_script(lang)
     return app
 
 
@@ -54,7 +55,7 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sha
         raise ValueError("a shared link needs a login: pass logins (app.py makes a password when --auth is absent)")
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
-               max_file_size=0 if demo else int(max_upload_mb * 2**20), i18n=app.studio_i18n,
+               max_file_size=0 if demo else int(max_upload_mb * 2**20), i18n=app.studio_i18n, js=app.studio_js,
                prevent_thread_lock=True, show_error=True)
     if share and not app.share_url:
         print(SHARE_FAILED.format(url=app.local_url), flush=True)

@@ -10,8 +10,9 @@ import gradio as gr
 from studio import service
 from studio.config import CorpusConfig
 from studio.corpus.readers import SUPPORTED
+from studio.messages import say
 from studio.paths import PROJECT_ROOT
-from studio.ui.i18n import T
+from studio.ui.i18n import T, request_lang
 from studio.ui.views import HISTOGRAM_BINS, HISTOGRAM_X, HISTOGRAM_Y, corpus_report, dropped_frame, histogram_frame
 
 SAMPLE_FILES = sorted((PROJECT_ROOT / "assets" / "samples").glob("*.txt"))
@@ -21,7 +22,7 @@ NUMBERS = ["min_chars", "max_chars", "chunk_chars", "near_dup_threshold", "val_s
 PAGE = 25
 
 
-def build(root: Path, default_model: str) -> dict:
+def build(root: Path, default_model: str, forced_lang: str | None = None) -> dict:
     """Tokens are counted with `default_model`'s tokenizer, the base a run will start from."""
     gr.Markdown(T("corpus.help"))
     defaults = CorpusConfig()
@@ -67,34 +68,36 @@ def build(root: Path, default_model: str) -> dict:
             settings[n] = int(settings[n])
         return {"mode": mode_value, **settings}
 
-    def show(manifest: dict):
+    def show(manifest: dict, lang: str):
         estimate = service.epoch_estimate(root, manifest, default_model)
         reasons = [""] + list(manifest["dropped"])
-        return (corpus_report(manifest, estimate), histogram_frame(manifest),
+        return (corpus_report(manifest, estimate, lang), histogram_frame(manifest),
                 gr.update(choices=[c["name"] for c in service.corpora(root)], value=manifest["name"]),
                 gr.update(choices=reasons, value=""), 1,
-                dropped_frame(service.dropped_items(root, manifest["name"], limit=PAGE)))
+                dropped_frame(service.dropped_items(root, manifest["name"], limit=PAGE), lang))
 
     outputs = [report, histogram, corpus_pick, reason, page, dropped]
 
-    def ingest(paths, corpus_name, *values):
-        if not paths:
-            return ("**Error:** choose at least one file first.",) + (gr.update(),) * 5
+    def ingest(request: gr.Request, paths, corpus_name, *values):
+        lang = request_lang(request, forced_lang)
         try:
-            manifest = service.ingest(root, paths, (corpus_name or "").strip(), display_names=[Path(p).name for p in paths],
-                                      model=default_model, **collect(*values))
+            manifest = service.ingest(root, paths or [], (corpus_name or "").strip(),
+                                      display_names=[Path(p).name for p in paths or []], model=default_model,
+                                      **collect(*values))
         except USER_ERRORS as e:
-            return (f"**Error:** {e}",) + (gr.update(),) * 5
-        return show(manifest)
+            return (say(lang, "error", error=e),) + (gr.update(),) * 5
+        return show(manifest, lang)
 
-    def ingest_sample():
-        return show(service.ingest(root, SAMPLE_FILES, "lamp-log", model=default_model))
+    def ingest_sample(request: gr.Request):
+        return show(service.ingest(root, SAMPLE_FILES, "lamp-log", model=default_model), request_lang(request, forced_lang))
 
-    def browse(corpus_name, reason_value, page_number):
+    def browse(request: gr.Request, corpus_name, reason_value, page_number):
+        lang = request_lang(request, forced_lang)
         if not corpus_name:
-            return dropped_frame([])
+            return dropped_frame([], lang)
         offset = (max(int(page_number or 1), 1) - 1) * PAGE
-        return dropped_frame(service.dropped_items(root, corpus_name, reason=reason_value or "", offset=offset, limit=PAGE))
+        return dropped_frame(service.dropped_items(root, corpus_name, reason=reason_value or "", offset=offset, limit=PAGE),
+                             lang)
 
     ingest_btn.click(ingest, [files, name, *settings_inputs], outputs)
     sample_btn.click(ingest_sample, None, outputs)

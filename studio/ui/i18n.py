@@ -3,8 +3,8 @@ browser shows the text of its language (gradio's Settings panel, in the footer, 
 `--lang` fixes one language for every visitor.
 
 The keys cover every label, button, heading, hint and setting. Text built while a handler runs
-(progress, evaluations, estimates, what a click did) comes from studio/ui/messages.py in the
-visitor's language (request_lang); error details written by the core stay English.
+(progress, evaluations, estimates, what a click did) comes from studio/messages.py in the
+visitor's language (request_lang), errors from the core included.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import dataclasses
 import gradio as gr
 
 from studio.config import CorpusConfig, TrainConfig
-from studio.ui.messages import LANGUAGES
+from studio.messages import LANGUAGES
 
 STRINGS: dict[str, tuple[str, str]] = {
     # the shell
@@ -28,7 +28,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab.write": ("Write", "写作"),
     "tab.runs": ("Runs", "训练记录"),
     "tab.models": ("Models", "模型"),
-    "common.refresh": ("Refresh", "刷新"),
+    "shared.refresh": ("Refresh", "刷新"),
     # corpus
     "corpus.help": ("Bring your writing: txt, md, docx, pdf, epub, jsonl, json, csv, parquet or a zip of them. Text "
                     "in any common encoding, Chinese included (UTF-8, GB18030/GBK, Big5, UTF-16). Separate pieces "
@@ -245,6 +245,25 @@ def _settings_strings() -> dict[str, tuple[str, str]]:
 
 STRINGS.update(_settings_strings())
 
+# Gradio's own keys that its frontend asks for but its tables lack (6.31: `common.upload` and
+# `common.complete` have no text in any language, `common.runs_description` none in Chinese): the
+# page would show the raw key. Our tables are merged into gradio's, so these fill the gaps.
+STRINGS.update({
+    "common.upload": ("Upload", "上传"),
+    "common.complete": ("Complete", "完成"),
+    "common.runs": ("Runs", "运行记录"),
+    "common.runs_description": ("View runs saved in this browser", "查看保存在本浏览器中的运行记录"),
+})
+
+# Accessible names gradio writes in English without a translation key. The page puts them in the
+# visitor's language with a small script (launch's `js`), the only hook gradio offers for them.
+GRADIO_FIXED_ZH = {
+    "Click to upload or drop files": "点击上传或拖放文件",
+    "Gradio footer navigation": "Gradio 页脚导航",
+    "Copy table data": "复制表格数据",
+    "Copied to clipboard": "已复制到剪贴板",
+}
+
 
 
 def request_lang(request: gr.Request | None, forced: str | None = None) -> str:
@@ -265,6 +284,20 @@ def translations(lang: str | None = None) -> gr.I18n:
         forced = tables[lang]
         return gr.I18n(en=forced, zh=forced, **{"zh-CN": forced, "zh-TW": forced})
     return gr.I18n(**tables, **{"zh-CN": tables["zh"], "zh-TW": tables["zh"]})
+
+
+def fixed_labels_script(lang: str | None = None) -> str:
+    """JavaScript for launch(js=...): in a Chinese page, the English accessible names gradio writes
+    without a key (GRADIO_FIXED_ZH) are replaced as they appear. A page is Chinese when `--lang zh`
+    fixed it, or when the owner did not fix one and the browser's language is Chinese."""
+    import json
+
+    chinese = "true" if lang == "zh" else "false" if lang else "navigator.language.toLowerCase().startsWith('zh')"
+    return ("() => { if (!(" + chinese + ")) return; const zh = " + json.dumps(GRADIO_FIXED_ZH, ensure_ascii=False) + ";"
+            " const fix = () => { for (const el of document.querySelectorAll('[aria-label], [title]')) {"
+            " for (const a of ['aria-label', 'title']) { const v = el.getAttribute(a); if (v && zh[v]) el.setAttribute(a, zh[v]); } } };"
+            " fix(); new MutationObserver(fix).observe(document.body, {subtree: true, childList: true,"
+            " attributes: true, attributeFilter: ['aria-label', 'title']}); }")
 
 
 _I18N = translations()

@@ -9,16 +9,16 @@ import gradio as gr
 
 from studio import service
 from studio.ui import views
-from studio.ui.i18n import T
+from studio.ui.i18n import T, request_lang
 
 
-def build(root: Path) -> dict:
+def build(root: Path, forced_lang: str | None = None) -> dict:
     gr.Markdown(T("models.help"))
     table = gr.Dataframe(views.models_frame([]), interactive=False, elem_id="models-table")
-    refresh_btn = gr.Button(T("common.refresh"))
+    refresh_btn = gr.Button(T("shared.refresh"))
 
-    def refresh():
-        return views.models_frame(service.models_overview(root))
+    def refresh(request: gr.Request):
+        return views.models_frame(service.models_overview(root), request_lang(request, forced_lang))
 
     refresh_btn.click(refresh, None, table)
     return {"load": (refresh, None, table)}

@@ -12,7 +12,7 @@ from studio.train import export
 from studio.ui import views
 from studio.ui.actions import on_run
 from studio.ui.i18n import T, request_lang
-from studio.ui.messages import say
+from studio.messages import say
 
 USER_ERRORS = (ValueError, RuntimeError, OSError)
 
@@ -22,7 +22,7 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     with gr.Row():
         first = gr.Dropdown(label=T("runs.first"), choices=[], elem_id="runs-first")
         second = gr.Dropdown(label=T("runs.second"), choices=[], elem_id="runs-second")
-        refresh_btn = gr.Button(T("common.refresh"), scale=0)
+        refresh_btn = gr.Button(T("shared.refresh"), scale=0)
     with gr.Row():
         compare_btn = gr.Button(T("runs.compare"), variant="primary", elem_id="runs-compare")
         resume_btn = gr.Button(T("runs.resume"))
@@ -50,13 +50,16 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
             gguf_btn = gr.Button(T("runs.export_gguf"), elem_id="runs-export-gguf")
         export_file = gr.File(label=T("runs.export_file"), interactive=False, height=60)
 
-    def refresh(a=None, b=None):
+    def refresh(request: gr.Request, a=None, b=None):
+        return listed(request_lang(request, forced_lang), a, b)
+
+    def listed(lang: str, a=None, b=None):
         rows = service.list_runs(root)
         ids = [r["run_id"] for r in rows]
         a = a if a in ids else (ids[0] if ids else None)
         others = [i for i in ids if i != a]
         b = b if b in others else (others[0] if others else None)  # the second pick defaults to another run
-        return views.runs_frame(rows), gr.update(choices=ids, value=a), gr.update(choices=ids, value=b)
+        return views.runs_frame(rows, lang), gr.update(choices=ids, value=a), gr.update(choices=ids, value=b)
 
     def compare(request: gr.Request, a, b):
         lang = request_lang(request, forced_lang)
@@ -68,7 +71,7 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
             return say(lang, "error", error=e), "", views.overlaid_loss_frame([]), "", ""
         evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], lang) or say(lang, 'eval.none')}"
                  for v in result["views"]]
-        return "", views.differences_markdown(result), views.overlaid_loss_frame(result["views"]), *evals
+        return "", views.differences_markdown(result, lang), views.overlaid_loss_frame(result["views"]), *evals
 
     def ask_delete(request: gr.Request, a):
         lang = request_lang(request, forced_lang)
@@ -81,8 +84,8 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
         try:
             service.delete_run(root, a)
         except USER_ERRORS as e:
-            return gr.update(visible=False), say(lang, "error", error=e), *refresh(None, b)
-        return gr.update(visible=False), say(lang, "run.deleted", run=a), *refresh(None, b)
+            return gr.update(visible=False), say(lang, "error", error=e), *listed(lang, None, b)
+        return gr.update(visible=False), say(lang, "run.deleted", run=a), *listed(lang, None, b)
 
     def keep(request: gr.Request):
         return gr.update(visible=False), say(request_lang(request, forced_lang), "run.kept")

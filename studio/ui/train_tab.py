@@ -16,7 +16,7 @@ from studio import service
 from studio.config import TrainConfig
 from studio.ui.actions import on_run
 from studio.ui.i18n import T, request_lang
-from studio.ui.messages import say
+from studio.messages import say
 from studio.ui.views import (LOSS_COLOURS, eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
                              sweep_frame)
 
@@ -59,7 +59,7 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         cancel_btn = gr.Button(T("train.cancel"), variant="stop")
         resume_btn = gr.Button(T("train.resume"))
         refresh_btn = gr.Button(T("train.refresh"))
-    message = gr.Markdown()
+    message = gr.Markdown(elem_id="train-message")
     run = gr.Dropdown(label=T("train.run"), choices=[], elem_id="run-picker")
     progress = gr.HTML(progress_html(None, forced_lang or "en"), elem_id="run-progress")
     with gr.Row():
@@ -103,10 +103,17 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         return (progress_html(view, lang), loss_frame(view["events"]), lr_frame(view["events"]),
                 eval_markdown(view["eval"], lang))
 
-    def fill_from_preset(name):
+    def described(name, lang: str) -> str:
+        preset_found = presets.get(name, {})
+        return (lang == "zh" and preset_found.get("description_zh")) or preset_found.get("description", "")
+
+    def fill_from_preset(request: gr.Request, name):
         values = presets[name]["values"] if name in presets else {}
-        return ([presets.get(name, {}).get("description", ""), values.get("epochs", 1)]
+        return ([described(name, request_lang(request, forced_lang)), values.get("epochs", 1)]
                 + [values.get(f.name, f.default) for f in ADVANCED])
+
+    def on_load(request: gr.Request, name, selected):
+        return [described(name, request_lang(request, forced_lang)), *lists(selected)]
 
     def estimate_now(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, *values):
         lang = request_lang(request, forced_lang)
@@ -145,8 +152,9 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         ids = [s["sweep_id"] for s in service.list_sweeps(root)]
         return say(lang, "sweep.started", sweep=sweep_id), gr.update(choices=ids, value=sweep_id)
 
-    def show_sweep(sweep_id):
-        return sweep_frame(service.sweep_trials(root, sweep_id) if sweep_id else [])
+    def show_sweep(request: gr.Request, sweep_id):
+        lang = request_lang(request, forced_lang)
+        return sweep_frame(service.sweep_trials(root, sweep_id) if sweep_id else [], lang)
 
     form = [corpus, preset, model, epochs, *advanced]
     sweep_btn.click(start_sweep, [sweep_trials, sweep_sampler, sweep_steps, *form], [message, sweep_pick])
@@ -161,4 +169,4 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     refresh_btn.click(lists, run, [corpus, run, sweep_pick])
     run.change(show, run, [progress, plot, lr_plot, evaluation])
     timer.tick(show, run, [progress, plot, lr_plot, evaluation])
-    return {"load": (lists, None, [corpus, run, sweep_pick])}
+    return {"load": (on_load, [preset, run], [preset_help, corpus, run, sweep_pick])}

@@ -6,7 +6,8 @@ import html
 import pandas as pd
 
 from studio.corpus.build import HISTOGRAM_EDGES
-from studio.ui.messages import MESSAGES, say
+from studio.corpus.clean import RULE_LABELS
+from studio.messages import MESSAGES, render, say
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
@@ -30,7 +31,7 @@ def progress_html(view: dict | None, lang: str = "en") -> str:
     share = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
     eta = say(lang, "progress.left", left=duration(status.get("eta_s"), lang)) \
         if state == "running" and status.get("eta_s") else ""
-    detail = html.escape(status.get("reason") or status.get("message") or "")
+    detail = html.escape(str(render(lang, status.get("reason") or status.get("message") or "")))
     advice = html.escape(status.get("advice") or "")
     colour = STATE_COLOURS.get(state, "#8a8a8a")
     state_text = say(lang, f"state.{state}") if f"state.{state}" in MESSAGES else state
@@ -110,7 +111,8 @@ def eval_markdown(ev: dict, lang: str = "en") -> str:
     text = "\n".join(lines) + "\n\n" + say(lang, "eval.trained", tokens=ev.get("tokens_seen", 0),
                                              time=duration(ev.get("train_seconds"), lang))
     if ev.get("stopped_early"):
-        text += f" {html.escape(ev['stopped_early'].capitalize())}."
+        stopped = str(render(lang, ev["stopped_early"]))
+        text += f" {html.escape(stopped[0].upper() + stopped[1:])}{'' if lang == 'zh' else '.'}"
     return text
 
 
@@ -127,13 +129,12 @@ def style_rows(style: dict | None, lang: str) -> list[str]:
     return rows
 
 
-def sweep_frame(trials: list[dict]) -> pd.DataFrame:
-    rows = [{"best": "★" if t.get("best") else "", "trial": t["trial"],
-             "learning rate": f"{t['params'].get('learning_rate', 0):.2e}", "LoRA rank": t["params"].get("lora_r"),
-             "epochs": t["params"].get("epochs"), "state": t["state"],
-             "val loss": round(t["val_loss"], 4) if t.get("val_loss") is not None else None, "run": t.get("run_id") or ""}
-            for t in trials]
-    return pd.DataFrame(rows, columns=["best", "trial", "learning rate", "LoRA rank", "epochs", "state", "val loss", "run"])
+def sweep_frame(trials: list[dict], lang: str = "en") -> pd.DataFrame:
+    rows = [["★" if t.get("best") else "", t["trial"], f"{t['params'].get('learning_rate', 0):.2e}", t["params"].get("lora_r"),
+             t["params"].get("epochs"), say(lang, f"state.{t['state']}") if f"state.{t['state']}" in MESSAGES else t["state"],
+             round(t["val_loss"], 4) if t.get("val_loss") is not None else None, t.get("run_id") or ""] for t in trials]
+    return pd.DataFrame(rows, columns=columns(lang, "best", "trial", "learning rate", "LoRA rank", "epochs", "state",
+                                              "val loss", "run"))
 
 
 def estimate_markdown(est: dict, lang: str = "en") -> str:
@@ -141,39 +142,72 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
     time_text = (say(lang, "estimate.minutes", m=p["minutes"]) if p["minutes"] and p["minutes"] >= 1 else
                  say(lang, "estimate.under_minute") if p["minutes"] else say(lang, "estimate.unknown"))
     speed = say(lang, "estimate.speed", speed=est["speed"], source=est["speed_source"]) if est["speed"] \
-        else f" ({est['speed_source']})"
+        else f" ({render(lang, est['speed_source'])})"
     memory = say(lang, "estimate.memory", total=mem["total"], lora=mem["lora_params_m"],
-                 parts=", ".join(f"{k} {v:.2f}" for k, v in mem.items() if k not in ("total", "lora_params_m"))) \
+                 parts=", ".join(f"{say(lang, 'memory.' + k) if 'memory.' + k in MESSAGES else k} {v:.2f}"
+                                 for k, v in mem.items() if k not in ("total", "lora_params_m"))) \
         if mem else say(lang, "estimate.memory_unknown")
     return say(lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
                time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
                quantization=est["quantization"], memory=memory) \
-        + (f" ({est['quantization_note']}.)" if est.get("quantization_note") else "")
+        + (say(lang, "estimate.note", note=est["quantization_note"]) if est.get("quantization_note") else "")
 
 
-def corpus_report(m: dict, estimate: str = "") -> str:
+def columns(lang: str, *names: str) -> list[str]:
+    """Table headers in the reader's language (`col.<name>` in studio/messages.py)."""
+    return [say(lang, f"col.{n}") if f"col.{n}" in MESSAGES else n for n in names]
+
+
+RULE_KEYS = {label: f"rule.{switch}" for switch, label in RULE_LABELS.items()}
+
+
+def _drop_reason(lang: str, reason: str) -> str:
+    """A dropped item's reason (stored in English, it names a filter) in the reader's language."""
+    import re
+
+    for pattern, key in DROP_REASONS:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            return say(lang, key, **found.groupdict())
+    return reason
+
+
+DROP_REASONS = [(r"exact duplicate", "drop.exact"), (r"near duplicate \(similarity >= (?P<t>[\d.]+)\)", "drop.near"),
+                (r"shorter than (?P<n>\d+) characters", "drop.short"), (r"longer than (?P<n>\d+) characters", "drop.long")]
+
+
+def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
     tokens = m.get("tokens", {})
     files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['items']} | {s['bytes']:,} |" for s in m["sources"])
-    dropped = "".join(f"\n| {html.escape(k)} | {v} |" for k, v in m["dropped"].items()) or "\n| nothing | 0 |"
-    rules = "".join(f"\n| {k} | {v} |" for k, v in m["rules"].items()) or "\n| all off | - |"
+    dropped = "".join(f"\n| {html.escape(_drop_reason(lang, k))} | {v} |" for k, v in m["dropped"].items()) \
+        or f"\n| {say(lang, 'report.nothing')} | 0 |"
+    rules = "".join(f"\n| {say(lang, RULE_KEYS[k]) if k in RULE_KEYS else k} | {v} |" for k, v in m["rules"].items()) \
+        or f"\n| {say(lang, 'report.all_off')} | - |"
     rows = m.get("rows", {})
-    skipped = "".join(f"\n- {n} rows: {html.escape(why)}" for why, n in rows.get("skipped", {}).items())
+    skipped = "".join(f"\n- {say(lang, 'report.rows', n=n)}: {html.escape(why)}" for why, n in rows.get("skipped", {}).items())
     passed = "".join(f"\n- {html.escape(p['file'])}: {p['reason']}" for p in m.get("passed_over", [])[:20])
     split = m.get("split") or {}
-    held = (f"**Validation: {split['val_tokens']:,} of {split['val_tokens'] + split['train_tokens']:,} tokens "
-            f"({split['val_share']:.1%}) held out**, {split['why']}.\n\n") if split else ""
-    warnings = "".join(f"> ⚠ {html.escape(w[0].upper() + w[1:])}.\n\n" for w in m.get("warnings", []))
+    held = say(lang, "report.validation", val=split["val_tokens"], total=split["val_tokens"] + split["train_tokens"],
+               share=split["val_share"], why=split["why"]) + "\n\n" if split else ""
+    warnings = ""
+    for w in m.get("warnings", []):
+        text = str(render(lang, w))
+        warnings += f"> ⚠ {html.escape(text[0].upper() + text[1:])}{'' if lang == 'zh' else '.'}\n\n"
+    token_text = ""
+    if tokens:
+        counted = "" if tokens.get("counted", "exact") == "exact" else f"; {tokens['counted']}"
+        token_text = say(lang, "report.tokens", train=tokens["train"], val=tokens["val"], tokenizer=tokens["tokenizer"],
+                         counted=counted)
+    head = say(lang, "report.kept", items=m["documents"], train=m["train_documents"], val=m["val_documents"],
+               chars=m["characters"], tokens=token_text, cjk=m.get("cjk_share", 0), estimate=render(lang, estimate) or "")
+    table = lambda *names: "| " + " | ".join(columns(lang, *names)) + " |\n|" + "---|" * len(names)  # noqa: E731
     return (
-        f"### Corpus `{m['name']}` {m['version']} ({m['mode']} mode)\n"
-        f"Kept **{m['documents']}** items ({m['train_documents']} train, {m['val_documents']} validation), "
-        f"{m['characters']:,} characters"
-        + (f", **{tokens['train']:,} + {tokens['val']:,} tokens** ({tokens['tokenizer']}"
-           + ("" if tokens.get("counted", "exact") == "exact" else f"; {tokens['counted']}") + ")" if tokens else "")
-        + f", {m.get('cjk_share', 0):.0%} CJK. {estimate}\n\n" + held + warnings
-        + (f"Rows read: {rows['seen']}; skipped:{skipped}\n\n" if rows.get("seen") else "")
-        + f"| dropped because | items |\n|---|---|{dropped}\n\n| cleaning rule | changed |\n|---|---|{rules}\n\n"
-        f"| file | encoding / type | items | bytes |\n|---|---|---|---|\n{files}"
-        + (f"\n\nPassed over in archives:{passed}" if passed else "")
+        say(lang, "report.heading", name=m["name"], version=m["version"], mode=m["mode"]) + "\n" + head + "\n\n"
+        + held + warnings
+        + (say(lang, "report.rows_read", seen=rows["seen"]) + f"{skipped}\n\n" if rows.get("seen") else "")
+        + f"{table('dropped because', 'items')}{dropped}\n\n{table('cleaning rule', 'changed')}{rules}\n\n"
+        f"{table('file', 'encoding / type', 'items', 'bytes')}\n{files}"
+        + (f"\n\n{say(lang, 'report.passed_over')}{passed}" if passed else "")
     )
 
 
@@ -195,9 +229,9 @@ def histogram_frame(m: dict) -> pd.DataFrame:
     return typed_frame(list(zip(HISTOGRAM_BINS, counts)), {HISTOGRAM_X: "str", HISTOGRAM_Y: "int64"})
 
 
-def dropped_frame(items: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"reason": d["reason"], "from": d["origin"], "chars": d["chars"], "text": d["preview"]} for d in items],
-                        columns=["reason", "from", "chars", "text"])
+def dropped_frame(items: list[dict], lang: str = "en") -> pd.DataFrame:
+    return pd.DataFrame([[_drop_reason(lang, d["reason"]), d["origin"], d["chars"], d["preview"]] for d in items],
+                        columns=columns(lang, "reason", "from", "chars", "text"))
 
 
 def runs_choices(rows: list[dict], only_with_adapter: bool = False) -> list[tuple[str, str]]:
@@ -220,39 +254,38 @@ def copied_pieces(pane: dict) -> list[tuple[str, str | None]]:
     return highlighted(pane["drafts"][0], pane["copied_spans"][0])
 
 
-def copied_label(pane: dict) -> str:
+def copied_label(pane: dict, lang: str = "en") -> str:
     shares = pane.get("copied") or []
     if not shares:
-        return "Copied from the corpus"
+        return say(lang, "copied.label")
     worst = max(shares)
-    flag = " ⚠ reciting the corpus" if worst >= 0.3 else ""
-    return f"Copied from the corpus: {worst:.0%} of the text{flag}"
+    return say(lang, "copied.share", share=worst) + (say(lang, "copied.reciting") if worst >= 0.3 else "")
 
 
-def draft_summary(result: dict) -> str:
-    stopped = " Stopped early." if result.get("stopped") else ""
-    return (f"Drafted {len(result['panes'])} pane(s) in one batch: {result['tokens']} tokens in {result['seconds']} s "
-            f"({result['tokens_per_s']} tokens/s, first token after {result['first_token_s']} s) on "
-            f"{result['device']} ({result['weights']}), seed {result['settings']['seed']}.{stopped}")
+def draft_summary(result: dict, lang: str = "en") -> str:
+    return say(lang, "draft.summary", panes=len(result["panes"]), tokens=result["tokens"], seconds=result["seconds"],
+               speed=result["tokens_per_s"], first=result["first_token_s"], device=result["device"],
+               weights=result["weights"], seed=result["settings"]["seed"]) \
+        + (say(lang, "draft.stopped") if result.get("stopped") else "")
 
 
-def win_rate_frame(rates: list[dict]) -> pd.DataFrame:
-    rows = [{"tuned": r["source"], "win rate": f"{r['win_rate']:.0%}", "wins": r["wins"], "losses": r["losses"],
-             "ties": r["ties"], "judged": r["judged"]} for r in rates]
-    return pd.DataFrame(rows, columns=["tuned", "win rate", "wins", "losses", "ties", "judged"])
+def win_rate_frame(rates: list[dict], lang: str = "en") -> pd.DataFrame:
+    rows = [[r["source"], f"{r['win_rate']:.0%}", r["wins"], r["losses"], r["ties"], r["judged"]] for r in rates]
+    return pd.DataFrame(rows, columns=columns(lang, "tuned", "win rate", "wins", "losses", "ties", "judged"))
 
 
-def runs_frame(rows: list[dict]) -> pd.DataFrame:
+def runs_frame(rows: list[dict], lang: str = "en") -> pd.DataFrame:
     """Every run, one line each: what it is, how it went, what it measured."""
-    columns = ["run", "state", "corpus", "model", "preset", "steps", "duration", "perplexity base → tuned", "demo"]
+    names = columns(lang, "run", "state", "corpus", "model", "preset", "steps", "duration", "perplexity base → tuned", "demo")
     lines = []
     for r in rows:
         ev = r.get("eval") or {}
         ppl = (f"{ev['base']['perplexity']:.2f} → {ev['tuned']['perplexity']:.2f}"
                if ev.get("base") and ev.get("tuned") else "")
-        lines.append([r["run_id"], r["state"], r["corpus"], r["model"], r["preset"],
-                      f"{r['step']}/{r['total_steps']}", duration(r.get("seconds")), ppl, "✓" if r.get("published") else ""])
-    return pd.DataFrame(lines, columns=columns)
+        state = say(lang, f"state.{r['state']}") if f"state.{r['state']}" in MESSAGES else r["state"]
+        lines.append([r["run_id"], state, r["corpus"], r["model"], r["preset"],
+                      f"{r['step']}/{r['total_steps']}", duration(r.get("seconds"), lang), ppl, "✓" if r.get("published") else ""])
+    return pd.DataFrame(lines, columns=names)
 
 
 def overlaid_loss_frame(views_of_runs: list[dict]) -> pd.DataFrame:
@@ -262,18 +295,20 @@ def overlaid_loss_frame(views_of_runs: list[dict]) -> pd.DataFrame:
     return _curves(rows, COMPARED_COLOURS)
 
 
-def differences_markdown(result: dict) -> str:
+def differences_markdown(result: dict, lang: str = "en") -> str:
     first, second = result["runs"]
     if not result["differences"]:
-        return "The two runs used the same settings."
-    lines = [f"| setting | {first} | {second} |", "|---|---|---|"]
+        return say(lang, "runs.same")
+    lines = [f"| {columns(lang, 'setting')[0]} | {first} | {second} |", "|---|---|---|"]
     lines += [f"| {d['setting']} | {html.escape(str(d[first]))} | {html.escape(str(d[second]))} |"
               for d in result["differences"]]
     return "\n".join(lines)
 
 
-def models_frame(rows: list[dict]) -> pd.DataFrame:
+def models_frame(rows: list[dict], lang: str = "en") -> pd.DataFrame:
     return pd.DataFrame([[r["name"], r["source"], r["id"], r["params_m"], "✓" if r["cached"] else "",
-                          r["disk_gb"] if r["cached"] else "", r["gb_4bit"], r["gb_16bit"]] for r in rows],
-                        columns=["model", "source", "where from", "parameters (M)", "cached", "size on disk (GB)",
-                                 "weights in 4-bit (GB)", "weights in 16-bit (GB)"])
+                          r["disk_gb"] if r["cached"] else "", r["gb_4bit"], r["gb_16bit"],
+                          say(lang, "licence.gated", licence=r["licence"]) if r.get("gated") else r.get("licence", "")]
+                         for r in rows],
+                        columns=columns(lang, "model", "source", "where from", "parameters (M)", "cached", "size on disk (GB)",
+                                        "weights in 4-bit (GB)", "weights in 16-bit (GB)", "licence"))

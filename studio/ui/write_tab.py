@@ -13,7 +13,7 @@ from studio import service
 from studio.config import ConfigError, GenConfig
 from studio.ui import views
 from studio.ui.i18n import T, request_lang
-from studio.ui.messages import say
+from studio.messages import render, say
 from studio.write import feedback
 from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of, parse_source
 from studio.write.export import write_export
@@ -51,7 +51,7 @@ def check_demo_panes(root: Path, panes: list[str]) -> None:
             raise ValueError(f"run '{source.run_id}' is not published for this demo: pick one from the list")
 
 
-def build(root: Path, demo: bool = False) -> dict:
+def build(root: Path, demo: bool = False, forced_lang: str | None = None) -> dict:
     last = gr.State(None)  # the finished comparison shown now
     duel = gr.State("")
     with gr.Row():
@@ -131,6 +131,7 @@ def build(root: Path, demo: bool = False) -> dict:
 
     def draft(mode_value, text, base_on, p1, p2, p3, n_tokens, temp, top_p_value, top_k_value, rep, seed_value, n_drafts,
               request: gr.Request):
+        lang = request_lang(request, forced_lang)
         panes = pane_sources(base_on, p1, p2, p3)
         labels = [(T("write.base_label") if p == "base" else p) for p in panes]
         hidden = [gr.update(visible=False, value=None)] * PANES
@@ -139,18 +140,18 @@ def build(root: Path, demo: bool = False) -> dict:
                             top_k=int(top_k_value or 0), repetition_penalty=float(rep), seed=int(seed_value or 0),
                             drafts=int(n_drafts))
             if not panes:
-                raise ValueError("no panes: tick the base model or pick a tuned run")
+                raise ValueError(say(lang, "write.no_panes"))
             if demo:
                 check_demo_panes(root, panes)
         except USER_ERRORS as e:
-            yield [f"**Error:** {e}", None] + [gr.update()] * PANES + hidden
+            yield [say(lang, "error", error=e), None] + [gr.update()] * PANES + hidden
             return
         stop = _stops[request.session_hash] = threading.Event()
         shown = 0.0
         try:
             for item in service.draft_stream(root, panes, text, gen, mode_value, stop):
                 if item.get("waiting"):
-                    yield [item["message"], gr.update()] + [gr.update()] * PANES + hidden
+                    yield [render(lang, item["message"]), gr.update()] + [gr.update()] * PANES + hidden
                     continue
                 texts = [views.pane_text(p["drafts"]) for p in item["panes"]]
                 updates = [gr.update(visible=True, value=t, label=label) for t, label in zip(texts, labels)]
@@ -158,14 +159,14 @@ def build(root: Path, demo: bool = False) -> dict:
                 if not item["done"]:
                     if time.time() - shown >= 0.25:  # a few updates a second: the browser keeps up, the CPU drafts
                         shown = time.time()
-                        yield ["Drafting…", gr.update()] + updates + hidden
+                        yield [say(lang, "write.drafting"), gr.update()] + updates + hidden
                     continue
-                marks = [gr.update(visible=any(p.get("copied") or []), value=views.copied_pieces(p), label=views.copied_label(p))
+                marks = [gr.update(visible=any(p.get("copied") or []), value=views.copied_pieces(p), label=views.copied_label(p, lang))
                          for p in item["panes"]]
                 marks += hidden[len(marks):]
-                yield [views.draft_summary(item), item] + updates + marks
+                yield [views.draft_summary(item, lang), item] + updates + marks
         except USER_ERRORS as e:
-            yield [f"**Error:** {e}", gr.update()] + [gr.update()] * PANES + hidden
+            yield [say(lang, "error", error=e), gr.update()] + [gr.update()] * PANES + hidden
         finally:
             _stops.pop(request.session_hash, None)
 
@@ -173,49 +174,60 @@ def build(root: Path, demo: bool = False) -> dict:
         event = _stops.get(request.session_hash)
         if event:
             event.set()
-        return "Stopping…" if event else "Nothing is being drafted."
+        lang = request_lang(request, forced_lang)
+        return say(lang, "write.stopping") if event else say(lang, "write.nothing_drafting")
 
-    def export(record, fmt):
+    def export(request: gr.Request, record, fmt):
+        lang = request_lang(request, forced_lang)
         if not record:
-            return None, "**Error:** draft something first, then export it."
-        return str(write_export(root, record, fmt)), f"Exported drafts {record['id']} as {fmt}."
+            return None, say(lang, "error", error=say(lang, "write.export_first"))
+        return str(write_export(root, record, fmt)), say(lang, "write.exported", id=record["id"], fmt=fmt)
 
-    def start_duel(record):
+    def export_markdown(request: gr.Request, record):
+        return export(request, record, "md")
+
+    def export_json_file(request: gr.Request, record):
+        return export(request, record, "json")
+
+    def start_duel(request: gr.Request, record):
+        lang = request_lang(request, forced_lang)
         if not record:
-            return "", "", "", "**Error:** draft with the base and a tuned pane first."
+            return "", "", "", say(lang, "error", error=say(lang, "write.duel_first"))
         try:
             shown = feedback.start_duel(root, record["id"])
         except feedback.JudgingError as e:
-            return "", "", "", f"**Error:** {e}"
-        return shown["duel"], shown["A"], shown["B"], "Read both, then pick. The labels show after your pick."
+            return "", "", "", say(lang, "error", error=e)
+        return shown["duel"], shown["A"], shown["B"], say(lang, "write.duel_read")
 
-    def judge(duel_id, pick):
+    def judge(lang, duel_id, pick):
         try:
             result = feedback.judge(root, duel_id or "", pick)
         except feedback.JudgingError as e:
-            return duel_id, f"**Error:** {e}", gr.update()
-        verdict = {"A": "You preferred A", "B": "You preferred B", "tie": "You called it a tie"}[pick]
-        return "", f"{verdict}. A was **{result['A']}**, B was **{result['B']}**.", views.win_rate_frame(feedback.win_rates(root))
+            return duel_id, say(lang, "error", error=e), gr.update()
+        return ("", say(lang, f"write.verdict_{pick}", a=result["A"], b=result["B"]),
+                views.win_rate_frame(feedback.win_rates(root), lang))
 
-    def export_dpo():
+    def export_dpo(request: gr.Request):
+        lang = request_lang(request, forced_lang)
         try:
             path = feedback.export_dpo(root)
         except feedback.JudgingError as e:
-            return None, f"**Error:** {e}"
-        return str(path), f"{len(feedback.dpo_pairs(root))} pairs exported."
+            return None, say(lang, "error", error=e)
+        return str(path), say(lang, "write.dpo_exported", n=len(feedback.dpo_pairs(root)))
 
-    def train_dpo(p1):
+    def train_dpo(request: gr.Request, p1):
+        lang = request_lang(request, forced_lang)
         if not p1:
-            return "**Error:** pick the run to improve in tuned pane 1."
+            return say(lang, "error", error=say(lang, "write.dpo_pick"))
         try:
             run_id = service.start_dpo(root, p1)
         except (*USER_ERRORS, feedback.JudgingError) as e:
-            return f"**Error:** {e}"
-        return f"DPO run **{run_id}** started from {p1}: follow it in the Train tab."
+            return say(lang, "error", error=e)
+        return say(lang, "write.dpo_started", run=run_id, source=p1)
 
     def style_check(request: gr.Request, p1, count):
         """Style match of the run in tuned pane 1 (a checkpoint counts as its run), on demand."""
-        lang = request_lang(request, None)
+        lang = request_lang(request, forced_lang)
         source = parse_source(p1 or "")
         if not source.run_id:
             return say(lang, "error", error=say(lang, "style.pick"))
@@ -235,16 +247,22 @@ def build(root: Path, demo: bool = False) -> dict:
     stop_btn.click(stop_drafting, None, message)  # generation ends at the next token; the drafts so far stay
     if demo:
         return {"load": (refresh, picks, picks)}
-    export_md.click(lambda r: export(r, "md"), last, [export_file, message])
-    export_json.click(lambda r: export(r, "json"), last, [export_file, message])
+    export_md.click(export_markdown, last, [export_file, message])
+    export_json.click(export_json_file, last, [export_file, message])
     duel_btn.click(start_duel, last, [duel, side_a, side_b, reveal])
+
+    def judged(pick):
+        def handler(request: gr.Request, duel_id):
+            return judge(request_lang(request, forced_lang), duel_id, pick)
+        return handler
+
     for button, pick in ((pick_a, "A"), (pick_b, "B"), (pick_tie, "tie")):
-        button.click(lambda d, p=pick: judge(d, p), duel, [duel, reveal, rates])
+        button.click(judged(pick), duel, [duel, reveal, rates])
     dpo_export_btn.click(export_dpo, None, [dpo_file, dpo_message])
     dpo_train_btn.click(train_dpo, picks[0], dpo_message)
     style_btn.click(style_check, [picks[0], style_openings], style_table)
 
-    def on_load(*selected):
-        return [*refresh(*selected), views.win_rate_frame(feedback.win_rates(root))]
+    def on_load(p1, p2, p3, request: gr.Request):
+        return [*refresh(p1, p2, p3), views.win_rate_frame(feedback.win_rates(root), request_lang(request, forced_lang))]
 
     return {"load": (on_load, picks, [*picks, rates])}

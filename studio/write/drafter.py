@@ -30,6 +30,7 @@ from typing import Iterator
 
 from studio import runs
 from studio.config import GenConfig
+from studio.messages import message
 
 BASE = "__base__"
 MODES = ("continue", "instruct", "summarize")
@@ -322,15 +323,15 @@ class Drafter:
         stop = stop or threading.Event()
         model_name, quantization, device, templates = self._base_for(sources, model)
         if not self._lock.acquire(blocking=False):
-            yield {"waiting": True, "message": "another draft is being written; this one starts when it ends"}
+            yield {"waiting": True, "message": message("draft.queued")}
             self._lock.acquire()
         try:
             rows = [s for s in sources for _ in range(gen.drafts)]
-            for message in self._wait_for_memory(model_name, quantization, device, len(rows),
+            for waiting in self._wait_for_memory(model_name, quantization, device, len(rows),
                                                  len(prompt) + 512 + gen.max_new_tokens, stop):
-                yield {"waiting": True, "message": message}
+                yield {"waiting": True, "message": waiting}
             if stop.is_set():
-                yield {"waiting": True, "message": "stopped while queued: nothing was drafted"}
+                yield {"waiting": True, "message": message("draft.stopped_queued")}
                 return
             self._ensure_base(model_name, quantization, device)
             keep = {s.key for s in sources}

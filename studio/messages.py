@@ -1,0 +1,354 @@
+"""Every message a user reads that is built while the studio runs, in English and Chinese, in one
+place: what a click did, progress, evaluations, estimates, the corpus report, and the errors the
+core raises. (The static interface, labels and help, is in studio/ui/i18n.py.)
+
+The core never writes a sentence into an error or a manifest: it names a key and the values
+(`Keyed` errors, `message()` dicts), and whoever shows it renders it in the reader's language
+with `say`/`render`. English is what `str()` of an error and the CLI show.
+"""
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "minutes": ("{m} min {s:02d} s", "{m} 分 {s:02d} 秒"),
+    "seconds": ("{s} s", "{s} 秒"),
+    "state.queued": ("queued", "排队中"),
+    "state.running": ("running", "训练中"),
+    "state.completed": ("completed", "已完成"),
+    "state.failed": ("failed", "失败"),
+    "state.cancelled": ("cancelled", "已取消"),
+    "state.interrupted": ("interrupted", "已中断"),
+    "progress.none": ("No run selected. Start one above.", "尚未选择训练任务。请在上方开始一个。"),
+    "progress.step": ("step {step}/{total}", "第 {step}/{total} 步"),
+    "progress.left": (" · about {left} left", " · 约剩 {left}"),
+    "progress.advice": ("What to do:", "建议："),
+    "eval.heading": ("| held-out split | base | tuned |", "| 留出集 | 基座 | 微调后 |"),
+    "eval.perplexity": ("perplexity", "困惑度"),
+    "eval.loss": ("loss", "损失"),
+    "eval.pairs": ("{name} ({n} pairs)", "{name}（{n} 对）"),
+    "eval.trained": ("Trained on {tokens:,} tokens in {time}.", "共训练 {tokens:,} 个 token，用时 {time}。"),
+    "eval.none": ("No evaluation yet.", "暂无评测结果。"),
+    "eval.style": ("style distance from your held-out text ({n} openings; lower is closer; your own text: {writer})",
+                   "与你的留出文本的风格距离（{n} 个开头；越低越接近；你自己的文本：{writer}）"),
+    "eval.style_wins": ("tuned draft closer to your style", "微调草稿更接近你的风格"),
+    "eval.style_wins_value": ("in {wins} of {n} openings", "{n} 个开头中有 {wins} 个"),
+    "style.pick": ("pick a tuned run in tuned pane 1 first.", "请先在微调窗格 1 中选择一个训练。"),
+    "style.sample": ("First opening: *{opening}*\n\n**Base:** {base}\n\n**Tuned:** {tuned}",
+                     "第一个开头：*{opening}*\n\n**基座：** {base}\n\n**微调后：** {tuned}"),
+    "eval.copied": ("copied from the corpus (style-match drafts)", "照抄语料的比例（风格匹配草稿）"),
+    "dpo.heading": ("| on the preference pairs | before | after |", "| 在偏好对上 | 训练前 | 训练后 |"),
+    "dpo.accuracy": ("chosen preferred (accuracy)", "选中稿更受偏好（准确率）"),
+    "dpo.margin": ("mean log-likelihood margin", "平均对数似然差"),
+    "dpo.summary": ("DPO on {pairs} pairs from {init}, {steps} steps in {time}.",
+                    "在 {pairs} 对偏好数据上做 DPO，起点 {init}，共 {steps} 步，用时 {time}。"),
+    "estimate.minutes": ("about **{m:.0f} min**", "约 **{m:.0f} 分钟**"),
+    "estimate.under_minute": ("under a minute", "不到一分钟"),
+    "estimate.unknown": ("unknown", "未知"),
+    "estimate.on": ("{time} on {device}", "在 {device} 上{time}"),
+    "estimate.speed": (" at {speed:.0f} tokens/s ({source})", "，每秒 {speed:.0f} 个 token（{source}）"),
+    "estimate.memory": ("about **{total:.1f} GB** ({parts} GB; {lora:.1f} M trainable adapter parameters)",
+                        "约 **{total:.1f} GB**（{parts} GB；适配器可训练参数 {lora:.1f} M）"),
+    "estimate.memory_unknown": ("unknown until the model is on this machine", "模型下载到本机后才能估算"),
+    "estimate.text": ("**Before you start:** {steps} steps ({per_epoch} per epoch), about {tokens:,} tokens; "
+                      "{time}{speed}. Memory ({quantization}): {memory}.",
+                      "**开始之前：**共 {steps} 步（每轮 {per_epoch} 步），约 {tokens:,} 个 token；"
+                      "预计{time}{speed}。内存（{quantization}）：{memory}。"),
+    "estimate.pick": ("Pick a corpus and a preset to see the estimate.", "选好语料和预设后，这里会显示估算。"),
+    "estimate.cannot": ("**Cannot estimate:** {error}", "**无法估算：**{error}"),
+    "error": ("**Error:** {error}", "**出错了：**{error}"),
+    "error.no_corpus": ("ingest a corpus first (Corpus tab), then pick it here.", "请先在“语料”页导入语料，再到这里选择。"),
+    "error.no_run": ("pick a run first.", "请先选择一个训练任务。"),
+    "run.started": ("Started run `{run}`.", "已开始训练任务 `{run}`。"),
+    "run.cancelling": ("Cancelling `{run}`: it saves a checkpoint and stops.", "正在取消 `{run}`：保存检查点后停止。"),
+    "run.resuming": ("Resuming `{run}` from its last checkpoint.", "正在从最近的检查点继续 `{run}`。"),
+    "run.resumed": ("Resumed run `{run}`: follow it in the Train tab.", "已继续训练任务 `{run}`：请到“训练”页查看进度。"),
+    "run.published": ("Run `{run}` is shown in demo mode.", "训练任务 `{run}` 已在演示模式中公开。"),
+    "run.hidden": ("Run `{run}` is hidden from demo mode.", "训练任务 `{run}` 已从演示模式中隐藏。"),
+    "run.pick_two": ("pick two different runs.", "请选择两个不同的训练任务。"),
+    "run.pick_first": ("pick a run (first run).", "请选择一个训练任务（任务一）。"),
+    "run.delete_ask": ("Delete run **{run}**? Its folder goes: settings, checkpoints, adapter, curves and evaluation. "
+                       "Corpora, other runs and drafts stay.",
+                       "确定删除训练任务 **{run}** 吗？它的整个文件夹都会删除：设置、检查点、适配器、曲线和评测结果。"
+                       "语料、其他任务和草稿都不受影响。"),
+    "run.deleted": ("Deleted run `{run}`.", "已删除训练任务 `{run}`。"),
+    "run.kept": ("Nothing deleted.", "没有删除任何内容。"),
+    "export.zip_done": ("Adapter of `{run}` exported.", "已导出 `{run}` 的适配器。"),
+    "export.merged_done": ("Merged model written to `{folder}`: load it with `AutoModelForCausalLM.from_pretrained` or, "
+                           "for Ollama, run `ollama create {run} -f Modelfile` in that folder.",
+                           "合并后的模型已写入 `{folder}`：可用 `AutoModelForCausalLM.from_pretrained` 加载；"
+                           "若用 Ollama，在该文件夹里运行 `ollama create {run} -f Modelfile`。"),
+    "export.gguf_done": ("GGUF written: `{file}` ({size:.0f} MB). For Ollama run `ollama create {run} -f Modelfile` in "
+                         "`{folder}`; llama.cpp and LM Studio open the file directly.",
+                         "已写出 GGUF：`{file}`（{size:.0f} MB）。若用 Ollama，在 `{folder}` 里运行 "
+                         "`ollama create {run} -f Modelfile`；llama.cpp 和 LM Studio 可直接打开该文件。"),
+    "sweep.started": ("Started sweep `{sweep}`: trials appear in the table as they finish.",
+                      "已开始超参数搜索 `{sweep}`：每完成一次试验，表格里就多一行。"),
+}
+
+# errors in settings (studio/config.py, studio/presets.py)
+MESSAGES.update({
+    "config.setting": ("setting '{field}': {problem}", "设置 '{field}'：{problem}"),
+    "config.from_0_below_1": ("{value} must be in [0, 1)", "{value} 须在 [0, 1) 之间"),
+    "config.from_0_to_1": ("{value} must be between 0 and 1", "{value} 须在 0 到 1 之间"),
+    "config.above_0_to_1": ("{value} must be in (0, 1]", "{value} 须在 (0, 1] 之间"),
+    "config.learning_rate": ("{value} must be between 0 and 1 (e.g. 2e-4)", "{value} 须在 0 到 1 之间（例如 2e-4）"),
+    "config.epochs": ("set epochs > 0 or max_steps > 0", "请把 epochs 设为大于 0，或把 max_steps 设为大于 0"),
+    "config.model": ("name a model", "请填写一个模型"),
+    "config.early_stopping": ("early stopping watches the validation loss: set eval_every > 0 too",
+                              "早停要看验证损失：请同时把 eval_every 设为大于 0"),
+    "config.init_adapter": ("a dpo run starts from a tuned adapter: name its run", "DPO 训练从一个已微调的适配器开始：请填写它的训练任务"),
+    "config.dpo_beta": ("{value} must be above 0 (e.g. 0.1)", "{value} 须大于 0（例如 0.1）"),
+    "config.prompt_template": ("must contain {{prompt}}, where the prompt field goes", "须包含 {{prompt}}，即提示字段放入的位置"),
+    "config.val_share": ("{value} must be above 0 and at most 0.2 (a fifth of the tokens)",
+                         "{value} 须大于 0 且不超过 0.2（token 总数的五分之一）"),
+    "config.near_dup": ("{value} must be 0 (off) or between 0 and 1, e.g. 0.85", "{value} 须为 0（关闭）或在 0 到 1 之间，例如 0.85"),
+    "config.max_chars": ("{value} must be above min_chars ({min_chars})", "{value} 须大于 min_chars（{min_chars}）"),
+    "config.between": ("{value} must be in {low}..{high}", "{value} 须在 {low} 到 {high} 之间"),
+    "config.positive": ("{value} must be above 0", "{value} 须大于 0"),
+    "config.non_negative": ("{value} must be 0 or more", "{value} 须大于或等于 0"),
+    "config.choice": ("'{value}' is not one of {choices}", "'{value}' 不在可选值 {choices} 之中"),
+    "config.unknown": ("unknown key in {source}; known keys: {known}", "{source} 中有未知的键；可用的键：{known}"),
+    "config.key_value": ("expected key=value", "应写成 key=value"),
+    "config.empty": ("empty value in {source}", "{source} 中的值为空"),
+    "config.type": ("'{value}' in {source} is not a valid {kind}", "{source} 中的 '{value}' 不是有效的 {kind}"),
+    "config.no_preset": ("no preset '{name}'; choose one of: {choices}", "没有名为 '{name}' 的预设；可选：{choices}"),
+    "config.bad_yaml": ("{path}: not valid YAML: {error}", "{path}：不是有效的 YAML：{error}"),
+    "config.not_mapping": ("{path}: expected key: value lines", "{path}：应为 key: value 形式的行"),
+})
+
+# the corpus: errors, the split, the report (studio/corpus/, studio/ui/views.py)
+MESSAGES.update({
+    "text": ("{text}", "{text}"),  # an English error not yet worded here, shown as it is
+    "corpus.no_files": ("no files given: choose at least one file", "没有文件：请至少选择一个文件"),
+    "corpus.empty_file": ("{file}: the file is empty; add some text or leave it out", "{file}：文件是空的；请加入文字，或不要上传它"),
+    "corpus.bad_bom": ("{file}: starts with a {encoding} byte-order mark but is not valid {encoding}",
+                       "{file}：以 {encoding} 字节顺序标记开头，内容却不是有效的 {encoding}"),
+    "corpus.binary": ("{file}: looks binary (it contains NUL bytes); upload text, not images or programs",
+                      "{file}：看起来是二进制文件（含 NUL 字节）；请上传文本，而不是图片或程序"),
+    "corpus.unknown_encoding": ("{file}: cannot tell its text encoding (tried UTF-8, GB18030, Big5 and detection); save it "
+                                "as UTF-8 (in most editors: Save As, encoding UTF-8)",
+                                "{file}：无法判断文本编码（已尝试 UTF-8、GB18030、Big5 和自动检测）；请另存为 UTF-8"
+                                "（多数编辑器：另存为，编码选 UTF-8）"),
+    "corpus.mixed_encoding": ("{file}: not valid {encoding} near byte {byte} (after line {line}); the file mixes encodings: "
+                              "save it as UTF-8", "{file}：第 {byte} 字节附近（第 {line} 行之后）不是有效的 {encoding}；"
+                              "文件混用了多种编码：请另存为 UTF-8"),
+    "corpus.file_type": ("{file}: unsupported file type '{suffix}'; use one of {supported}",
+                         "{file}：不支持的文件类型 '{suffix}'；请使用以下之一：{supported}"),
+    "corpus.prose_in_rows_mode": ("{file}: a {suffix} file holds prose, which is text mode; {mode} mode needs .jsonl, .json, "
+                                  ".csv, .tsv or .parquet rows with the fields mapped",
+                                  "{file}：{suffix} 文件里是成篇的文字，应使用 text 模式；{mode} 模式需要 .jsonl、.json、"
+                                  ".csv、.tsv 或 .parquet 的数据行，并对应好字段"),
+    "corpus.no_text": ("{file}: no text found; a scanned PDF needs OCR first", "{file}：没有找到文字；扫描版 PDF 需先做 OCR 文字识别"),
+    "corpus.too_small": ("the corpus is too small to measure: about {total:,.0f} tokens, and a validation split needs at least "
+                         "{min_val} tokens held out, which would be {share:.0%} of it (at most {max_share:.0%} may be held "
+                         "out). Add text: at least {need:,.0f} tokens in all",
+                         "语料太少，无法衡量：约 {total:,.0f} 个 token，而验证集至少要留出 {min_val} 个 token，"
+                         "即其中的 {share:.0%}（最多只能留出 {max_share:.0%}）。请加入更多文字：总共至少 {need:,.0f} 个 token"),
+    "corpus.rows_uneven": ("no set of whole rows makes up about {share:.0%} of the tokens without holding out more than "
+                           "{max_share:.0%} ({docs} rows, about {total:,.0f} tokens): add more rows",
+                           "找不到一组完整的数据行，能占 token 的约 {share:.0%} 而又不超过 {max_share:.0%}"
+                           "（共 {docs} 行，约 {total:,.0f} 个 token）：请加入更多数据行"),
+    "corpus.rows_invalid": ("only {valid} of {seen} rows have what {mode} mode needs (at least {share:.0%} must): {reasons}",
+                            "{seen} 行中只有 {valid} 行具备 {mode} 模式所需的字段（至少要有 {share:.0%}）：{reasons}"),
+    "corpus.nothing_left": ("no items left after cleaning ({dropped}): add more text or loosen the filters",
+                            "清洗后没有剩下任何条目（{dropped}）：请加入更多文字，或放宽过滤条件"),
+    "corpus.few_breaks": ("only {pieces} validation pieces ({tokens} tokens) could be held out: the documents have too few "
+                          "paragraph breaks to cut at; add text, or separate paragraphs with blank lines or line breaks",
+                          "只能留出 {pieces} 段验证文本（{tokens} 个 token）：文档里可供切分的段落太少；"
+                          "请加入更多文字，或用空行、换行分隔段落"),
+    "split.documents": ("{docs} documents: {chosen} whole ones held out, about {share:.0%} of the tokens",
+                        "{docs} 篇文档：整篇留出 {chosen} 篇，约占 token 的 {share:.0%}"),
+    "split.ends_one": ("too few documents ({docs}) to hold out whole ones, so the last {share:.0%} of one document is held "
+                       "out, cut at a paragraph break", "文档太少（{docs} 篇），无法整篇留出，因此在段落处切开，留出其中一篇最后的 {share:.0%}"),
+    "split.ends": ("{docs} documents: too few to hold out whole ones, so the last {share:.0%} of each of {cut} documents is "
+                   "held out, cut at a paragraph break",
+                   "{docs} 篇文档：太少，无法整篇留出，因此在段落处切开，留出其中 {cut} 篇各自最后的 {share:.0%}"),
+    "split.small": ("only {tokens:,} training tokens: too little to learn a voice from, so expect drafts to change little. "
+                    "Aim for 20,000 tokens or more (about 15,000 English words or 15,000 Chinese characters)",
+                    "训练集只有 {tokens:,} 个 token：太少，学不出文风，草稿多半变化不大。"
+                    "建议至少 20,000 个 token（约 15,000 个英文单词或 15,000 个汉字）"),
+})
+
+# a run's status line, written by the worker (studio/train/worker.py, dpo.py) into status.json
+MESSAGES.update({
+    "status.starting": ("starting", "正在启动"),
+    "status.queued": ("queued: another run holds the training slot; this one starts when it ends",
+                      "排队中：另一个训练任务正占用训练位，它结束后本任务开始"),
+    "status.loading": ("loading {model} ({quantization}) on {device}", "正在 {device} 上加载 {model}（{quantization}）"),
+    "status.loading_corpus": ("loading the tokenizer and corpus", "正在加载分词器和语料"),
+    "status.eval_base": ("evaluating the base model", "正在评测基座模型"),
+    "status.generation_base": ("base model: ROUGE and BLEU on held-out pairs", "基座模型：在留出数据对上计算 ROUGE 和 BLEU"),
+    "status.resuming": ("resuming from checkpoint step {step}", "从第 {step} 步的检查点继续"),
+    "status.oom_retry": ("out of memory at micro-batch {micro}: retrying at {half} with {steps} accumulation steps",
+                         "微批次 {micro} 时内存不足：改用 {half} 重试，梯度累积 {steps} 步"),
+    "status.training": ("training", "训练中"),
+    "status.training_note": ("training · {note}", "训练中 · {note}"),
+    "status.stopped_early": ("stopped early at step {step}: no validation improvement in {evals} evaluations; the adapter is "
+                             "the best one, from step {best}",
+                             "在第 {step} 步提前停止：连续 {evals} 次评测验证损失没有改善；保留的是第 {best} 步的最佳适配器"),
+    "status.stopped_early_rank0": ("stopped early (rank 0 decided)", "提前停止（由 0 号进程决定）"),
+    "status.saving": ("saving the adapter", "正在保存适配器"),
+    "status.eval_tuned": ("evaluating the tuned model", "正在评测微调后的模型"),
+    "status.generation_tuned": ("tuned model: ROUGE and BLEU on held-out pairs", "微调模型：在留出数据对上计算 ROUGE 和 BLEU"),
+    "status.style": ("style match: base and tuned continue {n} held-out openings", "风格匹配：基座和微调模型续写 {n} 个留出的开头"),
+    "status.done": ("done", "完成"),
+    "status.cancelled": ("cancelled", "已取消"),
+    "status.failed": ("failed", "失败"),
+    "status.dpo_before": ("measuring preference accuracy on {n} pairs (before)", "正在测量 {n} 对偏好数据上的准确率（训练前）"),
+    "status.dpo": ("DPO on {n} preference pairs", "在 {n} 对偏好数据上做 DPO"),
+    "status.dpo_after": ("measuring preference accuracy (after)", "正在测量偏好准确率（训练后）"),
+    "status.dpo_done": ("DPO done: preference accuracy on the {n} pairs {before:.0%} -> {after:.0%}",
+                        "DPO 完成：{n} 对偏好数据上的准确率 {before:.0%} -> {after:.0%}"),
+    "speed.measured": ("measured in {model} runs on this machine", "根据本机上 {model} 的训练实测"),
+    "speed.reference": ("measured on a 2-core CPU; train once here for a local figure",
+                        "在 2 核 CPU 上实测；在本机训练一次即可得到本机数据"),
+    "speed.none": ("no run of this model on this device yet", "这个模型还没有在此设备上训练过"),
+    "epoch.unknown": ("Training time per epoch on {device}: unknown ({source}).", "在 {device} 上每轮训练耗时：未知（{source}）。"),
+    "epoch.minutes": ("About {minutes:.1f} min per epoch on {device} at {speed:.0f} tokens/s ({source}).",
+                      "在 {device} 上每轮约 {minutes:.1f} 分钟，每秒 {speed:.0f} 个 token（{source}）。"),
+    "quant.gpu": ("auto: 4-bit NF4 (QLoRA) on the GPU", "auto：在 GPU 上用 4 位 NF4（QLoRA）"),
+    "quant.cpu_none": ("auto: unquantized LoRA (fp32) on the CPU: 4-bit is no faster here and learns less, and the model's "
+                       "{gb:.1f} GB of fp32 weights fit in memory",
+                       "auto：在 CPU 上用不量化的 LoRA（fp32）：这里 4 位既不更快、学得也更少，而模型 {gb:.1f} GB 的 fp32 权重放得进内存"),
+    "quant.cpu_nf4": ("auto: 4-bit NF4 on the CPU: the fp32 weights would take over a quarter of the memory",
+                      "auto：在 CPU 上用 4 位 NF4：fp32 权重会占用超过四分之一的内存"),
+    "memory.base weights": ("base weights", "基座权重"),
+    "memory.adapter + optimizer": ("adapter + optimizer", "适配器 + 优化器"),
+    "memory.activations": ("activations", "激活值"),
+    "memory.logits": ("logits", "logits"),
+})
+
+# the corpus report, tables and drafting lines (studio/ui/views.py)
+MESSAGES.update({
+    "report.heading": ("### Corpus `{name}` {version} ({mode} mode)", "### 语料 `{name}` {version}（{mode} 模式）"),
+    "report.kept": ("Kept **{items}** items ({train} train, {val} validation), {chars:,} characters{tokens}, {cjk:.0%} CJK. "
+                    "{estimate}", "保留 **{items}** 条（训练 {train} 条，验证 {val} 条），共 {chars:,} 个字符{tokens}，"
+                    "中日韩文字占 {cjk:.0%}。{estimate}"),
+    "report.tokens": (", **{train:,} + {val:,} tokens** ({tokenizer}{counted})", "，**{train:,} + {val:,} 个 token**（{tokenizer}{counted}）"),
+    "report.validation": ("**Validation: {val:,} of {total:,} tokens ({share:.1%}) held out**, {why}.",
+                          "**验证集：从 {total:,} 个 token 中留出 {val:,} 个（{share:.1%}）**，{why}。"),
+    "report.nothing": ("nothing", "无"),
+    "report.all_off": ("all off", "全部关闭"),
+    "report.rows": ("{n} rows", "{n} 行"),
+    "report.rows_read": ("Rows read: {seen}; skipped:", "读取 {seen} 行；跳过："),
+    "report.passed_over": ("Passed over in archives:", "压缩包中略过的文件："),
+    "rule.nfc": ("unicode normalised (NFC)", "Unicode 规范化（NFC）"),
+    "rule.strip_markup": ("HTML markup stripped", "去除 HTML 标记"),
+    "rule.join_lines": ("hard-wrapped lines joined", "合并硬换行"),
+    "rule.mask_pii": ("e-mails and phone numbers masked", "遮盖电子邮件和电话号码"),
+    "rule.strip_page_furniture": ("page headers, footers and numbers removed (lines)", "去除页眉、页脚和页码（行）"),
+    "rule.chunk_chars": ("long documents cut into pieces", "长文档切分成片段"),
+    "drop.exact": ("exact duplicate", "完全重复"),
+    "drop.near": ("near duplicate (similarity >= {t})", "近似重复（相似度 >= {t}）"),
+    "drop.short": ("shorter than {n} characters", "短于 {n} 个字符"),
+    "drop.long": ("longer than {n} characters", "长于 {n} 个字符"),
+    "col.dropped because": ("dropped because", "丢弃原因"),
+    "col.items": ("items", "条数"),
+    "col.cleaning rule": ("cleaning rule", "清洗规则"),
+    "col.changed": ("changed", "改动"),
+    "col.file": ("file", "文件"),
+    "col.encoding / type": ("encoding / type", "编码 / 类型"),
+    "col.bytes": ("bytes", "字节"),
+    "col.reason": ("reason", "原因"),
+    "col.from": ("from", "来源"),
+    "col.chars": ("chars", "字符数"),
+    "col.text": ("text", "文本"),
+    "col.tuned": ("tuned", "微调模型"),
+    "col.win rate": ("win rate", "胜率"),
+    "col.wins": ("wins", "胜"),
+    "col.losses": ("losses", "负"),
+    "col.ties": ("ties", "平"),
+    "col.judged": ("judged", "已评"),
+    "col.run": ("run", "训练任务"),
+    "col.state": ("state", "状态"),
+    "col.corpus": ("corpus", "语料"),
+    "col.model": ("model", "模型"),
+    "col.preset": ("preset", "预设"),
+    "col.steps": ("steps", "步数"),
+    "col.duration": ("duration", "用时"),
+    "col.perplexity base → tuned": ("perplexity base → tuned", "困惑度 基座 → 微调"),
+    "col.demo": ("demo", "演示"),
+    "col.setting": ("setting", "设置"),
+    "col.source": ("source", "来源"),
+    "col.where from": ("where from", "出处"),
+    "col.parameters (M)": ("parameters (M)", "参数量（M）"),
+    "col.cached": ("cached", "已缓存"),
+    "col.size on disk (GB)": ("size on disk (GB)", "磁盘占用（GB）"),
+    "col.weights in 4-bit (GB)": ("weights in 4-bit (GB)", "4 位权重（GB）"),
+    "col.weights in 16-bit (GB)": ("weights in 16-bit (GB)", "16 位权重（GB）"),
+    "col.licence": ("licence", "许可"),
+    "col.best": ("best", "最佳"),
+    "col.trial": ("trial", "试验"),
+    "col.learning rate": ("learning rate", "学习率"),
+    "col.LoRA rank": ("LoRA rank", "LoRA 秩"),
+    "col.epochs": ("epochs", "轮数"),
+    "col.val loss": ("val loss", "验证损失"),
+    "licence.gated": ("{licence}; gated: accept it on the model's hub page, then log in",
+                      "{licence}；需授权：先在模型的 hub 页面接受许可，再登录"),
+    "runs.same": ("The two runs used the same settings.", "两个训练任务的设置完全相同。"),
+    "copied.label": ("Copied from the corpus", "照抄语料的部分"),
+    "copied.share": ("Copied from the corpus: {share:.0%} of the text", "照抄语料的部分：占文本的 {share:.0%}"),
+    "copied.reciting": (" ⚠ reciting the corpus", " ⚠ 在背诵语料"),
+    "draft.summary": ("Drafted {panes} pane(s) in one batch: {tokens} tokens in {seconds} s ({speed} tokens/s, first token "
+                      "after {first} s) on {device} ({weights}), seed {seed}.",
+                      "一批生成 {panes} 个窗格：{seconds} 秒生成 {tokens} 个 token（每秒 {speed} 个 token，"
+                      "首个 token 用时 {first} 秒），设备 {device}（{weights}），种子 {seed}。"),
+    "draft.stopped": (" Stopped early.", " 已提前停止。"),
+    "estimate.note": (" ({note}.)", "（{note}。）"),
+})
+
+# the Write tab (studio/ui/write_tab.py, studio/write/drafter.py)
+MESSAGES.update({
+    "write.no_panes": ("no panes: tick the base model or pick a tuned run", "没有窗格：请勾选基座模型，或选择一个微调任务"),
+    "write.drafting": ("Drafting…", "正在生成…"),
+    "write.stopping": ("Stopping…", "正在停止…"),
+    "write.nothing_drafting": ("Nothing is being drafted.", "当前没有在生成草稿。"),
+    "write.export_first": ("draft something first, then export it.", "请先生成草稿，再导出。"),
+    "write.exported": ("Exported drafts {id} as {fmt}.", "已把草稿 {id} 导出为 {fmt}。"),
+    "write.duel_first": ("draft with the base and a tuned pane first.", "请先用基座和一个微调窗格生成草稿。"),
+    "write.duel_read": ("Read both, then pick. The labels show after your pick.", "两篇都读完再选。选完才会显示各自来自哪个模型。"),
+    "write.verdict_A": ("You preferred A. A was **{a}**, B was **{b}**.", "你选了 A。A 来自 **{a}**，B 来自 **{b}**。"),
+    "write.verdict_B": ("You preferred B. A was **{a}**, B was **{b}**.", "你选了 B。A 来自 **{a}**，B 来自 **{b}**。"),
+    "write.verdict_tie": ("You called it a tie. A was **{a}**, B was **{b}**.", "你判为平局。A 来自 **{a}**，B 来自 **{b}**。"),
+    "write.dpo_exported": ("{n} pairs exported.", "已导出 {n} 对。"),
+    "write.dpo_pick": ("pick the run to improve in tuned pane 1.", "请在微调窗格 1 中选择要改进的训练任务。"),
+    "write.dpo_started": ("DPO run **{run}** started from {source}: follow it in the Train tab.",
+                          "已从 {source} 开始 DPO 训练 **{run}**：请到“训练”页查看进度。"),
+    "draft.queued": ("another draft is being written; this one starts when it ends", "另一份草稿正在生成；它结束后再开始这一份"),
+    "draft.stopped_queued": ("stopped while queued: nothing was drafted", "排队时已停止：没有生成任何内容"),
+})
+
+LANGUAGES = ("en", "zh")
+
+
+def say(lang: str, key: str, **fields) -> str:
+    """The message `key` in `lang` (English when the language is not one we have), filled in. A
+    field that is itself a message (a keyed error, a `message()` dict) is rendered in `lang` too."""
+    return MESSAGES[key][1 if lang == "zh" else 0].format(**{k: render(lang, v) for k, v in fields.items()})
+
+
+def message(key: str, **fields) -> dict:
+    """A message to store (in a manifest, a status file) and render later in the reader's language."""
+    if key not in MESSAGES:
+        raise KeyError(f"no message '{key}' in studio/messages.py")
+    return {"key": key, "fields": fields}
+
+
+def render(lang: str, value):
+    """`value` in `lang` when it is a message (a `message()` dict or a keyed error); anything else
+    (a number, a name, free text from an older manifest) as it is."""
+    if isinstance(value, Keyed):
+        return say(lang, value.key, **value.fields)
+    if isinstance(value, dict) and set(value) == {"key", "fields"} and value["key"] in MESSAGES:
+        return say(lang, value["key"], **value["fields"])
+    if isinstance(value, list):
+        return [render(lang, v) for v in value]
+    return value
+
+
+class Keyed(Exception):
+    """Mixed into the studio's errors: built from a message key and its values, so the UI can show it
+    in the visitor's language; `str()` is the English text."""
+
+    def __init__(self, key: str, **fields):
+        self.key, self.fields = key, fields
+        super().__init__(say("en", key, **fields))
