@@ -33,7 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "eval.style_wins_value": ("in {wins} of {n} openings", "{n} 个开头中有 {wins} 个"),
     "style.pick": ("pick a tuned run in tuned pane 1 first.", "请先在微调窗格 1 中选择一个训练。"),
     "style.sample": ("First opening: *{opening}*\n\n**Base:** {base}\n\n**Tuned:** {tuned}",
-                     "第一个开头：*{opening}*\n\n**基座：** {base}\n\n**微调后：** {tuned}"),
+                     "第一个开头：*{opening}*\n\n**基座**：{base}\n\n**微调后**：{tuned}"),
     "eval.copied": ("copied from the corpus (style-match drafts)", "照抄语料的比例（风格匹配草稿）"),
     "dpo.heading": ("| on the preference pairs | before | after |", "| 在偏好对上 | 训练前 | 训练后 |"),
     "dpo.accuracy": ("chosen preferred (accuracy)", "选中稿更受偏好（准确率）"),
@@ -50,11 +50,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "estimate.memory_unknown": ("unknown until the model is on this machine", "模型下载到本机后才能估算"),
     "estimate.text": ("**Before you start:** {steps} steps ({per_epoch} per epoch), about {tokens:,} tokens; "
                       "{time}{speed}. Memory ({quantization}): {memory}.",
-                      "**开始之前：**共 {steps} 步（每轮 {per_epoch} 步），约 {tokens:,} 个 token；"
+                      "**开始之前**：共 {steps} 步（每轮 {per_epoch} 步），约 {tokens:,} 个 token；"
                       "预计{time}{speed}。内存（{quantization}）：{memory}。"),
     "estimate.pick": ("Pick a corpus and a preset to see the estimate.", "选好语料和预设后，这里会显示估算。"),
-    "estimate.cannot": ("**Cannot estimate:** {error}", "**无法估算：**{error}"),
-    "error": ("**Error:** {error}", "**出错了：**{error}"),
+    "estimate.cannot": ("**Cannot estimate:** {error}", "**无法估算**：{error}"),
+    "error": ("**Error:** {error}", "**出错了**：{error}"),
     "error.no_corpus": ("ingest a corpus first (Corpus tab), then pick it here.", "请先在“语料”页导入语料，再到这里选择。"),
     "error.no_run": ("pick a run first.", "请先选择一个训练任务。"),
     "run.started": ("Started run `{run}`.", "已开始训练任务 `{run}`。"),
@@ -294,6 +294,10 @@ MESSAGES.update({
                       "首个 token 用时 {first} 秒），设备 {device}（{weights}），种子 {seed}。"),
     "draft.stopped": (" Stopped early.", " 已提前停止。"),
     "estimate.note": (" ({note}.)", "（{note}。）"),
+    "quant.name.none": ("none: full-precision weights", "不量化：全精度权重"),
+    "quant.name.nf4": ("4-bit NF4", "4 位 NF4"),
+    "quant.name.fp4": ("4-bit FP4", "4 位 FP4"),
+    "quant.name.int8": ("8-bit", "8 位"),
 })
 
 # the Write tab (studio/ui/write_tab.py, studio/write/drafter.py)

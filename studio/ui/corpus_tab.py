@@ -48,6 +48,7 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
                                  info=T(f"setting.corpus.{n}.help")) for n in NUMBERS}
     report = gr.Markdown(elem_id="corpus-report")
     histogram = gr.BarPlot(histogram_frame({}), x=HISTOGRAM_X, y=HISTOGRAM_Y, title=T("corpus.lengths"), height=240,
+                           x_title=T("plot.length"), y_title=T("plot.items"),
                            elem_id="corpus-histogram", sort=HISTOGRAM_BINS)
     with gr.Accordion(T("corpus.dropped"), open=False):
         with gr.Row():

@@ -245,6 +245,16 @@ def _settings_strings() -> dict[str, tuple[str, str]]:
 
 STRINGS.update(_settings_strings())
 
+# the charts' axis and legend titles (their column names stay English: the data is shared)
+STRINGS.update({
+    "plot.step": ("step", "步数"),
+    "plot.loss": ("loss", "损失"),
+    "plot.lr": ("learning rate", "学习率"),
+    "plot.series": ("series", "曲线"),
+    "plot.length": ("length (tokens)", "长度（token）"),
+    "plot.items": ("items", "条数"),
+})
+
 # Gradio's own keys that its frontend asks for but its tables lack (6.31: `common.upload` and
 # `common.complete` have no text in any language, `common.runs_description` none in Chinese): the
 # page would show the raw key. Our tables are merged into gradio's, so these fill the gaps.

@@ -36,6 +36,7 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     message = gr.Markdown(elem_id="runs-message")
     differences = gr.Markdown(elem_id="runs-differences")
     curves = gr.LinePlot(views.overlaid_loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"), height=300,
+                         x_title=T("plot.step"), y_title=T("plot.loss"), color_title=T("plot.series"),
                          elem_id="runs-curves", color_map=views.COMPARED_COLOURS)
     with gr.Row():
         eval_first = gr.Markdown()

@@ -63,9 +63,11 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     run = gr.Dropdown(label=T("train.run"), choices=[], elem_id="run-picker")
     progress = gr.HTML(progress_html(None, forced_lang or "en"), elem_id="run-progress")
     with gr.Row():
-        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"),
+        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"), x_title=T("plot.step"),
+                           y_title=T("plot.loss"), color_title=T("plot.series"),
                            height=280, elem_id="loss-plot", color_map=LOSS_COLOURS)
         lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title=T("train.lr"), height=280,
+                              x_title=T("plot.step"), y_title=T("plot.lr"),
                               elem_id="lr-plot")
     evaluation = gr.Markdown(elem_id="run-eval")
     with gr.Accordion(T("train.sweep"), open=False):

@@ -149,7 +149,8 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
         if mem else say(lang, "estimate.memory_unknown")
     return say(lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
                time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
-               quantization=est["quantization"], memory=memory) \
+               quantization=say(lang, f"quant.name.{est['quantization']}") if f"quant.name.{est['quantization']}" in MESSAGES
+               else est["quantization"], memory=memory) \
         + (say(lang, "estimate.note", note=est["quantization_note"]) if est.get("quantization_note") else "")
 
 
