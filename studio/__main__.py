@@ -7,6 +7,7 @@
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
     python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
+    python -m studio download MODEL [--size]
     python -m studio export RUN_ID[@step-N] [--merged | --gguf [--quant f16|bf16|q8_0]]
     python -m studio publish RUN_ID [--off]
     python -m studio delete RUN_ID
@@ -24,7 +25,7 @@ from studio import service
 from studio.config import ConfigError, CorpusConfig, GenConfig
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
-from studio.messages import render
+from studio.messages import render, say
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.paths import BadName, data_root
 from studio.write.drafter import MODES, AdapterRefused
@@ -86,6 +87,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--openings", type=int, default=8, help="how many held-out openings (default 8)")
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
+    s = sub.add_parser("download", parents=[common], help="fetch a hub model into the local cache (resumes a stopped one)")
+    s.add_argument("model", help="a registry name (presets/models.yaml) or a hub id org/name")
+    s.add_argument("--size", action="store_true", help="only say how big it is and how much is already here")
     s = sub.add_parser("export", parents=[common], help="a run's adapter as a zip, --merged into its base, or --gguf")
     s.add_argument("run", help="RUN_ID, or RUN_ID@step-N for a checkpoint")
     s.add_argument("--merged", action="store_true",
@@ -188,6 +192,18 @@ def main(argv: list[str] | None = None) -> int:
                      f"ppl {r['eval'].get('base', {}).get('perplexity', '-')} -> {r['eval'].get('tuned', {}).get('perplexity', '-')}"
                      for r in rows]
             _say(args, rows, "\n".join(lines) or "no runs yet")
+        elif args.command == "download":
+            from studio import download
+
+            found = download.plan(args.model)
+            line = say("en", "download.size", repo=found.repo_id, files=found.files, total=found.total_bytes / 1e9,
+                       cached=found.cached_bytes / 1e9)
+            if not args.size:
+                print(line, file=sys.stderr)
+                folder = download.download(args.model, lambda done, total: print(
+                    f"\r{done / 1e9:.2f} / {total / 1e9:.2f} GB".ljust(30), end="", file=sys.stderr, flush=True))
+                line = say("en", "download.done", repo=found.repo_id, total=found.total_bytes / 1e9) + f"\n{folder}"
+            _say(args, vars(found), line)
         elif args.command == "export":
             from studio.train import export
 

@@ -321,6 +321,41 @@ MESSAGES.update({
     "draft.stopped_queued": ("stopped while queued: nothing was drafted", "排队时已停止：没有生成任何内容"),
 })
 
+# models: loading and downloading (studio/models.py, studio/download.py, the Models tab)
+MESSAGES.update({
+    "model.cannot_fetch": ("cannot fetch model {model}: no network or not in the local cache. Download it in the Models "
+                           "tab (or `python -m studio download {model}`) where there is a network, or point at a local "
+                           "folder ({error})",
+                           "无法获取模型 {model}：没有网络，本地缓存里也没有。请在有网络的地方到“模型”页下载"
+                           "（或运行 `python -m studio download {model}`），或者改用本地文件夹（{error}）"),
+    "model.no_config": ("model folder {path} has no config.json: point at a folder saved by save_pretrained",
+                        "模型文件夹 {path} 里没有 config.json：请指向用 save_pretrained 保存的文件夹"),
+    "model.unknown": ("unknown model '{model}': use a name from presets/models.yaml ({names}), a hub id like org/name, or a "
+                      "local folder", "未知模型 '{model}'：请使用 presets/models.yaml 里的名称（{names}）、"
+                      "org/name 形式的 hub id，或本地文件夹"),
+    "model.no_cuda": ("device 'cuda' was asked for but no CUDA GPU is visible: use device=auto or cpu",
+                      "设置了 device 'cuda'，但看不到 CUDA GPU：请改用 device=auto 或 cpu"),
+    "download.not_hub": ("{model} is not a hub model: it is already on this machine", "{model} 不是 hub 上的模型：它已在本机"),
+    "download.unknown": ("unknown model '{model}': use a hub id like org/name or one of {names}",
+                         "未知模型 '{model}'：请填写 org/name 形式的 hub id，或以下之一：{names}"),
+    "download.gated": ("{repo} is gated: accept its licence on its hub page (huggingface.co/{repo}) with your account, "
+                       "then log in here with `hf auth login` or set HF_TOKEN, and download again",
+                       "{repo} 需要授权：请用你的账号在它的 hub 页面（huggingface.co/{repo}）接受许可，"
+                       "然后在本机运行 `hf auth login` 或设置 HF_TOKEN，再重新下载"),
+    "download.not_found": ("{repo} is not on the hub: check the id (org/name, as on its page)",
+                           "hub 上没有 {repo}：请核对 id（org/name，与页面上一致）"),
+    "download.offline": ("cannot reach the hub to fetch {repo}: this machine has no network (or HF_HUB_OFFLINE is set). "
+                         "Connect and try again; a download that stopped half-way resumes",
+                         "无法连接 hub 获取 {repo}：本机没有网络（或设置了 HF_HUB_OFFLINE）。联网后再试；"
+                         "中途停下的下载会接着继续"),
+    "download.failed": ("downloading {repo} failed: {error}", "下载 {repo} 失败：{error}"),
+    "download.size": ("{repo}: {files} files, {total:.2f} GB ({cached:.2f} GB already here).",
+                      "{repo}：{files} 个文件，共 {total:.2f} GB（本机已有 {cached:.2f} GB）。"),
+    "download.progress": ("Downloading {repo}", "正在下载 {repo}"),
+    "download.done": ("{repo} is downloaded ({total:.2f} GB) into the local hub cache: training and drafting load it "
+                      "without a network now.", "{repo} 已下载（{total:.2f} GB）到本地 hub 缓存：现在训练和写作不联网也能加载它。"),
+})
+
 LANGUAGES = ("en", "zh")
 
 

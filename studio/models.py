@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from studio.messages import message
+from studio.messages import MESSAGES, Keyed, message
 from studio.paths import PROJECT_ROOT, models_dir
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,15 @@ EMBEDDED_DEFAULT = "smollm2-135m-instruct"
 REGISTRY_FILE = PROJECT_ROOT / "presets" / "models.yaml"
 
 
-class ModelUnavailable(RuntimeError):
-    """A model that cannot be had here; the message says which and what to do."""
+class ModelUnavailable(Keyed, RuntimeError):
+    """A model that cannot be had here; the message says which and what to do. Built from a message
+    key and values (studio/messages.py); an English text not yet worded there is shown as it is."""
+
+    def __init__(self, key_or_text: str, **fields):
+        if key_or_text in MESSAGES:
+            super().__init__(key_or_text, **fields)
+        else:
+            super().__init__("text", text=key_or_text)
 
 
 @dataclass
@@ -39,6 +46,8 @@ class ModelEntry:
     package: str = ""
     file: str = ""
     params_m: float = 0
+    licence: str = ""
+    gated: bool = False  # the hub asks for the licence to be accepted and a token
     description: str = ""
 
 
@@ -57,14 +66,11 @@ def resolve(model: str, root: Path) -> str:
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise ModelUnavailable(f"model folder {path} has no config.json: point at a folder saved by save_pretrained")
+            raise ModelUnavailable("model.no_config", path=path)
         return str(path.resolve())
     if model.count("/") == 1 and not model.startswith((".", "/")):
         return model  # a hub id
-    raise ModelUnavailable(
-        f"unknown model '{model}': use a name from presets/models.yaml ({', '.join(registry())}), "
-        "a hub id like org/name, or a local folder"
-    )
+    raise ModelUnavailable("model.unknown", model=model, names=", ".join(registry()))
 
 
 def embedded_gguf_path(entry: ModelEntry) -> Path:
@@ -140,7 +146,7 @@ def pick_device(preference: str = "auto") -> str:
     import torch
 
     if preference == "cuda" and not torch.cuda.is_available():
-        raise ModelUnavailable("device 'cuda' was asked for but no CUDA GPU is visible: use device=auto or cpu")
+        raise ModelUnavailable("model.no_cuda")
     if preference == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return preference
@@ -223,7 +229,7 @@ def load_tokenizer(source: str):
     try:
         tok = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except OSError as e:
-        raise ModelUnavailable(f"cannot fetch tokenizer of model {source}: no network or not cached ({e})") from None
+        raise ModelUnavailable("model.cannot_fetch", model=source, error=str(e).splitlines()[0]) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -244,6 +250,6 @@ def load_base(source: str, quantization: str, device: str, dtype_preference: str
             trust_remote_code=False,
         )
     except OSError as e:
-        raise ModelUnavailable(f"cannot fetch model {source}: no network or not cached ({e})") from None
+        raise ModelUnavailable("model.cannot_fetch", model=source, error=str(e).splitlines()[0]) from None
     model.config.use_cache = False
     return model

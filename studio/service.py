@@ -376,7 +376,7 @@ def models_overview(root: Path) -> list[dict]:
         rows.append({"name": entry.name, "source": entry.source, "id": entry.id or entry.package,
                      "params_m": entry.params_m, "cached": cached, "disk_gb": round(size / 1e9, 2),
                      "gb_4bit": round(params * WEIGHT_BYTES["nf4"] / 1e9, 2), "gb_16bit": round(params * 2 / 1e9, 2),
-                     "description": entry.description})
+                     "licence": entry.licence, "gated": entry.gated, "description": entry.description})
     return rows
 
 

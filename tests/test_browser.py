@@ -309,6 +309,9 @@ def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(b
     look("runs")
     page.get_by_role("tab", name="模型", exact=True).click()
     expect(page.locator("#models-table")).to_contain_text("smollm2-135m-instruct")
+    expect(page.locator("#models-table")).to_contain_text("需授权")  # Llama and Gemma: accept the licence first
+    page.locator("#models-download").click()  # no network here: the message says so, in Chinese
+    expect(page.locator("#models-download-status")).to_contain_text("无法连接 hub", timeout=30_000)
     look("models")
     page.close()
     assert not leaks, "\n".join(f"{where}: {found}" for where, found in leaks.items())

@@ -163,6 +163,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "tab estimates those).",
                     "工作室已登记的基座模型（presets/models.yaml）。已缓存的模型可离线使用；内存一栏只计模型权重，"
                     "训练时还要加上适配器、激活值和 logits（训练页会给出估算）。"),
+    "models.download_pick": ("Hub model to download", "要下载的 hub 模型"),
+    "models.download_pick_help": ("A name from the table or any hub id (org/name). It goes into the local hub cache, "
+                                  "where training and drafting find it offline.",
+                                  "表中的名称，或任意 hub id（org/name）。下载到本地 hub 缓存，之后训练和写作离线也能找到。"),
+    "models.size": ("Size first", "先看大小"),
+    "models.download": ("Download", "下载"),
 }
 
 # Settings: every field of TrainConfig and CorpusConfig, as (label, help) in Chinese. The English
