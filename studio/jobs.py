@@ -13,13 +13,14 @@ from pathlib import Path
 from studio import runs
 from studio.config import TrainConfig
 from studio.corpus.store import version_dir
+from studio.messages import Keyed, message
 from studio.paths import PROJECT_ROOT, check_name, runs_dir
 
 _children: dict[str, subprocess.Popen] = {}
 
 
-class JobError(RuntimeError):
-    pass
+class JobError(Keyed, RuntimeError):
+    """A run that cannot be started, resumed or cancelled now; built from a message key and values."""
 
 
 def create_run(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
@@ -32,7 +33,7 @@ def create_run(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -
     # pid comes from the worker itself; until then a fresh heartbeat keeps the run from looking dead.
     runs.write_json_atomic(folder / "status.json", {
         "state": runs.QUEUED, "run_id": run_id, "preset": preset, "created": time.time(),
-        "heartbeat": time.time(), "pid": None, "step": 0, "total_steps": 0, "message": "starting", "nproc": nproc,
+        "heartbeat": time.time(), "pid": None, "step": 0, "total_steps": 0, "message": message("status.starting"), "nproc": nproc,
     })
     return run_id
 
@@ -47,13 +48,12 @@ def resume(root: Path, run_id: str) -> int:
     folder = runs.run_dir(root, run_id)
     status = runs.read_status(folder)
     if status["state"] not in RESUMABLE:
-        raise JobError(f"run {run_id} is {status['state']}: only interrupted, cancelled or failed runs resume")
+        raise JobError("job.not_resumable", run=run_id, state=status["state"])
     found = latest(folder)
     if found is None:
-        raise JobError(f"run {run_id} has no complete checkpoint to resume from: start a new run "
-                       "(set save_every to checkpoint during training)")
+        raise JobError("job.no_checkpoint", run=run_id)
     runs.write_json_atomic(folder / "status.json", {
-        **status, "state": runs.QUEUED, "heartbeat": time.time(), "pid": None, "message": f"resuming from step {found[0]}"})
+        **status, "state": runs.QUEUED, "heartbeat": time.time(), "pid": None, "message": message("status.resuming", step=found[0])})
     return start(root, run_id)
 
 
@@ -89,10 +89,10 @@ def cancel(root: Path, run_id: str) -> dict:
     folder = runs.run_dir(root, run_id)
     status = runs.read_status(folder)
     if status["state"] not in runs.ACTIVE:
-        raise JobError(f"run {run_id} is {status['state']}, not running: nothing to cancel")
+        raise JobError("job.not_running", run=run_id, state=status["state"])
     pid = status.get("pid")
     if not pid:
-        raise JobError(f"run {run_id} is still starting; try cancel again in a few seconds")
+        raise JobError("job.starting", run=run_id)
     try:
         os.killpg(status.get("pgid") or pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -138,6 +138,21 @@ MESSAGES.update({
                                   "{file}：{suffix} 文件里是成篇的文字，应使用 text 模式；{mode} 模式需要 .jsonl、.json、"
                                   ".csv、.tsv 或 .parquet 的数据行，并对应好字段"),
     "corpus.no_text": ("{file}: no text found; a scanned PDF needs OCR first", "{file}：没有找到文字；扫描版 PDF 需先做 OCR 文字识别"),
+    "corpus.json_line": ("{file}: line {line} is not valid JSON ({error} at column {column}); fix or delete that line",
+                         "{file}：第 {line} 行不是有效的 JSON（第 {column} 列：{error}）；请修正或删除这一行"),
+    "corpus.json_not_object": ("{file}: line {line} is a JSON {kind}, expected an object like {{\"text\": ...}}",
+                               "{file}：第 {line} 行是 JSON {kind}，应为对象，例如 {{\"text\": ...}}"),
+    "corpus.json_file": ("{file}: not valid JSON: {error} at line {line}, column {column}",
+                         "{file}：不是有效的 JSON：第 {line} 行第 {column} 列：{error}"),
+    "corpus.csv_no_header": ("{file}: no header row; the first row must name the columns", "{file}：没有表头；第一行必须写明各列名称"),
+    "corpus.csv_fields": ("{file}: row ending at line {line} has {fields} fields, the header has {header}; check for an "
+                          "unquoted comma or a missing quote", "{file}：到第 {line} 行结束的这一行有 {fields} 个字段，表头有 "
+                          "{header} 个；请检查是否有未加引号的逗号或缺了引号"),
+    "corpus.csv_fields_tab": ("{file}: row ending at line {line} has {fields} fields, the header has {header}; check for an "
+                              "unquoted tab or a missing quote", "{file}：到第 {line} 行结束的这一行有 {fields} 个字段，表头有 "
+                              "{header} 个；请检查是否有未加引号的制表符或缺了引号"),
+    "corpus.csv_error": ("{file}: CSV error at line {line}: {error}; check for an unmatched quote",
+                         "{file}：第 {line} 行 CSV 出错：{error}；请检查引号是否成对"),
     "corpus.too_small": ("the corpus is too small to measure: about {total:,.0f} tokens, and a validation split needs at least "
                          "{min_val} tokens held out, which would be {share:.0%} of it (at most {max_share:.0%} may be held "
                          "out). Add text: at least {need:,.0f} tokens in all",
@@ -170,6 +185,12 @@ MESSAGES.update({
 
 # a run's status line, written by the worker (studio/train/worker.py, dpo.py) into status.json
 MESSAGES.update({
+    "job.not_resumable": ("run {run} is {state}: only interrupted, cancelled or failed runs resume",
+                          "训练任务 {run} 的状态是 {state}：只有中断、取消或失败的任务才能继续"),
+    "job.no_checkpoint": ("run {run} has no complete checkpoint to resume from: start a new run (set save_every to checkpoint "
+                          "during training)", "训练任务 {run} 没有完整的检查点可以继续：请开始新任务（设置 save_every 可在训练中保存检查点）"),
+    "job.not_running": ("run {run} is {state}, not running: nothing to cancel", "训练任务 {run} 的状态是 {state}，并未在训练：无需取消"),
+    "job.starting": ("run {run} is still starting; try cancel again in a few seconds", "训练任务 {run} 还在启动；请过几秒再取消"),
     "status.starting": ("starting", "正在启动"),
     "status.queued": ("queued: another run holds the training slot; this one starts when it ends",
                       "排队中：另一个训练任务正占用训练位，它结束后本任务开始"),

@@ -49,9 +49,9 @@ def _jsonl_rows(lines, display) -> Iterator[tuple[str, dict]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise CorpusError(f"{display}: line {no} is not valid JSON ({e.msg} at column {e.colno}); fix or delete that line") from None
+            raise CorpusError("corpus.json_line", file=display, line=no, error=e.msg, column=e.colno) from None
         if not isinstance(row, dict):
-            raise CorpusError(f"{display}: line {no} is a JSON {type(row).__name__}, expected an object like {{\"text\": ...}}")
+            raise CorpusError("corpus.json_not_object", file=display, line=no, kind=type(row).__name__)
         _check_types(row, types, display, f"line {no}")
         yield f"{display}:{no}", row
 
@@ -76,7 +76,7 @@ def _json_rows(path: Path, display: str):
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise CorpusError(f"{display}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+        raise CorpusError("corpus.json_file", file=display, error=e.msg, line=e.lineno, column=e.colno) from None
     if isinstance(data, dict):  # {"data": [...]} and similar wrappers
         lists = [v for v in data.values() if isinstance(v, list)]
         data = lists[0] if len(lists) == 1 else [data]
@@ -99,17 +99,17 @@ def _csv_rows(lines, display, delimiter) -> Iterator[tuple[str, dict]]:
     try:
         header = next(reader, None)
         if not header:
-            raise CorpusError(f"{display}: no header row; the first row must name the columns")
+            raise CorpusError("corpus.csv_no_header", file=display)
         header = [h.strip().lstrip("\ufeff") for h in header]
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise CorpusError(f"{display}: row ending at line {reader.line_num} has {len(row)} fields, the header has "
-                                  f"{len(header)}; check for an unquoted {'tab' if delimiter == chr(9) else 'comma'} or a missing quote")
+                raise CorpusError("corpus.csv_fields_tab" if delimiter == chr(9) else "corpus.csv_fields", file=display,
+                                  line=reader.line_num, fields=len(row), header=len(header))
             yield f"{display}:{reader.line_num}", dict(zip(header, row))
     except csv.Error as e:
-        raise CorpusError(f"{display}: CSV error at line {reader.line_num}: {e}; check for an unmatched quote") from None
+        raise CorpusError("corpus.csv_error", file=display, line=reader.line_num, error=e) from None
 
 
 def _parquet_rows(path: Path, display: str) -> Iterator[tuple[str, dict]]:
