@@ -377,6 +377,20 @@ MESSAGES.update({
                       "without a network now.", "{repo} 已下载（{total:.2f} GB）到本地 hub 缓存：现在训练和写作不联网也能加载它。"),
 })
 
+# GGUF export (studio/train/gguf_export.py, export.py)
+MESSAGES.update({
+    "gguf.quant": ("GGUF type '{quant}' is not offered: pick one of {choices}", "不提供 GGUF 类型 '{quant}'：请从 {choices} 中选择"),
+    "gguf.architecture": ("the architecture '{arch}' of {model} cannot be exported to GGUF here: the exporter writes "
+                          "{supported}; export the merged folder instead",
+                          "{model} 的架构 '{arch}' 暂不能导出为 GGUF：导出器支持 {supported}；请改为导出合并后的模型文件夹"),
+    "gguf.tokenizer": ("the tokenizer is not one the GGUF export knows (SmolLM2, Qwen2/2.5/3 or Llama 3): llama.cpp would not "
+                       "know how to split text for it", "GGUF 导出不认识这个分词器（支持 SmolLM2、Qwen2/2.5/3 和 Llama 3）："
+                       "llama.cpp 不知道该如何切分它的文本"),
+    "gguf.not_bpe": ("only GPT-2 style byte-level BPE tokenizers are exported ({error})",
+                     "只能导出 GPT-2 式的字节级 BPE 分词器（{error}）"),
+    "gguf.tensor": ("no GGUF name for tensor {tensor} of a {arch} model", "{arch} 模型的张量 {tensor} 没有对应的 GGUF 名称"),
+})
+
 LANGUAGES = ("en", "zh")
 
 

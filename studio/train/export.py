@@ -117,13 +117,13 @@ def gguf_model(root: Path, run: str, quant: str = "f16") -> Path:
     from studio.train.gguf_export import ARCHITECTURES, QUANTS, GGUFUnsupported, write_gguf
 
     if quant not in QUANTS:
-        raise GGUFUnsupported(f"GGUF type '{quant}' is not offered: pick one of {', '.join(QUANTS)}")
+        raise GGUFUnsupported("gguf.quant", quant=quant, choices=", ".join(QUANTS))
     source = parse_source(run)
     model_name = runs.read_config(runs.run_dir(root, source.run_id)).model
     config = model_facts(root, model_name)[1]
     if config and config.get("model_type") not in ARCHITECTURES:
-        raise GGUFUnsupported(f"the architecture '{config.get('model_type')}' of {model_name} cannot be exported to "
-                              f"GGUF here: the exporter writes {', '.join(ARCHITECTURES)}; export the merged folder instead")
+        raise GGUFUnsupported("gguf.architecture", arch=config.get("model_type"), model=model_name,
+                              supported=", ".join(ARCHITECTURES))
     out = exports_dir(root) / f"{source.key}-{quant}-gguf"
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{source.key}-"))
     try:

@@ -17,13 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.messages import Keyed
+
 QUANTS = ("f16", "bf16", "q8_0")
 # model_type (config.json) -> GGUF architecture name; every other architecture is refused.
 ARCHITECTURES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}
 
 
-class GGUFUnsupported(ValueError):
-    """A model or tokenizer this exporter cannot write; the message says which and why."""
+class GGUFUnsupported(Keyed, ValueError):
+    """A model or tokenizer this exporter cannot write; the message (a key in studio/messages.py
+    and its values) says which and why."""
 
 
 def _permute(weights: np.ndarray, n_head: int) -> np.ndarray:
@@ -67,8 +70,7 @@ def _pre_tokenizer(vocab: dict) -> str:
         return "qwen2"  # Qwen2, Qwen2.5, Qwen3
     if "<|im_start|>" in vocab and len(vocab) == 49152:
         return "smollm"  # SmolLM2
-    raise GGUFUnsupported("the tokenizer is not one the GGUF export knows (SmolLM2, Qwen2/2.5/3 or Llama 3): "
-                          "llama.cpp would not know how to split text for it")
+    raise GGUFUnsupported("gguf.tokenizer")
 
 
 def _write_vocab(writer, tokenizer_dir: Path, n_vocab: int) -> None:
@@ -77,7 +79,7 @@ def _write_vocab(writer, tokenizer_dir: Path, n_vocab: int) -> None:
     try:
         bpe = gguf.vocab.BpeVocab(tokenizer_dir)
     except (FileNotFoundError, ValueError) as e:
-        raise GGUFUnsupported(f"only GPT-2 style byte-level BPE tokenizers are exported ({e})") from None
+        raise GGUFUnsupported("gguf.not_bpe", error=e) from None
     tokens = [text if isinstance(text, bytes) else text.encode("utf-8") for text, _, _ in bpe.all_tokens()]
     types = [gguf.TokenType.NORMAL] * len(tokens)
     # Added tokens that the tokenizer marks special are CONTROL (never printed), the rest
@@ -145,12 +147,12 @@ def write_gguf(model, tokenizer_dir: Path, path: Path, quant: str = "f16", name:
     import gguf
 
     if quant not in QUANTS:
-        raise GGUFUnsupported(f"GGUF type '{quant}' is not offered: pick one of {', '.join(QUANTS)}")
+        raise GGUFUnsupported("gguf.quant", quant=quant, choices=", ".join(QUANTS))
     config = model.config
     arch = ARCHITECTURES.get(config.model_type)
     if arch is None:
-        raise GGUFUnsupported(f"the architecture '{config.model_type}' cannot be exported to GGUF here: "
-                              f"the exporter writes {', '.join(ARCHITECTURES)}; export the merged folder instead")
+        raise GGUFUnsupported("gguf.architecture", arch=config.model_type, model=getattr(config, "_name_or_path", ""),
+                              supported=", ".join(ARCHITECTURES))
     file_type = {"f16": gguf.LlamaFileType.MOSTLY_F16, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[quant]
     writer = gguf.GGUFWriter(path, arch, use_temp_file=True)
@@ -174,7 +176,7 @@ def write_gguf(model, tokenizer_dir: Path, path: Path, quant: str = "f16", name:
             continue
         gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if gguf_name is None:
-            raise GGUFUnsupported(f"no GGUF name for tensor {hf_name} of a {config.model_type} model")
+            raise GGUFUnsupported("gguf.tensor", tensor=hf_name, arch=config.model_type)
         array = tensor.detach().float().cpu().numpy()
         if arch == "llama" and hf_name.endswith("q_proj.weight"):
             array = _permute(array, n_head)
