@@ -421,8 +421,21 @@ def render(lang: str, value):
 
 class Keyed(Exception):
     """Mixed into the studio's errors: built from a message key and its values, so the UI can show it
-    in the visitor's language; `str()` is the English text."""
+    in the visitor's language; `str()` is the English text. A text that is not a key (an error not
+    yet worded here) is kept as it is, in both languages."""
 
     def __init__(self, key: str, **fields):
+        if key not in MESSAGES:
+            key, fields = "text", {"text": key}
         self.key, self.fields = key, fields
         super().__init__(say("en", key, **fields))
+
+    def __reduce__(self):  # errors cross process boundaries (token counting runs in worker processes)
+        return _rebuild, (type(self), self.__dict__)
+
+
+def _rebuild(cls, state: dict):
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, say("en", state["key"], **state["fields"]))
+    return error

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from studio.messages import MESSAGES, Keyed, message
+from studio.messages import Keyed, message
 from studio.paths import PROJECT_ROOT, models_dir
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,8 @@ REGISTRY_FILE = PROJECT_ROOT / "presets" / "models.yaml"
 
 
 class ModelUnavailable(Keyed, RuntimeError):
-    """A model that cannot be had here; the message says which and what to do. Built from a message
-    key and values (studio/messages.py); an English text not yet worded there is shown as it is."""
-
-    def __init__(self, key_or_text: str, **fields):
-        if key_or_text in MESSAGES:
-            super().__init__(key_or_text, **fields)
-        else:
-            super().__init__("text", text=key_or_text)
+    """A model that cannot be had here; the message says which and what to do (a key in
+    studio/messages.py and its values)."""
 
 
 @dataclass

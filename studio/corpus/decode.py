@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 from functools import lru_cache
 
-from studio.messages import MESSAGES, Keyed
+from studio.messages import Keyed
 
 BOMS = [  # UTF-32 LE before UTF-16 LE: its BOM starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -27,14 +27,8 @@ SAMPLE_CHARS = 20_000
 
 
 class CorpusError(Keyed, ValueError):
-    """Bad input; the message names the file (and line) and what to do. Built from a message key
-    and values (studio/messages.py); an English text not yet worded there is shown as it is."""
-
-    def __init__(self, key_or_text: str, **fields):
-        if key_or_text in MESSAGES:
-            super().__init__(key_or_text, **fields)
-        else:
-            super().__init__("text", text=key_or_text)
+    """Bad input; the message names the file (and line) and what to do (a key in studio/messages.py
+    and its values)."""
 
 
 # The codecs double as frequency tables: GB2312 level 1 (lead bytes B0-D7) holds the 3,755 most
