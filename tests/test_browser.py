@@ -159,6 +159,53 @@ def test_the_interface_reads_in_chinese(browser, studio_url):
     page.close()
 
 
+def announced(page) -> list[str]:
+    return page.evaluate("() => window.announced")
+
+
+@pytest.mark.parametrize("locale, waiting", [("en-US", r"In queue: \d+ of \d+"), ("zh-CN", r"排队中：第 \d+ 位，共 \d+ 位")])
+def test_a_waiting_event_says_its_place_in_the_queue_in_the_visitors_language(browser, locale, waiting):
+    """Gradio's announcement of a waiting event, through the studio's tables: the numbers filled in, and
+    Chinese for a Chinese page (the zh walk below once caught "In queue:   of" there)."""
+    import threading
+    import time
+
+    import gradio as gr
+    from playwright.sync_api import expect
+
+    from studio.ui.i18n import translations
+
+    release = threading.Event()
+    with gr.Blocks() as app:
+        first, second = gr.Textbox(elem_id="first"), gr.Textbox(elem_id="second")
+        hold, wait = gr.Button("hold", elem_id="hold"), gr.Button("wait", elem_id="wait")
+        hold.click(lambda: release.wait(60) and "done", None, first, concurrency_limit=1, concurrency_id="one")
+        wait.click(lambda: "done", None, second, concurrency_limit=1, concurrency_id="one")
+    app.queue()
+    app.launch(server_port=free_port(), prevent_thread_lock=True, i18n=translations())
+    try:
+        page = browser.new_page(locale=locale)
+        page.set_default_timeout(30_000)
+        page.goto(app.local_url)
+        # What a screen reader hears: gradio's live region says it for a moment, so every text it takes is kept.
+        page.evaluate("""() => { window.announced = []; new MutationObserver(() => {
+            for (const el of document.querySelectorAll('[aria-live]')) window.announced.push(el.textContent); })
+            .observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+        page.locator("#hold").click()
+        expect(page.locator("#first")).to_contain_text(re.compile(r"processing|\d"))  # holds the only slot
+        page.locator("#wait").click()
+        deadline = time.monotonic() + 20
+        while not any(re.fullmatch(waiting, text.strip()) for text in announced(page)) and time.monotonic() < deadline:
+            time.sleep(0.2)  # gradio sends the queue's numbers a moment after the event joins it
+        release.set()
+        expect(page.locator("#second textarea")).to_have_value("done")
+        assert any(re.fullmatch(waiting, text.strip()) for text in announced(page)), sorted(set(announced(page)))
+        page.close()
+    finally:
+        release.set()
+        app.close()
+
+
 def drawn(page, elem_id: str) -> dict:
     """What a plot actually drew in its SVG: each visible line's vertex count (a line whose series
     is missing from the colour scale is drawn without a stroke), the number of bars, and

@@ -269,6 +269,9 @@ STRINGS.update({
     "common.complete": ("Complete", "完成"),
     "common.runs": ("Runs", "运行记录"),
     "common.runs_description": ("View runs saved in this browser", "查看保存在本浏览器中的运行记录"),
+    # What gradio announces to a screen reader while an event waits in the queue: its tables have
+    # it in English only, so a Chinese page heard "In queue: 1 of 2". Gradio fills the braces.
+    "status.queue_position": ("In queue: {position} of {size}", "排队中：第 {position} 位，共 {size} 位"),
 })
 
 # Accessible names gradio writes in English without a translation key. The page puts them in the
