@@ -31,14 +31,20 @@ CHAT_TEMPLATES = ("tokenizer", "chatml", "plain")
 SCHEDULERS = ("cosine", "linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 CORPUS_MODES = ("text", "pairs", "chat")
-OBJECTIVES = ("sft", "dpo")
+OBJECTIVES = ("sft", "dpo", "blend")
+# PEFT's add_weighted_adapter methods that suit LoRA; the first five need equal ranks (PEFT's rule).
+BLEND_METHODS = ("linear", "ties", "dare_linear", "dare_ties", "magnitude_prune", "cat", "svd", "ties_svd",
+                 "dare_linear_svd", "dare_ties_svd", "magnitude_prune_svd")
 
 
 @dataclass
 class TrainConfig:
     model: str = _f("smollm2-135m-instruct", "Base model: a name from presets/models.yaml, a hub id, or a local folder.")
-    objective: str = _f("sft", "sft = learn the corpus (next-token loss); dpo = learn from the writer's blind picks (preference pairs), starting from init_adapter.", OBJECTIVES)
-    init_adapter: str = _f("", "dpo: the run (or run@step-N checkpoint) whose adapter training starts from; a frozen copy is the reference.")
+    objective: str = _f("sft", "sft = learn the corpus (next-token loss); dpo = learn from the writer's blind picks (preference pairs), starting from init_adapter; blend = combine the adapters of blend_of into one (no training).", OBJECTIVES)
+    init_adapter: str = _f("", "The run (or run@step-N checkpoint) whose adapter training starts from. sft: keep training it on this corpus (continual learning; the adapter's rank and layers are the parent's); dpo: a frozen copy is the reference.")
+    blend_of: str = _f("", "blend: the runs to combine and their weights, as 'run-a:0.5, run-b:0.5' (2 or 3 runs of the same base model).")
+    blend_method: str = _f("linear", "blend: PEFT's combination method. linear, ties, dare_* and magnitude_prune need equal ranks; cat joins the ranks; *_svd re-factorises the weighted sum.", BLEND_METHODS)
+    blend_density: float = _f(0.5, "blend (ties, dare_*, magnitude_prune): the share of each adapter's weights kept.")
     dpo_beta: float = _f(0.1, "dpo: how far the tuned model may move from the reference (higher = stay closer).")
     corpus: str = _f("", "Corpus name (data/corpora/<name>).")
     corpus_version: str = _f("", "Corpus version such as v2; empty means the newest.")
@@ -102,6 +108,10 @@ class TrainConfig:
             raise ConfigError("early_stopping_patience", "config.early_stopping")
         if self.objective == "dpo" and not self.init_adapter.strip():
             raise ConfigError("init_adapter", "config.init_adapter")
+        if self.objective == "blend" and len(blend_parts(self.blend_of)) < 2:
+            raise ConfigError("blend_of", "config.blend_of", value=self.blend_of)
+        if not 0 < self.blend_density <= 1:
+            raise ConfigError("blend_density", "config.above_0_to_1", value=self.blend_density)
         if self.dpo_beta <= 0:
             raise ConfigError("dpo_beta", "config.dpo_beta", value=self.dpo_beta)
         if "{prompt}" not in self.prompt_template:
@@ -167,6 +177,19 @@ class GenConfig:
         _non_negative(self, "top_k", "seed")
         if not 1 <= self.drafts <= 4:
             raise ConfigError("drafts", "config.between", value=self.drafts, low=1, high=4)
+
+
+def blend_parts(text: str) -> list[tuple[str, float]]:
+    """'run-a:0.5, run-b:0.5' as [(run, weight)]; a run without a weight gets 1. Malformed parts
+    raise ConfigError naming blend_of."""
+    parts = []
+    for item in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, weight = item.rpartition(":") if ":" in item else (item, "", "1")
+        try:
+            parts.append((name.strip(), float(weight)))
+        except ValueError:
+            raise ConfigError("blend_of", "config.blend_weight", value=item) from None
+    return parts
 
 
 def _check_choices(cfg) -> None:

@@ -96,6 +96,10 @@ MESSAGES.update({
     "config.early_stopping": ("early stopping watches the validation loss: set eval_every > 0 too",
                               "早停要看验证损失：请同时把 eval_every 设为大于 0"),
     "config.init_adapter": ("a dpo run starts from a tuned adapter: name its run", "DPO 训练从一个已微调的适配器开始：请填写它的训练任务"),
+    "config.blend_of": ("'{value}': a blend names 2 or 3 finished runs with weights, e.g. 'run-a:0.5, run-b:0.5'",
+                        "“{value}”：融合需要写明 2 到 3 个已完成的任务及权重，例如 “任务甲:0.5, 任务乙:0.5”"),
+    "config.blend_weight": ("'{value}' is not run:weight (the weight a number, e.g. 0.5)",
+                            "“{value}” 不是 任务:权重 的形式（权重是数字，例如 0.5）"),
     "config.dpo_beta": ("{value} must be above 0 (e.g. 0.1)", "{value} 须大于 0（例如 0.1）"),
     "config.prompt_template": ("must contain {{prompt}}, where the prompt field goes", "须包含 {{prompt}}，即提示字段放入的位置"),
     "config.val_share": ("{value} must be above 0 and at most 0.2 (a fifth of the tokens)",
@@ -185,6 +189,21 @@ MESSAGES.update({
 
 # a run's status line, written by the worker (studio/train/worker.py, dpo.py) into status.json
 MESSAGES.update({
+    "continue.no_parent": ("keep training needs a finished run to continue: pick one under 'Continue from'",
+                           "继续训练需要一个已完成的任务：请在“接着训练”中选择一个"),
+    "continue.other_model": ("run {parent} was trained on {parent_model}, not {model}: a continued run keeps its "
+                             "parent's base model (clear the model field, or pick a run of {model})",
+                             "任务 {parent} 的基座模型是 {parent_model}，不是 {model}：继续训练必须沿用上一代的基座模型"
+                             "（清空模型一栏，或选择一个基于 {model} 的任务）"),
+    "blend.count": ("a blend takes 2 or 3 different finished runs; got: {runs}",
+                    "融合需要 2 到 3 个不同的已完成任务；现在是：{runs}"),
+    "blend.models": ("these runs have different base models and cannot be blended: {runs}; pick runs of one base model",
+                     "这些任务的基座模型不同，无法融合：{runs}；请选择同一基座模型的任务"),
+    "blend.ranks": ("method {method} needs adapters of equal rank, and these differ: {runs}; use cat or svd, or pick "
+                    "runs of one rank", "方法 {method} 要求适配器的秩相同，而这些任务的秩不同：{runs}；请改用 cat 或 svd，"
+                    "或选择秩相同的任务"),
+    "blend.dora": ("DoRA adapters cannot be blended (PEFT combines LoRA matrices only): {runs}",
+                   "DoRA 适配器无法融合（PEFT 只能合并 LoRA 矩阵）：{runs}"),
     "job.not_resumable": ("run {run} is {state}: only interrupted, cancelled or failed runs resume",
                           "训练任务 {run} 的状态是 {state}：只有中断、取消或失败的任务才能继续"),
     "job.no_checkpoint": ("run {run} has no complete checkpoint to resume from: start a new run (set save_every to checkpoint "
@@ -207,6 +226,8 @@ MESSAGES.update({
                              "the best one, from step {best}",
                              "在第 {step} 步提前停止：连续 {evals} 次评测验证损失没有改善；保留的是第 {best} 步的最佳适配器"),
     "status.stopped_early_rank0": ("stopped early (rank 0 decided)", "提前停止（由 0 号进程决定）"),
+    "status.blend_eval": ("measuring base, sources and blend on {split}", "正在 {split} 上评估基座、各来源与融合结果"),
+    "status.blend_done": ("blended {n} adapters ({method})", "已融合 {n} 个适配器（{method}）"),
     "status.saving": ("saving the adapter", "正在保存适配器"),
     "status.eval_tuned": ("evaluating the tuned model", "正在评测微调后的模型"),
     "status.generation_tuned": ("tuned model: ROUGE and BLEU on held-out pairs", "微调模型：在留出数据对上计算 ROUGE 和 BLEU"),

@@ -122,6 +122,7 @@ def list_runs(root: Path) -> list[dict]:
             "corpus": cfg.get("corpus"),
             "model": cfg.get("model"),
             "preset": status.get("preset", ""),
+            "parent": cfg.get("init_adapter") or cfg.get("blend_of") or "",  # where its adapter came from
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps", 0),
             "eval": read_eval(folder),

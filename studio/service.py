@@ -159,6 +159,13 @@ def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | 
     if cfg.objective == "dpo":
         raise ValueError("objective=dpo: a DPO run starts from the blind picks; use `python -m studio dpo RUN` "
                          "or Train from preferences in the Write tab")
+    if cfg.objective == "blend":
+        raise ValueError("objective=blend: a blend combines finished runs; use `python -m studio blend` "
+                         "or Blend voices in the Runs tab")
+    if cfg.init_adapter:  # keep training a finished run's adapter
+        from studio.train.continual import continuing
+
+        cfg = continuing(root, cfg)
     if nproc > 1:
         _check_gpus_for(nproc, cfg.device)
     run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
@@ -253,6 +260,17 @@ def style_match(root: Path, run_id: str, openings: int = 8, gen: GenConfig | Non
                                    [d["tuned"] for d in drafts])
     runs.write_json_atomic(folder / "style.json", {**result, "settings": to_dict(gen)})
     return result
+
+
+def start_blend(root: Path, blend_of: str, method: str = "linear", density: float = 0.5) -> str:
+    """A blend run: 'run-a:0.5, run-b:0.5' combined by PEFT's `method` into a new run's adapter
+    (studio/train/blend.py); returns the run id at once."""
+    from studio.train.blend import blend_config
+
+    cfg = blend_config(root, TrainConfig(objective="blend", blend_of=blend_of, blend_method=method, blend_density=density))
+    run_id = jobs.create_run(root, cfg, preset="blend")
+    jobs.start(root, run_id)
+    return run_id
 
 
 DPO_DEFAULTS = {"learning_rate": 5e-5, "epochs": 2.0, "max_steps": 0, "batch_size": 2, "grad_accum": 1,

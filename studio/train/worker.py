@@ -118,22 +118,23 @@ class Run:
         self.holding_slot = True
         self.ranks.barrier()
 
-    def prepare_data(self, tok):
+    def blocks(self, records: list[dict], tok) -> list[list[int]]:
+        """Corpus records as the run's training blocks (its template, masking, packing and length)."""
         from studio.train.formatting import record_to_example
         from studio.train.packing import one_per_block, pack
 
         cfg = self.cfg
+        examples = [record_to_example(r, tok, cfg.chat_template, cfg.completion_only, cfg.prompt_template) for r in records]
+        return (pack if cfg.packing else one_per_block)(examples, cfg.seq_len, tok.eos_token_id)
+
+    def prepare_data(self, tok):
+        cfg = self.cfg
         manifest = read_manifest(self.root, cfg.corpus, cfg.corpus_version)
         version = self.corpus_version = manifest["version"]
         (self.folder / "corpus.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        to_blocks = pack if cfg.packing else one_per_block
-
-        def blocks(records):
-            examples = [record_to_example(r, tok, cfg.chat_template, cfg.completion_only, cfg.prompt_template) for r in records]
-            return to_blocks(examples, cfg.seq_len, tok.eos_token_id)
-
         val_records = read_split(self.root, cfg.corpus, version, "val")
-        return blocks(read_split(self.root, cfg.corpus, version, "train")), blocks(val_records), manifest["mode"], val_records
+        return (self.blocks(read_split(self.root, cfg.corpus, version, "train"), tok), self.blocks(val_records, tok),
+                manifest["mode"], val_records)
 
     def generation_metrics(self, model, tok, val_records, device) -> dict | None:
         """ROUGE/BLEU of generated responses on held-out pairs (pairs mode only)."""
@@ -216,7 +217,7 @@ class Run:
         from transformers import get_scheduler
 
         from studio.models import load_tokenizer, resolve
-        from studio.train import checkpoints, faults
+        from studio.train import checkpoints, continual, faults
         from studio.train.evaluate import mean_loss, summary
         from studio.train.loss import loss_sum
         from studio.train.packing import collate, count_targets
@@ -240,10 +241,14 @@ class Run:
         model = self.load_base(source)
         base = self.base_evaluation(model, tok, val_blocks, val_records, mode, device)
 
-        targets = "all-linear" if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
-        model = get_peft_model(model, LoraConfig(
-            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets,
-            use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM"))
+        if cfg.init_adapter:  # keep training: the parent's adapter, not a fresh one
+            model = continual.attach_parent(self.root, model, cfg.init_adapter)
+            parent = continual.evaluate_parent(self, model, tok, val_blocks, device)
+        else:
+            targets = "all-linear" if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
+            model = get_peft_model(model, LoraConfig(
+                r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets,
+                use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM"))
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         ranks.same_start(params)
@@ -411,6 +416,8 @@ class Run:
             result["tuned"]["generation"] = self.generation_metrics(model, tok, val_records, device)
         if mode == "text":
             result["style"] = self.style_evaluation(model, tok, val_records, device)
+        if cfg.init_adapter:
+            result["lineage"] = continual.lineage(self, model, tok, device, parent, base["val_loss"], tuned_loss)
         board.close()
         runs.write_json_atomic(self.folder / "eval.json", result)
         ranks.barrier()
@@ -463,6 +470,10 @@ def main(run_dir: str) -> int:
             from studio.train import dpo
 
             ended = dpo.train(run)
+        elif run.cfg.objective == "blend":
+            from studio.train import blend
+
+            ended = blend.make(run)
         else:
             ended = run.train()
         run.report.update(state=runs.COMPLETED, finished=time.time(), message=ended or message("status.done"))

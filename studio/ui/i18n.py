@@ -175,8 +175,11 @@ STRINGS: dict[str, tuple[str, str]] = {
 # label is the field's name and the English help is the field's own help in studio/config.py.
 SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "train.model": ("基座模型", "基座模型：presets/models.yaml 里的名称、Hugging Face 模型 id，或本地文件夹。"),
-    "train.objective": ("训练目标", "sft = 学习语料（预测下一个词）；dpo = 从作者的盲选结果（偏好对）中学习，以 init_adapter 为起点。"),
-    "train.init_adapter": ("起始适配器", "dpo：训练从哪个任务（或 任务@step-N 检查点）的适配器开始；它的一份冻结副本作为参照。"),
+    "train.objective": ("训练目标", "sft = 学习语料（预测下一个词）；dpo = 从作者的盲选结果（偏好对）中学习，以 init_adapter 为起点；blend = 把 blend_of 中的适配器融合成一个（不训练）。"),
+    "train.init_adapter": ("起始适配器", "训练从哪个任务（或 任务@step-N 检查点）的适配器开始。sft：在本语料上接着训练它（持续学习；适配器的秩和层沿用上一代）；dpo：它的一份冻结副本作为参照。"),
+    "train.blend_of": ("融合来源", "blend：要融合的任务及权重，写成 “任务甲:0.5, 任务乙:0.5”（同一基座模型的 2 到 3 个任务）。"),
+    "train.blend_method": ("融合方法", "blend：PEFT 的融合方法。linear、ties、dare_* 和 magnitude_prune 要求各适配器的秩相同；cat 把各秩拼接；*_svd 对加权和重新做低秩分解。"),
+    "train.blend_density": ("保留比例", "blend（ties、dare_*、magnitude_prune）：每个适配器保留的权重比例。"),
     "train.dpo_beta": ("DPO beta", "dpo：微调后的模型可以偏离参照模型多远（越大越贴近参照）。"),
     "train.corpus": ("语料", "语料名称（data/corpora/<名称>）。"),
     "train.corpus_version": ("语料版本", "语料版本，如 v2；留空表示最新版本。"),
