@@ -22,7 +22,7 @@ import json
 import sys
 
 from studio import service
-from studio.config import ConfigError, CorpusConfig, GenConfig
+from studio.config import BLEND_METHODS, ConfigError, CorpusConfig, GenConfig
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.messages import render, say
@@ -52,6 +52,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="override the preset's base model")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+    s.add_argument("--from", dest="from_run", default="", metavar="RUN",
+                   help="keep training this finished run's adapter (RUN or RUN@step-N) on the corpus")
     s.add_argument("--nproc", type=int, default=1,
                    help="processes under torchrun (DDP): one per GPU, or a few on the CPU; 1 = a plain worker")
 
@@ -72,6 +74,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("run", help="the run, or RUN@step-N, to start from")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+
+    s = sub.add_parser("blend", parents=[common], help="combine 2-3 finished runs' adapters into a new run (PEFT)")
+    s.add_argument("sources", nargs="+", metavar="RUN:WEIGHT", help="e.g. RUN_A:0.5 RUN_B:0.5")
+    s.add_argument("--method", default="linear", choices=BLEND_METHODS)
+    s.add_argument("--density", type=float, default=0.5, help="ties, dare_*, magnitude_prune: share of weights kept")
+    s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
+
+    s = sub.add_parser("bias", parents=[common], help="bias probe: counterfactual pairs scored under base and tuned")
+    s.add_argument("run", help="RUN_ID, or RUN_ID@step-N for a checkpoint")
 
     s = sub.add_parser("draft", parents=[common], help="base and tuned drafts side by side, one batch")
     s.add_argument("--run", action="append", required=True,
@@ -120,11 +131,28 @@ def add_config_flags(p: argparse.ArgumentParser, cls, skip=()) -> None:
 
 
 def _eval_line(ev: dict) -> str:
-    """Perplexity base -> tuned and the style match, on one line after the run id."""
+    """Perplexity base -> tuned and the style match, on one line after the run id; a continued
+    run's lineage and a blend's table on the lines after."""
+    if ev.get("objective") == "blend":
+        return "".join(f"\n  {row['split']}: base {row['base']['perplexity']:.2f}, "
+                       + ", ".join(f"{k} {v['perplexity']:.2f}" for k, v in row["sources"].items())
+                       + f", blend {row['blend']['perplexity']:.2f}" for row in ev["splits"])
     if not ev or "tuned" not in ev:
         return ""
     line = f": perplexity {ev['base']['perplexity']:.2f} -> {ev['tuned']['perplexity']:.2f}"
-    return line + (f"; {_style_line(ev['style'])}" if (ev.get("style") or {}).get("openings") else "")
+    line += f"; {_style_line(ev['style'])}" if (ev.get("style") or {}).get("openings") else ""
+    line += f"\n  {_bias_line(ev['bias'])}" if ev.get("bias") else ""
+    for row in (ev.get("lineage") or {}).get("splits", []):
+        line += (f"\n  {row['split']}: base {row['base']['perplexity']:.2f}, parent {row['parent']['perplexity']:.2f}, "
+                 f"this run {row['child']['perplexity']:.2f}")
+    return line
+
+
+def _bias_line(bias: dict) -> str:
+    groups = ", ".join(f"{name} {row['base']:.0%} -> {row['tuned']:.0%}" for name, row in bias["groups"].items())
+    return (f"bias probe: stereotyped variant preferred in {bias['base']:.0%} -> {bias['tuned']:.0%} of "
+            f"{bias['pairs']} pairs ({groups}); {bias['to_stereotype']} pairs moved towards the stereotype, "
+            f"{bias['from_stereotype']} away. {say('en', 'bias.explain', n=bias['pairs'])}")
 
 
 def _style_line(style: dict) -> str:
@@ -150,9 +178,15 @@ def main(argv: list[str] | None = None) -> int:
                           f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}\n"
                           f"validation: {m['split']['val_share']:.1%} of the tokens, {render('en', m['split']['why'])}"
                           + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]))
-        elif args.command in ("train", "resume", "dpo"):
+        elif args.command in ("train", "resume", "dpo", "blend"):
             if args.command == "train":
-                run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=args.model)
+                model = args.model
+                if args.from_run and not model:  # a continued run keeps its parent's base model
+                    model = service.run_view(root, args.from_run.split("@")[0])["config"]["model"]
+                run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=model,
+                                                init_adapter=args.from_run)
+            elif args.command == "blend":
+                run_id = service.start_blend(root, ", ".join(args.sources), args.method, args.density)
             elif args.command == "dpo":
                 run_id = service.start_dpo(root, args.run, args.set)
             else:
@@ -183,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
                              + f" ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
             _say(args, result, text)
+        elif args.command == "bias":
+            result = service.bias_probe(root, args.run)
+            _say(args, result, f"{args.run}: {_bias_line(result)}")
         elif args.command == "style":
             result = service.style_match(root, args.run, args.openings)
             _say(args, result, f"{args.run}: {_style_line(result)}")

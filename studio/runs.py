@@ -101,8 +101,12 @@ def read_status(folder: Path) -> dict:
 
 
 def read_eval(folder: Path) -> dict:
+    """eval.json, with a bias probe measured later (bias.json) in place of the one from training."""
     path = folder / "eval.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    found = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if found and (folder / "bias.json").exists():
+        found["bias"] = json.loads((folder / "bias.json").read_text(encoding="utf-8"))
+    return found
 
 
 def list_runs(root: Path) -> list[dict]:

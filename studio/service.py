@@ -273,6 +273,27 @@ def start_blend(root: Path, blend_of: str, method: str = "linear", density: floa
     return run_id
 
 
+def bias_probe(root: Path, run_id: str) -> dict:
+    """On demand (runs trained before the probe existed, any checkpoint): the bias probe of
+    studio/train/bias.py with the drafting model, kept in the run folder as bias.json."""
+    from studio.train import bias
+
+    with drafter(root).holding(run_id) as (model, tok, device):
+        result = {**bias.probe(model, tok, device), "weights": drafter(root).weights}
+    runs.write_json_atomic(runs.run_dir(root, run_id.split("@")[0]) / "bias.json", result)
+    return result
+
+
+def run_lineage(root: Path, run_id: str) -> dict:
+    """Where a run's adapter came from: its chain of parents (oldest first), or a blend's sources."""
+    from studio.config import blend_parts
+    from studio.train.continual import chain
+
+    cfg = runs.read_config(runs.run_dir(root, run_id))
+    blended = [key for key, _ in blend_parts(cfg.blend_of)] if cfg.objective == "blend" else []
+    return {"run_id": run_id, "chain": chain(root, run_id), "blend_of": blended}
+
+
 DPO_DEFAULTS = {"learning_rate": 5e-5, "epochs": 2.0, "max_steps": 0, "batch_size": 2, "grad_accum": 1,
                 "warmup_ratio": 0.1, "eval_every": 0, "early_stopping_patience": 0, "save_every": 0}
 

@@ -118,9 +118,14 @@ def make(run) -> str:
         splits.append(row)
         report.event(kind="eval", step=n, val_loss=row["blend"]["loss"])
         report.update(step=n)
-    runs.write_json_atomic(run.folder / "eval.json", {
-        "objective": "blend", "method": cfg.blend_method, "density": cfg.blend_density,
-        "sources": [{"run": s["key"], "weight": s["weight"]} for s in found], "splits": splits})
+    result = {"objective": "blend", "method": cfg.blend_method, "density": cfg.blend_density,
+              "sources": [{"run": s["key"], "weight": s["weight"]} for s in found], "splits": splits}
+    if cfg.bias_probe:
+        from studio.train import bias
+
+        report.update(message=message("status.bias"))
+        result["bias"] = bias.probe(model, tok, device)
+    runs.write_json_atomic(run.folder / "eval.json", result)
     return message("status.blend_done", n=len(found), method=cfg.blend_method)
 
 

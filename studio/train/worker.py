@@ -416,6 +416,11 @@ class Run:
             result["tuned"]["generation"] = self.generation_metrics(model, tok, val_records, device)
         if mode == "text":
             result["style"] = self.style_evaluation(model, tok, val_records, device)
+        if cfg.bias_probe:
+            from studio.train import bias
+
+            self.report.update(message=message("status.bias"))
+            result["bias"] = bias.probe(model, tok, device)
         if cfg.init_adapter:
             result["lineage"] = continual.lineage(self, model, tok, device, parent, base["val_loss"], tuned_loss)
         board.close()

@@ -153,6 +153,25 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "safetensors 模型文件夹；或合并后写成一个 GGUF 文件，供 llama.cpp、Ollama 和 LM Studio 使用"
                          "（f16、bf16 保留全部精度；q8_0 体积约减半）。合并导出都附带 Ollama `Modelfile`。"),
     "runs.gguf_type": ("GGUF type", "GGUF 类型"),
+    "train.continue_from": ("Continue from", "接着训练"),
+    "train.continue_from_help": ("Keep training a finished run's adapter on this corpus (e.g. a new version with more "
+                                 "chapters); — starts a fresh adapter. The evaluation then compares base, parent and "
+                                 "this run on both corpora's held-out text.",
+                                 "在本语料（例如加了新章节的新版本）上接着训练一个已完成任务的适配器；选 — 则从新的适配器开始。"
+                                 "评测会在新旧两份留出文本上比较基座、上一代和本任务。"),
+    "runs.blend": ("Blend voices", "融合文风"),
+    "runs.blend_help": ("Combine the adapters of 2 or 3 finished runs of one base model into a new run, with a weight "
+                        "for each (PEFT's adapter combinations: linear averages, cat keeps every update exactly, svd and "
+                        "the ties/dare/magnitude-prune methods trim and re-factorise). The blend drafts, exports and "
+                        "publishes like any run.",
+                        "把同一基座模型的 2 到 3 个已完成任务的适配器按各自权重融合成一个新任务（PEFT 的适配器组合："
+                        "linear 取加权平均，cat 完整保留每个更新，svd 以及 ties/dare/magnitude-prune 方法会修剪并重新分解）。"
+                        "融合结果可以像其他任务一样起草、导出和发布。"),
+    "runs.blend_pick": ("Runs to blend", "要融合的任务"),
+    "runs.blend_weights": ("Weights", "权重"),
+    "runs.blend_weights_help": ("One per run, in order, e.g. 0.5, 0.5", "按顺序每个任务一个，例如 0.5, 0.5"),
+    "runs.blend_method": ("Method", "方法"),
+    "runs.blend_start": ("Blend", "融合"),
     "runs.export_gguf": ("Export GGUF", "导出 GGUF"),
     "runs.export_zip": ("Export adapter (zip)", "导出适配器（zip）"),
     "runs.export_merged": ("Export merged model", "导出合并后的模型"),
@@ -177,6 +196,7 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "train.model": ("基座模型", "基座模型：presets/models.yaml 里的名称、Hugging Face 模型 id，或本地文件夹。"),
     "train.objective": ("训练目标", "sft = 学习语料（预测下一个词）；dpo = 从作者的盲选结果（偏好对）中学习，以 init_adapter 为起点；blend = 把 blend_of 中的适配器融合成一个（不训练）。"),
     "train.init_adapter": ("起始适配器", "训练从哪个任务（或 任务@step-N 检查点）的适配器开始。sft：在本语料上接着训练它（持续学习；适配器的秩和层沿用上一代）；dpo：它的一份冻结副本作为参照。"),
+    "train.bias_probe": ("偏见探测", "训练结束后，在 assets/bias 中的反事实句对（中英文）上分别用基座和微调后的模型打分：各自更偏向刻板印象那一句的比例。"),
     "train.blend_of": ("融合来源", "blend：要融合的任务及权重，写成 “任务甲:0.5, 任务乙:0.5”（同一基座模型的 2 到 3 个任务）。"),
     "train.blend_method": ("融合方法", "blend：PEFT 的融合方法。linear、ties、dare_* 和 magnitude_prune 要求各适配器的秩相同；cat 把各秩拼接；*_svd 对加权和重新做低秩分解。"),
     "train.blend_density": ("保留比例", "blend（ties、dare_*、magnitude_prune）：每个适配器保留的权重比例。"),

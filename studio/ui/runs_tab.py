@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio import service
+from studio.config import BLEND_METHODS
 from studio.train import export
 from studio.ui import views
 from studio.ui.actions import on_run
@@ -34,6 +35,7 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
         confirm_btn = gr.Button(T("runs.delete_confirm"), variant="stop", elem_id="runs-delete-confirm")
         keep_btn = gr.Button(T("runs.delete_keep"))
     message = gr.Markdown(elem_id="runs-message")
+    lineage = gr.Markdown(elem_id="runs-lineage")
     differences = gr.Markdown(elem_id="runs-differences")
     curves = gr.LinePlot(views.overlaid_loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"), height=300,
                          x_title=T("plot.step"), y_title=T("plot.loss"), color_title=T("plot.series"),
@@ -50,6 +52,16 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
                                     elem_id="runs-gguf-type", scale=0)
             gguf_btn = gr.Button(T("runs.export_gguf"), elem_id="runs-export-gguf")
         export_file = gr.File(label=T("runs.export_file"), interactive=False, height=60)
+    with gr.Accordion(T("runs.blend"), open=False):
+        gr.Markdown(T("runs.blend_help"))
+        with gr.Row():
+            blend_pick = gr.Dropdown(label=T("runs.blend_pick"), choices=[], multiselect=True, max_choices=3,
+                                     elem_id="runs-blend-pick")
+            blend_weights = gr.Textbox(label=T("runs.blend_weights"), info=T("runs.blend_weights_help"), max_lines=1,
+                                       elem_id="runs-blend-weights")
+            blend_method = gr.Dropdown(label=T("runs.blend_method"), choices=list(BLEND_METHODS), value="linear",
+                                       elem_id="runs-blend-method", scale=0)
+            blend_btn = gr.Button(T("runs.blend_start"), elem_id="runs-blend-start", scale=0)
 
     def refresh(request: gr.Request, a=None, b=None):
         return listed(request_lang(request, forced_lang), a, b)
@@ -60,7 +72,26 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
         a = a if a in ids else (ids[0] if ids else None)
         others = [i for i in ids if i != a]
         b = b if b in others else (others[0] if others else None)  # the second pick defaults to another run
-        return views.runs_frame(rows, lang), gr.update(choices=ids, value=a), gr.update(choices=ids, value=b)
+        finished = [r["run_id"] for r in rows if r["has_adapter"]]
+        return (views.runs_frame(rows, lang), gr.update(choices=ids, value=a), gr.update(choices=ids, value=b),
+                gr.update(choices=finished))
+
+    def show_lineage(request: gr.Request, a):
+        return views.lineage_line(service.run_lineage(root, a), request_lang(request, forced_lang)) if a else ""
+
+    def blend(request: gr.Request, picked, weights, method):
+        lang = request_lang(request, forced_lang)
+        picked = picked or []
+        if not 2 <= len(picked) <= 3:
+            return say(lang, "error", error=say(lang, "blend.pick")), *listed(lang)
+        given = [w.strip() for w in (weights or "").split(",") if w.strip()] or [f"{1 / len(picked):g}"] * len(picked)
+        if len(given) != len(picked):
+            return say(lang, "error", error=say(lang, "blend.weights", weights=weights)), *listed(lang)
+        try:
+            run_id = service.start_blend(root, ", ".join(f"{r}:{w}" for r, w in zip(picked, given)), method)
+        except USER_ERRORS as e:
+            return say(lang, "error", error=e), *listed(lang)
+        return say(lang, "blend.started", run=run_id), *listed(lang)
 
     def compare(request: gr.Request, a, b):
         lang = request_lang(request, forced_lang)
@@ -124,17 +155,20 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     def acting(action, done):
         return on_run(root, action, done, USER_ERRORS, forced_lang)
 
-    refresh_btn.click(refresh, [first, second], [table, first, second])
+    listing = [table, first, second, blend_pick]
+    refresh_btn.click(refresh, [first, second], listing)
+    first.change(show_lineage, first, lineage)
+    blend_btn.click(blend, [blend_pick, blend_weights, blend_method], [message, *listing])
     compare_btn.click(compare, [first, second], [message, differences, curves, eval_first, eval_second])
     resume_btn.click(acting(service.resume_run, "run.resumed"), first, message)
     publish_btn.click(acting(service.publish_run, "run.published"), first,
-                      message).then(refresh, [first, second], [table, first, second])
+                      message).then(refresh, [first, second], listing)
     unpublish_btn.click(acting(lambda r, a: service.publish_run(r, a, False), "run.hidden"), first,
-                        message).then(refresh, [first, second], [table, first, second])
+                        message).then(refresh, [first, second], listing)
     delete_btn.click(ask_delete, first, [confirm_row, confirm_text, message])
-    confirm_btn.click(delete, [first, second], [confirm_row, message, table, first, second])
+    confirm_btn.click(delete, [first, second], [confirm_row, message, *listing])
     keep_btn.click(keep, None, [confirm_row, message])
     zip_btn.click(export_zip, first, [export_file, message])
     merge_btn.click(export_merged, first, message)
     gguf_btn.click(export_gguf, [first, gguf_type], message)
-    return {"load": (refresh, [first, second], [table, first, second])}
+    return {"load": (refresh, [first, second], listing)}

@@ -22,8 +22,9 @@ from studio.ui.views import (LOSS_COLOURS, eval_markdown, estimate_markdown, los
 
 POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
-SIMPLE = ("model", "epochs")  # shown in the simple view; corpus and preset have their own pickers
-ADVANCED = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("corpus", "corpus_version", *SIMPLE)]
+SIMPLE = ("model", "epochs", "init_adapter")  # shown in the simple view; corpus and preset have their own pickers
+BLEND_FIELDS = ("blend_of", "blend_method", "blend_density")  # blends are made in the Runs tab
+ADVANCED = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("corpus", "corpus_version", *SIMPLE, *BLEND_FIELDS)]
 
 
 def field_input(f: dataclasses.Field, value):
@@ -47,6 +48,8 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         model = gr.Textbox(label=T("train.model"), value=default_model, max_lines=1, info=T("train.model_help"),
                            elem_id="train-model")
         epochs = gr.Number(label=T("train.epochs"), elem_id="train-epochs", value=start_values.get("epochs", 1), info=T("train.epochs_help"))
+    parent = gr.Dropdown(label=T("train.continue_from"), info=T("train.continue_from_help"), choices=[("—", "")],
+                         value="", elem_id="train-continue-from")
     preset_help = gr.Markdown(presets[first]["description"] if first else "")
     with gr.Accordion(T("train.advanced"), open=False):
         advanced = []
@@ -81,9 +84,9 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         sweep_table = gr.Dataframe(sweep_frame([]), interactive=False, elem_id="sweep-table")
     timer = gr.Timer(POLL_SECONDS)
 
-    def settings(model_name, epochs_value, *values) -> list[str]:
+    def settings(model_name, epochs_value, parent_run, *values) -> list[str]:
         """The form as KEY=VALUE overrides on top of the preset."""
-        pairs = [("model", (model_name or "").strip()), ("epochs", epochs_value)]
+        pairs = [("model", (model_name or "").strip()), ("epochs", epochs_value), ("init_adapter", parent_run)]
         pairs += [(f.name, v) for f, v in zip(ADVANCED, values)]
         return [f"{k}={int(v) if isinstance(v, float) and v.is_integer() and isinstance(getattr(TrainConfig, k, 0), int) else v}"
                 for k, v in pairs if v is not None and v != ""]
@@ -94,8 +97,13 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         choices = runs_choices(rows)
         keep = selected if selected in [c[1] for c in choices] else (choices[0][1] if choices else None)
         sweeps = [s["sweep_id"] for s in service.list_sweeps(root)]
+        parents = [("—", "")] + [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"]]
         return (gr.update(choices=names, value=names[-1] if names else None), gr.update(choices=choices, value=keep),
-                gr.update(choices=sweeps, value=sweeps[0] if sweeps else None))
+                gr.update(choices=sweeps, value=sweeps[0] if sweeps else None), gr.update(choices=parents))
+
+    def parent_model(parent_run, model_name):
+        """Continuing a run keeps its base model: the model field follows the picked parent."""
+        return service.run_view(root, parent_run)["config"]["model"] if parent_run else model_name
 
     def show(request: gr.Request, run_id):
         lang = request_lang(request, forced_lang)
@@ -117,22 +125,23 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     def on_load(request: gr.Request, name, selected):
         return [described(name, request_lang(request, forced_lang)), *lists(selected)]
 
-    def estimate_now(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, *values):
+    def estimate_now(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, parent_run, *values):
         lang = request_lang(request, forced_lang)
         if not corpus_name or not preset_name:
             return say(lang, "estimate.pick")
         try:
             return estimate_markdown(service.training_estimate(root, corpus_name, preset_name,
-                                                               settings(model_name, epochs_value, *values)), lang)
+                                                               settings(model_name, epochs_value, parent_run, *values)), lang)
         except USER_ERRORS as e:
             return say(lang, "estimate.cannot", error=e)
 
-    def start(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, *values):
+    def start(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, parent_run, *values):
         lang = request_lang(request, forced_lang)
         if not corpus_name:
             return say(lang, "error", error=say(lang, "error.no_corpus")), gr.update()
         try:
-            run_id = service.start_training(root, corpus_name, preset_name, settings(model_name, epochs_value, *values))
+            run_id = service.start_training(root, corpus_name, preset_name,
+                                            settings(model_name, epochs_value, parent_run, *values))
         except USER_ERRORS as e:
             return say(lang, "error", error=e), gr.update()
         rows = service.list_runs(root)
@@ -142,13 +151,13 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     resume = on_run(root, service.resume_run, "run.resuming", USER_ERRORS, forced_lang)
 
     def start_sweep(request: gr.Request, trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value,
-                    *values):
+                    parent_run, *values):
         lang = request_lang(request, forced_lang)
         if not corpus_name:
             return say(lang, "error", error=say(lang, "error.no_corpus")), gr.update()
         try:
             sweep_id = service.start_sweep(root, corpus_name, preset_name, int(trials or 0), sampler, int(steps or 0),
-                                           settings(model_name, epochs_value, *values))
+                                           settings(model_name, epochs_value, parent_run, *values))
         except USER_ERRORS as e:
             return say(lang, "error", error=e), gr.update()
         ids = [s["sweep_id"] for s in service.list_sweeps(root)]
@@ -158,7 +167,7 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         lang = request_lang(request, forced_lang)
         return sweep_frame(service.sweep_trials(root, sweep_id) if sweep_id else [], lang)
 
-    form = [corpus, preset, model, epochs, *advanced]
+    form = [corpus, preset, model, epochs, parent, *advanced]
     sweep_btn.click(start_sweep, [sweep_trials, sweep_sampler, sweep_steps, *form], [message, sweep_pick])
     sweep_pick.change(show_sweep, sweep_pick, sweep_table)
     timer.tick(show_sweep, sweep_pick, sweep_table)
@@ -168,7 +177,8 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     train_btn.click(start, form, [message, run])
     cancel_btn.click(cancel, run, message)
     resume_btn.click(resume, run, message)
-    refresh_btn.click(lists, run, [corpus, run, sweep_pick])
+    refresh_btn.click(lists, run, [corpus, run, sweep_pick, parent])
+    parent.change(parent_model, [parent, model], model)
     run.change(show, run, [progress, plot, lr_plot, evaluation])
     timer.tick(show, run, [progress, plot, lr_plot, evaluation])
-    return {"load": (on_load, [preset, run], [preset_help, corpus, run, sweep_pick])}
+    return {"load": (on_load, [preset, run], [preset_help, corpus, run, sweep_pick, parent])}

@@ -95,6 +95,8 @@ def eval_markdown(ev: dict, lang: str = "en") -> str:
                 f"| {say(lang, 'dpo.margin')} | {before['mean_margin']:.2f} | {after['mean_margin']:.2f} |\n\n"
                 + say(lang, "dpo.summary", pairs=ev["pairs"], init=html.escape(ev["init_adapter"]), steps=ev["steps"],
                       time=duration(ev.get("train_seconds"), lang)))
+    if ev.get("objective") == "blend":
+        return blend_markdown(ev, lang)
     base, tuned = ev["base"], ev["tuned"]
     change = ev.get("perplexity_change", 0) * 100
     lines = [
@@ -113,7 +115,65 @@ def eval_markdown(ev: dict, lang: str = "en") -> str:
     if ev.get("stopped_early"):
         stopped = str(render(lang, ev["stopped_early"]))
         text += f" {html.escape(stopped[0].upper() + stopped[1:])}{'' if lang == 'zh' else '.'}"
-    return text
+    return text + lineage_markdown(ev.get("lineage"), lang) + bias_markdown(ev.get("bias"), lang)
+
+
+def bias_markdown(bias: dict | None, lang: str) -> str:
+    """The bias probe's table (all pairs, per language, per category) and what it can and cannot say."""
+    if not bias:
+        return ""
+    lines = ["", "", say(lang, "bias.heading", n=bias["pairs"], source=bias["source"]), "", say(lang, "bias.columns"),
+             "|---|---|---|", f"| {say(lang, 'bias.all', n=bias['pairs'])} | {bias['base']:.0%} | {bias['tuned']:.0%} "
+             f"({(bias['tuned'] - bias['base']) * 100:+.0f} pt) |"]
+    for group, row in bias["groups"].items():
+        label = say(lang, f"bias.{group}", n=row["pairs"]) if f"bias.{group}" in MESSAGES else html.escape(group)
+        lines.append(f"| {label} | {row['base']:.0%} | {row['tuned']:.0%} |")
+    lines += ["", say(lang, "bias.moved", to=bias["to_stereotype"], away=bias["from_stereotype"]) + " "
+              + say(lang, "bias.explain", n=bias["pairs"])]
+    return "\n".join(lines)
+
+
+def _ppl(row: dict, reference: dict | None = None) -> str:
+    change = f" ({row['perplexity'] / reference['perplexity'] - 1:+.0%})" if reference else ""
+    return f"{row['perplexity']:.2f}{change}"
+
+
+def lineage_markdown(lineage: dict | None, lang: str) -> str:
+    """A continued run's table: base, parent and this run on its own split and on the parent's."""
+    if not lineage:
+        return ""
+    new, old = lineage["splits"]
+    lines = ["", "", say(lang, "lineage.heading", parent=html.escape(lineage["parent"])), "",
+             say(lang, "lineage.columns"), "|---|---|---|---|"]
+    for row, key in ((new, "lineage.new"), (old, "lineage.old")):
+        lines.append(f"| {say(lang, key, split=html.escape(row['split']))} | {_ppl(row['base'])} | {_ppl(row['parent'])} | "
+                     f"{_ppl(row['child'], row['parent'])} |")
+    lines += ["", say(lang, "lineage.forgetting", change=old["child"]["perplexity"] / old["parent"]["perplexity"] - 1)]
+    if lineage.get("parent_split_in_train"):
+        lines[-1] += " " + say(lang, "lineage.overlap", share=lineage["parent_split_in_train"])
+    return "\n".join(lines)
+
+
+def lineage_line(lineage: dict, lang: str) -> str:
+    """One line on where a run's adapter came from; "" for a run trained from a fresh adapter."""
+    if lineage["blend_of"]:
+        return say(lang, "runs.blend_of", run=lineage["run_id"], sources=" + ".join(lineage["blend_of"]))
+    if len(lineage["chain"]) > 1:
+        return say(lang, "runs.lineage", run=lineage["run_id"], chain=" → ".join(lineage["chain"]))
+    return ""
+
+
+def blend_markdown(ev: dict, lang: str) -> str:
+    """A blend's table: base, each source and the blend on each source's held-out split."""
+    keys = [s["run"] for s in ev["sources"]]
+    sources = ", ".join(f"{html.escape(s['run'])} ({s['weight']:g})" for s in ev["sources"])
+    lines = [say(lang, "blend.heading", method=ev["method"], sources=sources), "",
+             "| " + " | ".join([say(lang, "blend.split"), say(lang, "blend.base"), *map(html.escape, keys),
+                                say(lang, "blend.blend")]) + " |", "|---" * (len(keys) + 3) + "|"]
+    for row in ev["splits"]:
+        lines.append(f"| {html.escape(row['split'])} | {_ppl(row['base'])} | "
+                     + " | ".join(_ppl(row["sources"][k]) for k in keys) + f" | {_ppl(row['blend'])} |")
+    return "\n".join(lines) + bias_markdown(ev.get("bias"), lang)
 
 
 def style_rows(style: dict | None, lang: str) -> list[str]:
@@ -277,14 +337,15 @@ def win_rate_frame(rates: list[dict], lang: str = "en") -> pd.DataFrame:
 
 def runs_frame(rows: list[dict], lang: str = "en") -> pd.DataFrame:
     """Every run, one line each: what it is, how it went, what it measured."""
-    names = columns(lang, "run", "state", "corpus", "model", "preset", "steps", "duration", "perplexity base → tuned", "demo")
+    names = columns(lang, "run", "from", "state", "corpus", "model", "preset", "steps", "duration", "perplexity base → tuned",
+                    "demo")
     lines = []
     for r in rows:
         ev = r.get("eval") or {}
         ppl = (f"{ev['base']['perplexity']:.2f} → {ev['tuned']['perplexity']:.2f}"
                if ev.get("base") and ev.get("tuned") else "")
         state = say(lang, f"state.{r['state']}") if f"state.{r['state']}" in MESSAGES else r["state"]
-        lines.append([r["run_id"], state, r["corpus"], r["model"], r["preset"],
+        lines.append([r["run_id"], r.get("parent", ""), state, r["corpus"], r["model"], r["preset"],
                       f"{r['step']}/{r['total_steps']}", duration(r.get("seconds"), lang), ppl, "✓" if r.get("published") else ""])
     return pd.DataFrame(lines, columns=names)
 

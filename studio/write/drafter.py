@@ -261,6 +261,20 @@ class Drafter:
             del self._adapters[oldest]
         self.model.eval()
 
+    @contextlib.contextmanager
+    def holding(self, source_text: str):
+        """The loaded model with `source_text`'s adapter active, the tokenizer and the device, held
+        (no draft runs meanwhile) for a measurement such as the bias probe."""
+        source = parse_source(source_text)
+        if not source.run_id:
+            raise AdapterRefused("pick a tuned run: the measurement compares it with its base")
+        with self._lock:
+            model_name, quantization, device, _ = self._base_for([source], None)
+            self._ensure_base(model_name, quantization, device)
+            self._ensure_adapter(source, {source.key})
+            self.model.set_adapter(source.key)
+            yield self.model, self.tokenizer, self.device
+
     @property
     def cached_adapters(self) -> list[str]:
         return list(self._adapters)
