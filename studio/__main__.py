@@ -81,6 +81,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--density", type=float, default=0.5, help="ties, dare_*, magnitude_prune: share of weights kept")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
 
+    s = sub.add_parser("requests", parents=[common],
+                       help="grow a corpus: a model writes the request each passage answers; --save makes a pairs version")
+    s.add_argument("corpus", help="a text corpus")
+    s.add_argument("--source", default="base", help="base (the model in --model) or a tuned RUN")
+    s.add_argument("--model", default=None, help="with --source base: the model that writes (default: the embedded one)")
+    s.add_argument("--limit", type=int, default=0, help="passages to ask this time (0: every one without a request)")
+    s.add_argument("--save", action="store_true", help="save the staged requests as the corpus's next (pairs) version")
+    s.add_argument("--drop", default="", help="with --save: item numbers to leave out, e.g. '3, 7, 10-12'")
+
     s = sub.add_parser("bias", parents=[common], help="bias probe: counterfactual pairs scored under base and tuned")
     s.add_argument("run", help="RUN_ID, or RUN_ID@step-N for a checkpoint")
 
@@ -217,6 +226,15 @@ def main(argv: list[str] | None = None) -> int:
             text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
                              + f" ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
             _say(args, result, text)
+        elif args.command == "requests":
+            if args.save:
+                m = service.save_requests(root, args.corpus, "", args.drop)
+                _say(args, m, say("en", "requests.saved", name=m["name"], version=m["version"], pairs=m["documents"]))
+            else:
+                for step in service.make_requests(root, args.corpus, "", args.source, args.model, args.limit):
+                    print(f"{step['done']}/{step['total']}: {step['request']}", file=sys.stderr)
+                rows = service.requests_preview(root, args.corpus)
+                _say(args, rows, "\n".join(f"{r['index']:>4} [{r['split']}] {r['request'] or '-'}" for r in rows))
         elif args.command == "bias":
             result = service.bias_probe(root, args.run)
             _say(args, result, f"{args.run}: {_bias_line(result)}")

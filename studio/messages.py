@@ -60,6 +60,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "measure fairness, 50% does not mean unbiased, and a change of a few pairs is within noise.",
                      "它能说明的：在你的语料上微调后，模型是更偏向这些刻板印象（比例上升）还是远离（比例下降）。"
                      "它不能说明的：{n} 组手写短句衡量不了公平；50% 不等于没有偏见；只差几组属于正常波动。"),
+    "requests.not_text": ("corpus {name} {version} is a {mode} corpus: requests are made for the passages of a text "
+                          "corpus (ingest your prose in text mode)", "语料 {name} {version} 是 {mode} 语料：只能为 text "
+                          "语料的段落生成要求（请用 text 模式导入你的文章）"),
+    "requests.bad_drop": ("'{part}' is not an item number: give numbers and ranges such as 3, 7, 10-12",
+                          "“{part}” 不是条目编号：请填写编号或范围，如 3, 7, 10-12"),
+    "requests.drop_range": ("'{part}': the items are numbered 1 to {last}", "“{part}”：条目编号是 1 到 {last}"),
+    "requests.too_few": ("{train} training and {val} validation passages have a request that is kept: make requests "
+                         "for more passages (both splits need at least one) or drop fewer",
+                         "保留下来且有要求的段落只有训练集 {train} 条、验证集 {val} 条：请为更多段落生成要求"
+                         "（两部分都至少要有一条），或少删一些"),
+    "requests.progress": ("{done} of {total} passages have a request. Latest: {request}",
+                          "{total} 个段落中已有 {done} 个生成了要求。最新一条：{request}"),
+    "requests.stopped": ("Stopped: {done} of {total} passages have a request; Make requests goes on from the next one.",
+                         "已停止：{total} 个段落中已有 {done} 个生成了要求；再点“生成要求”会从下一个接着做。"),
+    "requests.saved": ("Saved {name} {version}: {pairs} pairs (your passages unchanged, the requests generated); train "
+                       "it in pairs mode from the Train tab.", "已保存 {name} {version}：{pairs} 对（你的段落原样保留，"
+                       "只有要求是生成的）；可在训练页按 pairs 模式训练。"),
+    "requests.pick": ("pick a text corpus first", "请先选择一个 text 语料"),
     "lineage.heading": ("**Kept training** from {parent}: perplexity on each held-out split",
                         "**继续训练**自 {parent}：各留出集上的困惑度"),
     "lineage.columns": ("| held-out split | base | parent | this run |", "| 留出集 | 基座 | 上一代 | 本任务 |"),
@@ -343,6 +361,9 @@ MESSAGES.update({
     "col.judged": ("judged", "已评"),
     "col.run": ("run", "训练任务"),
     "col.from": ("from", "来自"),
+    "col.split": ("split", "划分"),
+    "col.request": ("request (generated)", "要求（生成的）"),
+    "col.passage": ("your passage", "你的段落"),
     "col.state": ("state", "状态"),
     "col.corpus": ("corpus", "语料"),
     "col.model": ("model", "模型"),

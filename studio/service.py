@@ -284,6 +284,32 @@ def bias_probe(root: Path, run_id: str) -> dict:
     return result
 
 
+def make_requests(root: Path, corpus: str, version: str = "", source: str = "base", model: str | None = None,
+                  limit: int = 0, stop: threading.Event | None = None):
+    """Requests for a text corpus's passages, made and staged one by one (studio/write/requests.py);
+    yields progress after each."""
+    from studio.write import requests
+
+    yield from requests.generate(drafter(root), root, corpus, version, source or "base", model or None, limit, stop)
+
+
+def requests_preview(root: Path, corpus: str, version: str = "") -> list[dict]:
+    from studio.write import requests
+
+    return requests.preview(root, corpus, version)
+
+
+def save_requests(root: Path, corpus: str, version: str = "", drop: str = "") -> dict:
+    """The staged requests and their passages as the corpus's next version (pairs), without the
+    items in `drop` ('3, 7, 10-12')."""
+    from studio.write import requests
+
+    rows = requests.preview(root, corpus, version)
+    tokenizer = read_manifest(root, corpus, version).get("tokens", {}).get("tokenizer") or EMBEDDED_DEFAULT
+    count, name = _token_counter(root, tokenizer)
+    return requests.save(root, corpus, version, requests.parse_drop(drop, len(rows)), count, name)
+
+
 def run_lineage(root: Path, run_id: str) -> dict:
     """Where a run's adapter came from: its chain of parents (oldest first), or a blend's sources."""
     from studio.config import blend_parts

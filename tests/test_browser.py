@@ -206,6 +206,81 @@ def test_a_waiting_event_says_its_place_in_the_queue_in_the_visitors_language(br
         app.close()
 
 
+def pick(page, elem_id: str, option: str) -> None:
+    """Choose `option` in the dropdown `elem_id` (its own list: several dropdowns may list it)."""
+    page.locator(f"#{elem_id} input").click()
+    page.locator(f"#{elem_id}").get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_writer_keeps_training_blends_two_voices_grows_a_corpus_and_reads_the_bias_probe(browser, studio_url,
+                                                                                         studio_root, tiny_model_dir):
+    """Issue 17's four tools in the page: Continue from (lineage and bias in the evaluation), the
+    lineage line and Blend voices in the Runs tab, Make requests in the Corpus tab."""
+    from playwright.sync_api import expect
+
+    from conftest import tiny_overrides
+    from studio import jobs, service
+
+    page = upload_sample(browser, studio_url, "chapters")
+    parent = service.start_training(studio_root, "chapters", "quick-cpu-demo", tiny_overrides(
+        tiny_model_dir, max_steps=4, quantization="none"))
+    assert jobs.wait(studio_root, parent, timeout=180)["state"] == "completed"
+
+    # Train: continue the parent's adapter; the model field follows the parent
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Refresh lists").click()
+    pick(page, "train-corpus", "chapters")
+    pick(page, "train-continue-from", parent)
+    expect(textbox(page, "train-model")).to_have_value(str(tiny_model_dir))
+    page.locator("#train-epochs input").fill("1")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-message")).to_contain_text("Started run")
+    child = re.search(r"\d{8}-\d{6}-chapters-[0-9a-f]{4}", page.locator("#train-message").inner_text())[0]
+    assert child != parent
+    expect(page.locator("#run-progress")).to_contain_text(child)
+    expect(page.locator("#run-progress .ws-progress")).to_have_attribute("data-state", "completed", timeout=240_000)
+    evaluation = page.locator("#run-eval")
+    expect(evaluation).to_contain_text(f"Kept training from {parent}")
+    expect(evaluation).to_contain_text("(the parent's)")
+    expect(evaluation).to_contain_text("Bias probe")
+    expect(evaluation).to_contain_text("What it cannot")
+    page.screenshot(path=SHOTS / "10-keep-training.png", full_page=True)
+
+    # Runs: the child's lineage, then a blend of parent and child drafted like any run
+    page.get_by_role("tab", name="Runs").click()
+    pick(page, "runs-first", child)
+    expect(page.locator("#runs-lineage")).to_contain_text(f"{parent} → {child}")
+    page.get_by_text("Blend voices").click()
+    for run_id in (parent, child):
+        pick(page, "runs-blend-pick", run_id)
+    textbox(page, "runs-blend-weights").fill("0.5, 0.5")
+    page.locator("#runs-blend-start").click()
+    expect(page.locator("#runs-message")).to_contain_text("started")
+    blend = re.search(r"Blend (\S+) started", page.locator("#runs-message").inner_text())[1]
+    assert jobs.wait(studio_root, blend, timeout=180)["state"] == "completed"
+    page.get_by_role("button", name="Refresh").first.click()
+    pick(page, "runs-first", blend)
+    expect(page.locator("#runs-lineage")).to_contain_text(f"is a blend of {parent} + {child}")
+    page.locator("#runs-compare").click()
+    expect(page.get_by_text("Blend (linear)")).to_be_visible()
+    page.screenshot(path=SHOTS / "11-blend.png", full_page=True)
+
+    # Corpus: requests for three passages, one dropped, saved as a pairs version
+    page.get_by_role("tab", name="Corpus").click()
+    page.get_by_text("Make requests for my passages").click()
+    pick(page, "requests-corpus", "chapters")
+    textbox(page, "requests-model").fill(str(tiny_model_dir))
+    page.get_by_label("Passages this time").fill("3")
+    page.locator("#requests-make").click()
+    expect(page.locator("#requests-status")).to_contain_text("3 of", timeout=120_000)
+    expect(page.locator("#requests-table")).to_contain_text("your passage")
+    textbox(page, "requests-drop").fill("1")
+    page.locator("#requests-save").click()
+    expect(page.locator("#requests-status")).to_contain_text("Saved chapters v2: 2 pairs")
+    page.screenshot(path=SHOTS / "12-requests.png", full_page=True)
+    page.close()
+
+
 def drawn(page, elem_id: str) -> dict:
     """What a plot actually drew in its SVG: each visible line's vertex count (a line whose series
     is missing from the colour scale is drawn without a stroke), the number of bars, and

@@ -92,7 +92,7 @@ def evaluate_parent(run, model, tok, val_blocks, device) -> dict:
         "old_in_train": round(sum(_record_key(r) in child_train for r in parent_val) / max(len(parent_val), 1), 4),
     }
     runs.write_json_atomic(path, result)
-    run.report.event(kind="eval", step=0, parent_val_loss=round(result["parent_on_new"], 5))
+    run.report.event(kind="parent_eval", step=0, parent_val_loss=round(result["parent_on_new"], 5))
     run.ranks.barrier()
     return result
 

@@ -27,7 +27,7 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
         else:
             with gr.Tabs():
                 with gr.Tab(T("tab.corpus"), id="corpus"):
-                    corpus_tab.build(root, default_model, lang)
+                    corpus = corpus_tab.build(root, default_model, lang)
                 with gr.Tab(T("tab.train"), id="train"):
                     train = train_tab.build(root, default_model, lang)
                 with gr.Tab(T("tab.write"), id="write") as write_page:
@@ -36,7 +36,7 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
                     runs = runs_tab.build(root, lang)
                 with gr.Tab(T("tab.models"), id="models") as models_page:
                     models = models_tab.build(root, lang)
-            loads = [train["load"], write["load"], runs["load"], models["load"]]
+            loads = [corpus["load"], train["load"], write["load"], runs["load"], models["load"]]
             # Opening a tab reads the disk again: a run that finished meanwhile shows its state and adapter.
             for page, (fn, inputs, outputs) in ((write_page, write["load"]), (runs_page, runs["load"]),
                                                 (models_page, models["load"])):

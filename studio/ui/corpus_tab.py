@@ -13,7 +13,8 @@ from studio.corpus.readers import SUPPORTED
 from studio.messages import say
 from studio.paths import PROJECT_ROOT
 from studio.ui.i18n import T, request_lang
-from studio.ui.views import HISTOGRAM_BINS, HISTOGRAM_X, HISTOGRAM_Y, corpus_report, dropped_frame, histogram_frame
+from studio.ui.views import (HISTOGRAM_BINS, HISTOGRAM_X, HISTOGRAM_Y, corpus_report, dropped_frame, histogram_frame,
+                             requests_frame)
 
 SAMPLE_FILES = sorted((PROJECT_ROOT / "assets" / "samples").glob("*.txt"))
 USER_ERRORS = (ValueError, RuntimeError)
@@ -56,6 +57,24 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
             reason = gr.Dropdown(label=T("corpus.reason"), choices=[""], value="", allow_custom_value=True)
             page = gr.Number(value=1, precision=0, minimum=1, label=T("corpus.page"))
         dropped = gr.Dataframe(dropped_frame([]), wrap=True, elem_id="dropped-items")
+
+    with gr.Accordion(T("requests.title"), open=False):
+        gr.Markdown(T("requests.help"))
+        with gr.Row():
+            req_corpus = gr.Dropdown(label=T("corpus.pick"), choices=[], elem_id="requests-corpus")
+            req_source = gr.Dropdown(label=T("requests.source"), info=T("requests.source_help"), choices=["base"],
+                                     value="base", allow_custom_value=True, elem_id="requests-source")
+            req_model = gr.Textbox(label=T("train.model"), value=default_model, max_lines=1, elem_id="requests-model")
+            req_limit = gr.Number(label=T("requests.limit"), info=T("requests.limit_help"), value=0, precision=0)
+        with gr.Row():
+            make_btn = gr.Button(T("requests.make"), variant="primary", elem_id="requests-make")
+            stop_btn = gr.Button(T("requests.stop"), variant="stop", elem_id="requests-stop")
+        req_status = gr.Markdown(elem_id="requests-status")
+        req_table = gr.Dataframe(requests_frame([]), wrap=True, interactive=False, elem_id="requests-table")
+        with gr.Row():
+            req_drop = gr.Textbox(label=T("requests.drop"), info=T("requests.drop_help"), max_lines=1,
+                                  elem_id="requests-drop")
+            save_btn = gr.Button(T("requests.save"), elem_id="requests-save", scale=0)
 
     settings_inputs = [mode, *mapping.values(), *switches.values(), *numbers.values()]
 
@@ -100,8 +119,54 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         return dropped_frame(service.dropped_items(root, corpus_name, reason=reason_value or "", offset=offset, limit=PAGE),
                              lang)
 
+    def sources_now():
+        names = [c["name"] for c in service.corpora(root) if c["mode"] == "text"]
+        tuned = [r["run_id"] for r in service.list_runs(root) if r["has_adapter"]]
+        return gr.update(choices=names, value=names[-1] if names else None), gr.update(choices=["base", *tuned])
+
+    def preview(request: gr.Request, corpus_name):
+        lang = request_lang(request, forced_lang)
+        try:
+            return requests_frame(service.requests_preview(root, corpus_name) if corpus_name else [], lang)
+        except USER_ERRORS:
+            return requests_frame([], lang)
+
+    def make(request: gr.Request, corpus_name, source, model_name, limit):
+        lang = request_lang(request, forced_lang)
+        if not corpus_name:
+            yield say(lang, "error", error=say(lang, "requests.pick")), gr.update()
+            return
+        try:
+            for step in service.make_requests(root, corpus_name, "", source, (model_name or "").strip(), int(limit or 0)):
+                yield (say(lang, "requests.progress", done=step["done"], total=step["total"], request=step["request"]),
+                       requests_frame(service.requests_preview(root, corpus_name), lang))
+        except USER_ERRORS as e:
+            yield say(lang, "error", error=e), gr.update()
+
+    def stopped(request: gr.Request, corpus_name):
+        lang = request_lang(request, forced_lang)
+        rows = service.requests_preview(root, corpus_name) if corpus_name else []
+        return say(lang, "requests.stopped", done=sum(bool(r["request"]) for r in rows), total=len(rows))
+
+    def save_pairs(request: gr.Request, corpus_name, drop):
+        lang = request_lang(request, forced_lang)
+        if not corpus_name:
+            return say(lang, "error", error=say(lang, "requests.pick")), gr.update()
+        try:
+            manifest = service.save_requests(root, corpus_name, "", drop or "")
+        except USER_ERRORS as e:
+            return say(lang, "error", error=e), gr.update()
+        return (say(lang, "requests.saved", name=manifest["name"], version=manifest["version"], pairs=manifest["documents"]),
+                requests_frame([], lang))
+
+    making = make_btn.click(make, [req_corpus, req_source, req_model, req_limit], [req_status, req_table])
+    stop_btn.click(stopped, req_corpus, req_status, cancels=[making])
+    req_corpus.change(preview, req_corpus, req_table)
+    save_btn.click(save_pairs, [req_corpus, req_drop], [req_status, req_table])
     ingest_btn.click(ingest, [files, name, *settings_inputs], outputs)
     sample_btn.click(ingest_sample, None, outputs)
     for control in (corpus_pick, reason, page):
         control.change(browse, [corpus_pick, reason, page], dropped)
-    return {"report": report}
+    for event in (ingest_btn.click, sample_btn.click):
+        event(sources_now, None, [req_corpus, req_source])
+    return {"report": report, "load": (sources_now, None, [req_corpus, req_source])}

@@ -159,6 +159,25 @@ STRINGS: dict[str, tuple[str, str]] = {
                                  "this run on both corpora's held-out text.",
                                  "在本语料（例如加了新章节的新版本）上接着训练一个已完成任务的适配器；选 — 则从新的适配器开始。"
                                  "评测会在新旧两份留出文本上比较基座、上一代和本任务。"),
+    "requests.title": ("Make requests for my passages", "为我的段落生成要求"),
+    "requests.help": ("A model that follows requests in your voice needs requests. For each passage of a text corpus, "
+                      "a model (the base, another model by name, or one of your tuned runs) writes the short request "
+                      "the passage answers; look them over, drop the bad ones by number, and save: the corpus gets a "
+                      "new pairs version of (request, your passage). Your passages are copied unchanged; only the "
+                      "requests are generated, and the manifest says so. Stop keeps what was made.",
+                      "想让模型按要求、用你的文风写作，就需要“要求”。模型（基座、按名称指定的其他模型，或你微调过的任务）"
+                      "为 text 语料的每个段落写出它所回应的简短要求；检查后按编号删掉不好的，再保存：语料会多出一个"
+                      "由（要求，你的段落）组成的 pairs 新版本。你的段落原样复制，只有要求是生成的，清单里也会注明。"
+                      "中途停止不会丢失已生成的要求。"),
+    "requests.source": ("Written by", "由谁来写"),
+    "requests.source_help": ("base = the model named beside; or a tuned run", "base = 右侧填写的模型；或某个微调任务"),
+    "requests.limit": ("Passages this time", "本次段落数"),
+    "requests.limit_help": ("0 = every passage without a request", "0 = 所有还没有要求的段落"),
+    "requests.make": ("Make requests", "生成要求"),
+    "requests.stop": ("Stop", "停止"),
+    "requests.drop": ("Drop items", "删除条目"),
+    "requests.drop_help": ("Numbers from the # column, e.g. 3, 7, 10-12", "填写 # 列中的编号，例如 3, 7, 10-12"),
+    "requests.save": ("Save as a pairs version", "保存为 pairs 版本"),
     "runs.blend": ("Blend voices", "融合文风"),
     "runs.blend_help": ("Combine the adapters of 2 or 3 finished runs of one base model into a new run, with a weight "
                         "for each (PEFT's adapter combinations: linear averages, cat keeps every update exactly, svd and "

@@ -374,3 +374,10 @@ def models_frame(rows: list[dict], lang: str = "en") -> pd.DataFrame:
                          for r in rows],
                         columns=columns(lang, "model", "source", "where from", "parameters (M)", "cached", "size on disk (GB)",
                                         "weights in 4-bit (GB)", "weights in 16-bit (GB)", "licence"))
+
+
+def requests_frame(rows: list[dict], lang: str = "en") -> pd.DataFrame:
+    """Grow a corpus: each passage (its start) with the request made for it, numbered for dropping."""
+    lines = [[r["index"], r["split"], r["request"], r["text"][:160].replace("\n", " ") + ("…" if len(r["text"]) > 160 else "")]
+             for r in rows]
+    return pd.DataFrame(lines, columns=columns(lang, "#", "split", "request", "passage"))

@@ -319,9 +319,9 @@ class Drafter:
 
     # -- drafting -----------------------------------------------------------------------
     def stream(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
-               stop: threading.Event | None = None, model: str | None = None) -> Iterator[dict]:
+               stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> Iterator[dict]:
         """Draft `prompt` in every pane in one batched generate call, yielding the texts so far
-        as they grow; the last item has `done` set and is saved to drafts/drafts.jsonl."""
+        as they grow; the last item has `done` set and, with `save`, is kept in drafts/drafts.jsonl."""
         import torch
 
         sources = [parse_source(p) for p in panes]
@@ -412,7 +412,8 @@ class Drafter:
                 prompt_text=text, settings=gen.__dict__, seconds=round(seconds, 2), stopped=stop.is_set(),
                 first_token_s=round(first_token or seconds, 3), tokens=new_tokens,
                 tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0, device=self.device, weights=self.weights)
-            self._save(result)
+            if save:
+                self._save(result)
             yield result
         finally:
             self._lock.release()
@@ -433,10 +434,10 @@ class Drafter:
             fh.write(json.dumps(result, ensure_ascii=False) + "\n")
 
     def draft(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
-              stop: threading.Event | None = None, model: str | None = None) -> dict:
+              stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> dict:
         """The finished drafts (the stream consumed to its end)."""
         result = {}
-        for result in self.stream(panes, prompt, gen, mode, stop, model):
+        for result in self.stream(panes, prompt, gen, mode, stop, model, save):
             pass
         return result
 
