@@ -221,6 +221,7 @@ def test_a_writer_keeps_training_blends_two_voices_grows_a_corpus_and_reads_the_
     from conftest import tiny_overrides
     from studio import jobs, service
 
+    expect.set_options(timeout=30_000)  # a loaded 2-core machine answers slowly; gradio's updates come by timer
     page = upload_sample(browser, studio_url, "chapters")
     parent = service.start_training(studio_root, "chapters", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=4, quantization="none"))
