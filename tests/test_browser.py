@@ -300,10 +300,14 @@ def numeric_axes(plot: dict) -> bool:
     return len(described) == 2 and all("linear scale" in a for a in described)
 
 
-def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url, studio_root, monkeypatch):
+def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url, studio_root, tiny_model_dir,
+                                                            monkeypatch):
     """Reads the SVG the charts drew, while the run is still training: the loss and learning-rate
     lines have points on numeric axes, the length histogram has bars, the Runs tab overlays curves."""
     from playwright.sync_api import expect
+
+    from conftest import tiny_overrides
+    from studio import jobs, service
 
     monkeypatch.setenv("STUDIO_FAULT", "slow@1")  # each step a second longer: time to look mid-run
     page = upload_sample(browser, studio_url, "plots")
@@ -327,6 +331,18 @@ def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url
     expect(progress).to_have_attribute("data-state", "completed", timeout=240_000)
 
     page.get_by_role("tab", name="Runs").click()
+    # compare with another run that trained (the newest other run may be a blend, which has no curve)
+    plots_run = service.list_runs(studio_root)[0]["run_id"]
+    trained = [r["run_id"] for r in service.list_runs(studio_root)
+               if r["run_id"] != plots_run and r["has_adapter"] and r["step"] and not r["parent"]]
+    if not trained:  # this test run alone: train the second run here
+        monkeypatch.delenv("STUDIO_FAULT")
+        trained = [service.start_training(studio_root, "plots", "quick-cpu-demo", tiny_overrides(
+            tiny_model_dir, max_steps=4, quantization="none"))]
+        assert jobs.wait(studio_root, trained[0], timeout=180)["state"] == "completed"
+        page.get_by_role("button", name="Refresh").first.click()
+    pick(page, "runs-first", plots_run)
+    pick(page, "runs-second", trained[0])
     page.locator("#runs-compare").click()
     # the empty chart already holds one placeholder path per series: wait for lines with points
     page.wait_for_function("Array.from(document.querySelectorAll('#runs-curves g.mark-line path'))"
