@@ -140,3 +140,31 @@ def test_blends_refuse_unequal_ranks_other_base_models_and_one_source(trained):
     with pytest.raises(JobError) as refused:
         service.start_blend(root, f"{first}:0.5, {other}:0.5", "ties")
     assert f"{first} (r=4)" in str(refused.value) and f"{other} (r=8)" in str(refused.value)
+
+
+def test_a_continued_run_cancels_and_resumes_like_any_run(trained, tiny_model_dir, monkeypatch):
+    import time
+
+    root, parent, _ = trained
+    monkeypatch.setenv("STUDIO_FAULT", "slow@1")  # a second per step: time to cancel mid-run
+    child = service.start_training(root, "lamp", "quick-cpu-demo", tiny_overrides(
+        tiny_model_dir, max_steps=12, learning_rate=0.02, quantization="none", init_adapter=parent))
+    folder = runs.run_dir(root, child)
+    deadline = time.time() + 120
+    while runs.read_status(folder).get("step", 0) < 2:
+        assert time.time() < deadline, runs.read_status(folder)
+        time.sleep(0.5)
+    jobs.cancel(root, child)
+    assert jobs.wait(root, child, timeout=60)["state"] == "cancelled"
+    assert (folder / "parent_eval.json").exists()
+
+    monkeypatch.delenv("STUDIO_FAULT")
+    assert service.resume_run(root, child) == child
+    assert jobs.wait(root, child, timeout=180)["state"] == "completed"
+    events = runs.read_events(folder)
+    assert [e["kind"] for e in events].count("parent_eval") == 1, "the parent is measured once, not again on resume"
+    resumed = [e for e in events if e["kind"] == "resumed"]
+    assert resumed and resumed[0]["step"] >= 1, "training went on from a checkpoint, not from the parent again"
+    lineage = runs.read_eval(folder)["lineage"]
+    assert lineage["parent"] == parent and len(lineage["splits"]) == 2
+    assert next(r for r in service.list_runs(root) if r["run_id"] == child)["parent"] == parent
