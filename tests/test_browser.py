@@ -368,12 +368,16 @@ RAW_KEY = re.compile(r"\b(?:common|shared|app|corpus|train|write|runs|models|set
                      r"state|progress|estimate|dpo|sweep|download)\.(?!yaml|json|py|txt|md)[a-z][a-z_]+(?:\.[a-z_]+)*\b")
 
 
-def untranslated(page) -> list[str]:
+def untranslated(page, generated: tuple[str, ...] = ()) -> list[str]:
     """Visible text and accessible names on the page that hold an English sentence, a raw
     translation key, or Markdown left unrendered. Vega's own descriptions of a chart's axes and marks (English, from the
-    library, with no locale to set) are left out; the charts' titles are not."""
+    library, with no locale to set) are left out; the charts' titles and axis titles are not; so is `generated`, text a model wrote
+    (the tiny test model writes English-looking noise)."""
     texts = page.evaluate("""() => {
         const out = [document.body.innerText];
+        // a chart's title, axis titles and legend title are drawn as SVG text, which innerText leaves out
+        for (const t of document.querySelectorAll('g.role-title text, g.role-axis-title text, g.role-legend-title text'))
+            out.push(t.textContent);
         for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
             if (el.closest('svg, [hidden], .hidden') || el.offsetParent === null) continue;
             for (const a of ['aria-label', 'title', 'placeholder']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
@@ -383,7 +387,11 @@ def untranslated(page) -> list[str]:
     found = []
     for text in texts:
         for line in re.split(r"[\t\n]", text):  # a line, or a table cell
+            for written in generated:
+                line = line.replace(written, " ")
             found += RAW_KEY.findall(line)
+            if "__i18n__" in line:  # gradio's translation marker, sent but never translated
+                found.append(line.strip())
             if "**" in line:  # Markdown left unrendered (a Chinese colon inside bold breaks CommonMark's rule)
                 found.append(line.strip())
             for stretch in CJK.split(LATIN_ALLOWED.sub(" ", line)):
@@ -392,11 +400,14 @@ def untranslated(page) -> list[str]:
     return sorted(set(found))
 
 
-def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(browser, studio_url, tmp_path):
+def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(browser, studio_url, studio_root,
+                                                                                tmp_path, tiny_model_dir):
     """A Chinese writer's whole visit in zh-CN: no English sentence and no raw key anywhere."""
     from playwright.sync_api import expect
 
     from layouts import chinese_novel
+    from studio import service
+    from studio.corpus.store import list_corpora
 
     novel = chinese_novel(tmp_path)
     page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
@@ -408,7 +419,8 @@ def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(b
 
     def look(where: str):
         page.wait_for_timeout(500)
-        found = untranslated(page)
+        made = service.requests_preview(studio_root, "novel") if "novel" in list_corpora(studio_root) else []
+        found = untranslated(page, tuple(r["request"] for r in made if r["request"]))
         if found:
             leaks[where] = found
         page.screenshot(path=SHOTS / f"9-zh-{where}.png", full_page=True)
@@ -422,6 +434,13 @@ def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(b
     page.locator("#corpus-ingest").click()
     expect(page.locator("#corpus-report")).to_contain_text("novel")
     look("corpus")
+    page.get_by_text("为我的段落生成要求").click()  # grow a corpus: requests for two of the novel's passages
+    pick(page, "requests-corpus", "novel")
+    textbox(page, "requests-model").fill(str(tiny_model_dir))
+    page.get_by_label("本次段落数").fill("2")
+    page.locator("#requests-make").click()
+    expect(page.locator("#requests-status")).to_contain_text("已有 2 个生成了要求", timeout=120_000)
+    look("requests")
 
     page.get_by_role("tab", name="训练", exact=True).click()
     page.get_by_role("button", name=re.compile("刷新")).first.click()
@@ -449,6 +468,10 @@ def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(b
     page.locator("#runs-export-gguf").click()  # the tests' tiny tokenizer is not one llama.cpp knows: refused, in Chinese
     expect(page.locator("#runs-message")).to_contain_text("分词器", timeout=60_000)
     look("runs")
+    page.get_by_text("融合文风").click()
+    page.locator("#runs-blend-start").click()  # nothing picked: refused, in Chinese
+    expect(page.locator("#runs-message")).to_contain_text("请选择 2 到 3 个已完成的任务")
+    look("blend")
     page.get_by_role("tab", name="模型", exact=True).click()
     expect(page.locator("#models-table")).to_contain_text("smollm2-135m-instruct")
     expect(page.locator("#models-table")).to_contain_text("需授权")  # Llama and Gemma: accept the licence first

@@ -72,3 +72,5 @@ def test_the_request_is_the_first_line_of_the_reply_without_a_label_or_quotes():
     assert requests.clean('\n  Request: "Write a log entry for a foggy day."\nThanks!') == "Write a log entry for a foggy day."
     assert requests.clean("要求：「写一篇雾天的航海日志。」") == "写一篇雾天的航海日志。"
     assert "一段文字" in requests.ask("守灯人" * 30) and "passage by a writer" in requests.ask("The fog came in.")
+    # a small model's stray bytes: control characters and U+FFFD never reach the corpus
+    assert requests.clean("Write\x13 a  log\ufffd entry\x06 for a foggy day.") == "Write a log entry for a foggy day."

@@ -12,7 +12,7 @@ from studio.config import CorpusConfig
 from studio.corpus.readers import SUPPORTED
 from studio.messages import say
 from studio.paths import PROJECT_ROOT
-from studio.ui.i18n import T, request_lang
+from studio.ui.i18n import T, request_lang, text
 from studio.ui.views import (HISTOGRAM_BINS, HISTOGRAM_X, HISTOGRAM_Y, corpus_report, dropped_frame, histogram_frame,
                              requests_frame)
 
@@ -169,4 +169,13 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         control.change(browse, [corpus_pick, reason, page], dropped)
     for event in (ingest_btn.click, sample_btn.click):
         event(sources_now, None, [req_corpus, req_source])
-    return {"report": report, "load": (sources_now, None, [req_corpus, req_source])}
+
+    def opened(request: gr.Request):
+        # gradio 6.31 leaves the translation markers of x_title/y_title unread on a chart drawn
+        # with the first page (a Chinese page showed `__i18n__{...}` on the histogram's axes), so
+        # the visitor's language sends them here as plain text
+        lang = request_lang(request, forced_lang)
+        titles = gr.update(x_title=text("plot.length", lang), y_title=text("plot.items", lang))
+        return *sources_now(), titles
+
+    return {"report": report, "load": (opened, None, [req_corpus, req_source, histogram])}

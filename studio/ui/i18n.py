@@ -364,6 +364,11 @@ def fixed_labels_script(lang: str | None = None) -> str:
 _I18N = translations()
 
 
+def text(key: str, lang: str) -> str:
+    """The interface text of `key` in `lang`, as a plain string, for a prop gradio does not translate."""
+    return STRINGS[key][LANGUAGES.index(lang)]
+
+
 def T(key: str):
     """The translatable text of `key`; an unknown key fails when the UI is built, not in a browser."""
     if key not in STRINGS:

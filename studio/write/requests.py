@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from pathlib import Path
 from typing import Iterator
 
@@ -60,7 +61,9 @@ def clean(draft: str) -> str:
     """The request out of a model's reply: its first non-empty line, without a label or quotes."""
     line = next((l.strip() for l in draft.splitlines() if l.strip()), "")
     line = _LABEL.sub("", line).strip().strip("\"'“”「」").strip()
-    return line[:REQUEST_CHARS]
+    # control characters and U+FFFD (a token cut inside a UTF-8 sequence) are not part of any request
+    line = "".join(c for c in line if c != "\ufffd" and not unicodedata.category(c).startswith("C"))
+    return re.sub(r"\s+", " ", line).strip()[:REQUEST_CHARS]
 
 
 def staged(root: Path, name: str, version: str) -> dict[int, dict]:
