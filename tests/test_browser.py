@@ -361,7 +361,8 @@ LATIN_ALLOWED = re.compile(
     r"`[^`]*`|https?://\S+|[\w.-]+/[\w./-]+|[\w-]+\.(?:py|yaml|jsonl|json|gguf|txt|md|zip|safetensors)\b|\w*[_\d]\w*"
     r"|\w+(?:-\w+)+"
     r"|Writing Studio|SmolLM2?[\w. -]*|Qwen[\w. -]*|Llama[\w. -]*|Gemma[\w. -]*|Hugging Face|MinHash Jaccard"
-    r"|Burrows(?:'|’) Delta|Apache[\w. -]*|AutoModelForCausalLM[\w.]*|PeftModel[\w.]*|LM Studio|llama\.cpp")
+    r"|Burrows(?:'|’) Delta|Apache[\w. -]*|AutoModelForCausalLM[\w.]*|PeftModel[\w.]*|LM Studio|llama\.cpp"
+    r"|\btokens?\b")  # the Chinese texts say token, as Chinese writers on models do
 ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z']+\b")
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
 RAW_KEY = re.compile(r"\b(?:common|shared|app|corpus|train|write|runs|models|setting|upload|errors?|eval|export|run|style|"
@@ -370,28 +371,27 @@ RAW_KEY = re.compile(r"\b(?:common|shared|app|corpus|train|write|runs|models|set
 
 def untranslated(page, generated: tuple[str, ...] = ()) -> list[str]:
     """Visible text and accessible names on the page that hold an English sentence, a raw
-    translation key, or Markdown left unrendered. Vega's own descriptions of a chart's axes and marks (English, from the
-    library, with no locale to set) are left out; the charts' titles and axis titles are not; so is `generated`, text a model wrote
-    (the tiny test model writes English-looking noise)."""
-    texts = page.evaluate("""() => {
+    translation key, or Markdown left unrendered; and any English word in a chart's title, axis
+    titles or legend (drawn as SVG text, a word or two each). Vega's own descriptions of a chart's
+    axes and marks (English, from the library, with no locale to set) are left out, and so is
+    `generated`, text a model wrote (the tiny test model writes English-looking noise)."""
+    texts, chart_texts = page.evaluate("""() => {
         const out = [document.body.innerText];
-        // a chart's title, axis titles and legend title are drawn as SVG text, which innerText leaves out
-        for (const t of document.querySelectorAll('g.role-title text, g.role-axis-title text, g.role-legend-title text'))
-            out.push(t.textContent);
         for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
             if (el.closest('svg, [hidden], .hidden') || el.offsetParent === null) continue;
             for (const a of ['aria-label', 'title', 'placeholder']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
         }
-        return out;
+        const charts = Array.from(document.querySelectorAll(
+            'g.role-title text, g.role-axis-title text, g.role-legend-title text, g.role-legend-label text'),
+            t => t.textContent);
+        return [out, charts];
     }""")
-    found = []
+    found = [t for t in chart_texts if ENGLISH_WORD.search(LATIN_ALLOWED.sub(" ", t)) or "__i18n__" in t]
     for text in texts:
         for line in re.split(r"[\t\n]", text):  # a line, or a table cell
             for written in generated:
                 line = line.replace(written, " ")
             found += RAW_KEY.findall(line)
-            if "__i18n__" in line:  # gradio's translation marker, sent but never translated
-                found.append(line.strip())
             if "**" in line:  # Markdown left unrendered (a Chinese colon inside bold breaks CommonMark's rule)
                 found.append(line.strip())
             for stretch in CJK.split(LATIN_ALLOWED.sub(" ", line)):

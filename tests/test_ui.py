@@ -6,7 +6,8 @@ import urllib.request
 
 from conftest import free_port
 from studio.paths import PROJECT_ROOT
-from studio.ui.views import corpus_report, eval_markdown, histogram_frame, loss_frame, progress_html
+from studio.ui.views import (COMPARED_COLOURS, LOSS_COLOURS, corpus_report, eval_markdown, histogram_frame, loss_frame,
+                             overlaid_loss_frame, progress_html)
 
 
 def test_progress_shows_state_step_eta_and_advice():
@@ -17,16 +18,23 @@ def test_progress_shows_state_step_eta_and_advice():
     assert "out of memory" in failed and "lower batch_size" in failed
 
 
-def test_loss_frame_has_train_and_validation_series():
-    frame = loss_frame([{"kind": "eval", "step": 0, "val_loss": 4.0}, {"kind": "train", "step": 1, "loss": 3.5}])
-    assert not frame["loss"].isna().any()  # a series with points gets no empty row, which would break its line
+def test_loss_frame_has_train_and_validation_series_in_the_readers_language():
+    events = [{"kind": "eval", "step": 0, "val_loss": 4.0}, {"kind": "train", "step": 1, "loss": 3.5}]
+    frame = loss_frame(events)
     plotted = frame.dropna()
     assert sorted(plotted["series"]) == ["train", "validation"] and list(frame.columns) == ["step", "loss", "series"]
-    # every series is named even before it has a point, with numeric columns: the plot's scales are fixed
-    # by the first value it draws (tests/test_browser.py reads what it drew)
+    # a series with points gets no empty row, which would break its line
+    assert not frame[frame["series"].isin(["train", "validation"])]["loss"].isna().any()
+    assert sorted(loss_frame(events, "zh").dropna()["series"]) == ["训练集", "验证集"]
+    # every series of both languages is named even before it has a point, with numeric columns: the
+    # plot's colour domain and scales are fixed by the first value it draws (tests/test_browser.py reads what it drew)
     empty = loss_frame([])
-    assert set(empty["series"]) == {"train", "validation"} and empty["loss"].isna().all()
+    assert set(empty["series"]) == {"train", "validation", "训练集", "验证集"} == set(LOSS_COLOURS)
+    assert empty["loss"].isna().all()
     assert str(empty["step"].dtype) == "int64" and str(empty["loss"].dtype) == "float64"
+    compared = overlaid_loss_frame([{"events": events}, {"events": events}], "zh")
+    assert set(compared.dropna()["series"]) == {"任务一 · 训练集", "任务一 · 验证集", "任务二 · 训练集", "任务二 · 验证集"}
+    assert set(compared["series"]) == set(COMPARED_COLOURS)
 
 
 def test_reports_render_numbers_a_writer_reads():

@@ -48,7 +48,7 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
             numbers = {n: gr.Number(value=getattr(defaults, n), label=T(f"setting.corpus.{n}"),
                                  info=T(f"setting.corpus.{n}.help")) for n in NUMBERS}
     report = gr.Markdown(elem_id="corpus-report")
-    histogram = gr.BarPlot(histogram_frame({}), x=HISTOGRAM_X, y=HISTOGRAM_Y, title=T("corpus.lengths"), height=240,
+    histogram = gr.BarPlot(None, x=HISTOGRAM_X, y=HISTOGRAM_Y, title=T("corpus.lengths"), height=240,
                            x_title=T("plot.length"), y_title=T("plot.items"),
                            elem_id="corpus-histogram", sort=HISTOGRAM_BINS)
     with gr.Accordion(T("corpus.dropped"), open=False):
@@ -171,11 +171,12 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         event(sources_now, None, [req_corpus, req_source])
 
     def opened(request: gr.Request):
-        # gradio 6.31 leaves the translation markers of x_title/y_title unread on a chart drawn
-        # with the first page (a Chinese page showed `__i18n__{...}` on the histogram's axes), so
-        # the visitor's language sends them here as plain text
+        # gradio 6.31 translates no x_title/y_title of a chart drawn with the first page (a
+        # Chinese page showed `__i18n__{...}` on the histogram's axes) and may keep a drawn chart's
+        # old titles when new ones come: so the histogram starts with no value and is first drawn
+        # here, with its (empty) value and the titles in the visitor's language as plain text
         lang = request_lang(request, forced_lang)
-        titles = gr.update(x_title=text("plot.length", lang), y_title=text("plot.items", lang))
+        titles = gr.update(value=histogram_frame({}), x_title=text("plot.length", lang), y_title=text("plot.items", lang))
         return *sources_now(), titles
 
     return {"report": report, "load": (opened, None, [req_corpus, req_source, histogram])}

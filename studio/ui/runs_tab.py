@@ -39,7 +39,8 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     differences = gr.Markdown(elem_id="runs-differences")
     curves = gr.LinePlot(views.overlaid_loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"), height=300,
                          x_title=T("plot.step"), y_title=T("plot.loss"), color_title=T("plot.series"),
-                         elem_id="runs-curves", color_map=views.COMPARED_COLOURS)
+                         elem_id="runs-curves", color_map=views.COMPARED_COLOURS,
+                         colors_in_legend=views.compared_series(forced_lang or "en"))
     with gr.Row():
         eval_first = gr.Markdown()
         eval_second = gr.Markdown()
@@ -96,14 +97,14 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     def compare(request: gr.Request, a, b):
         lang = request_lang(request, forced_lang)
         if not a or not b or a == b:
-            return say(lang, "error", error=say(lang, "run.pick_two")), "", views.overlaid_loss_frame([]), "", ""
+            return say(lang, "error", error=say(lang, "run.pick_two")), "", views.overlaid_loss_frame([], lang), "", ""
         try:
             result = service.compare_runs(root, a, b)
         except USER_ERRORS as e:
-            return say(lang, "error", error=e), "", views.overlaid_loss_frame([]), "", ""
+            return say(lang, "error", error=e), "", views.overlaid_loss_frame([], lang), "", ""
         evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], lang) or say(lang, 'eval.none')}"
                  for v in result["views"]]
-        return "", views.differences_markdown(result, lang), views.overlaid_loss_frame(result["views"]), *evals
+        return "", views.differences_markdown(result, lang), views.overlaid_loss_frame(result["views"], lang), *evals
 
     def ask_delete(request: gr.Request, a):
         lang = request_lang(request, forced_lang)
@@ -171,4 +172,9 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
     zip_btn.click(export_zip, first, [export_file, message])
     merge_btn.click(export_merged, first, message)
     gguf_btn.click(export_gguf, [first, gguf_type], message)
-    return {"load": (refresh, [first, second], listing)}
+
+    def opened(request: gr.Request, a=None, b=None):
+        lang = request_lang(request, forced_lang)
+        return *listed(lang, a, b), gr.update(colors_in_legend=views.compared_series(lang))
+
+    return {"load": (opened, [first, second], [*listing, curves])}

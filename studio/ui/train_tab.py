@@ -17,8 +17,8 @@ from studio.config import TrainConfig
 from studio.ui.actions import on_run
 from studio.ui.i18n import T, request_lang
 from studio.messages import say
-from studio.ui.views import (LOSS_COLOURS, eval_markdown, estimate_markdown, loss_frame, lr_frame, progress_html, runs_choices,
-                             sweep_frame)
+from studio.ui.views import (LOSS_COLOURS, eval_markdown, estimate_markdown, loss_frame, loss_series, lr_frame,
+                             progress_html, runs_choices, sweep_frame)
 
 POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
@@ -68,7 +68,8 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     with gr.Row():
         plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"), x_title=T("plot.step"),
                            y_title=T("plot.loss"), color_title=T("plot.series"),
-                           height=280, elem_id="loss-plot", color_map=LOSS_COLOURS)
+                           height=280, elem_id="loss-plot", color_map=LOSS_COLOURS,
+                           colors_in_legend=loss_series(forced_lang or "en"))
         lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title=T("train.lr"), height=280,
                               x_title=T("plot.step"), y_title=T("plot.lr"),
                               elem_id="lr-plot")
@@ -108,9 +109,9 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     def show(request: gr.Request, run_id):
         lang = request_lang(request, forced_lang)
         if not run_id:
-            return progress_html(None, lang), loss_frame([]), lr_frame([]), ""
+            return progress_html(None, lang), loss_frame([], lang), lr_frame([]), ""
         view = service.run_view(root, run_id)
-        return (progress_html(view, lang), loss_frame(view["events"]), lr_frame(view["events"]),
+        return (progress_html(view, lang), loss_frame(view["events"], lang), lr_frame(view["events"]),
                 eval_markdown(view["eval"], lang))
 
     def described(name, lang: str) -> str:
@@ -123,7 +124,8 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
                 + [values.get(f.name, f.default) for f in ADVANCED])
 
     def on_load(request: gr.Request, name, selected):
-        return [described(name, request_lang(request, forced_lang)), *lists(selected)]
+        lang = request_lang(request, forced_lang)
+        return [described(name, lang), *lists(selected), gr.update(colors_in_legend=loss_series(lang))]
 
     def estimate_now(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, parent_run, *values):
         lang = request_lang(request, forced_lang)
@@ -181,4 +183,4 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
     parent.change(parent_model, [parent, model], model)
     run.change(show, run, [progress, plot, lr_plot, evaluation])
     timer.tick(show, run, [progress, plot, lr_plot, evaluation])
-    return {"load": (on_load, [preset, run], [preset_help, corpus, run, sweep_pick, parent])}
+    return {"load": (on_load, [preset, run], [preset_help, corpus, run, sweep_pick, parent, plot])}

@@ -7,7 +7,7 @@ import pandas as pd
 
 from studio.corpus.build import HISTOGRAM_EDGES
 from studio.corpus.clean import RULE_LABELS
-from studio.messages import MESSAGES, render, say
+from studio.messages import LANGUAGES, MESSAGES, render, say
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
@@ -55,16 +55,26 @@ def typed_frame(rows: list, columns: dict[str, str]) -> pd.DataFrame:
 
 # The curves' series and colours are fixed when a tab is built: gradio's plots take the colour
 # scale's domain from the value they hold when they are drawn and never widen it, and a series
-# missing from it is drawn without a stroke. So every frame names every series, one with no point
-# yet by a row without a loss (Vega leaves such points out).
-LOSS_COLOURS = {"train": "#2f6fde", "validation": "#e8743b"}
-COMPARED_COLOURS = {"first · train": "#2f6fde", "first · validation": "#93b4f0",
-                    "second · train": "#e8743b", "second · validation": "#f3b994"}
+# missing from it is drawn without a stroke. So every frame names every series of both languages,
+# one with no point yet by a row without a loss (Vega leaves such points out), and the legend lists
+# the visitor's language only (`colors_in_legend`, sent when the page loads).
+def loss_series(lang: str) -> list[str]:
+    return [say(lang, "series.train"), say(lang, "series.validation")]
 
 
-def _loss_rows(events: list[dict], prefix: str = "") -> list[dict]:
-    rows = [{"step": e["step"], "loss": e["loss"], "series": prefix + "train"} for e in events if e.get("kind") == "train"]
-    return rows + [{"step": e["step"], "loss": e["val_loss"], "series": prefix + "validation"}
+def compared_series(lang: str) -> list[str]:
+    return [f"{say(lang, 'series.' + place)} · {name}" for place in ("first", "second") for name in loss_series(lang)]
+
+
+LOSS_COLOURS = {name: colour for lang in LANGUAGES for name, colour in zip(loss_series(lang), ("#2f6fde", "#e8743b"))}
+COMPARED_COLOURS = {name: colour for lang in LANGUAGES
+                    for name, colour in zip(compared_series(lang), ("#2f6fde", "#93b4f0", "#e8743b", "#f3b994"))}
+
+
+def _loss_rows(events: list[dict], lang: str, prefix: str = "") -> list[dict]:
+    train, validation = loss_series(lang)
+    rows = [{"step": e["step"], "loss": e["loss"], "series": prefix + train} for e in events if e.get("kind") == "train"]
+    return rows + [{"step": e["step"], "loss": e["val_loss"], "series": prefix + validation}
                    for e in events if e.get("kind") == "eval"]
 
 
@@ -76,8 +86,8 @@ def _curves(rows: list[dict], series) -> pd.DataFrame:
     return typed_frame(rows, {"step": "int64", "loss": "float64", "series": "str"})
 
 
-def loss_frame(events: list[dict]) -> pd.DataFrame:
-    return _curves(_loss_rows(events), LOSS_COLOURS)
+def loss_frame(events: list[dict], lang: str = "en") -> pd.DataFrame:
+    return _curves(_loss_rows(events, lang), LOSS_COLOURS)
 
 
 def lr_frame(events: list[dict]) -> pd.DataFrame:
@@ -350,10 +360,11 @@ def runs_frame(rows: list[dict], lang: str = "en") -> pd.DataFrame:
     return pd.DataFrame(lines, columns=names)
 
 
-def overlaid_loss_frame(views_of_runs: list[dict]) -> pd.DataFrame:
+def overlaid_loss_frame(views_of_runs: list[dict], lang: str = "en") -> pd.DataFrame:
     """Both runs' train and validation curves on one plot, named by the run's place (first or
     second, as picked above the plot)."""
-    rows = [row for place, view in zip(("first", "second"), views_of_runs) for row in _loss_rows(view["events"], f"{place} · ")]
+    rows = [row for place, view in zip(("first", "second"), views_of_runs)
+            for row in _loss_rows(view["events"], lang, f"{say(lang, 'series.' + place)} · ")]
     return _curves(rows, COMPARED_COLOURS)
 
 
