@@ -247,3 +247,31 @@ def load_base(source: str, quantization: str, device: str, dtype_preference: str
         raise ModelUnavailable("model.cannot_fetch", model=source, error=str(e).splitlines()[0]) from None
     model.config.use_cache = False
     return model
+
+
+def overview(root: Path) -> list[dict]:
+    """The registry: what is cached here, its size on disk, and the memory its weights need."""
+    from studio.estimate import WEIGHT_BYTES
+
+    rows = []
+    for entry in registry().values():
+        folder = models_dir(root) / entry.name if entry.source == "embedded" else _hub_cache_folder(entry.id)
+        cached = bool(folder and (folder / "config.json").exists())
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if cached else 0
+        params = entry.params_m * 1e6
+        rows.append({"name": entry.name, "source": entry.source, "id": entry.id or entry.package,
+                     "params_m": entry.params_m, "cached": cached, "disk_gb": round(size / 1e9, 2),
+                     "gb_4bit": round(params * WEIGHT_BYTES["nf4"] / 1e9, 2), "gb_16bit": round(params * 2 / 1e9, 2),
+                     "licence": entry.licence, "gated": entry.gated, "description": entry.description})
+    return rows
+
+
+def _hub_cache_folder(repo_id: str) -> Path | None:
+    """The snapshot folder of a hub model in the local hub cache, or None; never downloads."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # noqa: BLE001 - an odd id is simply not cached
+        return None
+    return Path(cached).parent if isinstance(cached, str) else None

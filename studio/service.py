@@ -12,8 +12,8 @@ from studio.corpus.build import ingest as build_corpus
 from studio.corpus.decode import CorpusError
 from studio.messages import message
 from studio.corpus.store import list_corpora, read_dropped, read_manifest
-from studio.corpus.tokens import TokenCounter
-from studio.models import EMBEDDED_DEFAULT, ModelUnavailable, model_facts
+from studio.corpus.tokens import counter_for
+from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
 from studio.write.drafter import Drafter
 
@@ -29,42 +29,8 @@ def ingest(root: Path, files: list[str | Path], name: str, mode: str = "text",
         raise CorpusError("corpus.no_files")
     paths = [Path(f) for f in files]
     names = display_names or [p.name for p in paths]
-    count, tokenizer_name = _token_counter(root, model)
+    count, tokenizer_name = counter_for(root, model)
     return build_corpus(list(zip(paths, names)), cfg, root, count_tokens=count, tokenizer_name=tokenizer_name)
-
-
-def _token_counter(root: Path, model: str):
-    from studio.models import resolve
-
-    try:
-        source = resolve(model, root)
-    except ModelUnavailable:
-        return None, ""  # counts are a courtesy: a model we cannot load must not block ingestion
-    if (Path(source) / "tokenizer.json").exists():
-        return TokenCounter(Path(source) / "tokenizer.json"), model
-    try:
-        return SlowTokenCounter(source), model
-    except ModelUnavailable:
-        return None, ""
-
-
-class SlowTokenCounter:
-    """Counts with a tokenizer that has no tokenizer.json (sentencepiece-only models), through transformers."""
-
-    def __init__(self, source: str):
-        from studio.models import load_tokenizer
-
-        self.source = source
-        self.tokenizer = load_tokenizer(source)
-
-    def __getstate__(self) -> dict:
-        return {"source": self.source}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["source"])
-
-    def __call__(self, texts: list[str]) -> list[int]:
-        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def corpora(root: Path) -> list[dict]:
@@ -428,29 +394,6 @@ def compare_runs(root: Path, first: str, second: str) -> dict:
 
 def models_overview(root: Path) -> list[dict]:
     """The registry: what is cached here, its size on disk, and the memory its weights need."""
-    from studio.estimate import WEIGHT_BYTES
-    from studio.models import registry
-    from studio.paths import models_dir
+    from studio.models import overview
 
-    rows = []
-    for entry in registry().values():
-        folder = models_dir(root) / entry.name if entry.source == "embedded" else _hub_cache_folder(entry.id)
-        cached = bool(folder and (folder / "config.json").exists())
-        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if cached else 0
-        params = entry.params_m * 1e6
-        rows.append({"name": entry.name, "source": entry.source, "id": entry.id or entry.package,
-                     "params_m": entry.params_m, "cached": cached, "disk_gb": round(size / 1e9, 2),
-                     "gb_4bit": round(params * WEIGHT_BYTES["nf4"] / 1e9, 2), "gb_16bit": round(params * 2 / 1e9, 2),
-                     "licence": entry.licence, "gated": entry.gated, "description": entry.description})
-    return rows
-
-
-def _hub_cache_folder(repo_id: str) -> Path | None:
-    """The snapshot folder of a hub model in the local hub cache, or None; never downloads."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # noqa: BLE001 - an odd id is simply not cached
-        return None
-    return Path(cached).parent if isinstance(cached, str) else None
+    return overview(root)
