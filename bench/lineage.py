@@ -41,7 +41,7 @@ def bias_line(ev: dict) -> str:
     bias = ev.get("bias")
     if not bias:
         return "bias probe: not run"
-    base, tuned = bias["base"]["share"], bias["tuned"]["share"]
+    base, tuned = bias["base"], bias["tuned"]
     return (f"bias probe: {base:.1%} -> {tuned:.1%} of {bias['pairs']} pairs prefer the stereotyped variant "
             f"({bias['to_stereotype']} moved towards, {bias['from_stereotype']} away)")
 

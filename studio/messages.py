@@ -239,6 +239,10 @@ MESSAGES.update({
     "split.ends": ("{docs} documents: too few to hold out whole ones, so the last {share:.0%} of each of {cut} documents is "
                    "held out, cut at a paragraph break",
                    "{docs} 篇文档：太少，无法整篇留出，因此在段落处切开，留出其中 {cut} 篇各自最后的 {share:.0%}"),
+    "split.follows": ("as {version} did, where it could: what {version} held out is held out, what it trained on is not, so "
+                      "a run that keeps training on this version is measured on text its parent never trained on",
+                      "尽量沿用 {version} 的划分：{version} 留出的仍然留出，{version} 训练过的不进验证集，"
+                      "因此在这个版本上接着训练的任务，验证用的是上一代没训练过的文字"),
     "split.small": ("only {tokens:,} training tokens: too little to learn a voice from, so expect drafts to change little. "
                     "Aim for 20,000 tokens or more (about 15,000 English words or 15,000 Chinese characters)",
                     "训练集只有 {tokens:,} 个 token：太少，学不出文风，草稿多半变化不大。"

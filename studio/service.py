@@ -272,7 +272,7 @@ def save_requests(root: Path, corpus: str, version: str = "", drop: str = "") ->
 
     rows = requests.preview(root, corpus, version)
     tokenizer = read_manifest(root, corpus, version).get("tokens", {}).get("tokenizer") or EMBEDDED_DEFAULT
-    count, name = _token_counter(root, tokenizer)
+    count, name = counter_for(root, tokenizer)
     return requests.save(root, corpus, version, requests.parse_drop(drop, len(rows)), count, name)
 
 

@@ -295,6 +295,25 @@ def drawn(page, elem_id: str) -> dict:
     })""")
 
 
+def broken_words(page) -> list[str]:
+    """Words in the page's Markdown tables drawn over more than one line."""
+    return page.evaluate("""() => {
+        const broken = [];
+        for (const cell of document.querySelectorAll('.prose table th, .prose table td')) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                for (const m of node.textContent.matchAll(/[A-Za-z0-9.%()+-]{2,}/g)) {
+                    const range = document.createRange();
+                    range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+                    const tops = new Set(Array.from(range.getClientRects(), r => Math.round(r.top)));
+                    if (tops.size > 1) broken.push(m[0]);
+                }
+            }
+        }
+        return broken;
+    }""")
+
+
 def numeric_axes(plot: dict) -> bool:
     described = [a for a in plot["axes"] if a]  # grid lines are axes without a description
     return len(described) == 2 and all("linear scale" in a for a in described)
@@ -350,6 +369,8 @@ def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url
     curves = drawn(page, "runs-curves")
     # train and validation (before and after training) of both runs: four whole lines
     assert sum(n >= 2 for n in curves["lines"]) == 4 and numeric_axes(curves), curves
+    # the two evaluations side by side: no table cell splits a word ("bas|e", "614.6|7")
+    assert not broken_words(page), broken_words(page)
     page.screenshot(path=SHOTS / "8-runs-curves.png", full_page=True)
     page.close()
 

@@ -75,6 +75,32 @@ def test_fifty_documents_hold_out_whole_documents(tmp_path):
     assert [r["origin"] for r in val_again] == [r["origin"] for r in val]  # seeded
 
 
+def test_a_new_version_with_added_stories_keeps_what_the_last_one_held_out(tmp_path):
+    """A writer adds stories and ingests again: what v1 held out stays held out, and nothing v1
+    trained on becomes validation (so a run continued on v2 is measured on unseen text)."""
+    first = stories(tmp_path, 30, [3, 5, 8])
+    root = tmp_path / "data"
+
+    def version(files):
+        m = ingest([(p, p.name) for p in files], CorpusConfig(name="c"), root, count_tokens=words_and_hanzi,
+                   tokenizer_name="words")
+        keys = {side: {split.record_key(r) for r in read_split(root, "c", m["version"], side)} for side in ("train", "val")}
+        return m, keys
+
+    v1, old = version(first)
+    added = tmp_path / "added"
+    added.mkdir()
+    v2, new = version(first + stories(added, 30, [4, 6, 9]))  # 30 more stories, other lengths and words
+    assert v1["split"]["method"] == v2["split"]["method"] == "documents"
+    assert v2["split"]["follows"] == "v1" and "follows" not in v1["split"]
+    assert old["val"] <= new["val"], "every piece v1 held out is held out in v2"
+    assert not old["train"] & new["val"], "nothing v1 trained on is validation in v2"
+    assert 0.05 <= share(v2) <= 0.2
+    from studio.ui.views import corpus_report
+
+    assert "as v1 did" in corpus_report(v2, None) and "尽量沿用 v1 的划分" in corpus_report(v2, None, "zh")
+
+
 def test_one_document_gives_its_ending_in_several_pieces(tmp_path):
     (path,) = stories(tmp_path, 1, [60])
     m, train, val = build(tmp_path, [path])

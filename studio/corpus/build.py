@@ -34,7 +34,7 @@ from studio.corpus.clean import RULE_LABELS
 from studio.corpus.dedupe import NearDuplicates
 from studio.corpus.prepare import init_worker, prepare_batch, prepare_in_worker, record_text
 from studio.corpus.sources import Tally, iter_source
-from studio.corpus.store import commit_version, discard, scratch_dir
+from studio.corpus.store import commit_version, discard, scratch_dir, version_dir, versions
 from studio.paths import check_name
 
 MAX_DROPPED_KEPT = 20_000  # dropped items stored for browsing; the counts are always exact
@@ -191,11 +191,23 @@ def piece_sizes(meta: KeptMeta, fit: TokenFit, counted: bool) -> list[float]:
     return [t if t >= 0 else a * cjk + b * (chars - cjk) for t, chars, cjk in zip(meta.tokens, meta.chars, meta.cjk)]
 
 
-def choose_validation(tmp: Path, meta: KeptMeta, fit: TokenFit, cfg: CorpusConfig, counted: bool):
+def previous_version(root: Path, name: str) -> tuple[str, dict[str, Path]] | None:
+    """The corpus's latest version and its split files, before this ingest adds the next."""
+    found = versions(root, name)
+    if not found:
+        return None
+    folder = version_dir(root, name, found[-1])
+    return found[-1], {side: folder / f"{side}.jsonl" for side in ("train", "val")}
+
+
+def choose_validation(tmp: Path, meta: KeptMeta, fit: TokenFit, cfg: CorpusConfig, counted: bool,
+                      previous: dict[str, str] | None = None):
     """Plan the split (split.py) and apply it: whole documents flagged, or each document's end cut
-    off into validation pieces. Returns (plan, meta of kept.jsonl as it now is, validation flags)."""
+    off into validation pieces. `previous`: record key -> side in the corpus's previous version.
+    Returns (plan, meta of kept.jsonl as it now is, validation flags)."""
     sizes = piece_sizes(meta, fit, counted)
-    plan = split.plan(sizes, meta.group, cfg.mode == "text", cfg.val_share, cfg.seed)
+    before = split.document_sides(tmp / "kept.jsonl", meta.group, previous) if previous else None
+    plan = split.plan(sizes, meta.group, cfg.mode == "text", cfg.val_share, cfg.seed, before)
     if plan.method == "documents":
         return plan, meta, split.flags_for_documents(meta, plan)
     new_meta, flags = split.cut_document_ends(tmp, meta, sizes, plan, KeptMeta)
@@ -291,7 +303,9 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
                                   share=cfg.min_valid_share, reasons=reasons)
         if len(kept) == 0:
             raise CorpusError("corpus.nothing_left", dropped=", ".join(f"{v} {k}" for k, v in dropped.counts.items()) or "-")
-        plan, kept, is_val = choose_validation(tmp, kept, fit, cfg, count_tokens is not None)
+        previous = previous_version(root, cfg.name)
+        plan, kept, is_val = choose_validation(tmp, kept, fit, cfg, count_tokens is not None,
+                                               split.previous_sides(previous[1]) if previous else None)
         stats = second_pass(tmp, kept, is_val, count_tokens, fit)
         held_out = stats["tokens"] if count_tokens else {"train": 0, "val": 0}
         if not count_tokens:  # no tokenizer: the split is stated in characters' token estimate
@@ -301,6 +315,8 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
         if stats["val_documents"] < split.MIN_VAL_PIECES or held_out["val"] < split.MIN_VAL_TOKENS / 2:
             raise CorpusError("corpus.few_breaks", pieces=stats["val_documents"], tokens=held_out["val"])
         split_summary, warnings = split.report(plan, held_out)
+        if previous and plan.method == "documents":
+            split_summary["follows"] = previous[0]  # held out what that version held out, where it could
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
         manifest = {
             "name": cfg.name,

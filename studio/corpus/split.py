@@ -9,9 +9,15 @@ enough to measure (MIN_VAL_PIECES pieces, MIN_VAL_TOKENS tokens). Two ways to ho
   cut at a paragraph break: each document gives its last `val_share` of tokens, so validation is
   unseen text of every document, one contiguous span each, never paragraphs interleaved with the
   training text. Holding out one of two whole files would take half the writing, chosen by chance.
+
+A new version of a corpus (a writer's added chapters) follows the previous one where it can: whole
+documents held out before are held out first, documents trained on before are held out last. So a
+run that keeps training on the new version is measured on text its parent never trained on, and the
+parent's held-out text mostly stays out of the child's training.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -39,9 +45,39 @@ class SplitPlan:
     tails: dict[int, float] = field(default_factory=dict)  # document -> tokens held out from its end
 
 
-def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: int) -> SplitPlan:
+def record_key(record: dict) -> str:
+    """A kept record's identity across versions: its content without where it came from."""
+    content = json.dumps({k: v for k, v in record.items() if k != "origin"}, ensure_ascii=False, sort_keys=True)
+    return hashlib.blake2b(content.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def previous_sides(split_files: dict[str, Path]) -> dict[str, str]:
+    """record key -> "train" or "val" in a version's split files ({} when there is none)."""
+    sides = {}
+    for side, path in split_files.items():
+        if path.exists():
+            with open(path, encoding="utf-8") as fh:
+                sides.update((record_key(json.loads(line)), side) for line in fh if line.strip())
+    return sides
+
+
+def document_sides(kept: Path, group_of, previous: dict[str, str]) -> dict[int, str]:
+    """Each new document's side in the previous version: "val" when any of its pieces was held
+    out there, else "train" when any was trained on; documents new to this version are absent."""
+    sides: dict[int, str] = {}
+    with open(kept, encoding="utf-8") as fh:
+        for group, line in zip(group_of, fh):
+            side = previous.get(record_key(json.loads(line)))
+            if side and sides.get(group) != "val":
+                sides[group] = side
+    return sides
+
+
+def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: int,
+         before: dict[int, str] | None = None) -> SplitPlan:
     """Decide the split from each kept piece's size in tokens and its document. `cuttable`: the
-    pieces are prose (text mode) that may be cut at paragraph breaks; pairs and chat rows are not."""
+    pieces are prose (text mode) that may be cut at paragraph breaks; pairs and chat rows are not.
+    `before`: each document's side in the previous version (document_sides), followed where it can."""
     total = sum(sizes)
     doc_sizes: dict[int, float] = {}
     doc_pieces: dict[int, int] = {}
@@ -55,7 +91,7 @@ def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: i
                           max_share=MAX_VAL_SHARE, need=MIN_VAL_TOKENS / MAX_VAL_SHARE)
     docs = len(doc_sizes)
     if docs >= DOCUMENT_HOLDOUT_MIN_DOCS or not cuttable:
-        chosen = _whole_documents(doc_sizes, doc_pieces, target, total, seed, relaxed=not cuttable)
+        chosen = _whole_documents(doc_sizes, doc_pieces, target, total, seed, relaxed=not cuttable, before=before or {})
         if chosen:
             return SplitPlan("documents", message("split.documents", docs=docs, chosen=len(chosen), share=share),
                              val_groups=chosen)
@@ -67,12 +103,15 @@ def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: i
 
 
 def _whole_documents(doc_sizes: dict, doc_pieces: dict, target: float, total: float, seed: int,
-                     relaxed: bool = False) -> set[int]:
-    """Documents in a seeded order, added while they fit under the upper bound, until the target is
-    reached. Empty when no such set comes near the target (a few huge documents); `relaxed` (rows
-    that cannot be cut) takes any set that is enough to measure."""
+                     relaxed: bool = False, before: dict[int, str] | None = None) -> set[int]:
+    """Documents in a seeded order (those held out in the previous version first, those trained on
+    there last), added while they fit under the upper bound, until the target is reached. Empty
+    when no such set comes near the target (a few huge documents); `relaxed` (rows that cannot be
+    cut) takes any set that is enough to measure."""
     order = sorted(doc_sizes)
     random.Random(seed).shuffle(order)
+    rank = {"val": 0, "train": 2}
+    order.sort(key=lambda g: rank.get((before or {}).get(g), 1))  # stable: the seeded order within each rank
     upper = MAX_VAL_SHARE * total * 1.0001
     chosen, held = set(), 0.0
     for group in order:

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from studio import runs
+from studio.corpus.split import record_key
 from studio.corpus.store import read_split
 
 
@@ -63,10 +64,6 @@ def parent_corpus(root: Path, init_adapter: str) -> tuple[str, str]:
     return cfg.corpus, version
 
 
-def _record_key(record: dict) -> str:
-    return json.dumps({k: v for k, v in record.items() if k != "origin"}, ensure_ascii=False, sort_keys=True)
-
-
 def evaluate_parent(run, model, tok, val_blocks, device) -> dict:
     """The parent, before any step, on both splits (and the base on the parent's); kept in
     parent_eval.json so a resumed run does not redo it."""
@@ -82,14 +79,14 @@ def evaluate_parent(run, model, tok, val_blocks, device) -> dict:
     corpus, version = parent_corpus(run.root, run.cfg.init_adapter)
     parent_val = read_split(run.root, corpus, version, "val")
     old_blocks = run.blocks(parent_val, tok)
-    child_train = {_record_key(r) for r in read_split(run.root, run.cfg.corpus, run.corpus_version, "train")}
+    child_train = {record_key(r) for r in read_split(run.root, run.cfg.corpus, run.corpus_version, "train")}
     with model.disable_adapter():
         base_old = mean_loss(model, old_blocks, tok.pad_token_id, device)
     result = {
         "parent": run.cfg.init_adapter, "parent_split": f"{corpus} {version}",
         "parent_on_new": mean_loss(model, val_blocks, tok.pad_token_id, device),
         "parent_on_old": mean_loss(model, old_blocks, tok.pad_token_id, device), "base_on_old": base_old,
-        "old_in_train": round(sum(_record_key(r) in child_train for r in parent_val) / max(len(parent_val), 1), 4),
+        "old_in_train": round(sum(record_key(r) in child_train for r in parent_val) / max(len(parent_val), 1), 4),
     }
     runs.write_json_atomic(path, result)
     run.report.event(kind="parent_eval", step=0, parent_val_loss=round(result["parent_on_new"], 5))

@@ -258,8 +258,11 @@ def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
     skipped = "".join(f"\n- {say(lang, 'report.rows', n=n)}: {html.escape(why)}" for why, n in rows.get("skipped", {}).items())
     passed = "".join(f"\n- {html.escape(p['file'])}: {p['reason']}" for p in m.get("passed_over", [])[:20])
     split = m.get("split") or {}
+    why = str(render(lang, split["why"])) if split else ""
+    if split.get("follows"):  # a new version that kept the previous one's held-out documents out
+        why += ("；" if lang == "zh" else "; ") + say(lang, "split.follows", version=split["follows"])
     held = say(lang, "report.validation", val=split["val_tokens"], total=split["val_tokens"] + split["train_tokens"],
-               share=split["val_share"], why=split["why"]) + "\n\n" if split else ""
+               share=split["val_share"], why=why) + "\n\n" if split else ""
     warnings = ""
     for w in m.get("warnings", []):
         text = str(render(lang, w))
