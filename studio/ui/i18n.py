@@ -164,11 +164,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "a model (the base, another model by name, or one of your tuned runs) writes the short request "
                       "the passage answers; look them over, drop the bad ones by number, and save: the corpus gets a "
                       "new pairs version of (request, your passage). Your passages are copied unchanged; only the "
-                      "requests are generated, and the manifest says so. Stop keeps what was made.",
+                      "requests are generated, and the manifest says so. Stop keeps what was made. The embedded 135M "
+                      "model mostly writes requests that miss the passage: use an instruct model of 1.5B or more "
+                      "(a GPU makes it seconds per passage).",
                       "想让模型按要求、用你的文风写作，就需要“要求”。模型（基座、按名称指定的其他模型，或你微调过的任务）"
                       "为 text 语料的每个段落写出它所回应的简短要求；检查后按编号删掉不好的，再保存：语料会多出一个"
                       "由（要求，你的段落）组成的 pairs 新版本。你的段落原样复制，只有要求是生成的，清单里也会注明。"
-                      "中途停止不会丢失已生成的要求。"),
+                      "中途停止不会丢失已生成的要求。内置的 135M 模型写出的要求大多不贴合段落：请用 1.5B 及以上的 "
+                      "instruct 模型（有 GPU 时每段只需几秒）。"),
     "requests.source": ("Written by", "由谁来写"),
     "requests.source_help": ("base = the model named beside; or a tuned run", "base = 右侧填写的模型；或某个微调任务"),
     "requests.limit": ("Passages this time", "本次段落数"),
