@@ -474,8 +474,13 @@ def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(b
     look("train-error")
     page.locator("#train-epochs input").fill("1")
     page.locator("#train-start").click()
+    expect(page.locator("#train-message")).to_contain_text("已开始训练任务")
+    run_id = re.search(r"\d{8}-\d{6}-novel-[0-9a-f]{4}", page.locator("#train-message").inner_text())[0]
+    # the bar may still show an earlier test's finished run: wait for this run's bar, then its end
+    expect(page.locator("#run-progress")).to_contain_text(run_id)
     progress = page.locator("#run-progress .ws-progress")
     expect(progress).to_have_attribute("data-state", "completed", timeout=240_000)
+    expect(page.locator("#run-eval")).to_contain_text("偏见探测")
     look("train")
 
     page.get_by_role("tab", name="写作", exact=True).click()
