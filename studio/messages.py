@@ -239,6 +239,8 @@ MESSAGES.update({
     "split.ends": ("{docs} documents: too few to hold out whole ones, so the last {share:.0%} of each of {cut} documents is "
                    "held out, cut at a paragraph break",
                    "{docs} 篇文档：太少，无法整篇留出，因此在段落处切开，留出其中 {cut} 篇各自最后的 {share:.0%}"),
+    "split.held_again": ("{docs} documents: the passages the previous version held out are held out again, about {share:.0%} "
+                         "of the tokens", "{docs} 篇文档：上一版本留出的段落再次留出，约占 token 的 {share:.0%}"),
     "split.follows": ("as {version} did, where it could: what {version} held out is held out, what it trained on is not, so "
                       "a run that keeps training on this version is measured on text its parent never trained on",
                       "尽量沿用 {version} 的划分：{version} 留出的仍然留出，{version} 训练过的不进验证集，"

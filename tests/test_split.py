@@ -120,6 +120,37 @@ def test_chinese_novel_one_paragraph_per_line_is_cut_at_lines_and_chapters(tmp_p
     assert train[0]["text"].count("第") >= 1 and "\n第二章" in "\n".join(r["text"] for r in train)
 
 
+def test_a_novel_with_chapters_appended_holds_out_the_old_end_again_and_the_new_end(tmp_path):
+    """One file, one paragraph per line: v1 holds out its end. The writer appends three chapters
+    and ingests again: the old end (now mid-book) stays held out, the new end is held out too."""
+    (path,) = layouts.chinese_novel(tmp_path)
+    root = tmp_path / "data"
+
+    def version():
+        m = ingest([(path, path.name)], CorpusConfig(name="c"), root, count_tokens=words_and_hanzi, tokenizer_name="words")
+        return m, *(read_split(root, "c", m["version"], side) for side in ("train", "val"))
+
+    def lines(records):
+        return {line for r in records for line in r["text"].split("\n") if line.strip()}
+
+    v1, train1, val1 = version()
+    same, _, val_same = version()  # ingested again unchanged: the very same held-out text
+    assert lines(val_same) == lines(val1) and same["split"]["follows"] == "v1"
+    rng = random.Random(5)
+    more = []
+    for chapter in "七八九":
+        more += [f"第{chapter}章 新来的船", *("　　" + p for p in layouts.prose(rng, layouts.ZH_KEEPER, 16, joiner=""))]
+    path.write_bytes(path.read_bytes() + ("\r\n".join(more) + "\r\n").encode("gb18030"))
+    v2, train2, val2 = version()
+    assert v1["split"]["method"] == v2["split"]["method"] == "document ends" and v2["split"]["follows"] == "v2"
+    old_end, new_val = lines(val1), lines(val2)
+    assert len(old_end & new_val) >= 0.9 * len(old_end), "the old end is held out again"
+    assert not old_end & lines(train2) - new_val or len(old_end & lines(train2)) <= 0.1 * len(old_end)
+    assert more[-1] in new_val, "the new chapters' end is held out"
+    assert len(lines(train1) & new_val) <= 0.05 * len(new_val), "hardly anything v1 trained on is validation now"
+    assert 0.05 <= share(v2) <= 0.2
+
+
 def test_a_corpus_too_small_to_measure_is_refused_before_training(tmp_path):
     (path,) = stories(tmp_path, 1, [3])
     with pytest.raises(CorpusError, match="too small to measure.*Add text"):

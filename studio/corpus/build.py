@@ -201,13 +201,17 @@ def previous_version(root: Path, name: str) -> tuple[str, dict[str, Path]] | Non
 
 
 def choose_validation(tmp: Path, meta: KeptMeta, fit: TokenFit, cfg: CorpusConfig, counted: bool,
-                      previous: dict[str, str] | None = None):
+                      previous: dict[str, Path] | None = None):
     """Plan the split (split.py) and apply it: whole documents flagged, or each document's end cut
-    off into validation pieces. `previous`: record key -> side in the corpus's previous version.
-    Returns (plan, meta of kept.jsonl as it now is, validation flags)."""
+    off into validation pieces. `previous`: the split files of the corpus's previous version, whose
+    split is followed where it can be. Returns (plan, meta of kept.jsonl as it now is, validation flags)."""
+    before = held = None
+    if previous:
+        before = split.document_sides(tmp / "kept.jsonl", meta.group, split.previous_sides(previous))
+        if cfg.mode == "text" and len(set(meta.group)) < split.DOCUMENT_HOLDOUT_MIN_DOCS:  # document ends
+            meta, held = split.split_at_held(tmp, meta, split.held_lines(previous["val"]), KeptMeta)
     sizes = piece_sizes(meta, fit, counted)
-    before = split.document_sides(tmp / "kept.jsonl", meta.group, previous) if previous else None
-    plan = split.plan(sizes, meta.group, cfg.mode == "text", cfg.val_share, cfg.seed, before)
+    plan = split.plan(sizes, meta.group, cfg.mode == "text", cfg.val_share, cfg.seed, before, held)
     if plan.method == "documents":
         return plan, meta, split.flags_for_documents(meta, plan)
     new_meta, flags = split.cut_document_ends(tmp, meta, sizes, plan, KeptMeta)
@@ -305,7 +309,7 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
             raise CorpusError("corpus.nothing_left", dropped=", ".join(f"{v} {k}" for k, v in dropped.counts.items()) or "-")
         previous = previous_version(root, cfg.name)
         plan, kept, is_val = choose_validation(tmp, kept, fit, cfg, count_tokens is not None,
-                                               split.previous_sides(previous[1]) if previous else None)
+                                               previous[1] if previous else None)
         stats = second_pass(tmp, kept, is_val, count_tokens, fit)
         held_out = stats["tokens"] if count_tokens else {"train": 0, "val": 0}
         if not count_tokens:  # no tokenizer: the split is stated in characters' token estimate
@@ -315,7 +319,7 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
         if stats["val_documents"] < split.MIN_VAL_PIECES or held_out["val"] < split.MIN_VAL_TOKENS / 2:
             raise CorpusError("corpus.few_breaks", pieces=stats["val_documents"], tokens=held_out["val"])
         split_summary, warnings = split.report(plan, held_out)
-        if previous and plan.method == "documents":
+        if previous and (plan.method == "documents" or plan.held_again):
             split_summary["follows"] = previous[0]  # held out what that version held out, where it could
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
         manifest = {

@@ -33,6 +33,7 @@ MIN_VAL_TOKENS = 256
 MIN_VAL_PIECES = 2
 DOCUMENT_HOLDOUT_MIN_DOCS = 10  # fewer documents: whole ones are too coarse a unit to hold out
 MIN_TAIL_TOKENS = 48  # a document whose share would be shorter gives no tail; the others give more
+HELD_LINE_CHARS = 8  # a shorter line (a heading, "***") is too common to say which version held it out
 VAL_PIECE_TOKENS = 256  # held-out spans are cut into pieces of about this size (openings for style match)
 SMALL_CORPUS_TOKENS = 5000  # below this many training tokens the report warns that little can be learnt
 
@@ -43,6 +44,7 @@ class SplitPlan:
     why: dict  # a message (studio/messages.py): the reader's language is chosen when it is shown
     val_groups: set[int] = field(default_factory=set)  # documents held out whole
     tails: dict[int, float] = field(default_factory=dict)  # document -> tokens held out from its end
+    held_again: set[int] = field(default_factory=set)  # pieces the previous version held out, held out again
 
 
 def record_key(record: dict) -> str:
@@ -73,11 +75,69 @@ def document_sides(kept: Path, group_of, previous: dict[str, str]) -> dict[int, 
     return sides
 
 
+def _line_key(line: str) -> bytes:
+    return hashlib.blake2b(line.strip().encode("utf-8"), digest_size=12).digest()
+
+
+def held_lines(val_file: Path) -> set[bytes]:
+    """The lines (paragraphs) of a version's validation texts, as keys."""
+    if not val_file.exists():
+        return set()
+    with open(val_file, encoding="utf-8") as fh:
+        return {_line_key(line) for row in fh if row.strip()
+                for line in json.loads(row).get("text", "").split("\n") if line.strip()}
+
+
+def split_at_held(tmp: Path, meta, lines: set[bytes], meta_type):
+    """Rewrite kept.jsonl so that text the previous version held out is pieces of its own: when a
+    writer appends chapters, the old end is now mid-document, and it stays held out. A piece is cut
+    only between lines (paragraphs); lines shorter than HELD_LINE_CHARS (headings, "***") follow
+    their neighbours. Returns (new meta, indexes of the held pieces); (meta, set()) when none."""
+    source, target = tmp / "kept.jsonl", tmp / "kept.held.jsonl"
+    new_meta, held = meta_type(), set()
+    with open(source, encoding="utf-8") as fh, open(target, "w", encoding="utf-8") as out:
+        for index, row in enumerate(fh):
+            record = json.loads(row)
+            text, group = record.get("text", ""), meta.group[index]
+            segments: list[list] = []  # [held?, lines]
+            for line in text.split("\n"):
+                side = _line_key(line) in lines if len(line.strip()) >= HELD_LINE_CHARS else None
+                if segments and (side is None or side == segments[-1][0]):
+                    segments[-1][1].append(line)
+                else:
+                    segments.append([bool(side), [line]])
+            if not any(side for side, _ in segments):
+                out.write(row)
+                new_meta.add(group, meta.chars[index], meta.cjk[index], None if meta.tokens[index] < 0 else meta.tokens[index])
+                continue
+            for side, part in segments:
+                segment = "\n".join(part).strip("\n")
+                if not segment.strip():
+                    continue
+                pieces = [segment]
+                if side:  # in validation pieces of about VAL_PIECE_TOKENS, as cut_document_ends makes them
+                    cjk = clean.cjk_chars(segment)
+                    per_char = (cjk + 0.25 * (len(segment) - cjk)) / len(segment)  # the ingest's rough token rate
+                    pieces = chunk_paragraphs(segment, round(max(100, min(VAL_PIECE_TOKENS / per_char,
+                                                                          len(segment) / MIN_VAL_PIECES))))
+                for piece in pieces:
+                    if side:
+                        held.add(len(new_meta))
+                    out.write(json.dumps({**record, "text": piece}, ensure_ascii=False) + "\n")
+                    new_meta.add(group, len(piece), clean.cjk_chars(piece), None)
+    if not held:
+        target.unlink()
+        return meta, set()
+    target.replace(source)
+    return new_meta, held
+
+
 def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: int,
-         before: dict[int, str] | None = None) -> SplitPlan:
+         before: dict[int, str] | None = None, held_before: set[int] | None = None) -> SplitPlan:
     """Decide the split from each kept piece's size in tokens and its document. `cuttable`: the
     pieces are prose (text mode) that may be cut at paragraph breaks; pairs and chat rows are not.
-    `before`: each document's side in the previous version (document_sides), followed where it can."""
+    `before`: each document's side in the previous version (document_sides), and `held_before`:
+    the pieces that version held out (split_at_held); both followed where they can be."""
     total = sum(sizes)
     doc_sizes: dict[int, float] = {}
     doc_pieces: dict[int, int] = {}
@@ -97,9 +157,18 @@ def plan(sizes: list[float], group_of, cuttable: bool, val_share: float, seed: i
                              val_groups=chosen)
         if not cuttable:
             raise CorpusError("corpus.rows_uneven", share=share, max_share=MAX_VAL_SHARE, docs=docs, total=total)
-    tails = _tails(doc_sizes, target)
-    return SplitPlan("document ends", message("split.ends_one" if len(tails) == 1 else "split.ends", docs=docs,
-                                              share=target / total, cut=len(tails)), tails=tails)
+    held = set(held_before or ())
+    held_tokens = sum(sizes[i] for i in held)
+    if held_tokens > MAX_VAL_SHARE * total:  # most of the writing was cut since: start afresh
+        held, held_tokens = set(), 0.0
+    rest = target - held_tokens  # the new ends make up what the old held-out text does not
+    # a sliver more is not worth moving text the previous version trained on into validation
+    tails = _tails(doc_sizes, rest) if not held or rest >= max(MIN_TAIL_TOKENS, 0.25 * target) else {}
+    if not tails:
+        why = message("split.held_again", docs=docs, share=held_tokens / total)
+    else:
+        why = message("split.ends_one" if len(tails) == 1 else "split.ends", docs=docs, share=rest / total, cut=len(tails))
+    return SplitPlan("document ends", why, tails=tails, held_again=held)
 
 
 def _whole_documents(doc_sizes: dict, doc_pieces: dict, target: float, total: float, seed: int,
@@ -149,8 +218,9 @@ def cut_document_ends(tmp: Path, meta, sizes: list[float], decided: SplitPlan, m
     for group, tail in decided.tails.items():
         index = last_of[group]
         while tail > 0 and index >= 0 and meta.group[index] == group:
-            wanted[index] = min(tail, sizes[index])
-            tail -= sizes[index]
+            if index not in decided.held_again:  # held out whole already
+                wanted[index] = min(tail, sizes[index])
+                tail -= sizes[index]
             index -= 1
     new_meta, is_val = meta_type(), bytearray()
 
@@ -168,7 +238,7 @@ def cut_document_ends(tmp: Path, meta, sizes: list[float], decided: SplitPlan, m
             if not take:
                 out.write(line)
                 new_meta.add(group, meta.chars[index], meta.cjk[index], None if tokens < 0 else tokens)
-                is_val.append(False)
+                is_val.append(index in decided.held_again)
                 continue
             record = json.loads(line)
             text, per_char = record["text"], sizes[index] / max(len(record["text"]), 1)
