@@ -11,8 +11,10 @@ enough to measure (MIN_VAL_PIECES pieces, MIN_VAL_TOKENS tokens). Two ways to ho
   training text. Holding out one of two whole files would take half the writing, chosen by chance.
 
 A new version of a corpus (a writer's added chapters) follows the previous one where it can: whole
-documents held out before are held out first, documents trained on before are held out last. So a
-run that keeps training on the new version is measured on text its parent never trained on, and the
+documents held out before are held out first, documents trained on before are held out last; with
+document ends, the paragraphs held out before are cut out and held out again (the old end of a
+novel is mid-book once chapters are appended) and the new ends make up the rest. So a run that
+keeps training on the new version is measured on text its parent never trained on, and the
 parent's held-out text mostly stays out of the child's training.
 """
 from __future__ import annotations
