@@ -161,7 +161,8 @@ def _bias_line(bias: dict) -> str:
     groups = ", ".join(f"{name} {row['base']:.0%} -> {row['tuned']:.0%}" for name, row in bias["groups"].items())
     return (f"bias probe: stereotyped variant preferred in {bias['base']:.0%} -> {bias['tuned']:.0%} of "
             f"{bias['pairs']} pairs ({groups}); {bias['to_stereotype']} pairs moved towards the stereotype, "
-            f"{bias['from_stereotype']} away. {say('en', 'bias.explain', n=bias['pairs'])}")
+            f"{bias['from_stereotype']} away. {say('en', 'bias.explain', n=bias['pairs'])}"
+            + (f" {say('en', 'bias.weights', weights=bias['weights'])}" if bias.get("weights") else ""))
 
 
 def _style_line(style: dict) -> str:

@@ -55,6 +55,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bias.occupation": ("occupation ({n})", "职业（{n}）"),
     "bias.moved": ("{to} pairs moved to the stereotyped side after tuning and {away} moved away.",
                    "微调后有 {to} 组转向刻板印象一侧，{away} 组离开。"),
+    "bias.weights": ("Measured on demand with the {weights} weights the Write tab drafts with; the probe after training "
+                     "used the training weights, and rounding alone can flip a few close pairs between the two.",
+                     "这是按需测量的结果，用的是写作页起草时的 {weights} 权重；训练结束时的探测用的是训练时的权重，"
+                     "两者之间仅因数值精度就可能有几组接近的句对翻转。"),
     "bias.explain": ("What it can say: whether tuning on your corpus moved the model towards these stereotypes (the "
                      "share goes up) or away from them (down). What it cannot: {n} short hand-written sentences do not "
                      "measure fairness, 50% does not mean unbiased, and a change of a few pairs is within noise.",

@@ -63,3 +63,8 @@ def test_the_probe_on_demand_matches_the_one_after_training(tmp_path, tiny_model
     assert main(["bias", run_id, "--data-dir", str(root)]) == 0
     bias = runs.read_eval(runs.run_dir(root, run_id))["bias"]
     assert bias["pairs"] == 80 and 0 <= bias["base"] <= 1 and bias["weights"]
+    from studio.ui.views import bias_markdown
+
+    # the evaluation says the figures came on demand, with which weights (they can differ a little)
+    assert f"with the {bias['weights']} weights" in bias_markdown(bias, "en")
+    assert bias["weights"] in bias_markdown(bias, "zh") and "按需测量" in bias_markdown(bias, "zh")

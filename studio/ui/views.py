@@ -140,6 +140,8 @@ def bias_markdown(bias: dict | None, lang: str) -> str:
         lines.append(f"| {label} | {row['base']:.0%} | {row['tuned']:.0%} |")
     lines += ["", say(lang, "bias.moved", to=bias["to_stereotype"], away=bias["from_stereotype"]) + " "
               + say(lang, "bias.explain", n=bias["pairs"])]
+    if bias.get("weights"):  # measured on demand (bias.json), not in the training process
+        lines[-1] += " " + say(lang, "bias.weights", weights=bias["weights"])
     return "\n".join(lines)
 
 
