@@ -8,7 +8,7 @@ passage with the first few requests, and the bias probe's share for each run.
 
     .venv/bin/python bench/lineage.py [--steps 12] [--requests 4]
 
-Takes about 15-25 minutes on the 2-core machine (the bias probe is about a minute per run there).
+Takes about 6 minutes on the 2-core machine (the bias probe is about 10 s of each run there).
 """
 from __future__ import annotations
 
