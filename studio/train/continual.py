@@ -69,29 +69,22 @@ def evaluate_parent(run, model, tok, val_blocks, device) -> dict:
     parent_eval.json so a resumed run does not redo it."""
     from studio.train.evaluate import mean_loss
 
-    path = run.folder / "parent_eval.json"
-    if not run.ranks.main:
-        run.ranks.barrier()  # rank 0 evaluates
-        return {}
-    if path.exists():
-        run.ranks.barrier()
-        return json.loads(path.read_text(encoding="utf-8"))
-    corpus, version = parent_corpus(run.root, run.cfg.init_adapter)
-    parent_val = read_split(run.root, corpus, version, "val")
-    old_blocks = run.blocks(parent_val, tok)
-    child_train = {record_key(r) for r in read_split(run.root, run.cfg.corpus, run.corpus_version, "train")}
-    with model.disable_adapter():
-        base_old = mean_loss(model, old_blocks, tok.pad_token_id, device)
-    result = {
-        "parent": run.cfg.init_adapter, "parent_split": f"{corpus} {version}",
-        "parent_on_new": mean_loss(model, val_blocks, tok.pad_token_id, device),
-        "parent_on_old": mean_loss(model, old_blocks, tok.pad_token_id, device), "base_on_old": base_old,
-        "old_in_train": round(sum(record_key(r) in child_train for r in parent_val) / max(len(parent_val), 1), 4),
-    }
-    runs.write_json_atomic(path, result)
-    run.report.event(kind="parent_eval", step=0, parent_val_loss=round(result["parent_on_new"], 5))
-    run.ranks.barrier()
-    return result
+    def evaluate() -> dict:
+        corpus, version = parent_corpus(run.root, run.cfg.init_adapter)
+        parent_val = read_split(run.root, corpus, version, "val")
+        old_blocks = run.blocks(parent_val, tok)
+        child_train = {record_key(r) for r in read_split(run.root, run.cfg.corpus, run.corpus_version, "train")}
+        with model.disable_adapter():
+            base_old = mean_loss(model, old_blocks, tok.pad_token_id, device)
+        return {
+            "parent": run.cfg.init_adapter, "parent_split": f"{corpus} {version}",
+            "parent_on_new": mean_loss(model, val_blocks, tok.pad_token_id, device),
+            "parent_on_old": mean_loss(model, old_blocks, tok.pad_token_id, device), "base_on_old": base_old,
+            "old_in_train": round(sum(record_key(r) in child_train for r in parent_val) / max(len(parent_val), 1), 4),
+        }
+
+    return run.computed_once("parent_eval.json", evaluate, lambda result: run.report.event(
+        kind="parent_eval", step=0, parent_val_loss=round(result["parent_on_new"], 5)))
 
 
 def lineage(run, model, tok, device, parent: dict, base_loss: float, child_loss: float) -> dict:

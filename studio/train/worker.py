@@ -118,6 +118,23 @@ class Run:
         self.holding_slot = True
         self.ranks.barrier()
 
+    def computed_once(self, filename: str, compute, then=None) -> dict:
+        """compute() on rank 0 the first time only, kept in the run folder as `filename` so a resumed
+        run reads it back instead; `then(result)` runs after it is kept. Other ranks wait, get {}."""
+        path = self.folder / filename
+        if not self.ranks.main:
+            self.ranks.barrier()  # rank 0 computes
+            return {}
+        if path.exists():
+            self.ranks.barrier()
+            return json.loads(path.read_text(encoding="utf-8"))
+        result = compute()
+        runs.write_json_atomic(path, result)
+        if then:
+            then(result)
+        self.ranks.barrier()
+        return result
+
     def blocks(self, records: list[dict], tok) -> list[list[int]]:
         """Corpus records as the run's training blocks (its template, masking, packing and length)."""
         from studio.train.formatting import record_to_example
@@ -193,22 +210,16 @@ class Run:
         kept in base_eval.json so a resumed run does not redo it."""
         from studio.train.evaluate import mean_loss
 
-        path = self.folder / "base_eval.json"
-        if not self.ranks.main:
-            self.ranks.barrier()  # rank 0 evaluates
-            return {}
-        if path.exists():
-            self.ranks.barrier()
-            return json.loads(path.read_text(encoding="utf-8"))
-        self.report.update(message=message("status.eval_base"))
-        result = {"val_loss": mean_loss(model, val_blocks, tok.pad_token_id, device)}
-        if mode == "pairs" and self.cfg.eval_examples:
-            self.report.update(message=message("status.generation_base"))
-            result["generation"] = self.generation_metrics(model, tok, val_records, device)
-        runs.write_json_atomic(path, result)
-        self.report.event(kind="eval", step=0, val_loss=round(result["val_loss"], 5))
-        self.ranks.barrier()
-        return result
+        def evaluate() -> dict:
+            self.report.update(message=message("status.eval_base"))
+            result = {"val_loss": mean_loss(model, val_blocks, tok.pad_token_id, device)}
+            if mode == "pairs" and self.cfg.eval_examples:
+                self.report.update(message=message("status.generation_base"))
+                result["generation"] = self.generation_metrics(model, tok, val_records, device)
+            return result
+
+        return self.computed_once("base_eval.json", evaluate, lambda result: self.report.event(
+            kind="eval", step=0, val_loss=round(result["val_loss"], 5)))
 
     def train(self):
         import torch
