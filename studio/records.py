@@ -1,0 +1,223 @@
+"""The records a run leaves on disk, as types: its state, its status, its events and its evaluation.
+
+One owner for each shape: the worker writes these and every reader (views, CLI, drafter) reads them
+back through `from_dict`, so a field is named in one place. `from_dict` accepts what older run
+folders hold: missing fields take their defaults and unknown ones are kept aside in `extra`, so
+a run written by an earlier version still opens, and is written back with nothing lost.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class RunState(str, Enum):
+    """Where a run is. `interrupted` is never written: it is read off a worker that is gone."""
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:  # f-strings and message values show "running", not "RunState.RUNNING"
+        return self.value
+
+    @property
+    def active(self) -> bool:
+        return self in (RunState.QUEUED, RunState.RUNNING)
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunState.INTERRUPTED, RunState.CANCELLED, RunState.FAILED)
+
+
+def from_dict(cls: type[T], data: dict | None) -> T:
+    """A record from its JSON form: known fields by name, the rest kept in `extra`."""
+    data = dict(data or {})
+    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    known = {k: data.pop(k) for k in list(data) if k in names}
+    record = cls(**known)
+    if "extra" in {f.name for f in dataclasses.fields(cls)}:
+        record.extra.update(data)
+    return record
+
+
+def to_dict(record) -> dict:
+    """The JSON form: fields by name (None left out), `extra` merged back in."""
+    out = dict(getattr(record, "extra", {}) or {})
+    for f in dataclasses.fields(record):
+        if f.name == "extra":
+            continue
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        out[f.name] = value.value if isinstance(value, Enum) else value
+    return out
+
+
+@dataclass
+class RunStatus:
+    """status.json: replaced atomically by whoever owns the run at the moment (jobs.py before the
+    worker starts, the worker's reporter after), read by everyone."""
+    state: RunState = RunState.QUEUED
+    message: dict | str | None = None  # a message() dict rendered in the reader's language
+    run_id: str = ""
+    preset: str = ""
+    nproc: int = 1
+    created: float | None = None
+    started: float | None = None
+    finished: float | None = None
+    heartbeat: float = 0.0
+    pid: int | None = None
+    pgid: int | None = None
+    step: int = 0
+    total_steps: int = 0
+    eta_s: float | None = None
+    tokens_seen: int = 0
+    device: str = ""
+    processes: int = 1
+    quantization: str = ""
+    quantization_note: Any = ""
+    compute_dtype: str = ""
+    reason: str | None = None  # why a run failed or was found interrupted
+    advice: str | None = None  # what to do about it
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.state = RunState(self.state)
+
+
+# Events: one line each in events.jsonl. `kind` tells the shape; readers take the kinds they draw.
+@dataclass
+class TrainStep:
+    step: int
+    loss: float
+    lr: float | None = None
+    grad_norm: float | None = None
+    epoch: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+    reward_accuracy: float | None = None  # DPO only
+    reward_margin: float | None = None  # DPO only
+    time: float | None = None
+    extra: dict = field(default_factory=dict)
+    kind = "train"
+
+
+@dataclass
+class LossEval:
+    """Validation loss at a step (step 0: the base)."""
+    step: int
+    val_loss: float
+    time: float | None = None
+    extra: dict = field(default_factory=dict)
+    kind = "eval"
+
+
+@dataclass
+class PreferenceEval:
+    """A DPO run's preference accuracy on its pairs at a step; it has no validation loss."""
+    step: int
+    preference_accuracy: float
+    margin: float | None = None
+    time: float | None = None
+    extra: dict = field(default_factory=dict)
+    kind = "preference_eval"
+
+
+@dataclass
+class Marker:
+    """A point in the run's life: checkpoint, resumed, early_stop, oom_retry, parent_eval."""
+    kind: str
+    step: int = 0
+    time: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+Event = TrainStep | LossEval | PreferenceEval | Marker
+
+
+def event_from_dict(data: dict) -> Event:
+    """An events.jsonl line as its record. Older DPO runs wrote their preference evaluations as
+    kind `eval` without a val_loss; they read as PreferenceEval."""
+    kind = data.get("kind")
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    if kind == "train" and "loss" in data:
+        return from_dict(TrainStep, fields)
+    if kind == "eval" and "val_loss" in data:
+        return from_dict(LossEval, fields)
+    if kind in ("eval", "preference_eval") and "preference_accuracy" in data:
+        return from_dict(PreferenceEval, fields)
+    return from_dict(Marker, {**fields, "kind": kind or "unknown"})
+
+
+def event_to_dict(event: Event) -> dict:
+    out = to_dict(event)
+    out.pop("kind", None)
+    return {"kind": event.kind, **out}
+
+
+# eval.json: one shape per recipe, told apart by `objective`.
+@dataclass
+class SftEvaluation:
+    """A LoRA run on a corpus: base and tuned on the held-out split, and what else was measured."""
+    base: dict  # {"loss", "perplexity", "generation"?}
+    tuned: dict
+    split: str = "val"
+    val_blocks: int = 0
+    perplexity_change: float = 0.0
+    train_seconds: float = 0.0
+    tokens_seen: int = 0
+    steps: int = 0
+    stopped_early: Any = ""
+    peak_memory_gb: float = 0.0
+    quantization: str = ""
+    style: dict | None = None
+    bias: dict | None = None
+    lineage: dict | None = None
+    objective: str = "sft"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class DpoEvaluation:
+    """A preference run: how often the adapter prefers the chosen draft, before and after."""
+    pairs: int
+    before: dict  # {"accuracy", "mean_margin"}
+    after: dict
+    init_adapter: str = ""
+    steps: int = 0
+    train_seconds: float = 0.0
+    bias: dict | None = None
+    objective: str = "dpo"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class BlendEvaluation:
+    """A blend of finished adapters: base, each source and the blend on each source's split."""
+    method: str
+    sources: list  # [{"run", "weight"}]
+    splits: list  # [{"split", "base", "sources", "blend"}]
+    density: float | None = None
+    bias: dict | None = None
+    objective: str = "blend"
+    extra: dict = field(default_factory=dict)
+
+
+Evaluation = SftEvaluation | DpoEvaluation | BlendEvaluation
+_EVALUATIONS = {"sft": SftEvaluation, "dpo": DpoEvaluation, "blend": BlendEvaluation}
+
+
+def evaluation_from_dict(data: dict | None) -> Evaluation | None:
+    """eval.json as its record; None when the run has none yet. Runs written before `objective`
+    was stored for LoRA runs have none: they are sft."""
+    if not data:
+        return None
+    return from_dict(_EVALUATIONS.get(data.get("objective") or "sft", SftEvaluation), data)
