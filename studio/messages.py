@@ -35,6 +35,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "style.sample": ("First opening: *{opening}*\n\n**Base:** {base}\n\n**Tuned:** {tuned}",
                      "第一个开头：*{opening}*\n\n**基座**：{base}\n\n**微调后**：{tuned}"),
     "eval.copied": ("copied from the corpus (style-match drafts)", "照抄语料的比例（风格匹配草稿）"),
+    "adapter.no_checkpoint": ("run {run} has no complete checkpoint {checkpoint}; pick one from the checkpoint list",
+                              "训练 {run} 没有完整的检查点 {checkpoint}；请从检查点列表中选择一个"),
+    "adapter.pickle": ("{source}: adapter_model.bin is a pickle and is refused; only safetensors adapters load",
+                       "{source}：adapter_model.bin 是 pickle 文件，已拒绝；只加载 safetensors 格式的适配器"),
+    "adapter.none_yet": ("run {run} has no adapter yet (state: {state}); draft from a completed run or pick one of its "
+                         "checkpoints", "训练 {run} 还没有适配器（状态：{state}）；请用已完成的训练写作，或选择它的一个检查点"),
     "runs.lineage": ("Lineage of {run}: {chain}", "{run} 的谱系：{chain}"),
     "runs.blend_of": ("{run} is a blend of {sources}", "{run} 由 {sources} 融合而成"),
     "blend.started": ("Blend {run} started: it appears in the table when made, and drafts in the Write tab like any run.",

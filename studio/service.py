@@ -294,7 +294,7 @@ def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) 
     """A DPO run from the preferences judged so far, starting from a tuned run's adapter (or one of
     its checkpoints), on that run's base and settings."""
     from studio.train.dpo import PAIRS_FILE
-    from studio.write.drafter import adapter_folder, parse_source
+    from studio.adapters import adapter_folder, parse_source
     from studio.write.feedback import JudgingError, dpo_pairs
 
     source = parse_source(init_source)

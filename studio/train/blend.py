@@ -25,7 +25,7 @@ MAX_SOURCES = 3
 
 def sources(root: Path, blend_of: str) -> list[dict]:
     """Each source of a blend: its key, weight, adapter folder, adapter config and run config."""
-    from studio.write.drafter import adapter_folder, parse_source
+    from studio.adapters import adapter_folder, parse_source
 
     found = []
     for key, weight in blend_parts(blend_of):

@@ -27,7 +27,7 @@ def continuing(root: Path, cfg):
     from dataclasses import replace
 
     from studio.jobs import JobError
-    from studio.write.drafter import adapter_folder, parse_source
+    from studio.adapters import adapter_folder, parse_source
 
     source = parse_source(cfg.init_adapter)
     if not source.run_id:
@@ -48,14 +48,14 @@ def attach_parent(root: Path, model, init_adapter: str):
     """The base with the parent's adapter attached as the trainable adapter "default"."""
     from peft import PeftModel
 
-    from studio.write.drafter import adapter_folder, parse_source
+    from studio.adapters import adapter_folder, parse_source
 
     return PeftModel.from_pretrained(model, str(adapter_folder(root, parse_source(init_adapter))), is_trainable=True)
 
 
 def parent_corpus(root: Path, init_adapter: str) -> tuple[str, str]:
     """(corpus, version) the parent trained on, from the parent's own record of it."""
-    from studio.write.drafter import parse_source
+    from studio.adapters import parse_source
 
     folder = runs.run_dir(root, parse_source(init_adapter).run_id)
     cfg = runs.read_config(folder)
@@ -109,7 +109,7 @@ def lineage(run, model, tok, device, parent: dict, base_loss: float, child_loss:
 
 def chain(root: Path, run_id: str, limit: int = 20) -> list[str]:
     """The run and its ancestors through `init_adapter`, oldest first ("run" or "run@step-N")."""
-    from studio.write.drafter import parse_source
+    from studio.adapters import parse_source
 
     found, current = [run_id], run_id
     while len(found) < limit:

@@ -55,7 +55,7 @@ def train(run) -> str:
     from studio.models import compute_dtype, load_tokenizer, resolve
     from studio.train import checkpoints
     from studio.train.worker import Cancelled, TrainingFailed
-    from studio.write.drafter import adapter_folder, parse_source
+    from studio.adapters import adapter_folder, parse_source
 
     cfg, device, report = run.cfg, run.device, run.report
     pairs = read_pairs(run.folder)

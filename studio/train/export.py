@@ -19,7 +19,7 @@ from studio import runs
 from studio.config import GenConfig
 from studio.paths import exports_dir
 from studio.train.formatting import template_for
-from studio.write.drafter import adapter_folder, parse_source
+from studio.adapters import adapter_folder, parse_source
 
 CHATML_TEMPLATE = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
                    '{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}'

@@ -19,76 +19,25 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from studio import runs
+from studio.adapters import BASE, AdapterRefused, Source, adapter_folder, parse_source  # noqa: F401 (re-exported)
 from studio.config import GenConfig
 from studio.messages import message
 
-BASE = "__base__"
 MODES = ("continue", "instruct", "summarize")
 MAX_TUNED_PANES = 3
 CACHED_ADAPTERS = 6  # adapters kept attached; the least recently used beyond this are unloaded
 SUMMARIZE_TEMPLATE = "Summarize the following text.\n\n{prompt}"
-_CHECKPOINT = re.compile(r"^(?P<run>[^@]+)@(?P<step>step-\d+)$")
 GPU_POLL_S = 2.0  # how often a queued draft looks at the GPU's free memory again
 GPU_WAIT_LIMIT_S = 900.0  # a queued draft gives up after this, with a message
 GPU_HEADROOM_BYTES = 256 << 20  # CUDA context, allocator slack and the sampling buffers
-
-
-class AdapterRefused(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Source:
-    """What one pane drafts with: the base, a run's final adapter, or one of its checkpoints."""
-    key: str  # "base", "<run id>" or "<run id>@step-N"; also the PEFT adapter name
-    run_id: str = ""
-    checkpoint: str = ""  # "step-N", or "" for the final adapter
-
-    @property
-    def label(self) -> str:
-        if not self.run_id:
-            return "base model"
-        return f"{self.run_id} ({self.checkpoint})" if self.checkpoint else self.run_id
-
-
-def parse_source(text: str) -> Source:
-    text = (text or "").strip()
-    if text in ("", "base", BASE):
-        return Source("base")
-    found = _CHECKPOINT.match(text)
-    if found:
-        return Source(text, found["run"], found["step"])
-    return Source(text, text)
-
-
-def adapter_folder(root: Path, source: Source) -> Path:
-    """The adapter folder of a source, refusing pickles, missing adapters and checkpoints the
-    studio did not finish writing."""
-    run = runs.run_dir(root, source.run_id)  # validates the run name
-    if source.checkpoint:
-        folder = run / "checkpoints" / source.checkpoint
-        if not (folder / "complete.json").exists():
-            raise AdapterRefused(f"run {source.run_id} has no complete checkpoint {source.checkpoint}; "
-                                 "pick one from the checkpoint list")
-    else:
-        folder = run / "adapter"
-    if (folder / "adapter_model.bin").exists() and not (folder / "adapter_model.safetensors").exists():
-        raise AdapterRefused(f"{source.label}: adapter_model.bin is a pickle and is refused; only safetensors adapters load")
-    if not (folder / "adapter_model.safetensors").exists():
-        state = runs.read_status(run).get("state") if run.exists() else "missing"
-        raise AdapterRefused(f"run {source.run_id} has no adapter yet (state: {state}); draft from a completed run "
-                             "or pick one of its checkpoints")
-    return folder
 
 
 def checkpoints_of(root: Path, run_id: str) -> list[dict]:
