@@ -33,8 +33,10 @@ def prepare(data: Path) -> tuple[Path, str]:
     torch.manual_seed(0)
     tuned = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", init_lora_weights=False))
     tuned.save_pretrained(runs.run_dir(data, run_id) / "adapter")
-    runs.write_json_atomic(runs.run_dir(data, run_id) / "status.json", {**runs.read_status(runs.run_dir(data, run_id)),
-                                                                         "state": "completed", "step": 1})
+    folder = runs.RunFolder.of(data, run_id)
+    status = folder.status()
+    status.state, status.step = runs.COMPLETED, 1
+    folder.write_status(status)
     return data, run_id
 
 

@@ -32,8 +32,8 @@ SAMPLE = PROJECT_ROOT / "assets" / "samples" / "gannet-rock-lamp-log.txt"
 
 def finished(root: Path, run_id: str, started: float) -> dict:
     final = jobs.wait(root, run_id, timeout=3600)
-    if final["state"] != "completed":
-        raise SystemExit(f"{run_id} ended {final['state']}: {final.get('reason')}")
+    if final.state != "completed":
+        raise SystemExit(f"{run_id} ended {final.state}: {final.reason}")
     return {"run": run_id, "minutes": (time.time() - started) / 60, "eval": runs.read_eval(runs.run_dir(root, run_id))}
 
 

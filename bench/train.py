@@ -180,8 +180,8 @@ def studio(spec: dict) -> dict:
     run_id = service.start_training(data, "bench", "quick-cpu-demo", overrides)
     status = service.wait_for_run(data, run_id)
     folder = runs.run_dir(data, run_id)
-    if status.get("state") != "completed":
-        raise SystemExit(f"studio run {run_id} ended {status.get('state')}: {status.get('reason')}; see {folder}/worker.log")
+    if status.state != "completed":
+        raise SystemExit(f"studio run {run_id} ended {status.state}: {status.reason}; see {folder}/worker.log")
     ev = json.loads((folder / "eval.json").read_text())
     device = "cuda" if torch.cuda.is_available() else "cpu"
     source = resolve(MODEL, data)

@@ -40,8 +40,8 @@ def one_layout(root: Path, name: str, make, settings: list[str]) -> dict:
     run_id = service.start_training(root, corpus, PRESET, settings)
     final = jobs.wait(root, run_id, timeout=3600)
     minutes = (time.time() - started) / 60
-    if final["state"] != "completed":
-        raise SystemExit(f"{name}: run {run_id} {final['state']}: {final.get('reason')}")
+    if final.state != "completed":
+        raise SystemExit(f"{name}: run {run_id} {final.state}: {final.reason}")
     ev = runs.read_eval(runs.run_dir(root, run_id))
     style = ev.get("style") or {}
     return {"layout": name, "files": len(files), "tokens": manifest["tokens"]["train"] + manifest["tokens"]["val"],

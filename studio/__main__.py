@@ -27,6 +27,7 @@ from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.messages import render, say
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
+from studio.records import RunStatus
 from studio.paths import BadName, data_root
 from studio.write.drafter import MODES, AdapterRefused
 
@@ -208,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             status = service.wait_for_run(root, run_id, on_status=_progress)
             print(file=sys.stderr)
             view = service.run_view(root, run_id)
-            _say(args, {"run_id": run_id, "state": status["state"], "eval": view["eval"],
-                        "reason": status.get("reason")}, run_id + _eval_line(view["eval"]))
-            if status["state"] != "completed":
-                print(f"error: run {run_id} {status['state']}: {status.get('reason', '')} {status.get('advice', '')}", file=sys.stderr)
+            _say(args, {"run_id": run_id, "state": status.state.value, "eval": view["eval"],
+                        "reason": status.reason}, run_id + _eval_line(view["eval"]))
+            if status.state != "completed":
+                print(f"error: run {run_id} {status.state}: {status.reason or ''} {status.advice or ''}", file=sys.stderr)
                 return 1
         elif args.command == "sweep":
             sweep_id = service.start_sweep(root, args.corpus, args.preset, args.trials, args.sampler, args.trial_steps,
@@ -281,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _progress(status: dict) -> None:
-    step, total = status.get("step", 0), status.get("total_steps", 0)
-    eta = status.get("eta_s")
+def _progress(status: RunStatus) -> None:
+    step, total = status.step, status.total_steps
+    eta = status.eta_s
     eta_text = f", about {eta:.0f} s left" if eta else ""
-    print(f"\r{status.get('state')}: step {step}/{total}{eta_text} - {render('en', status.get('message', ''))}".ljust(90),
+    print(f"\r{status.state}: step {step}/{total}{eta_text} - {render('en', status.message or '')}".ljust(90),
           end="", file=sys.stderr, flush=True)
 
 

@@ -58,6 +58,6 @@ def adapter_folder(root: Path, source: Source) -> Path:
     if (folder / PICKLED_WEIGHTS).exists() and not (folder / ADAPTER_WEIGHTS).exists():
         raise AdapterRefused("adapter.pickle", source=source.label)
     if not (folder / ADAPTER_WEIGHTS).exists():
-        state = runs.read_status(run).get("state") if run.exists() else "missing"
+        state = runs.read_status(run).state if run.exists() else "missing"
         raise AdapterRefused("adapter.none_yet", run=source.run_id, state=state)
     return folder

@@ -15,6 +15,7 @@ from studio.config import TrainConfig
 from studio.corpus.store import version_dir
 from studio.messages import Keyed, message
 from studio.paths import PROJECT_ROOT, check_name, runs_dir
+from studio.records import RunState, RunStatus
 
 _children: dict[str, subprocess.Popen] = {}
 
@@ -31,14 +32,10 @@ def create_run(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -
     folder.mkdir(parents=True)
     runs.write_config(folder, cfg)
     # pid comes from the worker itself; until then a fresh heartbeat keeps the run from looking dead.
-    runs.write_json_atomic(folder / "status.json", {
-        "state": runs.QUEUED, "run_id": run_id, "preset": preset, "created": time.time(),
-        "heartbeat": time.time(), "pid": None, "step": 0, "total_steps": 0, "message": message("status.starting"), "nproc": nproc,
-    })
+    runs.RunFolder(folder).write_status(RunStatus(
+        state=RunState.QUEUED, run_id=run_id, preset=preset, created=time.time(), heartbeat=time.time(),
+        message=message("status.starting"), nproc=nproc))
     return run_id
-
-
-RESUMABLE = (runs.INTERRUPTED, runs.CANCELLED, runs.FAILED)
 
 
 def resume(root: Path, run_id: str) -> int:
@@ -47,13 +44,14 @@ def resume(root: Path, run_id: str) -> int:
 
     folder = runs.run_dir(root, run_id)
     status = runs.read_status(folder)
-    if status["state"] not in RESUMABLE:
-        raise JobError("job.not_resumable", run=run_id, state=status["state"])
+    if not status.state.resumable:
+        raise JobError("job.not_resumable", run=run_id, state=status.state)
     found = latest(folder)
     if found is None:
         raise JobError("job.no_checkpoint", run=run_id)
-    runs.write_json_atomic(folder / "status.json", {
-        **status, "state": runs.QUEUED, "heartbeat": time.time(), "pid": None, "message": message("status.resuming", step=found[0])})
+    status.state, status.heartbeat, status.pid = RunState.QUEUED, time.time(), None
+    status.message = message("status.resuming", step=found[0])
+    runs.RunFolder(folder).write_status(status)
     return start(root, run_id)
 
 
@@ -61,7 +59,7 @@ def start(root: Path, run_id: str) -> int:
     folder = runs.run_dir(root, run_id)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
            "PYTHONUNBUFFERED": "1"}
-    nproc = runs.read_status(folder).get("nproc", 1)
+    nproc = runs.read_status(folder).nproc
     command = [sys.executable, "-m", "studio.train", str(folder)]
     if nproc > 1:  # the same worker under torchrun: one process per rank, DDP between them
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
@@ -84,23 +82,22 @@ def reap() -> None:
             del _children[run_id]
 
 
-def cancel(root: Path, run_id: str) -> dict:
+def cancel(root: Path, run_id: str) -> RunStatus:
     """SIGTERM to the worker's process group; the worker saves a checkpoint and exits."""
     folder = runs.run_dir(root, run_id)
     status = runs.read_status(folder)
-    if status["state"] not in runs.ACTIVE:
-        raise JobError("job.not_running", run=run_id, state=status["state"])
-    pid = status.get("pid")
-    if not pid:
+    if not status.state.active:
+        raise JobError("job.not_running", run=run_id, state=status.state)
+    if not status.pid:
         raise JobError("job.starting", run=run_id)
     try:
-        os.killpg(status.get("pgid") or pid, signal.SIGTERM)
+        os.killpg(status.pgid or status.pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     return status
 
 
-def wait(root: Path, run_id: str, timeout: float | None = None, poll: float = 1.0, on_status=None) -> dict:
+def wait(root: Path, run_id: str, timeout: float | None = None, poll: float = 1.0, on_status=None) -> RunStatus:
     folder = runs.run_dir(root, run_id)
     deadline = None if timeout is None else time.time() + timeout
     while True:
@@ -108,8 +105,8 @@ def wait(root: Path, run_id: str, timeout: float | None = None, poll: float = 1.
         status = runs.read_status(folder)
         if on_status:
             on_status(status)
-        if status["state"] not in runs.ACTIVE:
+        if not status.state.active:
             return status
         if deadline and time.time() > deadline:
-            raise TimeoutError(f"run {run_id} still {status['state']} after {timeout} s")
+            raise TimeoutError(f"run {run_id} still {status.state} after {timeout} s")
         time.sleep(poll)

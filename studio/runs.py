@@ -6,64 +6,98 @@ judged by its pid and the heartbeat the worker refreshes every few seconds.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import yaml
 
+from studio import jsonio, records
 from studio.config import TrainConfig, from_dict, to_dict
 from studio.paths import check_name, runs_dir
+from studio.records import Event, Evaluation, RunState, RunStatus
 
-QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
-    "queued", "running", "completed", "failed", "cancelled", "interrupted")
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = RunState  # in the order they are declared
 ACTIVE = (QUEUED, RUNNING)
 HEARTBEAT_SECONDS = 5
 STALE_AFTER_SECONDS = 60  # no heartbeat for this long while "running" means the worker is gone
+write_json_atomic = jsonio.write_json_atomic  # older callers; new code calls jsonio
+
+
+class RunFolder:
+    """runs/<run-id>/ and every path in it: who wants a run's file asks here, by name."""
+    CONFIG, STATUS, EVENTS, EVAL = "config.yaml", "status.json", "events.jsonl", "eval.json"
+    BASE_EVAL, CORPUS, STYLE, BIAS = "base_eval.json", "corpus.json", "style.json", "bias.json"
+    DRAFTS, LOG, PUBLISHED = "drafts.jsonl", "worker.log", "published"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def of(cls, root: Path, run_id: str) -> "RunFolder":
+        return cls(runs_dir(root) / check_name(run_id, "run id"))
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def adapter(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def bias_file(self, checkpoint: str = "") -> Path:
+        """Where an on-demand bias probe is kept: the final adapter's beside eval.json, a
+        checkpoint's in that checkpoint's folder (it must not stand for the run's)."""
+        return self.checkpoints / checkpoint / self.BIAS if checkpoint else self.path / self.BIAS
+
+    def status(self) -> RunStatus:
+        return read_status(self.path)
+
+    def write_status(self, status: RunStatus) -> None:
+        jsonio.write_json_atomic(self.path / self.STATUS, records.to_dict(status))
+
+    def events(self) -> list[Event]:
+        return [records.event_from_dict(e) for e in read_events(self.path)]
+
+    def evaluation(self) -> Evaluation | None:
+        return records.evaluation_from_dict(read_eval(self.path))
+
+    def config(self) -> TrainConfig:
+        return read_config(self.path)
+
+    def trained_corpus_version(self, cfg: TrainConfig | None = None) -> str:
+        """The corpus version the run trained on (kept in corpus.json when training started); the
+        version its config asked for (empty: the newest) for a run that never started."""
+        manifest = jsonio.read_json(self.path / self.CORPUS, default=None)
+        if manifest and manifest.get("version"):
+            return manifest["version"]
+        return (cfg or self.config()).corpus_version
 
 
 def run_dir(root: Path, run_id: str) -> Path:
-    return runs_dir(root) / check_name(run_id, "run id")
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    return RunFolder.of(root, run_id).path
 
 
 def append_event(folder: Path, event: dict) -> None:
-    line = json.dumps({"time": round(time.time(), 3), **event}, ensure_ascii=False)
-    with open(folder / "events.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+    jsonio.append_jsonl(Path(folder) / RunFolder.EVENTS, {"time": round(time.time(), 3), **event})
 
 
 def read_events(folder: Path) -> list[dict]:
-    path = folder / "events.jsonl"
-    if not path.exists():
-        return []
-    events = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line cut short by a kill: everything before it stands
-    return events
+    """events.jsonl as written; a line cut by a kill is dropped, a damaged one passed over (the
+    curves show what can be read)."""
+    return jsonio.read_jsonl(Path(folder) / RunFolder.EVENTS, skip_damaged=True)
 
 
 def truncate_events(folder: Path, after_step: int) -> None:
     """Drop the events of steps after `after_step` (a resumed run redoes them), atomically."""
     kept = [e for e in read_events(folder) if e.get("step", 0) <= after_step]
-    tmp = folder / ".events.jsonl.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for event in kept:
-            fh.write(json.dumps(event, ensure_ascii=False) + "\n")
-    os.replace(tmp, folder / "events.jsonl")
+    jsonio.write_jsonl_atomic(Path(folder) / RunFolder.EVENTS, kept)
 
 
 def write_config(folder: Path, cfg: TrainConfig) -> None:
@@ -85,27 +119,29 @@ def _pid_alive(pid: int | None) -> bool:
         return False
 
 
-def read_status(folder: Path) -> dict:
+def read_status(folder: Path) -> RunStatus:
     """status.json, with `state` corrected to interrupted when the worker is gone."""
     try:
-        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {"state": FAILED, "reason": "status.json is missing or unreadable"}
-    if status.get("state") in ACTIVE:
-        stale = time.time() - status.get("heartbeat", 0) > STALE_AFTER_SECONDS
-        pid = status.get("pid")
-        if stale or (pid is not None and not _pid_alive(pid)):  # no pid yet: the worker is starting
-            status["state"] = INTERRUPTED
-            status["reason"] = "the training process stopped without finishing (killed or crashed)"
+        status = records.from_dict(RunStatus, jsonio.read_json(folder / RunFolder.STATUS))
+    except (jsonio.DamagedFile, TypeError, ValueError):
+        status = None
+    if status is None or not (folder / RunFolder.STATUS).exists():
+        return RunStatus(state=FAILED, reason="status.json is missing or unreadable")
+    if status.state.active:
+        stale = time.time() - status.heartbeat > STALE_AFTER_SECONDS
+        if stale or (status.pid is not None and not _pid_alive(status.pid)):  # no pid yet: the worker is starting
+            status.state = INTERRUPTED
+            status.reason = "the training process stopped without finishing (killed or crashed)"
     return status
 
 
 def read_eval(folder: Path) -> dict:
-    """eval.json, with a bias probe measured later (bias.json) in place of the one from training."""
-    path = folder / "eval.json"
-    found = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    if found and (folder / "bias.json").exists():
-        found["bias"] = json.loads((folder / "bias.json").read_text(encoding="utf-8"))
+    """eval.json, with a bias probe measured later for the final adapter (bias.json) in place of
+    the one from training."""
+    found = jsonio.read_json(folder / RunFolder.EVAL, default={}) or {}
+    bias = jsonio.read_json(folder / RunFolder.BIAS, default=None)
+    if found and bias:
+        found["bias"] = bias
     return found
 
 
@@ -122,18 +158,18 @@ def list_runs(root: Path) -> list[dict]:
         cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
         rows.append({
             "run_id": folder.name,
-            "state": status.get("state"),
+            "state": status.state,
             "corpus": cfg.get("corpus"),
             "model": cfg.get("model"),
-            "preset": status.get("preset", ""),
+            "preset": status.preset,
             "parent": cfg.get("init_adapter") or cfg.get("blend_of") or "",  # where its adapter came from
-            "step": status.get("step", 0),
-            "total_steps": status.get("total_steps", 0),
+            "step": status.step,
+            "total_steps": status.total_steps,
             "eval": read_eval(folder),
             "has_adapter": has_adapter(folder),
             "published": is_published(folder),
-            "seconds": round((status.get("finished") or status.get("heartbeat") or 0) - status["started"])
-            if status.get("started") else None,
+            "seconds": round((status.finished or status.heartbeat or 0) - status.started)
+            if status.started else None,
         })
     return rows
 

@@ -55,7 +55,7 @@ def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, s
         if row["state"] != "completed" or row["model"] != model:
             continue
         folder = runs.run_dir(root, row["run_id"])
-        if runs.read_status(folder).get("device") != device:
+        if runs.read_status(folder).device != device:
             continue
         speeds += [e["tokens_per_s"] for e in runs.read_events(folder) if e.get("kind") == "train"][1:]  # skip warm-up
     if speeds:
@@ -362,7 +362,7 @@ def delete_run(root: Path, run_id: str) -> None:
     folder = runs.run_dir(root, run_id)
     if not folder.is_dir():
         raise ValueError(f"run '{run_id}' does not exist (already deleted?)")
-    state = runs.read_status(folder).get("state")
+    state = runs.read_status(folder).state
     if state in runs.ACTIVE:
         raise ValueError(f"run '{run_id}' is {state}: cancel it first, then delete it")
     shutil.rmtree(folder)

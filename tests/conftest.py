@@ -105,5 +105,8 @@ def finished_copy(root: Path, run_id: str, **status) -> str:
     cfg.learning_rate, cfg.lora_r = cfg.learning_rate * 2, 4
     other = jobs.create_run(root, cfg, preset="quick-cpu-demo")
     folder = runs.run_dir(root, other)
-    runs.write_json_atomic(folder / "status.json", {**runs.read_status(folder), "state": "completed", **status})
+    finished = runs.read_status(folder)
+    for name, value in {"state": runs.COMPLETED, **status}.items():
+        setattr(finished, name, value)
+    runs.RunFolder(folder).write_status(finished)
     return other

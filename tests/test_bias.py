@@ -39,7 +39,7 @@ def test_tuning_on_one_side_of_the_pairs_moves_the_probe_that_way(tmp_path, tiny
                    dedupe_exact=False)
     run_id = service.start_training(root, "skewed", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=300, learning_rate=0.005, quantization="none", seq_len=128, batch_size=8, style_openings=0))
-    assert jobs.wait(root, run_id, timeout=900)["state"] == "completed", runs.read_status(runs.run_dir(root, run_id))
+    assert jobs.wait(root, run_id, timeout=900).state == "completed", runs.read_status(runs.run_dir(root, run_id))
     bias = runs.read_eval(runs.run_dir(root, run_id))["bias"]
     assert bias["pairs"] == 80 and set(bias["groups"]) >= {"en", "zh", "gender", "age", "origin", "occupation"}
     assert direction * bias["change"] >= 0.2, bias  # a fifth of the pairs or more changed side, the trained way
@@ -58,7 +58,7 @@ def test_the_probe_on_demand_matches_the_one_after_training(tmp_path, tiny_model
     run_id = service.start_training(root, "skewed", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=10, learning_rate=0.01, quantization="none", seq_len=64, style_openings=0,
         bias_probe=False))
-    assert jobs.wait(root, run_id, timeout=900)["state"] == "completed"
+    assert jobs.wait(root, run_id, timeout=900).state == "completed"
     assert "bias" not in runs.read_eval(runs.run_dir(root, run_id))
     assert main(["bias", run_id, "--data-dir", str(root)]) == 0
     bias = runs.read_eval(runs.run_dir(root, run_id))["bias"]

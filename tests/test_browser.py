@@ -225,7 +225,7 @@ def test_a_writer_keeps_training_blends_two_voices_grows_a_corpus_and_reads_the_
     page = upload_sample(browser, studio_url, "chapters")
     parent = service.start_training(studio_root, "chapters", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=4, quantization="none"))
-    assert jobs.wait(studio_root, parent, timeout=180)["state"] == "completed"
+    assert jobs.wait(studio_root, parent, timeout=180).state == "completed"
 
     # Train: continue the parent's adapter; the model field follows the parent
     page.get_by_role("tab", name="Train").click()
@@ -258,7 +258,7 @@ def test_a_writer_keeps_training_blends_two_voices_grows_a_corpus_and_reads_the_
     page.locator("#runs-blend-start").click()
     expect(page.locator("#runs-message")).to_contain_text("started")
     blend = re.search(r"Blend (\S+) started", page.locator("#runs-message").inner_text())[1]
-    assert jobs.wait(studio_root, blend, timeout=180)["state"] == "completed"
+    assert jobs.wait(studio_root, blend, timeout=180).state == "completed"
     page.get_by_role("button", name="Refresh").first.click()
     pick(page, "runs-first", blend)
     expect(page.locator("#runs-lineage")).to_contain_text(f"is a blend of {parent} + {child}")
@@ -358,7 +358,7 @@ def test_live_plots_draw_numeric_curves_while_the_run_trains(browser, studio_url
         monkeypatch.delenv("STUDIO_FAULT")
         trained = [service.start_training(studio_root, "plots", "quick-cpu-demo", tiny_overrides(
             tiny_model_dir, max_steps=4, quantization="none"))]
-        assert jobs.wait(studio_root, trained[0], timeout=180)["state"] == "completed"
+        assert jobs.wait(studio_root, trained[0], timeout=180).state == "completed"
         page.get_by_role("button", name="Refresh").first.click()
     pick(page, "runs-first", plots_run)
     pick(page, "runs-second", trained[0])

@@ -8,8 +8,8 @@ def test_two_processes_train_one_run_and_save_one_adapter_that_loads(root, sampl
                                     tiny_overrides(tiny_model_dir, max_steps=3, save_every=2, device="cpu"), nproc=2)
     final = jobs.wait(root, run_id, timeout=240)
     folder = runs.run_dir(root, run_id)
-    assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-3000:])
-    assert final["processes"] == 2
+    assert final.state == "completed", (final, (folder / "worker.log").read_text()[-3000:])
+    assert final.processes == 2
     events = runs.read_events(folder)
     assert [e["step"] for e in events if e["kind"] == "train"] == [1, 2, 3]  # rank 0 alone reports
     assert [e["step"] for e in events if e["kind"] == "checkpoint"] == [2]
@@ -36,7 +36,7 @@ def test_out_of_memory_in_one_process_retries_the_step_in_all(root, sample_corpu
                                     tiny_overrides(tiny_model_dir, max_steps=3, batch_size=4, device="cpu"), nproc=2)
     final = jobs.wait(root, run_id, timeout=240)
     folder = runs.run_dir(root, run_id)
-    assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-3000:])
+    assert final.state == "completed", (final, (folder / "worker.log").read_text()[-3000:])
     events = runs.read_events(folder)
     assert [(e["step"], e["micro_batch"]) for e in events if e["kind"] == "oom_retry"] == [(2, 2), (2, 1)]
     assert [e["step"] for e in events if e["kind"] == "train"] == [1, 2, 3]

@@ -14,7 +14,7 @@ def trained(tmp_path_factory, tiny_model_dir):
     service.ingest(root, [SAMPLE], "lamp", model=str(tiny_model_dir))
     run_id = service.start_training(root, "lamp", "quick-cpu-demo",
                                     tiny_overrides(tiny_model_dir, max_steps=6, save_every=2, learning_rate=0.02, quantization="none"))
-    assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
+    assert jobs.wait(root, run_id, timeout=120).state == "completed"
     return root, run_id
 
 

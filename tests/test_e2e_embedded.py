@@ -25,7 +25,7 @@ def finished_run(tmp_path_factory):
     assert manifest["tokens"]["tokenizer"] == EMBEDDED_DEFAULT and manifest["tokens"]["train"] > 3000
     run_id = service.start_training(root, "lamp-log", "quick-cpu-demo", ["quantization=nf4"])  # QLoRA, as on a GPU
     status = jobs.wait(root, run_id, timeout=900)
-    assert status["state"] == "completed", status
+    assert status.state == "completed", status
     return root, run_id
 
 
@@ -80,11 +80,11 @@ def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best
     run_id = service.start_training(root, "lamp-log", "quick-cpu-demo", [
         "epochs=12", "learning_rate=3e-3", "eval_every=3", "early_stopping_patience=2", "save_every=0"])
     status = jobs.wait(root, run_id, timeout=900)
-    assert status["state"] == "completed", status
-    assert status["quantization"] == "none" and "auto" in render("en", status["quantization_note"])  # the preset's auto, on the CPU
+    assert status.state == "completed", status
+    assert status.quantization == "none" and "auto" in render("en", status.quantization_note)  # the preset's auto, on the CPU
     folder = runs.run_dir(root, run_id)
     ev = runs.read_eval(folder)
-    assert ev["stopped_early"] and ev["steps"] < status["total_steps"] / 2, (ev, status["total_steps"])
+    assert ev["stopped_early"] and ev["steps"] < status.total_steps / 2, (ev, status.total_steps)
     evals = [e for e in runs.read_events(folder) if e["kind"] == "eval"][1:-1]  # during training
     best = min(evals, key=lambda e: e["val_loss"])
     assert [e["step"] for e in runs.read_events(folder) if e["kind"] == "early_stop"] == [evals[-1]["step"]]

@@ -12,8 +12,8 @@ def test_the_estimate_predicts_the_steps_the_run_takes(root, sample_corpus, tiny
     overrides = [o for o in tiny_overrides(tiny_model_dir) if not o.startswith("max_steps")] + ["epochs=2"]
     est = service.training_estimate(root, sample_corpus, "quick-cpu-demo", overrides)
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", overrides)
-    real_total = wait_until(lambda: runs.read_status(runs.run_dir(root, run_id)).get("total_steps"), what="the run's plan")
-    wait_until(lambda: runs.read_status(runs.run_dir(root, run_id)).get("pid"), what="the worker's pid")
+    real_total = wait_until(lambda: runs.read_status(runs.run_dir(root, run_id)).total_steps, what="the run's plan")
+    wait_until(lambda: runs.read_status(runs.run_dir(root, run_id)).pid, what="the worker's pid")
     service.cancel_run(root, run_id)
     jobs.wait(root, run_id, timeout=60)
     # packing makes a block per seq_len tokens plus one EOS per document: within a few percent

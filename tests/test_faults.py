@@ -24,22 +24,22 @@ def start(root, corpus, model_dir, **extra):
 def test_kill_9_then_resume_continues_the_same_curve(root, sample_corpus, tiny_model_dir, monkeypatch):
     settings = dict(max_steps=8, save_every=2, keep_last=2)
     reference = start(root, sample_corpus, tiny_model_dir, **settings)
-    assert jobs.wait(root, reference, timeout=120)["state"] == "completed"
+    assert jobs.wait(root, reference, timeout=120).state == "completed"
 
     monkeypatch.setenv("STUDIO_FAULT", "slow@0.7")
     run_id = start(root, sample_corpus, tiny_model_dir, **settings)
     folder = runs.run_dir(root, run_id)
-    wait_until(lambda: (checkpoints.latest(folder) or (0,))[0] >= 4 and status(root, run_id).get("step", 0) >= 5,
+    wait_until(lambda: (checkpoints.latest(folder) or (0,))[0] >= 4 and status(root, run_id).step >= 5,
                timeout=120, what="step 5 after checkpoint 4")
-    os.killpg(status(root, run_id)["pid"], signal.SIGKILL)
-    assert wait_until(lambda: status(root, run_id)["state"] == "interrupted", timeout=30, what="interrupted")
+    os.killpg(status(root, run_id).pid, signal.SIGKILL)
+    assert wait_until(lambda: status(root, run_id).state == "interrupted", timeout=30, what="interrupted")
     last = checkpoints.latest(folder)[0]
     assert [step for step, _ in checkpoints.complete_checkpoints(folder)] == [last - 2, last]  # keep_last=2
 
     monkeypatch.delenv("STUDIO_FAULT")
     service.resume_run(root, run_id)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "completed" and not final.get("reason"), final
+    assert final.state == "completed" and not final.reason, final
     events = runs.read_events(folder)
     assert [e["step"] for e in events if e["kind"] == "train"] == list(range(1, 9))  # each step once
     assert [e["step"] for e in events if e["kind"] == "resumed"] == [last]
@@ -51,7 +51,7 @@ def test_kill_9_then_resume_continues_the_same_curve(root, sample_corpus, tiny_m
 
 def test_only_stopped_runs_with_a_checkpoint_resume(root, sample_corpus, tiny_model_dir):
     run_id = start(root, sample_corpus, tiny_model_dir)
-    assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
+    assert jobs.wait(root, run_id, timeout=120).state == "completed"
     with pytest.raises(jobs.JobError, match="only interrupted, cancelled or failed runs resume"):
         service.resume_run(root, run_id)
 
@@ -60,9 +60,9 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(root, sample_corpu
     monkeypatch.setenv("STUDIO_FAULT", "nan@3")
     run_id = start(root, sample_corpus, tiny_model_dir, save_every=2)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "failed"
-    assert "NaN/infinite at step 3" in final["reason"] and "step-2 is the last good one" in final["reason"]
-    assert "learning_rate" in final["advice"]
+    assert final.state == "failed"
+    assert "NaN/infinite at step 3" in final.reason and "step-2 is the last good one" in final.reason
+    assert "learning_rate" in final.advice
     assert checkpoints.latest(runs.run_dir(root, run_id))[0] == 2
 
 
@@ -70,7 +70,7 @@ def test_out_of_memory_retries_at_half_the_micro_batch(root, sample_corpus, tiny
     monkeypatch.setenv("STUDIO_FAULT", "oom@1")
     run_id = start(root, sample_corpus, tiny_model_dir, batch_size=4)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "completed", final
+    assert final.state == "completed", final
     retries = [e for e in runs.read_events(runs.run_dir(root, run_id)) if e["kind"] == "oom_retry"]
     assert [(e["step"], e["micro_batch"]) for e in retries] == [(1, 2), (1, 1)]
 
@@ -79,8 +79,8 @@ def test_out_of_memory_at_micro_batch_1_fails_with_advice(root, sample_corpus, t
     monkeypatch.setenv("STUDIO_FAULT", "oom-always@1")
     run_id = start(root, sample_corpus, tiny_model_dir, batch_size=2)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "failed" and "out of memory even at micro-batch 1" in final["reason"]
-    assert "gradient_checkpointing" in final["advice"]
+    assert final.state == "failed" and "out of memory even at micro-batch 1" in final.reason
+    assert "gradient_checkpointing" in final.advice
 
 
 def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(root, sample_corpus, tiny_model_dir, monkeypatch):
@@ -88,9 +88,9 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(root, sample_cor
     run_id = start(root, sample_corpus, tiny_model_dir, max_steps=6, save_every=2)
     final = jobs.wait(root, run_id, timeout=120)
     folder = runs.run_dir(root, run_id)
-    assert final["state"] == "failed"
-    assert "could not write checkpoint step-4: No space left on device" in final["reason"]
-    assert "free disk space" in final["advice"]
+    assert final.state == "failed"
+    assert "could not write checkpoint step-4: No space left on device" in final.reason
+    assert "free disk space" in final.advice
     assert checkpoints.latest(folder)[0] == 2
     assert not [p for p in (folder / "checkpoints").iterdir() if p.name.startswith(".")]  # no half-written folder
 
@@ -100,7 +100,7 @@ def test_early_stopping_keeps_the_best_adapter(root, sample_corpus, tiny_model_d
     run_id = start(root, sample_corpus, tiny_model_dir, max_steps=10, eval_every=1, early_stopping_patience=2,
                    early_stopping_min_delta=100)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "completed" and render("en", final["message"]).startswith("stopped early at step 3")
+    assert final.state == "completed" and render("en", final.message).startswith("stopped early at step 3")
     folder = runs.run_dir(root, run_id)
     result = runs.read_eval(folder)
     assert result["steps"] == 3 and "best one, from step 1" in render("en", result["stopped_early"])

@@ -65,7 +65,7 @@ def test_a_dpo_run_on_a_few_preference_pairs_completes(root, trained_run):
     run_id = service.start_dpo(root, trained_run, ["max_steps=3"])
     final = jobs.wait(root, run_id, timeout=300)
     folder = runs.run_dir(root, run_id)
-    assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-3000:])
+    assert final.state == "completed", (final, (folder / "worker.log").read_text()[-3000:])
     ev = runs.read_eval(folder)
     assert ev["objective"] == "dpo" and ev["steps"] == 3 and ev["pairs"] == len(pairs)
     assert 0 <= ev["after"]["accuracy"] <= 1 and ev["after"]["mean_margin"] > ev["before"]["mean_margin"]

@@ -32,7 +32,7 @@ def status(root, run_id):
 def test_a_run_completes_with_adapter_events_and_eval(root, sample_corpus, tiny_model_dir):
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
     final = jobs.wait(root, run_id, timeout=120)
-    assert final["state"] == "completed", final
+    assert final.state == "completed", final
     folder = runs.run_dir(root, run_id)
     train_events = [e for e in runs.read_events(folder) if e["kind"] == "train"]
     assert [e["step"] for e in train_events] == [1, 2, 3, 4]
@@ -62,18 +62,18 @@ def test_a_run_completes_with_adapter_events_and_eval(root, sample_corpus, tiny_
 def test_a_run_that_cannot_load_its_model_fails_with_a_reason(root, sample_corpus, tiny_model_dir, tmp_path):
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", [f"model={tmp_path}/missing-model"])
     final = jobs.wait(root, run_id, timeout=90)
-    assert final["state"] == "failed"
-    assert "missing-model" in final["reason"] and final["advice"]
+    assert final.state == "failed"
+    assert "missing-model" in final.reason and final.advice
 
 
 def test_cancel_saves_a_checkpoint_and_ends_the_process_group(root, sample_corpus, tiny_model_dir):
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
                                     tiny_overrides(tiny_model_dir, max_steps=100000))
-    wait_until(lambda: status(root, run_id).get("step", 0) >= 2, what="training steps")
-    pid = status(root, run_id)["pid"]
+    wait_until(lambda: status(root, run_id).step >= 2, what="training steps")
+    pid = status(root, run_id).pid
     jobs.cancel(root, run_id)
     final = jobs.wait(root, run_id, timeout=60)
-    assert final["state"] == "cancelled"
+    assert final.state == "cancelled"
     checkpoints = list((runs.run_dir(root, run_id) / "checkpoints").iterdir())
     assert checkpoints and (checkpoints[0] / "adapter_model.safetensors").exists()
     wait_until(lambda: not runs._pid_alive(pid), timeout=20, what="worker exit")
@@ -86,13 +86,13 @@ def test_a_second_start_queues_until_the_slot_is_free(root, sample_corpus, tiny_
     with open(root / "runs" / ".slot.lock", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)  # another job holds the training slot
         run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-        queued = wait_until(lambda: "another run" in render("en", status(root, run_id).get("message", "")) and status(root, run_id),
+        queued = wait_until(lambda: "another run" in render("en", status(root, run_id).message or "") and status(root, run_id),
                             what="queued message")
-        assert queued["state"] == "queued"
+        assert queued.state == "queued"
         time.sleep(1)
-        assert status(root, run_id)["state"] == "queued"
+        assert status(root, run_id).state == "queued"
         fcntl.flock(slot, fcntl.LOCK_UN)
-    assert jobs.wait(root, run_id, timeout=120)["state"] == "completed"
+    assert jobs.wait(root, run_id, timeout=120).state == "completed"
 
 
 def test_a_cancelled_queued_run_never_trains(root, sample_corpus, tiny_model_dir):
@@ -100,19 +100,19 @@ def test_a_cancelled_queued_run_never_trains(root, sample_corpus, tiny_model_dir
     with open(root / "runs" / ".slot.lock", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)
         run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-        wait_until(lambda: "another run" in render("en", status(root, run_id).get("message", "")), what="queued")
+        wait_until(lambda: "another run" in render("en", status(root, run_id).message or ""), what="queued")
         jobs.cancel(root, run_id)
-        assert jobs.wait(root, run_id, timeout=30)["state"] == "cancelled"
+        assert jobs.wait(root, run_id, timeout=30).state == "cancelled"
     assert not runs.read_events(runs.run_dir(root, run_id))
 
 
 def test_kill_9_reads_as_interrupted(root, sample_corpus, tiny_model_dir):
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
                                     tiny_overrides(tiny_model_dir, max_steps=100000))
-    wait_until(lambda: status(root, run_id).get("step", 0) >= 1, what="training steps")
-    os.killpg(status(root, run_id)["pid"], signal.SIGKILL)
+    wait_until(lambda: status(root, run_id).step >= 1, what="training steps")
+    os.killpg(status(root, run_id).pid, signal.SIGKILL)
     final = jobs.wait(root, run_id, timeout=30)
-    assert final["state"] == "interrupted"
+    assert final.state == "interrupted"
 
 
 def test_missing_corpus_and_hostile_names_are_refused_before_anything_runs(root, tiny_model_dir):
@@ -140,7 +140,7 @@ def test_a_pairs_corpus_trains_on_the_responses_and_reports_rouge_and_bleu(root,
     service.ingest(root, [data], "sums", mode="pairs", model=str(tiny_model_dir), val_share=0.2)
     run_id = service.start_training(root, "sums", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, prompt_template="Summarize: {prompt}", eval_examples=3, eval_max_new_tokens=8))
-    assert jobs.wait(root, run_id, timeout=180)["state"] == "completed"
+    assert jobs.wait(root, run_id, timeout=180).state == "completed"
     result = runs.read_eval(runs.run_dir(root, run_id))
     for side in ("base", "tuned"):
         assert set(result[side]["generation"]) == {"rouge1", "rouge2", "rougeL", "bleu", "examples"}
@@ -167,7 +167,7 @@ def test_every_base_weight_format_and_adapter_variant_trains(root, sample_corpus
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir, max_steps=2, **settings))
     final = jobs.wait(root, run_id, timeout=120)
     folder = runs.run_dir(root, run_id)
-    assert final["state"] == "completed", (final, (folder / "worker.log").read_text()[-2000:])
+    assert final.state == "completed", (final, (folder / "worker.log").read_text()[-2000:])
     assert runs.read_eval(folder)["tuned"]["perplexity"] > 0
     config = (folder / "adapter" / "adapter_config.json").read_text()
     assert ('"use_dora": true' in config) == settings.get("use_dora", False)

@@ -24,7 +24,7 @@ def trained(tmp_path_factory, tiny_model_dir):
     second = service.start_training(root, "lamp", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=6, learning_rate=0.01, quantization="none", lora_r=4, lora_alpha=16, seed=2))
     for run_id in (first, second):
-        assert jobs.wait(root, run_id, timeout=180)["state"] == "completed", runs.read_status(runs.run_dir(root, run_id))
+        assert jobs.wait(root, run_id, timeout=180).state == "completed", runs.read_status(runs.run_dir(root, run_id))
     stories = short_stories(tmp_path_factory.mktemp("stories"), seed=3)
     service.ingest(root, [SAMPLE, *stories], "lamp", model=str(tiny_model_dir))
     return root, first, second
@@ -39,7 +39,7 @@ def test_a_continued_run_starts_from_its_parent_adapter_and_measures_both_splits
     # a learning rate too small to move anything: what the child saves is what it started from
     child = service.start_training(root, "lamp", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=2, learning_rate=1e-9, quantization="none", init_adapter=parent, lora_r=16))
-    assert jobs.wait(root, child, timeout=180)["state"] == "completed"
+    assert jobs.wait(root, child, timeout=180).state == "completed"
     cfg = runs.read_config(runs.run_dir(root, child))
     assert (cfg.init_adapter, cfg.lora_r, cfg.lora_alpha) == (parent, 4, 8), "the adapter's shape is the parent's"
     before, after = adapter(root, parent), adapter(root, child)
@@ -68,7 +68,7 @@ def test_continuing_for_real_learns_the_new_chapters(trained, tiny_model_dir):
     root, parent, _ = trained
     child = service.start_training(root, "lamp", "quick-cpu-demo", tiny_overrides(
         tiny_model_dir, max_steps=6, learning_rate=0.02, quantization="none", init_adapter=parent))
-    assert jobs.wait(root, child, timeout=180)["state"] == "completed"
+    assert jobs.wait(root, child, timeout=180).state == "completed"
     new, old = runs.read_eval(runs.run_dir(root, child))["lineage"]["splits"]
     assert new["child"]["loss"] < new["parent"]["loss"], "six more steps on v2 lower the loss on v2's held-out text"
 
@@ -91,7 +91,7 @@ def test_a_linear_half_and_half_blend_is_peft_s_weighted_sum_and_drafts(trained)
 
     root, first, second = trained
     blend = service.start_blend(root, f"{first}:0.5, {second}:0.5", "linear")
-    assert jobs.wait(root, blend, timeout=180)["state"] == "completed", runs.read_status(runs.run_dir(root, blend))
+    assert jobs.wait(root, blend, timeout=180).state == "completed", runs.read_status(runs.run_dir(root, blend))
     a, b, mixed = adapter(root, first), adapter(root, second), adapter(root, blend)
     scale_a, scale_b = 8 / 4, 16 / 4  # each source's alpha / r
     for key in a:  # PEFT's linear rule, A and B alike: sum of sqrt(weight * scale) * matrix
@@ -108,7 +108,7 @@ def test_a_linear_half_and_half_blend_is_peft_s_weighted_sum_and_drafts(trained)
 def test_a_cat_blend_adds_the_weighted_updates_exactly(trained):
     root, first, second = trained
     blend = service.start_blend(root, f"{first}:0.7, {second}:0.3", "cat")
-    assert jobs.wait(root, blend, timeout=180)["state"] == "completed"
+    assert jobs.wait(root, blend, timeout=180).state == "completed"
     a, b, mixed = adapter(root, first), adapter(root, second), adapter(root, blend)
     assert runs.read_config(runs.run_dir(root, blend)).lora_r == 8  # the ranks joined
     for key in (k for k in a if "lora_A" in k):
@@ -151,16 +151,16 @@ def test_a_continued_run_cancels_and_resumes_like_any_run(trained, tiny_model_di
         tiny_model_dir, max_steps=12, learning_rate=0.02, quantization="none", init_adapter=parent))
     folder = runs.run_dir(root, child)
     deadline = time.time() + 120
-    while runs.read_status(folder).get("step", 0) < 2:
+    while runs.read_status(folder).step < 2:
         assert time.time() < deadline, runs.read_status(folder)
         time.sleep(0.5)
     jobs.cancel(root, child)
-    assert jobs.wait(root, child, timeout=60)["state"] == "cancelled"
+    assert jobs.wait(root, child, timeout=60).state == "cancelled"
     assert (folder / "parent_eval.json").exists()
 
     monkeypatch.delenv("STUDIO_FAULT")
     assert service.resume_run(root, child) == child
-    assert jobs.wait(root, child, timeout=180)["state"] == "completed"
+    assert jobs.wait(root, child, timeout=180).state == "completed"
     events = runs.read_events(folder)
     assert [e["kind"] for e in events].count("parent_eval") == 1, "the parent is measured once, not again on resume"
     resumed = [e for e in events if e["kind"] == "resumed"]

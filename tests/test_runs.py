@@ -27,17 +27,17 @@ def test_a_dead_worker_reads_as_interrupted(tmp_path):
     proc.wait()
     runs.write_json_atomic(tmp_path / "status.json", {"state": "running", "pid": proc.pid, "heartbeat": time.time()})
     status = runs.read_status(tmp_path)
-    assert status["state"] == "interrupted" and "stopped" in status["reason"]
+    assert status.state == "interrupted" and "stopped" in status.reason
 
 
 def test_a_silent_worker_reads_as_interrupted(tmp_path):
     old = time.time() - runs.STALE_AFTER_SECONDS - 5
     runs.write_json_atomic(tmp_path / "status.json", {"state": "running", "pid": os.getpid(), "heartbeat": old})
-    assert runs.read_status(tmp_path)["state"] == "interrupted"
+    assert runs.read_status(tmp_path).state == "interrupted"
 
 
 def test_a_live_or_starting_worker_reads_as_it_says(tmp_path):
     runs.write_json_atomic(tmp_path / "status.json", {"state": "running", "pid": os.getpid(), "heartbeat": time.time()})
-    assert runs.read_status(tmp_path)["state"] == "running"
+    assert runs.read_status(tmp_path).state == "running"
     runs.write_json_atomic(tmp_path / "status.json", {"state": "queued", "pid": None, "heartbeat": time.time()})
-    assert runs.read_status(tmp_path)["state"] == "queued"
+    assert runs.read_status(tmp_path).state == "queued"

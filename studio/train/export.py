@@ -29,7 +29,7 @@ CHATML_TEMPLATE = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>
 def _describe(root: Path, run_id: str) -> dict:
     folder = runs.run_dir(root, run_id)
     return {"run_id": run_id, "config": runs.read_config(folder).__dict__, "eval": runs.read_eval(folder),
-            "status": {k: v for k, v in runs.read_status(folder).items() if k in ("state", "step", "best_val_loss")}}
+            "status": {"state": runs.read_status(folder).state.value, "step": runs.read_status(folder).step}}
 
 
 def adapter_zip(root: Path, run: str) -> Path:

@@ -26,13 +26,13 @@ def progress_html(view: dict | None, lang: str = "en") -> str:
     if not view:
         return f"<div class='ws-progress'><em>{say(lang, 'progress.none')}</em></div>"
     status = view["status"]
-    state = status.get("state", "?")
-    step, total = status.get("step", 0), status.get("total_steps", 0) or 0
+    state = status.state
+    step, total = status.step, status.total_steps or 0
     share = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
-    eta = say(lang, "progress.left", left=duration(status.get("eta_s"), lang)) \
-        if state == "running" and status.get("eta_s") else ""
-    detail = html.escape(str(render(lang, status.get("reason") or status.get("message") or "")))
-    advice = html.escape(status.get("advice") or "")
+    eta = say(lang, "progress.left", left=duration(status.eta_s, lang)) \
+        if state == "running" and status.eta_s else ""
+    detail = html.escape(str(render(lang, status.reason or status.message or "")))
+    advice = html.escape(status.advice or "")
     colour = STATE_COLOURS.get(state, "#8a8a8a")
     state_text = say(lang, f"state.{state}") if f"state.{state}" in MESSAGES else state
     return (

@@ -51,8 +51,7 @@ def checkpoints_of(root: Path, run_id: str) -> list[dict]:
             step = int(folder.name.split("-")[1])
             found.append({"source": f"{run_id}@{folder.name}", "step": step, "val_loss": val.get(step)})
     if runs.has_adapter(run):
-        status = runs.read_status(run)
-        found.append({"source": run_id, "step": status.get("step"), "val_loss": None, "final": True})
+        found.append({"source": run_id, "step": runs.read_status(run).step, "val_loss": None, "final": True})
     return found
 
 
