@@ -101,7 +101,7 @@ def truncate_events(folder: Path, after_step: int) -> None:
 
 
 def write_config(folder: Path, cfg: TrainConfig) -> None:
-    (folder / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    jsonio.write_text_atomic(folder / RunFolder.CONFIG, yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True))
 
 
 def read_config(folder: Path) -> TrainConfig:

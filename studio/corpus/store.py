@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from studio import jsonio
 from studio.corpus.decode import CorpusError
 from studio.paths import check_name, corpora_dir
 
@@ -40,14 +41,12 @@ def version_dir(root: Path, name: str, version: str = "") -> Path:
 
 
 def read_manifest(root: Path, name: str, version: str = "") -> dict:
-    return json.loads((version_dir(root, name, version) / "manifest.json").read_text(encoding="utf-8"))
+    return jsonio.read_json(version_dir(root, name, version) / "manifest.json")
 
 
 def read_split(root: Path, name: str, version: str, split: str) -> list[dict]:
     """The records of one split: {"text"}, {"prompt", "response"} or {"messages"}, each with its origin."""
-    path = version_dir(root, name, version) / f"{split}.jsonl"
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return jsonio.read_jsonl(version_dir(root, name, version) / f"{split}.jsonl")
 
 
 def scratch_dir(root: Path, name: str) -> Path:
