@@ -57,7 +57,8 @@ def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, s
         folder = runs.run_dir(root, row["run_id"])
         if runs.read_status(folder).get("device") != device:
             continue
-        speeds += [e["tokens_per_s"] for e in runs.read_events(folder) if e.get("kind") == "train"][1:]  # skip warm-up
+        speeds += [e["tokens_per_s"] for e in runs.read_events(folder)
+                   if e.get("kind") == "train" and "tokens_per_s" in e][1:]  # skip warm-up; a DPO run has none
     if speeds:
         return statistics.median(speeds), message("speed.measured", model=model)
     if (model, device) in REFERENCE_TOKENS_PER_S:
