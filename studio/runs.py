@@ -75,6 +75,13 @@ def read_config(folder: Path) -> TrainConfig:
     return from_dict(TrainConfig, data, source=str(folder / "config.yaml"))
 
 
+def trained_corpus_version(folder: Path, cfg: TrainConfig) -> str:
+    """The corpus version the run trained on, as its worker recorded it in corpus.json; before
+    that (a queued run) the config's, where empty means the newest."""
+    recorded = folder / "corpus.json"
+    return json.loads(recorded.read_text(encoding="utf-8"))["version"] if recorded.exists() else cfg.corpus_version
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False

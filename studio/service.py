@@ -215,8 +215,7 @@ def style_match(root: Path, run_id: str, openings: int = 8, gen: GenConfig | Non
 
     folder = runs.run_dir(root, run_id)
     cfg = runs.read_config(folder)
-    version = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))["version"] \
-        if (folder / "corpus.json").exists() else cfg.corpus_version
+    version = runs.trained_corpus_version(folder, cfg)
     found = style.openings(style.prose(root, cfg.corpus, version, "val"), openings)
     if not found:
         raise ValueError(f"run {run_id}: its corpus '{cfg.corpus}' has no held-out prose to open from; the style match "
@@ -341,8 +340,9 @@ def annotate_overlap(root: Path, result: dict) -> dict:
     corpora = {}
     for pane in result["panes"]:
         if pane["run_id"]:
-            cfg = runs.read_config(runs.run_dir(root, pane["run_id"]))
-            corpora[pane["source"]] = (cfg.corpus, cfg.corpus_version)
+            folder = runs.run_dir(root, pane["run_id"])
+            cfg = runs.read_config(folder)
+            corpora[pane["source"]] = (cfg.corpus, runs.trained_corpus_version(folder, cfg))
     fallback = next(iter(corpora.values()), None)
     for pane in result["panes"]:
         corpus = corpora.get(pane["source"], fallback)
