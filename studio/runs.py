@@ -108,7 +108,8 @@ def read_status(folder: Path) -> dict:
 
 
 def read_eval(folder: Path) -> dict:
-    """eval.json, with a bias probe measured later (bias.json) in place of the one from training."""
+    """eval.json, with the final adapter's bias probe measured later (bias.json) in place of the
+    one from training (a checkpoint's probe is kept apart, in bias-step-N.json)."""
     path = folder / "eval.json"
     found = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     if found and (folder / "bias.json").exists():

@@ -241,12 +241,16 @@ def start_blend(root: Path, blend_of: str, method: str = "linear", density: floa
 
 def bias_probe(root: Path, run_id: str) -> dict:
     """On demand (runs trained before the probe existed, any checkpoint): the bias probe of
-    studio/train/bias.py with the drafting model, kept in the run folder as bias.json."""
+    studio/train/bias.py with the drafting model, kept in the run folder as bias.json (the final
+    adapter's, shown in the run's evaluation) or bias-step-N.json (checkpoint step-N's)."""
     from studio.train import bias
+    from studio.write.drafter import parse_source
 
     with drafter(root).holding(run_id) as (model, tok, device):
         result = {**bias.probe(model, tok, device), "weights": drafter(root).weights}
-    runs.write_json_atomic(runs.run_dir(root, run_id.split("@")[0]) / "bias.json", result)
+    source = parse_source(run_id)
+    name = f"bias-{source.checkpoint}.json" if source.checkpoint else "bias.json"
+    runs.write_json_atomic(runs.run_dir(root, source.run_id) / name, result)
     return result
 
 
