@@ -255,6 +255,8 @@ MESSAGES.update({
                       "a run that keeps training on this version is measured on text its parent never trained on",
                       "尽量沿用 {version} 的划分：{version} 留出的仍然留出，{version} 训练过的不进验证集，"
                       "因此在这个版本上接着训练的任务，验证用的是上一代没训练过的文字"),
+    "split.requests": ("{pairs} pairs, each in the split its passage had in {version}: {val} of them held out",
+                       "共 {pairs} 对，每对沿用其段落在 {version} 中的划分：留出其中 {val} 对"),
     "split.small": ("only {tokens:,} training tokens: too little to learn a voice from, so expect drafts to change little. "
                     "Aim for 20,000 tokens or more (about 15,000 English words or 15,000 Chinese characters)",
                     "训练集只有 {tokens:,} 个 token：太少，学不出文风，草稿多半变化不大。"

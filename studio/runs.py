@@ -109,6 +109,10 @@ def read_config(folder: Path) -> TrainConfig:
     return from_dict(TrainConfig, data, source=str(folder / "config.yaml"))
 
 
+def trained_corpus_version(folder: Path, cfg: TrainConfig) -> str:
+    return RunFolder(folder).trained_corpus_version(cfg)
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -136,8 +140,8 @@ def read_status(folder: Path) -> RunStatus:
 
 
 def read_eval(folder: Path) -> dict:
-    """eval.json, with a bias probe measured later for the final adapter (bias.json) in place of
-    the one from training."""
+    """eval.json, with the final adapter's bias probe measured later (bias.json) in place of the
+    one from training (a checkpoint's probe is kept apart, in bias-step-N.json)."""
     found = jsonio.read_json(folder / RunFolder.EVAL, default={}) or {}
     bias = jsonio.read_json(folder / RunFolder.BIAS, default=None)
     if found and bias:

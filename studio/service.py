@@ -57,7 +57,8 @@ def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, s
         folder = runs.run_dir(root, row["run_id"])
         if runs.read_status(folder).device != device:
             continue
-        speeds += [e["tokens_per_s"] for e in runs.read_events(folder) if e.get("kind") == "train"][1:]  # skip warm-up
+        speeds += [e["tokens_per_s"] for e in runs.read_events(folder)
+                   if e.get("kind") == "train" and "tokens_per_s" in e][1:]  # skip warm-up; a DPO run has none
     if speeds:
         return statistics.median(speeds), message("speed.measured", model=model)
     if (model, device) in REFERENCE_TOKENS_PER_S:
@@ -214,8 +215,7 @@ def style_match(root: Path, run_id: str, openings: int = 8, gen: GenConfig | Non
 
     folder = runs.run_dir(root, run_id)
     cfg = runs.read_config(folder)
-    version = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))["version"] \
-        if (folder / "corpus.json").exists() else cfg.corpus_version
+    version = runs.trained_corpus_version(folder, cfg)
     found = style.openings(style.prose(root, cfg.corpus, version, "val"), openings)
     if not found:
         raise ValueError(f"run {run_id}: its corpus '{cfg.corpus}' has no held-out prose to open from; the style match "
@@ -241,12 +241,16 @@ def start_blend(root: Path, blend_of: str, method: str = "linear", density: floa
 
 def bias_probe(root: Path, run_id: str) -> dict:
     """On demand (runs trained before the probe existed, any checkpoint): the bias probe of
-    studio/train/bias.py with the drafting model, kept in the run folder as bias.json."""
+    studio/train/bias.py with the drafting model, kept in the run folder as bias.json (the final
+    adapter's, shown in the run's evaluation) or bias-step-N.json (checkpoint step-N's)."""
     from studio.train import bias
+    from studio.write.drafter import parse_source
 
     with drafter(root).holding(run_id) as (model, tok, device):
         result = {**bias.probe(model, tok, device), "weights": drafter(root).weights}
-    runs.write_json_atomic(runs.run_dir(root, run_id.split("@")[0]) / "bias.json", result)
+    source = parse_source(run_id)
+    name = f"bias-{source.checkpoint}.json" if source.checkpoint else "bias.json"
+    runs.write_json_atomic(runs.run_dir(root, source.run_id) / name, result)
     return result
 
 
@@ -340,8 +344,9 @@ def annotate_overlap(root: Path, result: dict) -> dict:
     corpora = {}
     for pane in result["panes"]:
         if pane["run_id"]:
-            cfg = runs.read_config(runs.run_dir(root, pane["run_id"]))
-            corpora[pane["source"]] = (cfg.corpus, cfg.corpus_version)
+            folder = runs.run_dir(root, pane["run_id"])
+            cfg = runs.read_config(folder)
+            corpora[pane["source"]] = (cfg.corpus, runs.trained_corpus_version(folder, cfg))
     fallback = next(iter(corpora.values()), None)
     for pane in result["panes"]:
         corpus = corpora.get(pane["source"], fallback)

@@ -1,5 +1,6 @@
 """The bias probe: counterfactual pairs scored under base and tuned. A model tuned on a corpus
 that repeats one side of every pair must move towards that side, in both directions."""
+import json
 import random
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from conftest import tiny_overrides
 from studio import jobs, runs, service
 from studio.train.bias import load_pairs
+from test_drafter import trained  # noqa: F401 - fixture: a tiny run with checkpoints at steps 2 and 4
 
 
 def test_the_shipped_pairs_cover_both_languages_and_four_groups_with_a_real_swap():
@@ -68,3 +70,19 @@ def test_the_probe_on_demand_matches_the_one_after_training(tmp_path, tiny_model
     # the evaluation says the figures came on demand, with which weights (they can differ a little)
     assert f"with the {bias['weights']} weights" in bias_markdown(bias, "en")
     assert bias["weights"] in bias_markdown(bias, "zh") and "按需测量" in bias_markdown(bias, "zh")
+
+
+def test_a_checkpoint_s_probe_does_not_replace_the_run_s(trained):  # noqa: F811
+    """Probing RUN@step-2 keeps its figures apart: the run's evaluation still shows the final
+    adapter's probe, and a later probe of the run itself is the one shown."""
+    root, run_id = trained
+    folder = runs.run_dir(root, run_id)
+    from_training = runs.read_eval(folder).get("bias")
+    checkpoint = service.bias_probe(root, f"{run_id}@step-2")
+    assert checkpoint["pairs"] == 80 and checkpoint["weights"]
+    assert json.loads((folder / "bias-step-2.json").read_text(encoding="utf-8")) == checkpoint
+    assert runs.read_eval(folder).get("bias") == from_training, "the step-2 probe is not shown as the run's"
+    final = service.bias_probe(root, run_id)
+    assert runs.read_eval(folder)["bias"] == final
+    service.bias_probe(root, f"{run_id}@step-4")
+    assert runs.read_eval(folder)["bias"] == final

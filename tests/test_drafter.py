@@ -176,3 +176,39 @@ def test_a_draft_on_a_busy_gpu_is_queued_until_memory_frees_and_stop_ends_the_wa
 
     with pytest.raises(RuntimeError, match="GiB of GPU memory.*fewer panes"):
         list(wait_for_gpu_memory("cuda:0", need, threading.Event(), free=lambda _: 0, poll_s=0.01, limit_s=0.03))
+
+
+def dpo_run(root, run_id: str = "20250101-000000-lamp-d0d0"):
+    """A finished DPO run's folder as studio/train/dpo.py writes it: its eval events carry the
+    preference accuracy and margin, not a validation loss; its train events no token speed."""
+    from studio.config import TrainConfig
+
+    folder = runs.run_dir(root, run_id)
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"")
+    runs.write_config(folder, TrainConfig(corpus="lamp", objective="dpo", init_adapter="20250101-000000-lamp-a1a1"))
+    runs.write_json_atomic(folder / "status.json", {"state": "completed", "run_id": run_id, "preset": "dpo",
+                                                     "step": 2, "total_steps": 2, "started": 1.0, "finished": 9.0,
+                                                     "device": "cpu"})
+    runs.append_event(folder, {"kind": "eval", "step": 0, "preference_accuracy": 0.5, "margin": 0.1})
+    for step in (1, 2):
+        runs.append_event(folder, {"kind": "train", "step": step, "loss": [0.68, 0.67][step - 1], "lr": 5e-5,
+                                   "grad_norm": 1.0, "reward_accuracy": 0.5, "reward_margin": 0.01})
+    runs.append_event(folder, {"kind": "eval", "step": 2, "preference_accuracy": 1.0, "margin": 0.4})
+    return run_id
+
+
+def test_a_dpo_run_lists_its_adapter_without_a_loss_and_its_curve_shows_what_it_has(tmp_path):
+    from studio.ui.views import loss_frame
+    from studio.ui.write_tab import source_choices
+    from studio.write.drafter import checkpoints_of
+
+    root = tmp_path / "data"
+    run_id = dpo_run(root)
+    assert checkpoints_of(root, run_id) == [{"source": run_id, "step": 2, "val_loss": None, "final": True}]
+    assert source_choices(root) == [(f"{run_id} (final)", run_id)], "the run list of the Write tab keeps the DPO run"
+    frame = loss_frame(service.run_view(root, run_id)["events"])
+    assert frame[frame["series"] == "train"]["loss"].tolist() == [0.68, 0.67]
+    assert frame[frame["series"] == "validation"]["loss"].isna().all(), "no validation loss to draw"
+    speed, _ = service.measured_speed(root, runs.read_config(runs.run_dir(root, run_id)).model, "cpu")
+    assert speed, "a DPO run (no token speed) does not break the time estimate"

@@ -44,3 +44,25 @@ def test_the_corpus_index_is_built_once_and_cached(root, sample_corpus):
     cached = list(root.glob("corpora/**/overlap-index.npy"))
     assert len(cached) == 1
     assert np.array_equal(corpus_index(root, sample_corpus), index)
+
+
+def test_a_draft_is_checked_against_the_corpus_version_its_run_trained_on(root, sample_corpus, tiny_model_dir, tmp_path):
+    """A run that trained on v1 keeps flagging v1's passages after the writer ingests an edited v2."""
+    import json
+
+    from studio import runs
+    from studio.config import TrainConfig
+
+    planted = "The last keeper left a chair, a kettle and a list of the gulls by name."
+    edited = tmp_path / "edited.txt"
+    edited.write_text(SAMPLE.read_text(encoding="utf-8").replace(planted, ""), encoding="utf-8")
+    assert service.ingest(root, [edited], sample_corpus, model=str(tiny_model_dir))["version"] == "v2"
+    folder = runs.run_dir(root, "20250101-000000-lamp-v1v1")
+    folder.mkdir(parents=True)
+    runs.write_config(folder, TrainConfig(corpus=sample_corpus))  # corpus_version "" (the newest when it started)
+    (folder / "corpus.json").write_text(json.dumps({"name": sample_corpus, "version": "v1"}), encoding="utf-8")
+    draft = f"Morning came slowly over the harbour. {planted} Then everyone went home."
+    result = {"panes": [{"source": "base", "run_id": "", "drafts": [draft]},
+                        {"source": folder.name, "run_id": folder.name, "drafts": [draft]}]}
+    service.annotate_overlap(root, result)
+    assert [pane["copied"][0] > 0.3 for pane in result["panes"]] == [True, True], "flagged against v1, not v2"

@@ -74,3 +74,28 @@ def test_the_request_is_the_first_line_of_the_reply_without_a_label_or_quotes():
     assert "一段文字" in requests.ask("守灯人" * 30) and "passage by a writer" in requests.ask("The fog came in.")
     # a small model's stray bytes: control characters and U+FFFD never reach the corpus
     assert requests.clean("Write\x13 a  log\ufffd entry\x06 for a foggy day.") == "Write a log entry for a foggy day."
+
+
+def test_the_pairs_version_s_report_states_its_own_split(lamp):
+    """The corpus report of a pairs version made from requests gives that version's held-out
+    pairs and tokens, not the numbers and method of the text version it came from."""
+    import json
+
+    from studio.ui.views import corpus_report
+
+    root, name, model = lamp
+    rows = service.requests_preview(root, name)
+    with open(requests.staging_path(root, name, "v1"), "w", encoding="utf-8") as fh:  # requests made earlier
+        for r in rows:
+            fh.write(json.dumps({"index": r["index"], "split": r["split"], "origin": r["origin"],
+                                 "request": f"Write passage {r['index']}.", "source": model}) + "\n")
+    dropped = next(r["index"] for r in rows if r["split"] == "val")
+    text = read_manifest(root, name, "v1")
+    manifest = service.save_requests(root, name, drop=str(dropped))
+    split, tokens = manifest["split"], manifest["tokens"]
+    assert (split["train_tokens"], split["val_tokens"]) == (tokens["train"], tokens["val"]), (split, tokens)
+    assert split["val_share"] == round(tokens["val"] / (tokens["train"] + tokens["val"]), 4)
+    assert split["method"] != text["split"]["method"] and split["follows"] == "v1"
+    report = corpus_report(manifest)
+    assert f"Validation: {tokens['val']:,} of {tokens['train'] + tokens['val']:,} tokens" in report
+    assert f"{manifest['val_documents']} of" in report and "v1" in report, report

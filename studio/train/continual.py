@@ -59,9 +59,7 @@ def parent_corpus(root: Path, init_adapter: str) -> tuple[str, str]:
 
     folder = runs.run_dir(root, parse_source(init_adapter).run_id)
     cfg = runs.read_config(folder)
-    recorded = folder / "corpus.json"
-    version = json.loads(recorded.read_text(encoding="utf-8"))["version"] if recorded.exists() else cfg.corpus_version
-    return cfg.corpus, version
+    return cfg.corpus, runs.trained_corpus_version(folder, cfg)
 
 
 def evaluate_parent(run, model, tok, val_blocks, device) -> dict:

@@ -26,10 +26,20 @@ CHATML_TEMPLATE = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>
                    '<|im_start|>assistant\n')
 
 
-def _describe(root: Path, run_id: str) -> dict:
-    folder = runs.run_dir(root, run_id)
-    return {"run_id": run_id, "config": runs.read_config(folder).__dict__, "eval": runs.read_eval(folder),
-            "status": {"state": runs.read_status(folder).state.value, "step": runs.read_status(folder).step}}
+def _describe(root: Path, source) -> dict:
+    """The run and the adapter exported: its step and the validation loss the run measured for it
+    (the final adapter's from eval.json, with early stopping the best one kept; a checkpoint's from
+    the eval event at its step; None where none was measured, as in a DPO run)."""
+    folder = runs.run_dir(root, source.run_id)
+    found, status = runs.read_eval(folder), runs.read_status(folder)
+    if source.checkpoint:
+        step = int(source.checkpoint.split("-")[1])
+        val_loss = next((e["val_loss"] for e in runs.read_events(folder)
+                         if e.get("kind") == "eval" and e.get("step") == step and "val_loss" in e), None)
+    else:
+        step, val_loss = status.step, found.get("tuned", {}).get("loss")
+    return {"run_id": source.run_id, "adapter": source.key, "config": runs.read_config(folder).__dict__, "eval": found,
+            "status": {"state": status.state.value, "step": step, "val_loss": val_loss}}
 
 
 def adapter_zip(root: Path, run: str) -> Path:
@@ -43,7 +53,7 @@ def adapter_zip(root: Path, run: str) -> Path:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for name in ("adapter_model.safetensors", "adapter_config.json"):
                 z.write(folder / name, name)
-            z.writestr("studio-run.json", json.dumps(_describe(root, source.run_id), indent=2, ensure_ascii=False,
+            z.writestr("studio-run.json", json.dumps(_describe(root, source), indent=2, ensure_ascii=False,
                                                      default=str))
     Path(tmp.name).replace(out)
     return out
@@ -78,7 +88,7 @@ def _merged(root: Path, source, work: Path):
     # the conversation format the run trained with (`chat_template` names one: tokenizer, chatml, plain)
     tokenizer.chat_template = template_for(tokenizer, cfg.chat_template)
     tokenizer.save_pretrained(work)
-    (work / "studio-run.json").write_text(json.dumps(_describe(root, source.run_id), indent=2, ensure_ascii=False,
+    (work / "studio-run.json").write_text(json.dumps(_describe(root, source), indent=2, ensure_ascii=False,
                                                      default=str), encoding="utf-8")
     return model, tokenizer
 

@@ -75,7 +75,7 @@ def _loss_rows(events: list[dict], lang: str, prefix: str = "") -> list[dict]:
     train, validation = loss_series(lang)
     rows = [{"step": e["step"], "loss": e["loss"], "series": prefix + train} for e in events if e.get("kind") == "train"]
     return rows + [{"step": e["step"], "loss": e["val_loss"], "series": prefix + validation}
-                   for e in events if e.get("kind") == "eval"]
+                   for e in events if e.get("kind") == "eval" and "val_loss" in e]  # a DPO run's have none
 
 
 def _curves(rows: list[dict], series) -> pd.DataFrame:

@@ -44,7 +44,7 @@ def checkpoints_of(root: Path, run_id: str) -> list[dict]:
     """The drafts a run offers: its final adapter and each complete checkpoint, with the
     validation loss measured at that step when there was one (to scrub along the loss curve)."""
     run = runs.run_dir(root, run_id)
-    val = {e["step"]: e["val_loss"] for e in runs.read_events(run) if e.get("kind") == "eval"}
+    val = {e["step"]: e["val_loss"] for e in runs.read_events(run) if e.get("kind") == "eval" and "val_loss" in e}
     found = []
     for folder in sorted((run / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1])):
         if (folder / "complete.json").exists() and (folder / "adapter_model.safetensors").exists():

@@ -21,6 +21,7 @@ from typing import Iterator
 from studio.config import GenConfig
 from studio.corpus.decode import CorpusError
 from studio.corpus.store import commit_version, discard, read_manifest, read_split, scratch_dir, version_dir
+from studio.messages import message
 
 PASSAGE_CHARS = 1500  # the request needs the gist: a long piece is shown to the model cut here
 REQUEST_CHARS = 300
@@ -135,6 +136,15 @@ def parse_drop(text: str, last: int) -> set[int]:
     return found
 
 
+def pairs_split(splits: dict[str, list[dict]], tokens: dict, version: str) -> dict:
+    """The pairs version's split as the manifest states it: every pair in its passage's split of
+    `version`, its own tokens (a characters / 4 estimate when not counted)."""
+    size = {s: tokens.get(s, sum(len(r["request"]) + 1 + len(r["text"]) for r in items) // 4) for s, items in splits.items()}
+    return {"method": "requests", "follows": version, "val_tokens": size["val"], "train_tokens": size["train"],
+            "val_share": round(size["val"] / max(size["train"] + size["val"], 1), 4),
+            "why": message("split.requests", pairs=sum(map(len, splits.values())), version=version, val=len(splits["val"]))}
+
+
 def save(root: Path, name: str, version: str = "", drop: set[int] = frozenset(), count_tokens=None,
          tokenizer_name: str = "") -> dict:
     """The next version of `name`: a pairs corpus of (request, passage) for every passage with a
@@ -166,7 +176,7 @@ def save(root: Path, name: str, version: str = "", drop: set[int] = frozenset(),
             "documents": len(kept), "train_documents": len(splits["train"]), "val_documents": len(splits["val"]),
             "characters": sum(len(r["text"]) + len(r["request"]) for r in kept),
             "cjk_share": source.get("cjk_share", 0), "dropped": {}, "warnings": [], "rules": {}, "passed_over": [],
-            "rows": {"seen": 0, "skipped": {}}, "split": source.get("split", {}),
+            "rows": {"seen": 0, "skipped": {}}, "split": pairs_split(splits, tokens, version),
             "length_histogram": source.get("length_histogram", {}),
         }
         if count_tokens:
