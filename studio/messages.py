@@ -150,6 +150,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "`ollama create {run} -f Modelfile`；llama.cpp 和 LM Studio 可直接打开该文件。"),
     "sweep.started": ("Started sweep `{sweep}`: trials appear in the table as they finish.",
                       "已开始超参数搜索 `{sweep}`：每完成一次试验，表格里就多一行。"),
+    # the UI tabs' own words (studio/ui/*.py, studio/service.py's UI block)
+    "demo.not_published": ("run '{run}' is not published for this demo: pick one from the list",
+                           "训练任务 '{run}' 未在本演示中发布：请从列表中选择"),
+    "demo.refused": ("this demo drafts only: {action} is not available here", "本演示只能写草稿：此处不提供{action}"),
+    "train.form": ("the Train form", "训练表单"),
+    "draft.numbered": ("— draft {n} —", "— 草稿 {n} —"),
 }
 
 # errors in settings (studio/config.py, studio/presets.py)
