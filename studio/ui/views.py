@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import html
+from types import SimpleNamespace
 
 import pandas as pd
 
-from studio.corpus.build import HISTOGRAM_EDGES
-from studio.corpus.clean import RULE_LABELS
 from studio.messages import LANGUAGES, MESSAGES, render, say
+from studio.service import HISTOGRAM_EDGES, RULE_LABELS
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
@@ -22,10 +22,16 @@ def duration(seconds: float | None, lang: str = "en") -> str:
     return say(lang, "seconds", s=seconds)
 
 
+STATUS_FIELDS = {"state": "queued", "step": 0, "total_steps": 0, "eta_s": None, "reason": None, "message": None,
+                 "advice": None}
+
+
 def progress_html(view: dict | None, lang: str = "en") -> str:
     if not view:
         return f"<div class='ws-progress'><em>{say(lang, 'progress.none')}</em></div>"
     status = view["status"]
+    if isinstance(status, dict):  # status.json's fields as plain JSON (tests/test_app_http.py builds one)
+        status = SimpleNamespace(**{**STATUS_FIELDS, **status})
     state = status.state
     step, total = status.step, status.total_steps or 0
     share = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
@@ -315,19 +321,10 @@ def runs_choices(rows: list[dict], only_with_adapter: bool = False) -> list[tupl
     return [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"] or not only_with_adapter]
 
 
-def pane_text(drafts: list[str]) -> str:
+def pane_text(drafts: list[str], lang: str = "en") -> str:
     if len(drafts) == 1:
         return drafts[0]
-    return "\n\n".join(f"— draft {n} —\n{text}" for n, text in enumerate(drafts, 1))
-
-
-def copied_pieces(pane: dict) -> list[tuple[str, str | None]]:
-    """The pane's first draft cut into copied and fresh pieces, for a highlighted view."""
-    from studio.write.overlap import highlighted
-
-    if "copied" not in pane:
-        return []
-    return highlighted(pane["drafts"][0], pane["copied_spans"][0])
+    return "\n\n".join(f"{say(lang, 'draft.numbered', n=n)}\n{text}" for n, text in enumerate(drafts, 1))
 
 
 def copied_label(pane: dict, lang: str = "en") -> str:
