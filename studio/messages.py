@@ -153,7 +153,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # the UI tabs' own words (studio/ui/*.py, studio/service.py's UI block)
     "demo.not_published": ("run '{run}' is not published for this demo: pick one from the list",
                            "训练任务 '{run}' 未在本演示中发布：请从列表中选择"),
-    "demo.refused": ("this demo drafts only: {action} is not available here", "本演示只能写草稿：此处不提供{action}"),
     "train.form": ("the Train form", "训练表单"),
     "draft.numbered": ("— draft {n} —", "— 草稿 {n} —"),
 }

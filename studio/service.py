@@ -410,7 +410,7 @@ from studio.write.drafter import MAX_TUNED_PANES, MODES as DRAFT_MODES  # noqa: 
 
 
 class DemoRefused(Keyed, ValueError):
-    """What a demo visitor may not do, in the visitor's language."""
+    """What a demo visitor may not do, in the visitor's language (check_demo_sources)."""
 
 
 def visible_runs(root: Path, demo: bool = False) -> list[dict]:
@@ -427,10 +427,18 @@ def check_demo_sources(root: Path, sources: list[str]) -> None:
             raise DemoRefused("demo.not_published", run=source.run_id)
 
 
-def refuse_in_demo(demo: bool, action: str) -> None:
-    """Demo mode drafts only: uploads, training, judging, exports and deletes are refused."""
-    if demo and action != "draft":
-        raise DemoRefused("demo.refused", action=action)
+DEMO_ALLOWS = frozenset({"draft"})  # a demo visitor drafts with published runs; nothing is written or trained
+
+
+def demo_allows(demo: bool, action: str) -> bool:
+    """Whether a visitor may `action` ('draft', 'judge', 'export', 'train', 'ingest', 'delete'...):
+    everything outside demo mode; in demo mode, drafting only."""
+    return not demo or action in DEMO_ALLOWS
+
+
+def upload_limit_bytes(demo: bool, max_upload_mb: float) -> int:
+    """The largest upload the server takes: none in demo mode."""
+    return int(max_upload_mb * 2**20) if demo_allows(demo, "upload") else 0
 
 
 def checkpoints(root: Path, run_id: str) -> list[dict]:

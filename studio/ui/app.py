@@ -10,11 +10,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.paths import PROJECT_ROOT
+from studio import service
 from studio.ui import corpus_tab, models_tab, runs_tab, train_tab, write_tab
 from studio.ui.i18n import T, fixed_labels_script, translations
 
-STYLES = PROJECT_ROOT / "assets" / "studio.css"
+STYLES = service.assets_dir() / "studio.css"
 SHARE_FAILED = ("The public link could not be created: there is no network route to gradio's share server, or its "
                 "tunnel program could not be downloaded. The studio keeps serving on {url} (this machine only "
                 "unless --host says otherwise). Check the connection and start again with --share to get a link.")
@@ -57,7 +57,7 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sha
         raise ValueError("a shared link needs a login: pass logins (app.py makes a password when --auth is absent)")
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
-               max_file_size=0 if demo else int(max_upload_mb * 2**20), i18n=app.studio_i18n, js=app.studio_js,
+               max_file_size=service.upload_limit_bytes(demo, max_upload_mb), i18n=app.studio_i18n, js=app.studio_js,
                css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True)
     if share and not app.share_url:
         print(SHARE_FAILED.format(url=app.local_url), flush=True)

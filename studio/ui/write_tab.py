@@ -149,7 +149,7 @@ def _judging() -> dict:
 
 
 def _style(demo: bool) -> dict:
-    with gr.Accordion(T("write.style"), open=False, visible=not demo):
+    with gr.Accordion(T("write.style"), open=False, visible=service.demo_allows(demo, "style")):
         gr.Markdown(T("write.style_help"))
         with gr.Row():
             style_openings = gr.Number(value=8, precision=0, minimum=1, maximum=32, label=T("write.style_openings"))
@@ -161,7 +161,7 @@ def _style(demo: bool) -> dict:
 def layout(demo: bool = False) -> WriteLayout:
     states = dict(last=gr.State(None), duel=gr.State(""))
     parts = {**states, **_prompt_and_picks(), **_sampling(), **_panes()}
-    judging = {} if demo else _judging()
+    judging = _judging() if service.demo_allows(demo, "judge") else {}
     return WriteLayout(**parts, **_style(demo), **judging)
 
 
@@ -210,9 +210,10 @@ def source_choices(root: Path, demo: bool = False) -> list[tuple[str, str]]:
     return choices
 
 
-def check_demo_panes(root: Path, panes: list[str]) -> None:
-    """Demo mode drafts with published runs only (the rule is the service's)."""
-    service.check_demo_sources(root, panes)
+def check_demo_panes(root: Path, panes: list[str], demo: bool = True) -> None:
+    """Demo mode drafts with published runs only, whatever a caller sends (the rule is the service's)."""
+    if demo:
+        service.check_demo_sources(root, panes)
 
 
 def mode_hint(call: Call, mode: str):
@@ -249,8 +250,7 @@ def draft(call: Call, form: DraftForm):
         gen = form.gen()
         if not panes:
             raise ValueError(say(call.lang, "write.no_panes"))
-        if call.demo:
-            check_demo_panes(call.root, panes)
+        check_demo_panes(call.root, panes, call.demo)
     except USER_ERRORS as e:
         yield {"message": say(call.lang, "error", error=e), "last": None, "copied": hidden}
         return
@@ -359,7 +359,7 @@ def wire(ui: WriteLayout, tab: Tab) -> dict:
     on(ui.refresh_btn.click, refresh, tab, ui, ["picks"], ["picks"])
     on(ui.draft_btn.click, draft, tab, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
     on(ui.stop_btn.click, stop_drafting, tab, ui, [], "message")  # generation ends at the next token; drafts stay
-    if tab.demo:
+    if not service.demo_allows(tab.demo, "judge"):
         return {"load": loader(refresh, tab, ui, ["picks"], ["picks"])}
     on(ui.export_md.click, export_markdown, tab, ui, ["last"], ["export_file", "message"])
     on(ui.export_json.click, export_json_file, tab, ui, ["last"], ["export_file", "message"])
