@@ -139,3 +139,42 @@ def test_named_updates_become_gradios_list_in_the_wired_order():
     flat = _positional(parts, {"boxes": ["x", "y"], "message": "hi"})
     assert flat[:3] == ["hi", "x", "y"] and flat[3] == gr.update()
     assert _positional(_parts(Layout, ["message"]), "just one") == "just one"
+
+
+UI_FILES = sorted((PROJECT_ROOT / "studio" / "ui").glob("*.py"))
+
+
+def test_the_ui_reaches_the_core_only_through_the_service():
+    import ast
+
+    allowed = {"studio.service", "studio.messages", "studio.config"}
+    wrong = []
+    for path in UI_FILES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "studio" else [f"studio.{a.name}" for a in node.names]
+            wrong += [f"{path.name}:{node.lineno} {n}" for n in names
+                      if n.startswith("studio.") and n not in allowed and not n.startswith("studio.ui")]
+    assert not wrong, wrong
+
+
+def test_every_ui_function_fits_on_one_screen():
+    import ast
+
+    long = [f"{path.name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in UI_FILES for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long, long
+
+
+def test_no_tab_builder_holds_closures():
+    import ast
+
+    nested = []
+    for path in UI_FILES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and path.name != "wiring.py":
+                nested += [f"{path.name}:{inner.lineno} {getattr(inner, 'name', 'lambda')} in {node.name}" for inner in ast.walk(node)
+                           if inner is not node and isinstance(inner, (ast.FunctionDef, ast.Lambda))]
+    assert not nested, nested

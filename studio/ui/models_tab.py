@@ -5,6 +5,7 @@ its size shown first, with a progress bar."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -58,6 +59,10 @@ def size(call: Call, model: str | None) -> str:
                cached=found.cached_bytes / 1e9)
 
 
+def _report_bytes(progress, desc: str, done: int, total: int) -> None:
+    progress((done, max(total, 1)), unit="B", desc=desc)
+
+
 def fetch(call: Call, model: str | None, progress) -> dict:
     """Download with a progress bar (`progress`: gradio's, see wiring.endpoint)."""
     model = (model or "").strip()
@@ -65,7 +70,7 @@ def fetch(call: Call, model: str | None, progress) -> dict:
         found = service.download_plan(model)  # the size first: it also fails fast without a network
         desc = say(call.lang, "download.progress", repo=found.repo_id)
         progress(0, desc=desc)
-        service.download_model(model, lambda done, total: progress((done, max(total, 1)), unit="B", desc=desc))
+        service.download_model(model, partial(_report_bytes, progress, desc))
     except USER_ERRORS as e:
         return {"status": say(call.lang, "error", error=e)}
     return {"status": say(call.lang, "download.done", repo=found.repo_id, total=found.total_bytes / 1e9),

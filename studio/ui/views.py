@@ -255,6 +255,10 @@ DROP_REASONS = [(r"exact duplicate", "drop.exact"), (r"near duplicate \(similari
                 (r"shorter than (?P<n>\d+) characters", "drop.short"), (r"longer than (?P<n>\d+) characters", "drop.long")]
 
 
+def _table_head(lang: str, *names: str) -> str:
+    return "| " + " | ".join(columns(lang, *names)) + " |\n|" + "---|" * len(names)
+
+
 def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
     tokens = m.get("tokens", {})
     files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['items']} | {s['bytes']:,} |" for s in m["sources"])
@@ -282,13 +286,12 @@ def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
                          counted=counted)
     head = say(lang, "report.kept", items=m["documents"], train=m["train_documents"], val=m["val_documents"],
                chars=m["characters"], tokens=token_text, cjk=m.get("cjk_share", 0), estimate=render(lang, estimate) or "")
-    table = lambda *names: "| " + " | ".join(columns(lang, *names)) + " |\n|" + "---|" * len(names)  # noqa: E731
     return (
         say(lang, "report.heading", name=m["name"], version=m["version"], mode=m["mode"]) + "\n" + head + "\n\n"
         + held + warnings
         + (say(lang, "report.rows_read", seen=rows["seen"]) + f"{skipped}\n\n" if rows.get("seen") else "")
-        + f"{table('dropped because', 'items')}{dropped}\n\n{table('cleaning rule', 'changed')}{rules}\n\n"
-        f"{table('file', 'encoding / type', 'items', 'bytes')}\n{files}"
+        + f"{_table_head(lang, 'dropped because', 'items')}{dropped}\n\n{_table_head(lang, 'cleaning rule', 'changed')}{rules}\n\n"
+        f"{_table_head(lang, 'file', 'encoding / type', 'items', 'bytes')}\n{files}"
         + (f"\n\n{say(lang, 'report.passed_over')}{passed}" if passed else "")
     )
 
