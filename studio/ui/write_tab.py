@@ -1,6 +1,6 @@
 """Write tab: one prompt, the base and up to three tuned adapters (runs or checkpoints) drafted
 side by side in one streamed batch; blind A/B judging that feeds DPO; corpus-overlap highlights;
-exports.
+exports (studio/ui/judging.py).
 
 Layout (`layout` and its parts), then the handlers, each taking plain values or the DraftForm
 and returning named updates, then `wire`."""
@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -17,7 +16,7 @@ import gradio as gr
 from studio import service
 from studio.config import GenConfig
 from studio.messages import render, say
-from studio.ui import views
+from studio.ui import judging, views
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on
 
@@ -30,7 +29,6 @@ _stops: dict[str, threading.Event] = {}  # per browser session: what the Stop bu
 @dataclass
 class WriteLayout:
     last: gr.State  # the finished comparison shown now
-    duel: gr.State
     mode: gr.Radio
     with_base: gr.Checkbox
     prompt: gr.Textbox
@@ -51,26 +49,15 @@ class WriteLayout:
     style_openings: gr.Number
     style_btn: gr.Button
     style_table: gr.Markdown
-    # exports and blind judging (_judging): not built in demo mode
-    export_md: gr.Button | None = None
-    export_json: gr.Button | None = None
-    export_file: gr.File | None = None
-    duel_btn: gr.Button | None = None
-    side_a: gr.Textbox | None = None
-    side_b: gr.Textbox | None = None
-    pick_a: gr.Button | None = None
-    pick_tie: gr.Button | None = None
-    pick_b: gr.Button | None = None
-    reveal: gr.Markdown | None = None
-    rates: gr.Dataframe | None = None
-    dpo_export_btn: gr.Button | None = None
-    dpo_train_btn: gr.Button | None = None
-    dpo_file: gr.File | None = None
-    dpo_message: gr.Markdown | None = None
+    judging: judging.JudgingLayout | None = None  # exports and blind judging; not built in demo mode
 
     @property
     def first_pick(self):
         return self.picks[0]
+
+    @property
+    def rates(self):  # the win rates, refreshed with the pane lists when the page opens
+        return self.judging.rates
 
 
 def _prompt_and_picks() -> dict:
@@ -119,35 +106,6 @@ def _panes() -> dict:
     return dict(draft_btn=draft_btn, stop_btn=stop_btn, message=message, boxes=boxes, copied=copied)
 
 
-def _judging() -> dict:
-    """Exports and blind judging: not built in demo mode (no files written, no judgements)."""
-    with gr.Row():
-        export_md = gr.Button(T("write.export_md"), scale=0)
-        export_json = gr.Button(T("write.export_json"), scale=0)
-        export_file = gr.File(label=T("write.export_file"), interactive=False, height=60)
-    with gr.Accordion(T("write.blind"), open=False):
-        gr.Markdown(T("write.blind_help"))
-        duel_btn = gr.Button(T("write.duel_start"), elem_id="duel-start")
-        with gr.Row():
-            side_a = gr.Textbox(label=T("write.side_a"), lines=8, interactive=False, elem_id="duel-a")
-            side_b = gr.Textbox(label=T("write.side_b"), lines=8, interactive=False, elem_id="duel-b")
-        with gr.Row():
-            pick_a = gr.Button(T("write.pick_a"), elem_id="pick-a")
-            pick_tie = gr.Button(T("write.pick_tie"), elem_id="pick-tie")
-            pick_b = gr.Button(T("write.pick_b"), elem_id="pick-b")
-        reveal = gr.Markdown(elem_id="duel-reveal")
-        rates = gr.Dataframe(label=T("write.win_rates"), interactive=False, elem_id="win-rates")
-        with gr.Row():
-            dpo_export_btn = gr.Button(T("write.dpo_export"), scale=0)
-            dpo_train_btn = gr.Button(T("write.dpo_train"), scale=0, elem_id="dpo-train")
-        dpo_file = gr.File(label=T("write.dpo_file"), interactive=False, height=60)
-        dpo_message = gr.Markdown()
-    return dict(export_md=export_md, export_json=export_json, export_file=export_file, duel_btn=duel_btn,
-                side_a=side_a, side_b=side_b, pick_a=pick_a, pick_tie=pick_tie, pick_b=pick_b, reveal=reveal,
-                rates=rates, dpo_export_btn=dpo_export_btn, dpo_train_btn=dpo_train_btn, dpo_file=dpo_file,
-                dpo_message=dpo_message)
-
-
 def _style(demo: bool) -> dict:
     with gr.Accordion(T("write.style"), open=False, visible=service.demo_allows(demo, "style")):
         gr.Markdown(T("write.style_help"))
@@ -159,10 +117,11 @@ def _style(demo: bool) -> dict:
 
 
 def layout(demo: bool = False) -> WriteLayout:
-    states = dict(last=gr.State(None), duel=gr.State(""))
-    parts = {**states, **_prompt_and_picks(), **_sampling(), **_panes()}
-    judging = _judging() if service.demo_allows(demo, "judge") else {}
-    return WriteLayout(**parts, **_style(demo), **judging)
+    parts = {"last": gr.State(None), **_prompt_and_picks(), **_sampling(), **_panes()}
+    judged = None
+    if service.demo_allows(demo, "judge"):
+        judged = judging.layout(parts["last"], parts["message"], parts["picks"])
+    return WriteLayout(**parts, **_style(demo), judging=judged)
 
 
 # -- handlers -------------------------------------------------------------------------------
@@ -281,59 +240,6 @@ def stop_drafting(call: Call) -> str:
     return say(call.lang, "write.stopping") if event else say(call.lang, "write.nothing_drafting")
 
 
-def export(call: Call, record: dict | None, fmt: str) -> dict:
-    if not record:
-        return {"export_file": None, "message": say(call.lang, "error", error=say(call.lang, "write.export_first"))}
-    return {"export_file": str(service.export_drafts(call.root, record, fmt)),
-            "message": say(call.lang, "write.exported", id=record["id"], fmt=fmt)}
-
-
-def export_markdown(call: Call, record: dict | None) -> dict:
-    return export(call, record, "md")
-
-
-def export_json_file(call: Call, record: dict | None) -> dict:
-    return export(call, record, "json")
-
-
-def start_duel(call: Call, record: dict | None) -> dict:
-    fail = {"duel": "", "side_a": "", "side_b": ""}
-    if not record:
-        return {**fail, "reveal": say(call.lang, "error", error=say(call.lang, "write.duel_first"))}
-    try:
-        shown = service.start_duel(call.root, record["id"])
-    except USER_ERRORS as e:
-        return {**fail, "reveal": say(call.lang, "error", error=e)}
-    return {"duel": shown["duel"], "side_a": shown["A"], "side_b": shown["B"], "reveal": say(call.lang, "write.duel_read")}
-
-
-def judge(call: Call, duel_id: str, pick: str) -> dict:
-    try:
-        result = service.judge_duel(call.root, duel_id or "", pick)
-    except USER_ERRORS as e:
-        return {"duel": duel_id, "reveal": say(call.lang, "error", error=e)}
-    return {"duel": "", "reveal": say(call.lang, f"write.verdict_{pick}", a=result["A"], b=result["B"]),
-            "rates": views.win_rate_frame(service.win_rates(call.root), call.lang)}
-
-
-def export_dpo(call: Call) -> dict:
-    try:
-        path, pairs = service.export_preferences(call.root)
-    except USER_ERRORS as e:
-        return {"dpo_file": None, "dpo_message": say(call.lang, "error", error=e)}
-    return {"dpo_file": str(path), "dpo_message": say(call.lang, "write.dpo_exported", n=pairs)}
-
-
-def train_dpo(call: Call, source: str | None) -> str:
-    if not source:
-        return say(call.lang, "error", error=say(call.lang, "write.dpo_pick"))
-    try:
-        run_id = service.start_dpo(call.root, source)
-    except USER_ERRORS as e:
-        return say(call.lang, "error", error=e)
-    return say(call.lang, "write.dpo_started", run=run_id, source=source)
-
-
 def style_check(call: Call, source: str | None, count) -> str:
     """Style match of the run in tuned pane 1 (a checkpoint counts as its run), on demand."""
     run_id = service.run_of_source(source or "")
@@ -350,7 +256,7 @@ def style_check(call: Call, source: str | None, count) -> str:
 
 
 def on_load(call: Call, picks: list) -> dict:
-    return {**refresh(call, picks), "rates": views.win_rate_frame(service.win_rates(call.root), call.lang)}
+    return {**refresh(call, picks), **judging.win_rates(call)}
 
 
 # -- wiring ---------------------------------------------------------------------------------
@@ -359,15 +265,9 @@ def wire(ui: WriteLayout, tab: Tab) -> dict:
     on(ui.refresh_btn.click, refresh, tab, ui, ["picks"], ["picks"])
     on(ui.draft_btn.click, draft, tab, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
     on(ui.stop_btn.click, stop_drafting, tab, ui, [], "message")  # generation ends at the next token; drafts stay
-    if not service.demo_allows(tab.demo, "judge"):
+    if not ui.judging:
         return {"load": loader(refresh, tab, ui, ["picks"], ["picks"])}
-    on(ui.export_md.click, export_markdown, tab, ui, ["last"], ["export_file", "message"])
-    on(ui.export_json.click, export_json_file, tab, ui, ["last"], ["export_file", "message"])
-    on(ui.duel_btn.click, start_duel, tab, ui, ["last"], ["duel", "side_a", "side_b", "reveal"])
-    for button, pick in ((ui.pick_a, "A"), (ui.pick_b, "B"), (ui.pick_tie, "tie")):
-        on(button.click, partial(judge, pick=pick), tab, ui, ["duel"], ["duel", "reveal", "rates"])
-    on(ui.dpo_export_btn.click, export_dpo, tab, ui, [], ["dpo_file", "dpo_message"])
-    on(ui.dpo_train_btn.click, train_dpo, tab, ui, ["first_pick"], "dpo_message")
+    judging.wire(ui.judging, tab)
     on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
     return {"load": loader(on_load, tab, ui, ["picks"], ["picks", "rates"])}
 
