@@ -150,7 +150,7 @@ class DraftForm:
                          seed=int(self.seed or 0), drafts=int(self.drafts))
 
 
-def source_choices(root: Path, demo: bool = False) -> list[tuple[str, str]]:
+def source_choices(root: Path, demo: bool = False, lang: str = "en") -> list[tuple[str, str]]:
     """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
     checkpoints labelled with the validation loss at their step. In demo mode, published runs only."""
     choices = []
@@ -161,10 +161,10 @@ def source_choices(root: Path, demo: bool = False) -> list[tuple[str, str]]:
             continue
         for c in reversed(found):
             if c.get("final"):
-                label = f"{row['run_id']} (final)"
+                label = say(lang, "write.source_final", run=row["run_id"])
             else:
-                loss = f", val loss {c['val_loss']:.3f}" if c.get("val_loss") is not None else ""
-                label = f"{row['run_id']} @ step {c['step']}{loss}"
+                loss = say(lang, "write.source_loss", loss=c["val_loss"]) if c.get("val_loss") is not None else ""
+                label = say(lang, "write.source_step", run=row["run_id"], step=c["step"], loss=loss)
             choices.append((label, c["source"]))
     return choices
 
@@ -180,7 +180,7 @@ def mode_hint(call: Call, mode: str):
 
 
 def refresh(call: Call, picks: list) -> dict:
-    choices = source_choices(call.root, call.demo)
+    choices = source_choices(call.root, call.demo, call.lang)
     values = [c[1] for c in choices]
     keep = [s if s in values else None for s in picks]
     if keep[0] is None:
