@@ -150,6 +150,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "`ollama create {run} -f Modelfile`；llama.cpp 和 LM Studio 可直接打开该文件。"),
     "sweep.started": ("Started sweep `{sweep}`: trials appear in the table as they finish.",
                       "已开始超参数搜索 `{sweep}`：每完成一次试验，表格里就多一行。"),
+    # the UI tabs' own words (studio/ui/*.py, studio/service.py's UI block)
+    "demo.not_published": ("run '{run}' is not published for this demo: pick one from the list",
+                           "训练任务 '{run}' 未在本演示中发布：请从列表中选择"),
+    "train.form": ("the Train form", "训练表单"),
+    "draft.numbered": ("— draft {n} —", "— 草稿 {n} —"),
+    "write.source_final": ("{run} (final)", "{run}（最终）"),
+    "write.source_step": ("{run} @ step {step}{loss}", "{run} @ 第 {step} 步{loss}"),
+    "write.source_loss": (", val loss {loss:.3f}", "，验证损失 {loss:.3f}"),
+    "app.share_login": ("a shared link needs a login: pass logins (app.py makes a password when --auth is absent)",
+                        "共享链接需要登录：请传入 logins（没有 --auth 时 app.py 会生成一个密码）"),
+    "app.share_failed": ("The public link could not be created: there is no network route to gradio's share server, or "
+                         "its tunnel program could not be downloaded. The studio keeps serving on {url} (this machine "
+                         "only unless --host says otherwise). Check the connection and start again with --share to get "
+                         "a link.",
+                         "无法创建公开链接：没有通往 gradio 共享服务器的网络，或无法下载其隧道程序。工作室继续在 {url} 上"
+                         "提供服务（除非 --host 另有设置，否则仅限本机访问）。请检查网络连接，然后用 --share 重新启动以获取链接。"),
 }
 
 # errors in settings (studio/config.py, studio/presets.py)

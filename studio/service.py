@@ -402,3 +402,201 @@ def models_overview(root: Path) -> list[dict]:
     from studio.models import overview
 
     return overview(root)
+
+
+# --- What the UI tabs need (one door: tabs import nothing else of the core) ---
+# Thin names over the core for studio/ui: constants the tabs lay out with, the demo rules, and
+# the config-taking starts the Train form calls (the form becomes a TrainConfig, no key=value).
+from studio.corpus.build import HISTOGRAM_EDGES  # noqa: E402  (the corpus report's length bins)
+from studio.corpus.clean import RULE_LABELS  # noqa: E402  (cleaning switch -> report label)
+from studio.corpus.readers import SUPPORTED as CORPUS_FORMATS  # noqa: E402
+from studio.messages import Keyed  # noqa: E402
+from studio.write.drafter import MAX_TUNED_PANES, MODES as DRAFT_MODES  # noqa: E402
+
+
+class DemoRefused(Keyed, ValueError):
+    """What a demo visitor may not do, in the visitor's language (check_demo_sources)."""
+
+
+def visible_runs(root: Path, demo: bool = False) -> list[dict]:
+    """The runs a visitor sees: every run, or in demo mode the published ones only."""
+    return [row for row in list_runs(root) if row["published"] or not demo]
+
+
+def check_demo_sources(root: Path, sources: list[str]) -> None:
+    """Demo mode drafts with published runs only, whatever a caller sends over HTTP."""
+    from studio.adapters import parse_source
+
+    for source in map(parse_source, sources):
+        if source.run_id and not is_published(root, source.run_id):
+            raise DemoRefused("demo.not_published", run=source.run_id)
+
+
+DEMO_ALLOWS = frozenset({"draft"})  # a demo visitor drafts with published runs; nothing is written or trained
+
+
+def demo_allows(demo: bool, action: str) -> bool:
+    """Whether a visitor may `action` ('draft', 'judge', 'export', 'train', 'ingest', 'delete'...):
+    everything outside demo mode; in demo mode, drafting only."""
+    return not demo or action in DEMO_ALLOWS
+
+
+def upload_limit_bytes(demo: bool, max_upload_mb: float) -> int:
+    """The largest upload the server takes: none in demo mode."""
+    return int(max_upload_mb * 2**20) if demo_allows(demo, "upload") else 0
+
+
+def checkpoints(root: Path, run_id: str) -> list[dict]:
+    """A run's final adapter and its checkpoints (source, step, val_loss, final), oldest first."""
+    from studio.write.drafter import checkpoints_of
+
+    return checkpoints_of(root, run_id)
+
+
+def run_of_source(source: str) -> str:
+    """The run a pane's source names ('' for the base): a checkpoint counts as its run."""
+    from studio.adapters import parse_source
+
+    return parse_source(source or "").run_id or ""
+
+
+def export_drafts(root: Path, record: dict, fmt: str) -> Path:
+    from studio.write.export import write_export
+
+    return write_export(root, record, fmt)
+
+
+def start_duel(root: Path, draft_id: str) -> dict:
+    from studio.write import feedback
+
+    return feedback.start_duel(root, draft_id)
+
+
+def judge_duel(root: Path, duel_id: str, pick: str) -> dict:
+    from studio.write import feedback
+
+    return feedback.judge(root, duel_id, pick)
+
+
+def win_rates(root: Path) -> list[dict]:
+    from studio.write import feedback
+
+    return feedback.win_rates(root)
+
+
+def export_preferences(root: Path) -> tuple[Path, int]:
+    """The judged pairs as a DPO file; returns its path and the number of pairs."""
+    from studio.write import feedback
+
+    return feedback.export_dpo(root), len(feedback.dpo_pairs(root))
+
+
+def copied_pieces(pane: dict) -> list[tuple[str, str | None]]:
+    """A pane's first draft cut into copied and fresh pieces, for a highlighted view."""
+    from studio.write.overlap import highlighted
+
+    if "copied" not in pane:
+        return []
+    return highlighted(pane["drafts"][0], pane["copied_spans"][0])
+
+
+def export_adapter_zip(root: Path, run_id: str) -> Path:
+    from studio.train import export
+
+    return export.adapter_zip(root, run_id)
+
+
+def export_merged(root: Path, run_id: str) -> Path:
+    from studio.train import export
+
+    return export.merged_model(root, run_id)
+
+
+def export_gguf(root: Path, run_id: str, quant: str) -> Path:
+    """The GGUF file written for a run (its folder holds the Modelfile too)."""
+    from studio.train import export
+
+    return next(export.gguf_model(root, run_id, quant).glob("*.gguf"))
+
+
+def hub_models() -> list[str]:
+    """The registry's models fetched from the hub (the Models tab's download list)."""
+    from studio.models import registry
+
+    return [name for name, entry in registry().items() if entry.source == "hub"]
+
+
+def download_plan(model: str):
+    """What downloading `model` fetches: repo_id, files, total_bytes, cached_bytes."""
+    from studio import download
+
+    return download.plan(model)
+
+
+def download_model(model: str, report=None) -> str:
+    from studio import download
+
+    return download.download(model, report)
+
+
+def _form_refusals(cfg: TrainConfig) -> None:
+    if cfg.objective == "dpo":
+        raise ValueError("objective=dpo: a DPO run starts from the blind picks; use `python -m studio dpo RUN` "
+                         "or Train from preferences in the Write tab")
+    if cfg.objective == "blend":
+        raise ValueError("objective=blend: a blend combines finished runs; use `python -m studio blend` "
+                         "or Blend voices in the Runs tab")
+
+
+def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
+    """start_training for a config already built (the Train form: the preset's values, then the
+    form's over them, through config.from_dict); returns the run id at once."""
+    if nproc < 1:
+        raise ValueError(f"nproc {nproc}: give 1 or more processes")
+    _form_refusals(cfg)
+    if cfg.init_adapter:  # keep training a finished run's adapter
+        from studio.train.continual import continuing
+
+        cfg = continuing(root, cfg)
+    if nproc > 1:
+        _check_gpus_for(nproc, cfg.device)
+    run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
+    jobs.start(root, run_id)
+    return run_id
+
+
+def training_estimate_config(root: Path, cfg: TrainConfig) -> dict:
+    """training_estimate for a config already built (the Train form)."""
+    from studio.estimate import memory_gb, plan
+    from studio.models import pick_device, training_quantization
+
+    manifest = read_manifest(root, cfg.corpus, cfg.corpus_version)
+    device = pick_device("auto") if cfg.device == "auto" else cfg.device
+    speed, source = measured_speed(root, cfg.model, device)
+    params_m, config = model_facts(root, cfg.model)
+    quantization, why = training_quantization(cfg.quantization, device, params_m)
+    cfg = replace(cfg, quantization=quantization)
+    return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
+            "plan": plan(cfg, manifest.get("tokens", {}).get("train") or manifest["characters"] // 4, speed),
+            "memory": memory_gb(cfg, params_m, config, device), "quantization": quantization, "quantization_note": why}
+
+
+def start_sweep_config(root: Path, cfg: TrainConfig, preset: str, trials: int = 6, sampler: str = "tpe",
+                       trial_steps: int = 0) -> str:
+    """start_sweep for a config already built: the sweep keeps, as its overrides, the settings where
+    the config differs from its preset (the sweep's own storage format)."""
+    base = to_dict(load_preset(preset, corpus=cfg.corpus))
+    overrides = [f"{k}={v}" for k, v in to_dict(cfg).items() if k != "corpus" and v != base.get(k)]
+    return start_sweep(root, cfg.corpus, preset, trials, sampler, trial_steps, overrides)
+
+
+def assets_dir() -> Path:
+    """The project's assets: the sample corpus, the CSS."""
+    from studio.paths import PROJECT_ROOT
+
+    return PROJECT_ROOT / "assets"
+
+
+def sample_files() -> list[Path]:
+    """The sample corpus written for this project (a lighthouse keeper's log)."""
+    return sorted((assets_dir() / "samples").glob("*.txt"))

@@ -11,10 +11,13 @@ from studio.ui.views import (COMPARED_COLOURS, LOSS_COLOURS, corpus_report, eval
 
 
 def test_progress_shows_state_step_eta_and_advice():
-    view = {"run_id": "r1", "status": {"state": "running", "step": 5, "total_steps": 20, "eta_s": 75, "message": "training"}}
+    from studio.records import RunState, RunStatus
+
+    view = {"run_id": "r1", "status": RunStatus(state=RunState.RUNNING, step=5, total_steps=20, eta_s=75, message="training")}
     page = progress_html(view)
     assert "running" in page and "step 5/20" in page and "1 min 15 s left" in page and "width:25.0%" in page
-    failed = progress_html({"run_id": "r1", "status": {"state": "failed", "reason": "out of memory", "advice": "lower batch_size"}})
+    failed = progress_html({"run_id": "r1", "status": RunStatus(state=RunState.FAILED, reason="out of memory",
+                                                                advice="lower batch_size")})
     assert "out of memory" in failed and "lower batch_size" in failed
 
 
@@ -88,3 +91,90 @@ def test_app_py_serves_http_200_on_loopback(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_train_form_becomes_the_presets_config_with_the_form_over_it(tmp_path):
+    import pytest
+
+    from studio import service
+    from studio.config import ConfigError
+    from studio.ui.train_tab import ADVANCED, TrainForm, fill_from_preset
+    from studio.ui.wiring import Call
+
+    filled = fill_from_preset(Call(tmp_path, "en"), "quick-cpu-demo")  # what picking the preset puts in the form
+    form = TrainForm("lamp", "quick-cpu-demo", " m ", filled["epochs"], "", filled["advanced"])
+    assert form.config("en") == service.training_config("lamp", "quick-cpu-demo", ["model=m"])
+    numbers = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in filled["advanced"]]
+    rank = [f.name for f in ADVANCED].index("lora_r")
+    numbers[rank] = 4.0  # gr.Number sends floats; an int setting takes a whole one
+    cleared = TrainForm("lamp", "quick-cpu-demo", "", None, None, numbers).config("en")
+    assert cleared.lora_r == 4 and cleared.epochs == service.training_config("lamp", "quick-cpu-demo").epochs
+    numbers[rank] = 4.5
+    with pytest.raises(ConfigError, match="lora_r"):
+        TrainForm("lamp", "quick-cpu-demo", "", None, None, numbers).config("en")
+
+
+def test_draft_takes_a_form_and_answers_with_named_updates_in_the_visitors_language(tmp_path):
+    from studio.ui.wiring import Call
+    from studio.ui.write_tab import PANES, DraftForm, draft
+
+    form = DraftForm("continue", "Day 41.", False, [None, None, None], 8, 0, 0.9, 0, 1.0, 0, 1)
+    assert form.panes() == [] and form.gen().max_new_tokens == 8
+    [answer] = draft(Call(tmp_path, "zh"), form)
+    assert "没有窗格" in answer["message"] and answer["last"] is None and len(answer["copied"]) == PANES
+    demo = DraftForm("continue", "Day 41.", True, ["someone-elses-run", None, None], 8, 0, 0.9, 0, 1.0, 0, 1)
+    [refused] = draft(Call(tmp_path, "en", demo=True), demo)
+    assert "not published" in refused["message"]
+
+
+def test_named_updates_become_gradios_list_in_the_wired_order():
+    import gradio as gr
+
+    from studio.ui.wiring import _parts, _positional
+
+    class Layout:
+        message, boxes, last = "m", ["b1", "b2"], "l"
+
+    parts = _parts(Layout, ["message", "boxes", "last"])
+    flat = _positional(parts, {"boxes": ["x", "y"], "message": "hi"})
+    assert flat[:3] == ["hi", "x", "y"] and flat[3] == gr.update()
+    assert _positional(_parts(Layout, ["message"]), "just one") == "just one"
+
+
+UI_FILES = sorted((PROJECT_ROOT / "studio" / "ui").glob("*.py"))
+
+
+def test_the_ui_reaches_the_core_only_through_the_service():
+    import ast
+
+    allowed = {"studio.service", "studio.messages", "studio.config"}
+    wrong = []
+    for path in UI_FILES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "studio" else [f"studio.{a.name}" for a in node.names]
+            wrong += [f"{path.name}:{node.lineno} {n}" for n in names
+                      if n.startswith("studio.") and n not in allowed and not n.startswith("studio.ui")]
+    assert not wrong, wrong
+
+
+def test_every_ui_function_fits_on_one_screen():
+    import ast
+
+    long = [f"{path.name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in UI_FILES for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long, long
+
+
+def test_no_tab_builder_holds_closures():
+    import ast
+
+    nested = []
+    for path in UI_FILES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and path.name != "wiring.py":
+                nested += [f"{path.name}:{inner.lineno} {getattr(inner, 'name', 'lambda')} in {node.name}" for inner in ast.walk(node)
+                           if inner is not node and isinstance(inner, (ast.FunctionDef, ast.Lambda))]
+    assert not nested, nested

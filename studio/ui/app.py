@@ -10,14 +10,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.paths import PROJECT_ROOT
+from studio import service
+from studio.messages import say
 from studio.ui import corpus_tab, models_tab, runs_tab, train_tab, write_tab
 from studio.ui.i18n import T, fixed_labels_script, translations
 
-STYLES = PROJECT_ROOT / "assets" / "studio.css"
-SHARE_FAILED = ("The public link could not be created: there is no network route to gradio's share server, or its "
-                "tunnel program could not be downloaded. The studio keeps serving on {url} (this machine only "
-                "unless --host says otherwise). Check the connection and start again with --share to get a link.")
+STYLES = service.assets_dir() / "studio.css"
 
 
 def build_app(root: Path, default_model: str, demo: bool = False, lang: str | None = None) -> gr.Blocks:
@@ -45,6 +43,7 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
                 page.select(fn, inputs, outputs)
         for fn, inputs, outputs in loads:
             app.load(fn, inputs, outputs)
+    app.studio_lang = lang or "en"  # the console's language: --lang, else English
     app.studio_i18n = translations(lang)
     app.studio_js = fixed_labels_script(lang)
     return app
@@ -54,13 +53,13 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sha
            logins: list[tuple[str, str]] | None = None, demo: bool = False, max_upload_mb: float = 200,
            block: bool = True) -> gr.Blocks:
     if share and not logins:
-        raise ValueError("a shared link needs a login: pass logins (app.py makes a password when --auth is absent)")
+        raise ValueError(say(app.studio_lang, "app.share_login"))
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
-               max_file_size=0 if demo else int(max_upload_mb * 2**20), i18n=app.studio_i18n, js=app.studio_js,
+               max_file_size=service.upload_limit_bytes(demo, max_upload_mb), i18n=app.studio_i18n, js=app.studio_js,
                css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True)
     if share and not app.share_url:
-        print(SHARE_FAILED.format(url=app.local_url), flush=True)
+        print(say(app.studio_lang, "app.share_failed", url=app.local_url), flush=True)
     if block:
         app.block_thread()
     return app

@@ -1,24 +1,60 @@
 """Runs tab: every run in one table; two runs compared (settings that differ, curves overlaid,
 evaluations); delete with a confirmation; resume; publish to demo mode; export the adapter, the
-merged model, or a GGUF file."""
+merged model, or a GGUF file; blend finished runs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
 from studio import service
 from studio.config import BLEND_METHODS
-from studio.train import export
-from studio.ui import views
-from studio.ui.actions import on_run
-from studio.ui.i18n import T, request_lang
 from studio.messages import say
+from studio.ui import views
+from studio.ui.actions import act_on_run
+from studio.ui.i18n import T
+from studio.ui.wiring import Call, Tab, loader, on
 
 USER_ERRORS = (ValueError, RuntimeError, OSError)
+LISTING = ["table", "first", "second", "blend_pick"]
 
 
-def build(root: Path, forced_lang: str | None = None) -> dict:
+# -- layout ---------------------------------------------------------------------------------
+@dataclass
+class RunsLayout:
+    table: gr.Dataframe
+    first: gr.Dropdown
+    second: gr.Dropdown
+    refresh_btn: gr.Button
+    compare_btn: gr.Button
+    resume_btn: gr.Button
+    publish_btn: gr.Button
+    unpublish_btn: gr.Button
+    delete_btn: gr.Button
+    confirm_row: gr.Row
+    confirm_text: gr.Markdown
+    confirm_btn: gr.Button
+    keep_btn: gr.Button
+    message: gr.Markdown
+    lineage: gr.Markdown
+    differences: gr.Markdown
+    curves: gr.LinePlot
+    eval_first: gr.Markdown
+    eval_second: gr.Markdown
+    zip_btn: gr.Button
+    merge_btn: gr.Button
+    gguf_type: gr.Dropdown
+    gguf_btn: gr.Button
+    export_file: gr.File
+    blend_pick: gr.Dropdown
+    blend_weights: gr.Textbox
+    blend_method: gr.Dropdown
+    blend_btn: gr.Button
+
+
+def _table_and_actions() -> dict:
     table = gr.Dataframe(views.runs_frame([]), interactive=False, label=T("runs.table"), elem_id="runs-table")
     with gr.Row():
         first = gr.Dropdown(label=T("runs.first"), choices=[], elem_id="runs-first")
@@ -35,15 +71,26 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
         confirm_btn = gr.Button(T("runs.delete_confirm"), variant="stop", elem_id="runs-delete-confirm")
         keep_btn = gr.Button(T("runs.delete_keep"))
     message = gr.Markdown(elem_id="runs-message")
+    return dict(table=table, first=first, second=second, refresh_btn=refresh_btn, compare_btn=compare_btn,
+                resume_btn=resume_btn, publish_btn=publish_btn, unpublish_btn=unpublish_btn, delete_btn=delete_btn,
+                confirm_row=confirm_row, confirm_text=confirm_text, confirm_btn=confirm_btn, keep_btn=keep_btn,
+                message=message)
+
+
+def _comparison(lang: str) -> dict:
     lineage = gr.Markdown(elem_id="runs-lineage")
     differences = gr.Markdown(elem_id="runs-differences")
-    curves = gr.LinePlot(views.overlaid_loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"), height=300,
-                         x_title=T("plot.step"), y_title=T("plot.loss"), color_title=T("plot.series"),
+    curves = gr.LinePlot(views.overlaid_loss_frame([]), x="step", y="loss", color="series", title=T("runs.curves"),
+                         height=300, x_title=T("plot.step"), y_title=T("plot.loss"), color_title=T("plot.series"),
                          elem_id="runs-curves", color_map=views.COMPARED_COLOURS,
-                         colors_in_legend=views.compared_series(forced_lang or "en"))
+                         colors_in_legend=views.compared_series(lang))
     with gr.Row():
         eval_first = gr.Markdown()
         eval_second = gr.Markdown()
+    return dict(lineage=lineage, differences=differences, curves=curves, eval_first=eval_first, eval_second=eval_second)
+
+
+def _export_and_blend() -> dict:
     with gr.Accordion(T("runs.export"), open=False):
         gr.Markdown(T("runs.export_help"))
         with gr.Row():
@@ -63,118 +110,146 @@ def build(root: Path, forced_lang: str | None = None) -> dict:
             blend_method = gr.Dropdown(label=T("runs.blend_method"), choices=list(BLEND_METHODS), value="linear",
                                        elem_id="runs-blend-method", scale=0)
             blend_btn = gr.Button(T("runs.blend_start"), elem_id="runs-blend-start", scale=0)
+    return dict(zip_btn=zip_btn, merge_btn=merge_btn, gguf_type=gguf_type, gguf_btn=gguf_btn, export_file=export_file,
+                blend_pick=blend_pick, blend_weights=blend_weights, blend_method=blend_method, blend_btn=blend_btn)
 
-    def refresh(request: gr.Request, a=None, b=None):
-        return listed(request_lang(request, forced_lang), a, b)
 
-    def listed(lang: str, a=None, b=None):
-        rows = service.list_runs(root)
-        ids = [r["run_id"] for r in rows]
-        a = a if a in ids else (ids[0] if ids else None)
-        others = [i for i in ids if i != a]
-        b = b if b in others else (others[0] if others else None)  # the second pick defaults to another run
-        finished = [r["run_id"] for r in rows if r["has_adapter"]]
-        return (views.runs_frame(rows, lang), gr.update(choices=ids, value=a), gr.update(choices=ids, value=b),
-                gr.update(choices=finished))
+def layout(lang: str = "en") -> RunsLayout:
+    return RunsLayout(**_table_and_actions(), **_comparison(lang), **_export_and_blend())
 
-    def show_lineage(request: gr.Request, a):
-        return views.lineage_line(service.run_lineage(root, a), request_lang(request, forced_lang)) if a else ""
 
-    def blend(request: gr.Request, picked, weights, method):
-        lang = request_lang(request, forced_lang)
-        picked = picked or []
-        if not 2 <= len(picked) <= 3:
-            return say(lang, "error", error=say(lang, "blend.pick")), *listed(lang)
-        given = [w.strip() for w in (weights or "").split(",") if w.strip()] or [f"{1 / len(picked):g}"] * len(picked)
-        if len(given) != len(picked):
-            return say(lang, "error", error=say(lang, "blend.weights", weights=weights)), *listed(lang)
-        try:
-            run_id = service.start_blend(root, ", ".join(f"{r}:{w}" for r, w in zip(picked, given)), method)
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e), *listed(lang)
-        return say(lang, "blend.started", run=run_id), *listed(lang)
+# -- handlers -------------------------------------------------------------------------------
+def listed(call: Call, a: str | None = None, b: str | None = None) -> dict:
+    rows = service.list_runs(call.root)
+    ids = [r["run_id"] for r in rows]
+    a = a if a in ids else (ids[0] if ids else None)
+    others = [i for i in ids if i != a]
+    b = b if b in others else (others[0] if others else None)  # the second pick defaults to another run
+    finished = [r["run_id"] for r in rows if r["has_adapter"]]
+    return {"table": views.runs_frame(rows, call.lang), "first": gr.update(choices=ids, value=a),
+            "second": gr.update(choices=ids, value=b), "blend_pick": gr.update(choices=finished)}
 
-    def compare(request: gr.Request, a, b):
-        lang = request_lang(request, forced_lang)
-        if not a or not b or a == b:
-            return say(lang, "error", error=say(lang, "run.pick_two")), "", views.overlaid_loss_frame([], lang), "", ""
-        try:
-            result = service.compare_runs(root, a, b)
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e), "", views.overlaid_loss_frame([], lang), "", ""
-        evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], lang) or say(lang, 'eval.none')}"
-                 for v in result["views"]]
-        return "", views.differences_markdown(result, lang), views.overlaid_loss_frame(result["views"], lang), *evals
 
-    def ask_delete(request: gr.Request, a):
-        lang = request_lang(request, forced_lang)
-        if not a:
-            return gr.update(visible=False), "", say(lang, "error", error=say(lang, "run.pick_first"))
-        return gr.update(visible=True), say(lang, "run.delete_ask", run=a), ""
+def refresh(call: Call, a: str | None = None, b: str | None = None) -> dict:
+    return listed(call, a, b)
 
-    def delete(request: gr.Request, a, b):
-        lang = request_lang(request, forced_lang)
-        try:
-            service.delete_run(root, a)
-        except USER_ERRORS as e:
-            return gr.update(visible=False), say(lang, "error", error=e), *listed(lang, None, b)
-        return gr.update(visible=False), say(lang, "run.deleted", run=a), *listed(lang, None, b)
 
-    def keep(request: gr.Request):
-        return gr.update(visible=False), say(request_lang(request, forced_lang), "run.kept")
+def show_lineage(call: Call, a: str | None) -> str:
+    return views.lineage_line(service.run_lineage(call.root, a), call.lang) if a else ""
 
-    def export_zip(request: gr.Request, a):
-        lang = request_lang(request, forced_lang)
-        if not a:
-            return None, say(lang, "error", error=say(lang, "run.pick_first"))
-        try:
-            return str(export.adapter_zip(root, a)), say(lang, "export.zip_done", run=a)
-        except USER_ERRORS as e:
-            return None, say(lang, "error", error=e)
 
-    def export_merged(request: gr.Request, a):
-        lang = request_lang(request, forced_lang)
-        if not a:
-            return say(lang, "error", error=say(lang, "run.pick_first"))
-        try:
-            folder = export.merged_model(root, a)
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e)
-        return say(lang, "export.merged_done", folder=folder, run=a)
+def blend(call: Call, picked: list | None, weights: str | None, method: str) -> dict:
+    picked = picked or []
+    if not 2 <= len(picked) <= 3:
+        return {"message": say(call.lang, "error", error=say(call.lang, "blend.pick")), **listed(call)}
+    given = [w.strip() for w in (weights or "").split(",") if w.strip()] or [f"{1 / len(picked):g}"] * len(picked)
+    if len(given) != len(picked):
+        return {"message": say(call.lang, "error", error=say(call.lang, "blend.weights", weights=weights)), **listed(call)}
+    try:
+        run_id = service.start_blend(call.root, ", ".join(f"{r}:{w}" for r, w in zip(picked, given)), method)
+    except USER_ERRORS as e:
+        return {"message": say(call.lang, "error", error=e), **listed(call)}
+    return {"message": say(call.lang, "blend.started", run=run_id), **listed(call)}
 
-    def export_gguf(request: gr.Request, a, quant):
-        lang = request_lang(request, forced_lang)
-        if not a:
-            return say(lang, "error", error=say(lang, "run.pick_first"))
-        try:
-            folder = export.gguf_model(root, a, quant)
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e)
-        gguf = next(folder.glob("*.gguf"))
-        return say(lang, "export.gguf_done", file=gguf, size=gguf.stat().st_size / 1e6, run=a, folder=folder)
 
-    def acting(action, done):
-        return on_run(root, action, done, USER_ERRORS, forced_lang)
+def compare(call: Call, a: str | None, b: str | None) -> dict:
+    empty = {"differences": "", "curves": views.overlaid_loss_frame([], call.lang), "eval_first": "", "eval_second": ""}
+    if not a or not b or a == b:
+        return {"message": say(call.lang, "error", error=say(call.lang, "run.pick_two")), **empty}
+    try:
+        result = service.compare_runs(call.root, a, b)
+    except USER_ERRORS as e:
+        return {"message": say(call.lang, "error", error=e), **empty}
+    evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], call.lang) or say(call.lang, 'eval.none')}"
+             for v in result["views"]]
+    return {"message": "", "differences": views.differences_markdown(result, call.lang),
+            "curves": views.overlaid_loss_frame(result["views"], call.lang), "eval_first": evals[0], "eval_second": evals[1]}
 
-    listing = [table, first, second, blend_pick]
-    refresh_btn.click(refresh, [first, second], listing)
-    first.change(show_lineage, first, lineage)
-    blend_btn.click(blend, [blend_pick, blend_weights, blend_method], [message, *listing])
-    compare_btn.click(compare, [first, second], [message, differences, curves, eval_first, eval_second])
-    resume_btn.click(acting(service.resume_run, "run.resumed"), first, message)
-    publish_btn.click(acting(service.publish_run, "run.published"), first,
-                      message).then(refresh, [first, second], listing)
-    unpublish_btn.click(acting(lambda r, a: service.publish_run(r, a, False), "run.hidden"), first,
-                        message).then(refresh, [first, second], listing)
-    delete_btn.click(ask_delete, first, [confirm_row, confirm_text, message])
-    confirm_btn.click(delete, [first, second], [confirm_row, message, *listing])
-    keep_btn.click(keep, None, [confirm_row, message])
-    zip_btn.click(export_zip, first, [export_file, message])
-    merge_btn.click(export_merged, first, message)
-    gguf_btn.click(export_gguf, [first, gguf_type], message)
 
-    def opened(request: gr.Request, a=None, b=None):
-        lang = request_lang(request, forced_lang)
-        return *listed(lang, a, b), gr.update(colors_in_legend=views.compared_series(lang))
+def ask_delete(call: Call, a: str | None) -> dict:
+    if not a:
+        return {"confirm_row": gr.update(visible=False), "confirm_text": "",
+                "message": say(call.lang, "error", error=say(call.lang, "run.pick_first"))}
+    return {"confirm_row": gr.update(visible=True), "confirm_text": say(call.lang, "run.delete_ask", run=a), "message": ""}
 
-    return {"load": (opened, [first, second], [*listing, curves])}
+
+def delete(call: Call, a: str | None, b: str | None) -> dict:
+    try:
+        service.delete_run(call.root, a)
+    except USER_ERRORS as e:
+        return {"confirm_row": gr.update(visible=False), "message": say(call.lang, "error", error=e), **listed(call, None, b)}
+    return {"confirm_row": gr.update(visible=False), "message": say(call.lang, "run.deleted", run=a), **listed(call, None, b)}
+
+
+def keep(call: Call) -> dict:
+    return {"confirm_row": gr.update(visible=False), "message": say(call.lang, "run.kept")}
+
+
+def resume(call: Call, a: str | None) -> str:
+    return act_on_run(call, a, service.resume_run, "run.resumed")
+
+
+def publish(call: Call, a: str | None) -> str:
+    return act_on_run(call, a, service.publish_run, "run.published")
+
+
+def unpublish(call: Call, a: str | None) -> str:
+    return act_on_run(call, a, partial(service.publish_run, published=False), "run.hidden")
+
+
+def export_zip(call: Call, a: str | None) -> dict:
+    if not a:
+        return {"export_file": None, "message": say(call.lang, "error", error=say(call.lang, "run.pick_first"))}
+    try:
+        return {"export_file": str(service.export_adapter_zip(call.root, a)),
+                "message": say(call.lang, "export.zip_done", run=a)}
+    except USER_ERRORS as e:
+        return {"export_file": None, "message": say(call.lang, "error", error=e)}
+
+
+def export_merged(call: Call, a: str | None) -> str:
+    if not a:
+        return say(call.lang, "error", error=say(call.lang, "run.pick_first"))
+    try:
+        folder = service.export_merged(call.root, a)
+    except USER_ERRORS as e:
+        return say(call.lang, "error", error=e)
+    return say(call.lang, "export.merged_done", folder=folder, run=a)
+
+
+def export_gguf(call: Call, a: str | None, quant: str) -> str:
+    if not a:
+        return say(call.lang, "error", error=say(call.lang, "run.pick_first"))
+    try:
+        gguf = service.export_gguf(call.root, a, quant)
+    except USER_ERRORS as e:
+        return say(call.lang, "error", error=e)
+    return say(call.lang, "export.gguf_done", file=gguf, size=gguf.stat().st_size / 1e6, run=a, folder=gguf.parent)
+
+
+def opened(call: Call, a: str | None = None, b: str | None = None) -> dict:
+    return {**listed(call, a, b), "curves": gr.update(colors_in_legend=views.compared_series(call.lang))}
+
+
+# -- wiring ---------------------------------------------------------------------------------
+def wire(ui: RunsLayout, tab: Tab) -> dict:
+    picked = ["first", "second"]
+    on(ui.refresh_btn.click, refresh, tab, ui, picked, LISTING)
+    on(ui.first.change, show_lineage, tab, ui, ["first"], "lineage")
+    on(ui.blend_btn.click, blend, tab, ui, ["blend_pick", "blend_weights", "blend_method"], ["message", *LISTING])
+    on(ui.compare_btn.click, compare, tab, ui, picked,
+       ["message", "differences", "curves", "eval_first", "eval_second"])
+    on(ui.resume_btn.click, resume, tab, ui, ["first"], "message")
+    on(on(ui.publish_btn.click, publish, tab, ui, ["first"], "message").then, refresh, tab, ui, picked, LISTING)
+    on(on(ui.unpublish_btn.click, unpublish, tab, ui, ["first"], "message").then, refresh, tab, ui, picked, LISTING)
+    on(ui.delete_btn.click, ask_delete, tab, ui, ["first"], ["confirm_row", "confirm_text", "message"])
+    on(ui.confirm_btn.click, delete, tab, ui, picked, ["confirm_row", "message", *LISTING])
+    on(ui.keep_btn.click, keep, tab, ui, [], ["confirm_row", "message"])
+    on(ui.zip_btn.click, export_zip, tab, ui, ["first"], ["export_file", "message"])
+    on(ui.merge_btn.click, export_merged, tab, ui, ["first"], "message")
+    on(ui.gguf_btn.click, export_gguf, tab, ui, ["first", "gguf_type"], "message")
+    return {"load": loader(opened, tab, ui, picked, [*LISTING, "curves"])}
+
+
+def build(root: Path, forced_lang: str | None = None) -> dict:
+    return wire(layout(forced_lang or "en"), Tab(root, forced_lang))

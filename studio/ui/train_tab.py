@@ -3,28 +3,61 @@ TrainConfig field, an estimate of tokens, time and memory before the start; then
 and learning-rate curves live, cancel and resume.
 
 Everything shown is read back from the run folder on each tick, so a page reload or an app
-restart shows the run again exactly where it is.
+restart shows the run again exactly where it is. The form becomes a TrainConfig through
+`config.from_dict` (the preset's values, then the form's over them): no key=value strings.
 """
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from studio import service
-from studio.config import TrainConfig
-from studio.ui.actions import on_run
-from studio.ui.i18n import T, request_lang
+from studio.config import TrainConfig, from_dict
 from studio.messages import say
+from studio.ui.actions import act_on_run
+from studio.ui.i18n import T
 from studio.ui.views import (LOSS_COLOURS, eval_markdown, estimate_markdown, loss_frame, loss_series, lr_frame,
                              progress_html, runs_choices, sweep_frame)
+from studio.ui.wiring import Call, Tab, loader, on
 
 POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
 SIMPLE = ("model", "epochs", "init_adapter")  # shown in the simple view; corpus and preset have their own pickers
 BLEND_FIELDS = ("blend_of", "blend_method", "blend_density")  # blends are made in the Runs tab
 ADVANCED = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("corpus", "corpus_version", *SIMPLE, *BLEND_FIELDS)]
+
+
+# -- layout ---------------------------------------------------------------------------------
+@dataclass
+class TrainLayout:
+    corpus: gr.Dropdown
+    preset: gr.Dropdown
+    model: gr.Textbox
+    epochs: gr.Number
+    parent: gr.Dropdown
+    preset_help: gr.Markdown
+    advanced: list  # one input per ADVANCED field, in that order
+    estimate: gr.Markdown
+    train_btn: gr.Button
+    cancel_btn: gr.Button
+    resume_btn: gr.Button
+    refresh_btn: gr.Button
+    message: gr.Markdown
+    run: gr.Dropdown
+    progress: gr.HTML
+    plot: gr.LinePlot
+    lr_plot: gr.LinePlot
+    evaluation: gr.Markdown
+    sweep_trials: gr.Number
+    sweep_sampler: gr.Dropdown
+    sweep_steps: gr.Number
+    sweep_btn: gr.Button
+    sweep_pick: gr.Dropdown
+    sweep_table: gr.Dataframe
+    timer: gr.Timer
 
 
 def field_input(f: dataclasses.Field, value):
@@ -38,7 +71,7 @@ def field_input(f: dataclasses.Field, value):
     return gr.Textbox(label=label, info=info, value=value, max_lines=1)
 
 
-def build(root: Path, default_model: str, forced_lang: str | None = None) -> dict:
+def _form(default_model: str) -> dict:
     presets = {p["name"]: p for p in service.presets()}
     first = "quick-cpu-demo" if "quick-cpu-demo" in presets else next(iter(presets), None)
     start_values = presets[first]["values"] if first else {}
@@ -47,7 +80,8 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         preset = gr.Dropdown(label=T("train.preset"), choices=list(presets), value=first, elem_id="train-preset")
         model = gr.Textbox(label=T("train.model"), value=default_model, max_lines=1, info=T("train.model_help"),
                            elem_id="train-model")
-        epochs = gr.Number(label=T("train.epochs"), elem_id="train-epochs", value=start_values.get("epochs", 1), info=T("train.epochs_help"))
+        epochs = gr.Number(label=T("train.epochs"), elem_id="train-epochs", value=start_values.get("epochs", 1),
+                           info=T("train.epochs_help"))
     parent = gr.Dropdown(label=T("train.continue_from"), info=T("train.continue_from_help"), choices=[("—", "")],
                          value="", elem_id="train-continue-from")
     preset_help = gr.Markdown(presets[first]["description"] if first else "")
@@ -63,17 +97,25 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
         resume_btn = gr.Button(T("train.resume"))
         refresh_btn = gr.Button(T("train.refresh"))
     message = gr.Markdown(elem_id="train-message")
+    return dict(corpus=corpus, preset=preset, model=model, epochs=epochs, parent=parent, preset_help=preset_help,
+                advanced=advanced, estimate=estimate, train_btn=train_btn, cancel_btn=cancel_btn,
+                resume_btn=resume_btn, refresh_btn=refresh_btn, message=message)
+
+
+def _run_view(lang: str) -> dict:
     run = gr.Dropdown(label=T("train.run"), choices=[], elem_id="run-picker")
-    progress = gr.HTML(progress_html(None, forced_lang or "en"), elem_id="run-progress")
+    progress = gr.HTML(progress_html(None, lang), elem_id="run-progress")
     with gr.Row():
-        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"), x_title=T("plot.step"),
-                           y_title=T("plot.loss"), color_title=T("plot.series"),
-                           height=280, elem_id="loss-plot", color_map=LOSS_COLOURS,
-                           colors_in_legend=loss_series(forced_lang or "en"))
+        plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", title=T("train.loss"),
+                           x_title=T("plot.step"), y_title=T("plot.loss"), color_title=T("plot.series"),
+                           height=280, elem_id="loss-plot", color_map=LOSS_COLOURS, colors_in_legend=loss_series(lang))
         lr_plot = gr.LinePlot(lr_frame([]), x="step", y="learning rate", title=T("train.lr"), height=280,
-                              x_title=T("plot.step"), y_title=T("plot.lr"),
-                              elem_id="lr-plot")
+                              x_title=T("plot.step"), y_title=T("plot.lr"), elem_id="lr-plot")
     evaluation = gr.Markdown(elem_id="run-eval")
+    return dict(run=run, progress=progress, plot=plot, lr_plot=lr_plot, evaluation=evaluation)
+
+
+def _sweep() -> dict:
     with gr.Accordion(T("train.sweep"), open=False):
         gr.Markdown(T("train.sweep_help"))
         with gr.Row():
@@ -83,104 +125,163 @@ def build(root: Path, default_model: str, forced_lang: str | None = None) -> dic
             sweep_btn = gr.Button(T("train.start_sweep"))
         sweep_pick = gr.Dropdown(label=T("train.sweep_pick"), choices=[])
         sweep_table = gr.Dataframe(sweep_frame([]), interactive=False, elem_id="sweep-table")
-    timer = gr.Timer(POLL_SECONDS)
+    return dict(sweep_trials=sweep_trials, sweep_sampler=sweep_sampler, sweep_steps=sweep_steps, sweep_btn=sweep_btn,
+                sweep_pick=sweep_pick, sweep_table=sweep_table)
 
-    def settings(model_name, epochs_value, parent_run, *values) -> list[str]:
-        """The form as KEY=VALUE overrides on top of the preset."""
-        pairs = [("model", (model_name or "").strip()), ("epochs", epochs_value), ("init_adapter", parent_run)]
-        pairs += [(f.name, v) for f, v in zip(ADVANCED, values)]
-        return [f"{k}={int(v) if isinstance(v, float) and v.is_integer() and isinstance(getattr(TrainConfig, k, 0), int) else v}"
-                for k, v in pairs if v is not None and v != ""]
 
-    def lists(selected=None):
-        rows = service.list_runs(root)
-        names = [c["name"] for c in service.corpora(root)]
-        choices = runs_choices(rows)
-        keep = selected if selected in [c[1] for c in choices] else (choices[0][1] if choices else None)
-        sweeps = [s["sweep_id"] for s in service.list_sweeps(root)]
-        parents = [("—", "")] + [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"]]
-        return (gr.update(choices=names, value=names[-1] if names else None), gr.update(choices=choices, value=keep),
-                gr.update(choices=sweeps, value=sweeps[0] if sweeps else None), gr.update(choices=parents))
+def layout(default_model: str, lang: str = "en") -> TrainLayout:
+    parts = {**_form(default_model), **_run_view(lang), **_sweep()}
+    return TrainLayout(**parts, timer=gr.Timer(POLL_SECONDS))
 
-    def parent_model(parent_run, model_name):
-        """Continuing a run keeps its base model: the model field follows the picked parent."""
-        return service.run_view(root, parent_run)["config"]["model"] if parent_run else model_name
 
-    def show(request: gr.Request, run_id):
-        lang = request_lang(request, forced_lang)
-        if not run_id:
-            return progress_html(None, lang), loss_frame([], lang), lr_frame([]), ""
-        view = service.run_view(root, run_id)
-        return (progress_html(view, lang), loss_frame(view["events"], lang), lr_frame(view["events"]),
-                eval_markdown(view["eval"], lang))
+# -- handlers -------------------------------------------------------------------------------
+@dataclass
+class TrainForm:
+    """The Train form as its handlers get it (fields name the layout's inputs, in endpoint order)."""
+    corpus: str | None
+    preset: str | None
+    model: str | None
+    epochs: float | None
+    parent: str | None
+    advanced: list
 
-    def described(name, lang: str) -> str:
-        preset_found = presets.get(name, {})
-        return (lang == "zh" and preset_found.get("description_zh")) or preset_found.get("description", "")
+    def values(self) -> dict:
+        """The settings the form gives; an empty box leaves the preset's value."""
+        given = {"model": (self.model or "").strip(), "epochs": self.epochs, "init_adapter": self.parent}
+        given.update({f.name: v for f, v in zip(ADVANCED, self.advanced)})
+        return {k: v for k, v in given.items() if v is not None and v != ""}
 
-    def fill_from_preset(request: gr.Request, name):
-        values = presets[name]["values"] if name in presets else {}
-        return ([described(name, request_lang(request, forced_lang)), values.get("epochs", 1)]
-                + [values.get(f.name, f.default) for f in ADVANCED])
+    def config(self, lang: str) -> TrainConfig:
+        """The preset's values, then the form's over them, as one TrainConfig."""
+        preset = next((p["values"] for p in service.presets() if p["name"] == self.preset), None)
+        if preset is None:
+            raise ValueError(say(lang, "estimate.pick"))
+        return from_dict(TrainConfig, {**preset, "corpus": self.corpus, **self.values()}, source=say(lang, "train.form"))
 
-    def on_load(request: gr.Request, name, selected):
-        lang = request_lang(request, forced_lang)
-        return [described(name, lang), *lists(selected), gr.update(colors_in_legend=loss_series(lang))]
 
-    def estimate_now(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, parent_run, *values):
-        lang = request_lang(request, forced_lang)
-        if not corpus_name or not preset_name:
-            return say(lang, "estimate.pick")
-        try:
-            return estimate_markdown(service.training_estimate(root, corpus_name, preset_name,
-                                                               settings(model_name, epochs_value, parent_run, *values)), lang)
-        except USER_ERRORS as e:
-            return say(lang, "estimate.cannot", error=e)
+@dataclass
+class SweepForm:
+    sweep_trials: float | None
+    sweep_sampler: str
+    sweep_steps: float | None
+    corpus: str | None
+    preset: str | None
+    model: str | None
+    epochs: float | None
+    parent: str | None
+    advanced: list
 
-    def start(request: gr.Request, corpus_name, preset_name, model_name, epochs_value, parent_run, *values):
-        lang = request_lang(request, forced_lang)
-        if not corpus_name:
-            return say(lang, "error", error=say(lang, "error.no_corpus")), gr.update()
-        try:
-            run_id = service.start_training(root, corpus_name, preset_name,
-                                            settings(model_name, epochs_value, parent_run, *values))
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e), gr.update()
-        rows = service.list_runs(root)
-        return say(lang, "run.started", run=run_id), gr.update(choices=runs_choices(rows), value=run_id)
+    def train(self) -> TrainForm:
+        return TrainForm(self.corpus, self.preset, self.model, self.epochs, self.parent, self.advanced)
 
-    cancel = on_run(root, service.cancel_run, "run.cancelling", USER_ERRORS, forced_lang)
-    resume = on_run(root, service.resume_run, "run.resuming", USER_ERRORS, forced_lang)
 
-    def start_sweep(request: gr.Request, trials, sampler, steps, corpus_name, preset_name, model_name, epochs_value,
-                    parent_run, *values):
-        lang = request_lang(request, forced_lang)
-        if not corpus_name:
-            return say(lang, "error", error=say(lang, "error.no_corpus")), gr.update()
-        try:
-            sweep_id = service.start_sweep(root, corpus_name, preset_name, int(trials or 0), sampler, int(steps or 0),
-                                           settings(model_name, epochs_value, parent_run, *values))
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e), gr.update()
-        ids = [s["sweep_id"] for s in service.list_sweeps(root)]
-        return say(lang, "sweep.started", sweep=sweep_id), gr.update(choices=ids, value=sweep_id)
+def lists(call: Call, selected: str | None = None) -> dict:
+    rows = service.list_runs(call.root)
+    names = [c["name"] for c in service.corpora(call.root)]
+    choices = runs_choices(rows)
+    keep = selected if selected in [c[1] for c in choices] else (choices[0][1] if choices else None)
+    sweeps = [s["sweep_id"] for s in service.list_sweeps(call.root)]
+    parents = [("—", "")] + [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"]]
+    return {"corpus": gr.update(choices=names, value=names[-1] if names else None),
+            "run": gr.update(choices=choices, value=keep),
+            "sweep_pick": gr.update(choices=sweeps, value=sweeps[0] if sweeps else None),
+            "parent": gr.update(choices=parents)}
 
-    def show_sweep(request: gr.Request, sweep_id):
-        lang = request_lang(request, forced_lang)
-        return sweep_frame(service.sweep_trials(root, sweep_id) if sweep_id else [], lang)
 
-    form = [corpus, preset, model, epochs, parent, *advanced]
-    sweep_btn.click(start_sweep, [sweep_trials, sweep_sampler, sweep_steps, *form], [message, sweep_pick])
-    sweep_pick.change(show_sweep, sweep_pick, sweep_table)
-    timer.tick(show_sweep, sweep_pick, sweep_table)
-    preset.change(fill_from_preset, preset, [preset_help, epochs, *advanced]).then(estimate_now, form, estimate)
-    for component in (corpus, model, epochs):
-        component.change(estimate_now, form, estimate)
-    train_btn.click(start, form, [message, run])
-    cancel_btn.click(cancel, run, message)
-    resume_btn.click(resume, run, message)
-    refresh_btn.click(lists, run, [corpus, run, sweep_pick, parent])
-    parent.change(parent_model, [parent, model], model)
-    run.change(show, run, [progress, plot, lr_plot, evaluation])
-    timer.tick(show, run, [progress, plot, lr_plot, evaluation])
-    return {"load": (on_load, [preset, run], [preset_help, corpus, run, sweep_pick, parent, plot])}
+def parent_model(call: Call, parent: str | None, model: str | None):
+    """Continuing a run keeps its base model: the model field follows the picked parent."""
+    return service.run_view(call.root, parent)["config"]["model"] if parent else model
+
+
+def show(call: Call, run_id: str | None) -> dict:
+    if not run_id:
+        return {"progress": progress_html(None, call.lang), "plot": loss_frame([], call.lang), "lr_plot": lr_frame([]),
+                "evaluation": ""}
+    view = service.run_view(call.root, run_id)
+    return {"progress": progress_html(view, call.lang), "plot": loss_frame(view["events"], call.lang),
+            "lr_plot": lr_frame(view["events"]), "evaluation": eval_markdown(view["eval"], call.lang)}
+
+
+def described(name: str | None, lang: str) -> str:
+    found = next((p for p in service.presets() if p["name"] == name), {})
+    return (lang == "zh" and found.get("description_zh")) or found.get("description", "")
+
+
+def fill_from_preset(call: Call, name: str | None) -> dict:
+    values = next((p["values"] for p in service.presets() if p["name"] == name), {})
+    return {"preset_help": described(name, call.lang), "epochs": values.get("epochs", 1),
+            "advanced": [values.get(f.name, f.default) for f in ADVANCED]}
+
+
+def on_load(call: Call, preset: str | None, run_id: str | None) -> dict:
+    return {"preset_help": described(preset, call.lang), **lists(call, run_id),
+            "plot": gr.update(colors_in_legend=loss_series(call.lang))}
+
+
+def estimate_now(call: Call, form: TrainForm) -> str:
+    if not form.corpus or not form.preset:
+        return say(call.lang, "estimate.pick")
+    try:
+        return estimate_markdown(service.training_estimate_config(call.root, form.config(call.lang)), call.lang)
+    except USER_ERRORS as e:
+        return say(call.lang, "estimate.cannot", error=e)
+
+
+def start(call: Call, form: TrainForm) -> dict:
+    if not form.corpus:
+        return {"message": say(call.lang, "error", error=say(call.lang, "error.no_corpus"))}
+    try:
+        run_id = service.start_training_config(call.root, form.config(call.lang), form.preset)
+    except USER_ERRORS as e:
+        return {"message": say(call.lang, "error", error=e)}
+    rows = service.list_runs(call.root)
+    return {"message": say(call.lang, "run.started", run=run_id), "run": gr.update(choices=runs_choices(rows), value=run_id)}
+
+
+def cancel(call: Call, run_id: str | None) -> str:
+    return act_on_run(call, run_id, service.cancel_run, "run.cancelling")
+
+
+def resume(call: Call, run_id: str | None) -> str:
+    return act_on_run(call, run_id, service.resume_run, "run.resuming")
+
+
+def start_sweep(call: Call, form: SweepForm) -> dict:
+    if not form.corpus:
+        return {"message": say(call.lang, "error", error=say(call.lang, "error.no_corpus"))}
+    try:
+        sweep_id = service.start_sweep_config(call.root, form.train().config(call.lang), form.preset,
+                                              int(form.sweep_trials or 0), form.sweep_sampler, int(form.sweep_steps or 0))
+    except USER_ERRORS as e:
+        return {"message": say(call.lang, "error", error=e)}
+    ids = [s["sweep_id"] for s in service.list_sweeps(call.root)]
+    return {"message": say(call.lang, "sweep.started", sweep=sweep_id), "sweep_pick": gr.update(choices=ids, value=sweep_id)}
+
+
+def show_sweep(call: Call, sweep_id: str | None):
+    return sweep_frame(service.sweep_trials(call.root, sweep_id) if sweep_id else [], call.lang)
+
+
+# -- wiring ---------------------------------------------------------------------------------
+def wire(ui: TrainLayout, tab: Tab) -> dict:
+    curves = ["progress", "plot", "lr_plot", "evaluation"]
+    on(ui.sweep_btn.click, start_sweep, tab, ui, form=SweepForm, outputs=["message", "sweep_pick"])
+    on(ui.sweep_pick.change, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
+    on(ui.timer.tick, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
+    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "advanced"])
+    on(filled.then, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
+    for component in (ui.corpus, ui.model, ui.epochs):
+        on(component.change, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
+    on(ui.train_btn.click, start, tab, ui, form=TrainForm, outputs=["message", "run"])
+    on(ui.cancel_btn.click, cancel, tab, ui, ["run"], "message")
+    on(ui.resume_btn.click, resume, tab, ui, ["run"], "message")
+    on(ui.refresh_btn.click, lists, tab, ui, ["run"], ["corpus", "run", "sweep_pick", "parent"])
+    on(ui.parent.change, parent_model, tab, ui, ["parent", "model"], "model")
+    on(ui.run.change, show, tab, ui, ["run"], curves)
+    on(ui.timer.tick, show, tab, ui, ["run"], curves)
+    return {"load": loader(on_load, tab, ui, ["preset", "run"], ["preset_help", "corpus", "run", "sweep_pick", "parent",
+                                                                 "plot"])}
+
+
+def build(root: Path, default_model: str, forced_lang: str | None = None) -> dict:
+    return wire(layout(default_model, forced_lang or "en"), Tab(root, forced_lang, default_model=default_model))

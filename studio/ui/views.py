@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import html
+from types import SimpleNamespace
 
 import pandas as pd
 
-from studio.corpus.build import HISTOGRAM_EDGES
-from studio.corpus.clean import RULE_LABELS
 from studio.messages import LANGUAGES, MESSAGES, render, say
+from studio.service import HISTOGRAM_EDGES, RULE_LABELS
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
@@ -22,10 +22,16 @@ def duration(seconds: float | None, lang: str = "en") -> str:
     return say(lang, "seconds", s=seconds)
 
 
+STATUS_FIELDS = {"state": "queued", "step": 0, "total_steps": 0, "eta_s": None, "reason": None, "message": None,
+                 "advice": None}
+
+
 def progress_html(view: dict | None, lang: str = "en") -> str:
     if not view:
         return f"<div class='ws-progress'><em>{say(lang, 'progress.none')}</em></div>"
     status = view["status"]
+    if isinstance(status, dict):  # status.json's fields as plain JSON (tests/test_app_http.py builds one)
+        status = SimpleNamespace(**{**STATUS_FIELDS, **status})
     state = status.state
     step, total = status.step, status.total_steps or 0
     share = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
@@ -249,6 +255,10 @@ DROP_REASONS = [(r"exact duplicate", "drop.exact"), (r"near duplicate \(similari
                 (r"shorter than (?P<n>\d+) characters", "drop.short"), (r"longer than (?P<n>\d+) characters", "drop.long")]
 
 
+def _table_head(lang: str, *names: str) -> str:
+    return "| " + " | ".join(columns(lang, *names)) + " |\n|" + "---|" * len(names)
+
+
 def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
     tokens = m.get("tokens", {})
     files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['items']} | {s['bytes']:,} |" for s in m["sources"])
@@ -276,13 +286,12 @@ def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
                          counted=counted)
     head = say(lang, "report.kept", items=m["documents"], train=m["train_documents"], val=m["val_documents"],
                chars=m["characters"], tokens=token_text, cjk=m.get("cjk_share", 0), estimate=render(lang, estimate) or "")
-    table = lambda *names: "| " + " | ".join(columns(lang, *names)) + " |\n|" + "---|" * len(names)  # noqa: E731
     return (
         say(lang, "report.heading", name=m["name"], version=m["version"], mode=m["mode"]) + "\n" + head + "\n\n"
         + held + warnings
         + (say(lang, "report.rows_read", seen=rows["seen"]) + f"{skipped}\n\n" if rows.get("seen") else "")
-        + f"{table('dropped because', 'items')}{dropped}\n\n{table('cleaning rule', 'changed')}{rules}\n\n"
-        f"{table('file', 'encoding / type', 'items', 'bytes')}\n{files}"
+        + f"{_table_head(lang, 'dropped because', 'items')}{dropped}\n\n{_table_head(lang, 'cleaning rule', 'changed')}{rules}\n\n"
+        f"{_table_head(lang, 'file', 'encoding / type', 'items', 'bytes')}\n{files}"
         + (f"\n\n{say(lang, 'report.passed_over')}{passed}" if passed else "")
     )
 
@@ -315,19 +324,10 @@ def runs_choices(rows: list[dict], only_with_adapter: bool = False) -> list[tupl
     return [(r["run_id"], r["run_id"]) for r in rows if r["has_adapter"] or not only_with_adapter]
 
 
-def pane_text(drafts: list[str]) -> str:
+def pane_text(drafts: list[str], lang: str = "en") -> str:
     if len(drafts) == 1:
         return drafts[0]
-    return "\n\n".join(f"— draft {n} —\n{text}" for n, text in enumerate(drafts, 1))
-
-
-def copied_pieces(pane: dict) -> list[tuple[str, str | None]]:
-    """The pane's first draft cut into copied and fresh pieces, for a highlighted view."""
-    from studio.write.overlap import highlighted
-
-    if "copied" not in pane:
-        return []
-    return highlighted(pane["drafts"][0], pane["copied_spans"][0])
+    return "\n\n".join(f"{say(lang, 'draft.numbered', n=n)}\n{text}" for n, text in enumerate(drafts, 1))
 
 
 def copied_label(pane: dict, lang: str = "en") -> str:

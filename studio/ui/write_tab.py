@@ -1,68 +1,79 @@
 """Write tab: one prompt, the base and up to three tuned adapters (runs or checkpoints) drafted
 side by side in one streamed batch; blind A/B judging that feeds DPO; corpus-overlap highlights;
-exports."""
+exports (studio/ui/judging.py).
+
+Layout (`layout` and its parts), then the handlers, each taking plain values or the DraftForm
+and returning named updates, then `wire`."""
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from studio import service
-from studio.config import ConfigError, GenConfig
-from studio.ui import views
-from studio.ui.i18n import T, request_lang
+from studio.config import GenConfig
 from studio.messages import render, say
-from studio.write import feedback
-from studio.write.drafter import MAX_TUNED_PANES, MODES, AdapterRefused, checkpoints_of, parse_source
-from studio.write.export import write_export
+from studio.ui import judging, views
+from studio.ui.i18n import T
+from studio.ui.wiring import Call, Tab, loader, on
 
-USER_ERRORS = (ValueError, RuntimeError, ConfigError, AdapterRefused)
-PANES = 1 + MAX_TUNED_PANES  # the base and the tuned panes
+USER_ERRORS = (ValueError, RuntimeError)  # the core's refusals (config, adapters, judging) are ValueErrors
+PANES = 1 + service.MAX_TUNED_PANES  # the base and the tuned panes
 _stops: dict[str, threading.Event] = {}  # per browser session: what the Stop button sets
 
 
-def source_choices(root: Path, published_only: bool = False) -> list[tuple[str, str]]:
-    """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
-    checkpoints labelled with the validation loss at their step. In demo mode, published runs only."""
-    choices = []
-    for row in service.list_runs(root):
-        if published_only and not row["published"]:
-            continue
-        try:
-            found = checkpoints_of(root, row["run_id"])
-        except (OSError, ValueError):
-            continue
-        for c in reversed(found):
-            if c.get("final"):
-                label = f"{row['run_id']} (final)"
-            else:
-                loss = f", val loss {c['val_loss']:.3f}" if c.get("val_loss") is not None else ""
-                label = f"{row['run_id']} @ step {c['step']}{loss}"
-            choices.append((label, c["source"]))
-    return choices
+# -- layout ---------------------------------------------------------------------------------
+@dataclass
+class WriteLayout:
+    last: gr.State  # the finished comparison shown now
+    mode: gr.Radio
+    with_base: gr.Checkbox
+    prompt: gr.Textbox
+    picks: list  # the tuned panes' sources
+    refresh_btn: gr.Button
+    max_new: gr.Slider
+    temperature: gr.Slider
+    top_p: gr.Slider
+    top_k: gr.Number
+    repetition: gr.Slider
+    seed: gr.Number
+    drafts: gr.Slider
+    draft_btn: gr.Button
+    stop_btn: gr.Button
+    message: gr.Markdown
+    boxes: list  # one textbox per pane
+    copied: list  # one highlighted view per pane
+    style_openings: gr.Number
+    style_btn: gr.Button
+    style_table: gr.Markdown
+    judging: judging.JudgingLayout | None = None  # exports and blind judging; not built in demo mode
+
+    @property
+    def first_pick(self):
+        return self.picks[0]
+
+    @property
+    def rates(self):  # the win rates, refreshed with the pane lists when the page opens
+        return self.judging.rates
 
 
-def check_demo_panes(root: Path, panes: list[str]) -> None:
-    """Demo mode drafts with published runs only, whatever a caller sends over HTTP."""
-    for source in map(parse_source, panes):
-        if source.run_id and not service.is_published(root, source.run_id):
-            raise ValueError(f"run '{source.run_id}' is not published for this demo: pick one from the list")
-
-
-def build(root: Path, demo: bool = False, forced_lang: str | None = None) -> dict:
-    last = gr.State(None)  # the finished comparison shown now
-    duel = gr.State("")
+def _prompt_and_picks() -> dict:
     with gr.Row():
-        mode = gr.Radio([(T(f"write.mode_{m}"), m) for m in MODES], value="continue", label=T("write.mode"),
-                        info=T("write.hint_continue"), elem_id="write-mode")
+        mode = gr.Radio([(T(f"write.mode_{m}"), m) for m in service.DRAFT_MODES], value="continue",
+                        label=T("write.mode"), info=T("write.hint_continue"), elem_id="write-mode")
         with_base = gr.Checkbox(value=True, label=T("write.base_pane"))
     prompt = gr.Textbox(label=T("write.prompt"), lines=4, value="LAMP LOG, GANNET ROCK. Day 41.", elem_id="write-prompt")
     with gr.Row():
         picks = [gr.Dropdown(label=T(f"write.tuned_{n + 1}"), choices=[], elem_id=f"write-run-{n + 1}")
-                 for n in range(MAX_TUNED_PANES)]
+                 for n in range(service.MAX_TUNED_PANES)]
         refresh_btn = gr.Button(T("write.refresh"), scale=0)
+    return dict(mode=mode, with_base=with_base, prompt=prompt, picks=picks, refresh_btn=refresh_btn)
+
+
+def _sampling() -> dict:
     defaults = GenConfig()
     with gr.Accordion(T("write.sampling"), open=False):
         with gr.Row():
@@ -74,6 +85,11 @@ def build(root: Path, demo: bool = False, forced_lang: str | None = None) -> dic
             repetition = gr.Slider(0.8, 2, value=defaults.repetition_penalty, step=0.05, label=T("write.repetition"))
             seed = gr.Number(value=defaults.seed, precision=0, label=T("write.seed"))
             drafts = gr.Slider(1, 4, value=1, step=1, label=T("write.drafts"))
+    return dict(max_new=max_new, temperature=temperature, top_p=top_p, top_k=top_k, repetition=repetition, seed=seed,
+                drafts=drafts)
+
+
+def _panes() -> dict:
     with gr.Row():
         draft_btn = gr.Button(T("write.draft"), variant="primary", elem_id="write-draft")
         stop_btn = gr.Button(T("write.stop"), variant="stop", elem_id="write-stop")
@@ -87,182 +103,174 @@ def build(root: Path, demo: bool = False, forced_lang: str | None = None) -> dic
                                         elem_id="draft-base" if n == 0 else f"draft-tuned-{n}"))
                 copied.append(gr.HighlightedText(label=T("write.copied"), color_map={"copied": "#f4a261"},
                                                  visible=False, combine_adjacent=True))
-    if not demo:  # a demo visitor drafts only: no files written, no judgements that would feed training
-        with gr.Row():
-            export_md = gr.Button(T("write.export_md"), scale=0)
-            export_json = gr.Button(T("write.export_json"), scale=0)
-            export_file = gr.File(label=T("write.export_file"), interactive=False, height=60)
-        with gr.Accordion(T("write.blind"), open=False):
-            gr.Markdown(T("write.blind_help"))
-            duel_btn = gr.Button(T("write.duel_start"), elem_id="duel-start")
-            with gr.Row():
-                side_a = gr.Textbox(label=T("write.side_a"), lines=8, interactive=False, elem_id="duel-a")
-                side_b = gr.Textbox(label=T("write.side_b"), lines=8, interactive=False, elem_id="duel-b")
-            with gr.Row():
-                pick_a = gr.Button(T("write.pick_a"), elem_id="pick-a")
-                pick_tie = gr.Button(T("write.pick_tie"), elem_id="pick-tie")
-                pick_b = gr.Button(T("write.pick_b"), elem_id="pick-b")
-            reveal = gr.Markdown(elem_id="duel-reveal")
-            rates = gr.Dataframe(label=T("write.win_rates"), interactive=False, elem_id="win-rates")
-            with gr.Row():
-                dpo_export_btn = gr.Button(T("write.dpo_export"), scale=0)
-                dpo_train_btn = gr.Button(T("write.dpo_train"), scale=0, elem_id="dpo-train")
-            dpo_file = gr.File(label=T("write.dpo_file"), interactive=False, height=60)
-            dpo_message = gr.Markdown()
+    return dict(draft_btn=draft_btn, stop_btn=stop_btn, message=message, boxes=boxes, copied=copied)
 
-    with gr.Accordion(T("write.style"), open=False, visible=not demo):
+
+def _style(demo: bool) -> dict:
+    with gr.Accordion(T("write.style"), open=False, visible=service.demo_allows(demo, "style")):
         gr.Markdown(T("write.style_help"))
         with gr.Row():
             style_openings = gr.Number(value=8, precision=0, minimum=1, maximum=32, label=T("write.style_openings"))
             style_btn = gr.Button(T("write.style_start"), elem_id="style-start")
         style_table = gr.Markdown(elem_id="style-result")
+    return dict(style_openings=style_openings, style_btn=style_btn, style_table=style_table)
 
-    def refresh(*selected):
-        choices = source_choices(root, published_only=demo)
-        values = [c[1] for c in choices]
-        first_final = next((v for v in values if "@" not in v), None)
-        keep = [s if s in values else None for s in selected]
-        if keep[0] is None:
-            keep[0] = first_final
-        return [gr.update(choices=choices, value=v) for v in keep]
 
-    def pane_sources(base_on, *chosen):
-        return (["base"] if base_on else []) + [c for c in chosen if c]
+def layout(demo: bool = False) -> WriteLayout:
+    parts = {"last": gr.State(None), **_prompt_and_picks(), **_sampling(), **_panes()}
+    judged = None
+    if service.demo_allows(demo, "judge"):
+        judged = judging.layout(parts["last"], parts["message"], parts["picks"])
+    return WriteLayout(**parts, **_style(demo), judging=judged)
 
-    def draft(mode_value, text, base_on, p1, p2, p3, n_tokens, temp, top_p_value, top_k_value, rep, seed_value, n_drafts,
-              request: gr.Request):
-        lang = request_lang(request, forced_lang)
-        panes = pane_sources(base_on, p1, p2, p3)
-        labels = [(T("write.base_label") if p == "base" else p) for p in panes]
-        hidden = [gr.update(visible=False, value=None)] * PANES
+
+# -- handlers -------------------------------------------------------------------------------
+@dataclass
+class DraftForm:
+    """The Write form as the draft handler gets it (its fields name the layout's inputs, in the
+    order of the /draft endpoint)."""
+    mode: str
+    prompt: str
+    with_base: bool
+    picks: list
+    max_new: float
+    temperature: float
+    top_p: float
+    top_k: float | None
+    repetition: float
+    seed: float | None
+    drafts: float
+
+    def panes(self) -> list[str]:
+        return (["base"] if self.with_base else []) + [p for p in self.picks if p]
+
+    def gen(self) -> GenConfig:
+        return GenConfig(max_new_tokens=int(self.max_new), temperature=float(self.temperature), top_p=float(self.top_p),
+                         top_k=int(self.top_k or 0), repetition_penalty=float(self.repetition),
+                         seed=int(self.seed or 0), drafts=int(self.drafts))
+
+
+def source_choices(root: Path, demo: bool = False, lang: str = "en") -> list[tuple[str, str]]:
+    """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
+    checkpoints labelled with the validation loss at their step. In demo mode, published runs only."""
+    choices = []
+    for row in service.visible_runs(root, demo):
         try:
-            gen = GenConfig(max_new_tokens=int(n_tokens), temperature=float(temp), top_p=float(top_p_value),
-                            top_k=int(top_k_value or 0), repetition_penalty=float(rep), seed=int(seed_value or 0),
-                            drafts=int(n_drafts))
-            if not panes:
-                raise ValueError(say(lang, "write.no_panes"))
-            if demo:
-                check_demo_panes(root, panes)
-        except USER_ERRORS as e:
-            yield [say(lang, "error", error=e), None] + [gr.update()] * PANES + hidden
-            return
-        stop = _stops[request.session_hash] = threading.Event()
-        shown = 0.0
-        try:
-            for item in service.draft_stream(root, panes, text, gen, mode_value, stop):
-                if item.get("waiting"):
-                    yield [render(lang, item["message"]), gr.update()] + [gr.update()] * PANES + hidden
-                    continue
-                texts = [views.pane_text(p["drafts"]) for p in item["panes"]]
-                updates = [gr.update(visible=True, value=t, label=label) for t, label in zip(texts, labels)]
-                updates += [gr.update(visible=False, value="")] * (PANES - len(updates))
-                if not item["done"]:
-                    if time.time() - shown >= 0.25:  # a few updates a second: the browser keeps up, the CPU drafts
-                        shown = time.time()
-                        yield [say(lang, "write.drafting"), gr.update()] + updates + hidden
-                    continue
-                marks = [gr.update(visible=any(p.get("copied") or []), value=views.copied_pieces(p), label=views.copied_label(p, lang))
-                         for p in item["panes"]]
-                marks += hidden[len(marks):]
-                yield [views.draft_summary(item, lang), item] + updates + marks
-        except USER_ERRORS as e:
-            yield [say(lang, "error", error=e), gr.update()] + [gr.update()] * PANES + hidden
-        finally:
-            _stops.pop(request.session_hash, None)
+            found = service.checkpoints(root, row["run_id"])
+        except (OSError, ValueError):
+            continue
+        for c in reversed(found):
+            if c.get("final"):
+                label = say(lang, "write.source_final", run=row["run_id"])
+            else:
+                loss = say(lang, "write.source_loss", loss=c["val_loss"]) if c.get("val_loss") is not None else ""
+                label = say(lang, "write.source_step", run=row["run_id"], step=c["step"], loss=loss)
+            choices.append((label, c["source"]))
+    return choices
 
-    def stop_drafting(request: gr.Request):
-        event = _stops.get(request.session_hash)
-        if event:
-            event.set()
-        lang = request_lang(request, forced_lang)
-        return say(lang, "write.stopping") if event else say(lang, "write.nothing_drafting")
 
-    def export(request: gr.Request, record, fmt):
-        lang = request_lang(request, forced_lang)
-        if not record:
-            return None, say(lang, "error", error=say(lang, "write.export_first"))
-        return str(write_export(root, record, fmt)), say(lang, "write.exported", id=record["id"], fmt=fmt)
-
-    def export_markdown(request: gr.Request, record):
-        return export(request, record, "md")
-
-    def export_json_file(request: gr.Request, record):
-        return export(request, record, "json")
-
-    def start_duel(request: gr.Request, record):
-        lang = request_lang(request, forced_lang)
-        if not record:
-            return "", "", "", say(lang, "error", error=say(lang, "write.duel_first"))
-        try:
-            shown = feedback.start_duel(root, record["id"])
-        except feedback.JudgingError as e:
-            return "", "", "", say(lang, "error", error=e)
-        return shown["duel"], shown["A"], shown["B"], say(lang, "write.duel_read")
-
-    def judge(lang, duel_id, pick):
-        try:
-            result = feedback.judge(root, duel_id or "", pick)
-        except feedback.JudgingError as e:
-            return duel_id, say(lang, "error", error=e), gr.update()
-        return ("", say(lang, f"write.verdict_{pick}", a=result["A"], b=result["B"]),
-                views.win_rate_frame(feedback.win_rates(root), lang))
-
-    def export_dpo(request: gr.Request):
-        lang = request_lang(request, forced_lang)
-        try:
-            path = feedback.export_dpo(root)
-        except feedback.JudgingError as e:
-            return None, say(lang, "error", error=e)
-        return str(path), say(lang, "write.dpo_exported", n=len(feedback.dpo_pairs(root)))
-
-    def train_dpo(request: gr.Request, p1):
-        lang = request_lang(request, forced_lang)
-        if not p1:
-            return say(lang, "error", error=say(lang, "write.dpo_pick"))
-        try:
-            run_id = service.start_dpo(root, p1)
-        except (*USER_ERRORS, feedback.JudgingError) as e:
-            return say(lang, "error", error=e)
-        return say(lang, "write.dpo_started", run=run_id, source=p1)
-
-    def style_check(request: gr.Request, p1, count):
-        """Style match of the run in tuned pane 1 (a checkpoint counts as its run), on demand."""
-        lang = request_lang(request, forced_lang)
-        source = parse_source(p1 or "")
-        if not source.run_id:
-            return say(lang, "error", error=say(lang, "style.pick"))
-        try:
-            result = service.style_match(root, source.run_id, max(1, int(count or 8)))
-        except USER_ERRORS as e:
-            return say(lang, "error", error=e)
-        table = "\n".join([say(lang, "eval.heading"), "|---|---|---|", *views.style_rows(result, lang)])
-        sample = result["rows"][0]
-        return (f"{table}\n\n" + say(lang, "style.sample", opening=sample["opening"], base=sample["base"],
-                                          tuned=sample["tuned"]))
-
-    mode.change(lambda m: gr.update(info=T(f"write.hint_{m}")), mode, mode)
-    refresh_btn.click(refresh, picks, picks)
-    draft_btn.click(draft, [mode, prompt, with_base, *picks, max_new, temperature, top_p, top_k, repetition, seed, drafts],
-                               [message, last, *boxes, *copied])
-    stop_btn.click(stop_drafting, None, message)  # generation ends at the next token; the drafts so far stay
+def check_demo_panes(root: Path, panes: list[str], demo: bool = True) -> None:
+    """Demo mode drafts with published runs only, whatever a caller sends (the rule is the service's)."""
     if demo:
-        return {"load": (refresh, picks, picks)}
-    export_md.click(export_markdown, last, [export_file, message])
-    export_json.click(export_json_file, last, [export_file, message])
-    duel_btn.click(start_duel, last, [duel, side_a, side_b, reveal])
+        service.check_demo_sources(root, panes)
 
-    def judged(pick):
-        def handler(request: gr.Request, duel_id):
-            return judge(request_lang(request, forced_lang), duel_id, pick)
-        return handler
 
-    for button, pick in ((pick_a, "A"), (pick_b, "B"), (pick_tie, "tie")):
-        button.click(judged(pick), duel, [duel, reveal, rates])
-    dpo_export_btn.click(export_dpo, None, [dpo_file, dpo_message])
-    dpo_train_btn.click(train_dpo, picks[0], dpo_message)
-    style_btn.click(style_check, [picks[0], style_openings], style_table)
+def mode_hint(call: Call, mode: str):
+    return gr.update(info=T(f"write.hint_{mode}"))
 
-    def on_load(p1, p2, p3, request: gr.Request):
-        return [*refresh(p1, p2, p3), views.win_rate_frame(feedback.win_rates(root), request_lang(request, forced_lang))]
 
-    return {"load": (on_load, picks, [*picks, rates])}
+def refresh(call: Call, picks: list) -> dict:
+    choices = source_choices(call.root, call.demo, call.lang)
+    values = [c[1] for c in choices]
+    keep = [s if s in values else None for s in picks]
+    if keep[0] is None:
+        keep[0] = next((v for v in values if "@" not in v), None)  # the first final adapter
+    return {"picks": [gr.update(choices=choices, value=v) for v in keep]}
+
+
+def _pane_updates(item: dict, labels: list, lang: str) -> list:
+    texts = [views.pane_text(p["drafts"], lang) for p in item["panes"]]
+    updates = [gr.update(visible=True, value=t, label=label) for t, label in zip(texts, labels)]
+    return updates + [gr.update(visible=False, value="")] * (PANES - len(updates))
+
+
+def _copied_updates(item: dict, lang: str) -> list:
+    marks = [gr.update(visible=any(p.get("copied") or []), value=service.copied_pieces(p),
+                       label=views.copied_label(p, lang)) for p in item["panes"]]
+    return marks + [gr.update(visible=False, value=None)] * (PANES - len(marks))
+
+
+def draft(call: Call, form: DraftForm):
+    """Stream the drafts of every pane; a few updates a second, then the finished comparison."""
+    hidden = [gr.update(visible=False, value=None)] * PANES
+    panes = form.panes()
+    labels = [(T("write.base_label") if p == "base" else p) for p in panes]
+    try:
+        gen = form.gen()
+        if not panes:
+            raise ValueError(say(call.lang, "write.no_panes"))
+        check_demo_panes(call.root, panes, call.demo)
+    except USER_ERRORS as e:
+        yield {"message": say(call.lang, "error", error=e), "last": None, "copied": hidden}
+        return
+    stop = _stops[call.session] = threading.Event()
+    shown = 0.0
+    try:
+        for item in service.draft_stream(call.root, panes, form.prompt, gen, form.mode, stop):
+            if item.get("waiting"):
+                yield {"message": render(call.lang, item["message"]), "copied": hidden}
+            elif not item["done"]:
+                if time.time() - shown >= 0.25:  # a few updates a second: the browser keeps up, the CPU drafts
+                    shown = time.time()
+                    yield {"message": say(call.lang, "write.drafting"), "boxes": _pane_updates(item, labels, call.lang),
+                           "copied": hidden}
+            else:
+                yield {"message": views.draft_summary(item, call.lang), "last": item,
+                       "boxes": _pane_updates(item, labels, call.lang), "copied": _copied_updates(item, call.lang)}
+    except USER_ERRORS as e:
+        yield {"message": say(call.lang, "error", error=e), "copied": hidden}
+    finally:
+        _stops.pop(call.session, None)
+
+
+def stop_drafting(call: Call) -> str:
+    event = _stops.get(call.session)
+    if event:
+        event.set()
+    return say(call.lang, "write.stopping") if event else say(call.lang, "write.nothing_drafting")
+
+
+def style_check(call: Call, source: str | None, count) -> str:
+    """Style match of the run in tuned pane 1 (a checkpoint counts as its run), on demand."""
+    run_id = service.run_of_source(source or "")
+    if not run_id:
+        return say(call.lang, "error", error=say(call.lang, "style.pick"))
+    try:
+        result = service.style_match(call.root, run_id, max(1, int(count or 8)))
+    except USER_ERRORS as e:
+        return say(call.lang, "error", error=e)
+    table = "\n".join([say(call.lang, "eval.heading"), "|---|---|---|", *views.style_rows(result, call.lang)])
+    sample = result["rows"][0]
+    return f"{table}\n\n" + say(call.lang, "style.sample", opening=sample["opening"], base=sample["base"],
+                                 tuned=sample["tuned"])
+
+
+def on_load(call: Call, picks: list) -> dict:
+    return {**refresh(call, picks), **judging.win_rates(call)}
+
+
+# -- wiring ---------------------------------------------------------------------------------
+def wire(ui: WriteLayout, tab: Tab) -> dict:
+    on(ui.mode.change, mode_hint, tab, ui, ["mode"], "mode")
+    on(ui.refresh_btn.click, refresh, tab, ui, ["picks"], ["picks"])
+    on(ui.draft_btn.click, draft, tab, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
+    on(ui.stop_btn.click, stop_drafting, tab, ui, [], "message")  # generation ends at the next token; drafts stay
+    if not ui.judging:
+        return {"load": loader(refresh, tab, ui, ["picks"], ["picks"])}
+    judging.wire(ui.judging, tab)
+    on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
+    return {"load": loader(on_load, tab, ui, ["picks"], ["picks", "rates"])}
+
+
+def build(root: Path, demo: bool = False, forced_lang: str | None = None) -> dict:
+    return wire(layout(demo), Tab(root, forced_lang, demo))

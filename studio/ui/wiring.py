@@ -1,0 +1,120 @@
+"""How a tab's module-level handlers meet its components.
+
+A tab's layout returns its components in a dataclass; its handlers are plain module-level
+functions `handler(call, *values)` (or `handler(call, form)`) that return either one value (one
+output) or a dict of named updates keyed by the layout's field names; `on` ties the two together:
+
+    on(layout.draft_btn.click, draft, tab, layout, form=DraftForm, outputs=["message", "last", "boxes"])
+
+`inputs` and `outputs` name layout fields; a field holding a list of components stands for all of
+them (its value is a list). A form dataclass names its inputs by its fields. An output a handler
+leaves out of its dict is left as it is. The event's api name is the handler's name.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import gradio as gr
+
+from studio.ui.i18n import request_lang
+
+
+@dataclass(frozen=True)
+class Tab:
+    """What every handler of one built tab shares: the data root and how the app was started."""
+    root: Path
+    forced_lang: str | None = None
+    demo: bool = False
+    default_model: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One event as a handler sees it: the tab's settings, the visitor's language and session."""
+    root: Path
+    lang: str
+    session: str = ""
+    demo: bool = False
+    default_model: str = ""
+
+
+def call_of(tab: Tab, request: gr.Request | None) -> Call:
+    return Call(tab.root, request_lang(request, tab.forced_lang), getattr(request, "session_hash", "") or "",
+                tab.demo, tab.default_model)
+
+
+def _parts(layout, names) -> list[tuple[str, int | None]]:
+    """(name, n) per named field: n components for a list field, None for a single one."""
+    parts = []
+    for name in names:
+        value = getattr(layout, name)
+        parts.append((name, len(value) if isinstance(value, (list, tuple)) else None))
+    return parts
+
+
+def _flat(layout, names) -> list:
+    found = []
+    for name in names:
+        value = getattr(layout, name)
+        found += list(value) if isinstance(value, (list, tuple)) else [value]
+    return found
+
+
+def _grouped(parts, values) -> dict:
+    named, at = {}, 0
+    for name, n in parts:
+        named[name] = list(values[at:at + n]) if n is not None else values[at]
+        at += n if n is not None else 1
+    return named
+
+
+def _positional(parts, result):
+    """A handler's dict of named updates as gradio's list; a plain value for a single output."""
+    if not isinstance(result, dict) or (len(parts) == 1 and parts[0][0] not in result):
+        return result
+    flat = []
+    for name, n in parts:
+        if n is None:
+            flat.append(result.get(name, gr.update()))
+        else:
+            flat += list(result.get(name, [gr.update()] * n))
+    return flat
+
+
+def endpoint(handler, tab: Tab, in_parts, out_parts, form=None):
+    """The function gradio calls: the request first (gradio fills it), then the input values."""
+    def shape(request, values):
+        named = _grouped(in_parts, values)
+        return (call_of(tab, request), form(**named)) if form else (call_of(tab, request), *named.values())
+
+    if "progress" in inspect.signature(handler).parameters:  # gradio hands a bar to a `progress=gr.Progress()`
+        def event(request: gr.Request, progress=gr.Progress(), *values):
+            return _positional(out_parts, handler(*shape(request, values), progress=progress))
+    elif inspect.isgeneratorfunction(handler.func if isinstance(handler, partial) else handler):
+        def event(request: gr.Request, *values):
+            for result in handler(*shape(request, values)):
+                yield _positional(out_parts, result)
+    else:
+        def event(request: gr.Request, *values):
+            return _positional(out_parts, handler(*shape(request, values)))
+    event.__name__ = (handler.func if isinstance(handler, partial) else handler).__name__
+    return event
+
+
+def on(event, handler, tab: Tab, layout, inputs=(), outputs=(), form=None, **options):
+    """Attach `handler` to `event` (e.g. `layout.button.click`); returns gradio's dependency."""
+    inputs = [f.name for f in dataclasses.fields(form)] if form else list(inputs)
+    outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+    fn = endpoint(handler, tab, _parts(layout, inputs), _parts(layout, outputs), form)
+    return event(fn, _flat(layout, inputs) or None, _flat(layout, outputs) or None, **options)
+
+
+def loader(handler, tab: Tab, layout, inputs=(), outputs=()) -> tuple:
+    """(fn, inputs, outputs) for app.load and a tab's select: what the app runs when a page opens."""
+    inputs, outputs = list(inputs), [outputs] if isinstance(outputs, str) else list(outputs)
+    fn = endpoint(handler, tab, _parts(layout, inputs), _parts(layout, outputs))
+    return fn, _flat(layout, inputs) or None, _flat(layout, outputs) or None
