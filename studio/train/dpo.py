@@ -10,10 +10,12 @@ a higher log-likelihood margin than the rejected one (preference accuracy).
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
 from studio.messages import message
+from studio.records import PreferenceEval
 
 PAIRS_FILE = "dpo-pairs.jsonl"
 
@@ -41,6 +43,15 @@ def preference_accuracy(model, tok, pairs: list[dict], device: str) -> dict:
                - response_logprob(model, tok, p["prompt"], p["rejected"], device) for p in pairs]
     return {"accuracy": round(sum(m > 0 for m in margins) / len(margins), 4),
             "mean_margin": round(sum(margins) / len(margins), 4)}
+
+
+def planned_steps(cfg, pairs: int, world: int = 1) -> int:
+    """The optimizer steps the trainer will take: max_steps, else its epochs over the pairs in
+    batches of batch_size x grad_accum (the trainer's own count, partial batches included)."""
+    if cfg.max_steps:
+        return cfg.max_steps
+    batches = math.ceil(pairs / (cfg.batch_size * world))
+    return math.ceil(cfg.epochs * max(1, math.ceil(batches / cfg.grad_accum)))
 
 
 def train(run) -> str:
@@ -75,7 +86,7 @@ def train(run) -> str:
     model.eval()
     report.update(message=message("status.dpo_before", n=len(pairs)))
     before = preference_accuracy(model, tok, pairs, device)
-    report.event(kind="eval", step=0, preference_accuracy=before["accuracy"], margin=before["mean_margin"])
+    report.record(PreferenceEval(step=0, preference_accuracy=before["accuracy"], margin=before["mean_margin"]))
 
     class Report(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -91,7 +102,8 @@ def train(run) -> str:
 
     args = DPOConfig(
         output_dir=str(run.folder / "trl"), beta=cfg.dpo_beta, learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio num_train_epochs=cfg.epochs,
+        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio
+        num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm or 1e9,
         weight_decay=cfg.weight_decay, seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
@@ -99,7 +111,7 @@ def train(run) -> str:
         use_cpu=device == "cpu", disable_tqdm=True, gradient_checkpointing=cfg.gradient_checkpointing)
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok,
                          callbacks=[Report()])
-    report.update(message=message("status.dpo", n=len(pairs)), total_steps=trainer.args.max_steps)
+    report.update(message=message("status.dpo", n=len(pairs)), total_steps=planned_steps(cfg, len(pairs)))
     started = time.time()
     trainer.train()
     if run.cancel_requested:
@@ -110,7 +122,7 @@ def train(run) -> str:
     report.update(message=message("status.dpo_after"))
     after = preference_accuracy(model, tok, pairs, device)
     steps = trainer.state.global_step
-    report.event(kind="eval", step=steps, preference_accuracy=after["accuracy"], margin=after["mean_margin"])
+    report.record(PreferenceEval(step=steps, preference_accuracy=after["accuracy"], margin=after["mean_margin"]))
     runs.write_json_atomic(run.folder / "eval.json", {
         "objective": "dpo", "pairs": len(pairs), "init_adapter": cfg.init_adapter, "before": before, "after": after,
         "steps": steps, "train_seconds": round(time.time() - started, 1)})

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from studio import runs
@@ -53,6 +54,12 @@ class Reporter:
     def event(self, **fields) -> None:
         runs.append_event(self.folder, fields)
 
+    def record(self, event) -> None:
+        """One typed event (studio/records.py) as a line of events.jsonl."""
+        from studio import jsonio, records
+
+        jsonio.append_jsonl(self.folder / "events.jsonl", records.event_to_dict(replace(event, time=round(time.time(), 3))))
+
     def _beat(self) -> None:
         while not self._stop.wait(runs.HEARTBEAT_SECONDS):
             self.update()
@@ -68,6 +75,9 @@ class Silent:
         pass
 
     def event(self, **fields) -> None:
+        pass
+
+    def record(self, event) -> None:
         pass
 
     def close(self) -> None:
