@@ -99,6 +99,7 @@ def test_a_checkpoint_from_before_train_state_resumes(root, sample_corpus, tiny_
     assert final["state"] == "completed", final
     assert [e["step"] for e in runs.read_events(folder) if e["kind"] == "resumed"] == [2]
     assert train_losses(folder) == pytest.approx(train_losses(runs.run_dir(root, reference)), rel=1e-4)
+    assert runs.read_eval(folder)["objective"] == "sft"
 
 
 def test_out_of_memory_retries_at_half_the_micro_batch(root, sample_corpus, tiny_model_dir, monkeypatch):
