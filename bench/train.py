@@ -120,7 +120,7 @@ def baseline(spec: dict) -> dict:
                               TrainingArguments)
 
     from studio.models import compute_dtype, load_tokenizer, resolve
-    from studio.train.worker import peak_memory_gb
+    from studio.train.final_eval import peak_memory_gb
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = compute_dtype(device)  # fp32 on the CPU for both paths: bf16 matmuls crawl there

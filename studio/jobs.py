@@ -13,15 +13,12 @@ from pathlib import Path
 from studio import runs
 from studio.config import TrainConfig
 from studio.corpus.store import version_dir
-from studio.messages import Keyed, message
+from studio.messages import message
 from studio.paths import PROJECT_ROOT, check_name, runs_dir
 from studio.records import RunState, RunStatus
+from studio.train.errors import JobError
 
 _children: dict[str, subprocess.Popen] = {}
-
-
-class JobError(Keyed, RuntimeError):
-    """A run that cannot be started, resumed or cancelled now; built from a message key and values."""
 
 
 def create_run(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:

@@ -86,6 +86,8 @@ class RunStatus:
     compute_dtype: str = ""
     reason: str | None = None  # why a run failed or was found interrupted
     advice: str | None = None  # what to do about it
+    reason_message: dict | None = None  # the same two as message() dicts, shown in the reader's language
+    advice_message: dict | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from conftest import tiny_overrides
-from studio import jobs, runs, service
+from studio import jobs, jsonio, runs, service
 from studio.messages import render
 from studio.train import checkpoints
 from test_jobs import status, wait_until
@@ -56,14 +56,50 @@ def test_only_stopped_runs_with_a_checkpoint_resume(root, sample_corpus, tiny_mo
         service.resume_run(root, run_id)
 
 
-def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(root, sample_corpus, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("STUDIO_FAULT", "nan@3")
+@pytest.mark.parametrize("fault", ["nan@3", "nan-loss@3"])
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(root, sample_corpus, tiny_model_dir, monkeypatch, fault):
+    # nan@3: a real NaN in a LoRA gradient after step 3's backward pass, the loss finite; nan-loss@3: the loss
+    monkeypatch.setenv("STUDIO_FAULT", fault)
     run_id = start(root, sample_corpus, tiny_model_dir, save_every=2)
     final = jobs.wait(root, run_id, timeout=120)
-    assert final.state == "failed"
+    folder = runs.run_dir(root, run_id)
+    assert final.state == "failed", final
     assert "NaN/infinite at step 3" in final.reason and "step-2 is the last good one" in final.reason
     assert "learning_rate" in final.advice
-    assert checkpoints.latest(runs.run_dir(root, run_id))[0] == 2
+    assert final.reason_message == {"key": "failure.nan", "fields": {"step": 3, "last": 2}}
+    assert render("zh", final.reason_message).startswith("第 3 步")
+    assert checkpoints.latest(folder)[0] == 2
+    assert sorted(train_losses(folder)) == [1, 2]  # step 3 was never taken
+    assert all(loss == loss for loss in train_losses(folder).values())
+
+
+def test_a_checkpoint_from_before_train_state_resumes(root, sample_corpus, tiny_model_dir):
+    """Checkpoints written before TrainState hold its values as a dict under "progress"."""
+    import torch
+
+    settings = dict(max_steps=6, save_every=2, keep_last=3)
+    reference = start(root, sample_corpus, tiny_model_dir, **settings)
+    assert jobs.wait(root, reference, timeout=120).state == "completed"
+    run_id = start(root, sample_corpus, tiny_model_dir, **settings)
+    folder = runs.run_dir(root, run_id)
+    assert jobs.wait(root, run_id, timeout=120).state == "completed"
+    for step, ckpt in checkpoints.complete_checkpoints(folder):
+        if step != 2:
+            import shutil
+
+            shutil.rmtree(ckpt)
+            continue
+        saved = checkpoints.load_state(ckpt)
+        saved["progress"] = saved.pop("train_state")  # as today's main writes it
+        torch.save(saved, ckpt / checkpoints.STATE_FILE)
+    status_file = folder / "status.json"
+    jsonio.write_json_atomic(status_file, {**jsonio.read_json(status_file), "state": "interrupted"})
+    service.resume_run(root, run_id)
+    final = jobs.wait(root, run_id, timeout=120)
+    assert final.state == "completed", final
+    assert [e["step"] for e in runs.read_events(folder) if e["kind"] == "resumed"] == [2]
+    assert train_losses(folder) == pytest.approx(train_losses(runs.run_dir(root, reference)), rel=1e-4)
+    assert runs.read_eval(folder)["objective"] == "sft"
 
 
 def test_out_of_memory_retries_at_half_the_micro_batch(root, sample_corpus, tiny_model_dir, monkeypatch):

@@ -94,3 +94,41 @@ def test_a_dpo_run_needs_preferences_and_does_not_start_as_a_plain_training_run(
     shutil.copytree(root / "runs", empty / "runs")
     with pytest.raises(feedback.JudgingError, match="judge at least 2 blind comparisons"):
         service.start_dpo(empty, trained_run)
+
+
+@pytest.fixture(scope="module")
+def dpo_by_epochs(trained):
+    """A DPO run with max_steps=0 and epochs=2: its length comes from its epochs (the trainer's own
+    default is 3). Every status it writes is kept, read often enough to see the one before step 1."""
+    root, trained_run = trained
+    while len(feedback.dpo_pairs(root)) < 2:
+        drafts = compare(root, trained_run, prompt="The lamp", seed=40 + len(feedback.read_preferences(root)))
+        feedback.judge(root, feedback.start_duel(root, drafts["id"])["duel"], "A")
+    run_id = service.start_dpo(root, trained_run, ["max_steps=0", "epochs=2", "batch_size=1", "grad_accum=1"])
+    seen = []
+    final = jobs.wait(root, run_id, timeout=300, poll=0.02, on_status=lambda s: seen.append(s.get("total_steps")))
+    folder = runs.run_dir(root, run_id)
+    assert final.state == "completed", (final, (folder / "worker.log").read_text()[-3000:])
+    return folder, final, seen
+
+
+def test_a_dpo_run_with_max_steps_0_trains_its_epochs(dpo_by_epochs):
+    folder, _, _ = dpo_by_epochs
+    pairs = len(folder.joinpath("dpo-pairs.jsonl").read_text().splitlines())
+    assert runs.read_eval(folder)["steps"] == 2 * pairs  # one pair a step, two passes
+
+
+def test_a_dpo_run_reports_its_real_step_count(dpo_by_epochs):
+    folder, final, seen = dpo_by_epochs
+    pairs = len(folder.joinpath("dpo-pairs.jsonl").read_text().splitlines())
+    assert final.total_steps == 2 * pairs and final.step == final.total_steps
+    assert set(seen) <= {0, final.total_steps}, seen  # never -1, never a guess
+
+
+def test_a_dpo_run_writes_preference_evaluations_not_loss_evaluations(dpo_by_epochs):
+    folder, _, _ = dpo_by_epochs
+    events = runs.read_events(folder)
+    assert not [e for e in events if e["kind"] == "eval"]  # `eval` events carry a val_loss; DPO has none
+    prefs = [e for e in events if e["kind"] == "preference_eval"]
+    assert [e["step"] for e in prefs] == [0, runs.read_eval(folder)["steps"]]
+    assert all(0 <= e["preference_accuracy"] <= 1 and "margin" in e for e in prefs)

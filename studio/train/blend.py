@@ -12,9 +12,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from studio import runs
+from studio import jsonio, runs
 from studio.config import blend_parts
 from studio.messages import message
+from studio.records import BlendEvaluation, LossEval, to_dict
+from studio.train import checkpoints, final_eval
+from studio.train.errors import Cancelled, JobError
 
 EQUAL_RANKS = ("linear", "ties", "dare_linear", "dare_ties", "magnitude_prune")  # PEFT refuses mixed ranks there
 USES_DENSITY = ("ties", "dare_linear", "dare_ties", "magnitude_prune", "ties_svd", "dare_linear_svd", "dare_ties_svd",
@@ -40,8 +43,6 @@ def sources(root: Path, blend_of: str) -> list[dict]:
 def blend_config(root: Path, cfg):
     """`cfg` for a blend of cfg.blend_of, checked: 2 or 3 distinct runs of one base model, ranks
     the method accepts, no DoRA; base model, corpus and data settings come from the first source."""
-    from studio.jobs import JobError
-
     found = sources(root, cfg.blend_of)
     keys = [s["key"] for s in found]
     if not 2 <= len(found) <= MAX_SOURCES or len(set(keys)) != len(keys):
@@ -76,57 +77,74 @@ def combine(model, found: list[dict], method: str, density: float):
     return model, names
 
 
-def make(run) -> str:
-    """The worker's job for a blend run: combine, save, measure; returns the closing message."""
-    import torch
+class BlendRecipe:
+    """The worker's job for a blend run: combine (setup), save, measure (evaluate). Nothing trains."""
 
-    from studio.corpus.store import read_manifest, read_split
-    from studio.models import load_tokenizer, resolve
-    from studio.train import checkpoints
-    from studio.train.evaluate import mean_loss, summary
-    from studio.train.worker import Cancelled
+    def __init__(self, run):
+        self.run, self.cfg = run, run.cfg
 
-    cfg, report, device = run.cfg, run.report, run.device
-    torch.manual_seed(cfg.seed)  # dare_* drop weights at random
-    found = sources(run.root, cfg.blend_of)
-    source = resolve(cfg.model, run.root)
-    tok = load_tokenizer(source)
-    corpora = list(dict.fromkeys((s["config"].corpus, _version(run.root, s["key"])) for s in found))
-    manifest = read_manifest(run.root, *corpora[0])  # the run describes its corpus as a trained run does
-    (run.folder / "corpus.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    report.update(total_steps=len(corpora) + 1)
-    model, names = combine(run.load_base(source), found, cfg.blend_method, cfg.blend_density)
-    if run.cancel_requested:
-        raise Cancelled()
-    report.update(message=message("status.saving"), step=1)
-    checkpoints.save_adapter(model, run.folder / "adapter", adapters=[BLENDED])
-    model.eval()
-    splits = []
-    for n, (corpus, version) in enumerate(corpora, start=2):
+    def __call__(self) -> str:
+        self.setup()
+        self.save()
+        return self.evaluate()
+
+    def setup(self) -> None:
+        """The sources, the corpora to measure on (the first one described as the run's), and the
+        base with every source and their blend attached."""
+        import torch
+
+        from studio.corpus.store import read_manifest
+        from studio.models import load_tokenizer, resolve
+
+        run, cfg = self.run, self.cfg
+        torch.manual_seed(cfg.seed)  # dare_* drop weights at random
+        self.found = sources(run.root, cfg.blend_of)
+        source = resolve(cfg.model, run.root)
+        self.tok = load_tokenizer(source)
+        self.corpora = list(dict.fromkeys((s["config"].corpus, _version(run.root, s["key"])) for s in self.found))
+        jsonio.write_json_atomic(run.folder / "corpus.json", read_manifest(run.root, *self.corpora[0]))
+        run.report.update(total_steps=len(self.corpora) + 1)
+        self.model, self.names = combine(run.load_base(source), self.found, cfg.blend_method, cfg.blend_density)
         if run.cancel_requested:
             raise Cancelled()
-        report.update(message=message("status.blend_eval", split=f"{corpus} {version}"))
-        blocks = run.blocks(read_split(run.root, corpus, version, "val"), tok)
+
+    def save(self) -> None:
+        self.run.report.update(message=message("status.saving"), step=1)
+        checkpoints.save_adapter(self.model, self.run.folder / "adapter", adapters=[BLENDED])
+        self.model.eval()
+
+    def evaluate(self) -> str:
+        """Base, every source and the blend on each corpus's validation split; eval.json."""
+        run, cfg = self.run, self.cfg
+        splits = []
+        for n, (corpus, version) in enumerate(self.corpora, start=2):
+            if run.cancel_requested:
+                raise Cancelled()
+            run.report.update(message=message("status.blend_eval", split=f"{corpus} {version}"))
+            splits.append(self.measure(corpus, version))
+            run.report.record(LossEval(step=n, val_loss=splits[-1]["blend"]["loss"]))
+            run.report.update(step=n)
+        result = BlendEvaluation(method=cfg.blend_method, density=cfg.blend_density, splits=splits,
+                                 sources=[{"run": s["key"], "weight": s["weight"]} for s in self.found])
+        result.bias = final_eval.bias_probe(run, self.model, self.tok)
+        jsonio.write_json_atomic(run.folder / "eval.json", to_dict(result))
+        return message("status.blend_done", n=len(self.found), method=cfg.blend_method)
+
+    def measure(self, corpus: str, version: str) -> dict:
+        from studio.corpus.store import read_split
+        from studio.train.evaluate import mean_loss, summary
+
+        model, tok, device = self.model, self.tok, self.run.device
+        blocks = self.run.blocks(read_split(self.run.root, corpus, version, "val"), tok)
         row = {"split": f"{corpus} {version}", "sources": {}}
         with model.disable_adapter():
             row["base"] = summary(mean_loss(model, blocks, tok.pad_token_id, device))
-        for name, s in zip(names, found):
+        for name, s in zip(self.names, self.found):
             model.set_adapter(name)
             row["sources"][s["key"]] = summary(mean_loss(model, blocks, tok.pad_token_id, device))
         model.set_adapter(BLENDED)
         row["blend"] = summary(mean_loss(model, blocks, tok.pad_token_id, device))
-        splits.append(row)
-        report.event(kind="eval", step=n, val_loss=row["blend"]["loss"])
-        report.update(step=n)
-    result = {"objective": "blend", "method": cfg.blend_method, "density": cfg.blend_density,
-              "sources": [{"run": s["key"], "weight": s["weight"]} for s in found], "splits": splits}
-    if cfg.bias_probe:
-        from studio.train import bias
-
-        report.update(message=message("status.bias"))
-        result["bias"] = bias.probe(model, tok, device)
-    runs.write_json_atomic(run.folder / "eval.json", result)
-    return message("status.blend_done", n=len(found), method=cfg.blend_method)
+        return row
 
 
 def _version(root: Path, key: str) -> str:

@@ -1,5 +1,5 @@
 """Resumable checkpoints: runs/<id>/checkpoints/step-N/ holds the adapter (PEFT safetensors) and
-training_state.pt (optimizer, scheduler, RNG states, data order, counters).
+training_state.pt (optimizer, scheduler, RNG states, data order, TrainState).
 
 A checkpoint is written into a hidden temporary folder and renamed into place; only a folder
 with the final name and a complete.json counts. A kill or a full disk in the middle of a save
@@ -15,15 +15,11 @@ import re
 import shutil
 from pathlib import Path
 
-from studio.train import faults
+from studio.train.errors import SaveFailed
 
 STATE_FILE = "training_state.pt"
 MARKER = "complete.json"
 _STEP = re.compile(r"^step-(\d+)$")
-
-
-class SaveFailed(RuntimeError):
-    pass
 
 
 def checkpoints_dir(run_folder: Path) -> Path:
@@ -78,8 +74,7 @@ def save(run_folder: Path, step: int, model, state: dict, keep_last: int) -> Pat
 
         model.save_pretrained(tmp, safe_serialization=True)
         torch.save(state, tmp / STATE_FILE)
-        faults.inject("enospc", step)
-        (tmp / MARKER).write_text(json.dumps({"step": step}), encoding="utf-8")
+        mark_complete(tmp, step)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise SaveFailed(f"could not write checkpoint step-{step}: {e.strerror or e}; "
@@ -89,6 +84,11 @@ def save(run_folder: Path, step: int, model, state: dict, keep_last: int) -> Pat
     for _, old in complete_checkpoints(run_folder)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def mark_complete(folder: Path, step: int) -> None:
+    """The last write of a checkpoint: until it is there the folder does not count."""
+    (folder / MARKER).write_text(json.dumps({"step": step}), encoding="utf-8")
 
 
 def load_state(folder: Path) -> dict:

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 from studio import runs
+from studio.records import Marker
+from studio.train.errors import JobError
 from studio.corpus.split import record_key
 from studio.corpus.store import read_split
 
@@ -26,7 +28,6 @@ def continuing(root: Path, cfg):
     (rank, alpha, layers) taken from the parent's adapter, since training continues that adapter."""
     from dataclasses import replace
 
-    from studio.jobs import JobError
     from studio.adapters import adapter_folder, parse_source
 
     source = parse_source(cfg.init_adapter)
@@ -81,8 +82,8 @@ def evaluate_parent(run, model, tok, val_blocks, device) -> dict:
             "old_in_train": round(sum(record_key(r) in child_train for r in parent_val) / max(len(parent_val), 1), 4),
         }
 
-    return run.computed_once("parent_eval.json", evaluate, lambda result: run.report.event(
-        kind="parent_eval", step=0, parent_val_loss=round(result["parent_on_new"], 5)))
+    return run.computed_once("parent_eval.json", evaluate, lambda result: run.report.record(
+        Marker("parent_eval", step=0, extra={"parent_val_loss": round(result["parent_on_new"], 5)})))
 
 
 def lineage(run, model, tok, device, parent: dict, base_loss: float, child_loss: float) -> dict:

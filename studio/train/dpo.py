@@ -9,18 +9,21 @@ a higher log-likelihood margin than the rejected one (preference accuracy).
 """
 from __future__ import annotations
 
-import json
+import math
 import time
 from pathlib import Path
 
+from studio import jsonio
 from studio.messages import message
+from studio.records import DpoEvaluation, PreferenceEval, TrainStep, to_dict
+from studio.train import checkpoints
+from studio.train.errors import Cancelled, TrainingFailed
 
 PAIRS_FILE = "dpo-pairs.jsonl"
 
 
 def read_pairs(folder: Path) -> list[dict]:
-    path = folder / PAIRS_FILE
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return jsonio.read_jsonl(folder / PAIRS_FILE)
 
 
 def response_logprob(model, tok, prompt: str, response: str, device: str) -> float:
@@ -43,75 +46,116 @@ def preference_accuracy(model, tok, pairs: list[dict], device: str) -> dict:
             "mean_margin": round(sum(margins) / len(margins), 4)}
 
 
-def train(run) -> str:
-    """Train run.cfg's init adapter on the run's preference pairs; returns the closing message."""
-    import torch
-    from datasets import Dataset
-    from peft import PeftModel
+def planned_steps(cfg, pairs: int, world: int = 1) -> int:
+    """The optimizer steps the trainer will take: max_steps, else its epochs over the pairs in
+    batches of batch_size x grad_accum (the trainer's own count, partial batches included)."""
+    if cfg.max_steps:
+        return cfg.max_steps
+    batches = math.ceil(pairs / (cfg.batch_size * world))
+    return math.ceil(cfg.epochs * max(1, math.ceil(batches / cfg.grad_accum)))
+
+
+def trainer_callback(run):
+    """TRL's progress as the run's status and typed events; a cancel stops the trainer."""
     from transformers import TrainerCallback
-    from trl import DPOConfig, DPOTrainer
-
-    from studio import runs
-    from studio.models import compute_dtype, load_tokenizer, resolve
-    from studio.train import checkpoints
-    from studio.train.worker import Cancelled, TrainingFailed
-    from studio.adapters import adapter_folder, parse_source
-
-    cfg, device, report = run.cfg, run.device, run.report
-    pairs = read_pairs(run.folder)
-    if len(pairs) < 2:
-        raise TrainingFailed(f"{len(pairs)} preference pair(s): a DPO run needs at least 2",
-                             "judge more blind comparisons in the Write tab (ties give no pair)")
-    torch.manual_seed(cfg.seed)
-    source = resolve(cfg.model, run.root)
-    tok = load_tokenizer(source)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    model = run.load_base(source)
-    dtype = compute_dtype(device, cfg.compute_dtype)
-    start = adapter_folder(run.root, parse_source(cfg.init_adapter))
-    model = PeftModel.from_pretrained(model, str(start), is_trainable=True)  # adapter "default"
-
-    model.eval()
-    report.update(message=message("status.dpo_before", n=len(pairs)))
-    before = preference_accuracy(model, tok, pairs, device)
-    report.event(kind="eval", step=0, preference_accuracy=before["accuracy"], margin=before["mean_margin"])
 
     class Report(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            report.update(step=state.global_step, total_steps=state.max_steps)
+            run.report.update(step=state.global_step, total_steps=state.max_steps)
             if run.cancel_requested:
                 control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                report.event(kind="train", step=state.global_step, loss=round(float(logs["loss"]), 5),
-                             lr=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
-                             reward_accuracy=logs.get("rewards/accuracies"), reward_margin=logs.get("rewards/margins"))
+                run.report.record(TrainStep(
+                    step=state.global_step, loss=round(float(logs["loss"]), 5), lr=logs.get("learning_rate"),
+                    grad_norm=logs.get("grad_norm"), reward_accuracy=logs.get("rewards/accuracies"),
+                    reward_margin=logs.get("rewards/margins")))
 
-    args = DPOConfig(
-        output_dir=str(run.folder / "trl"), beta=cfg.dpo_beta, learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm or 1e9,
-        weight_decay=cfg.weight_decay, seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
-        max_length=cfg.seq_len, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
-        use_cpu=device == "cpu", disable_tqdm=True, gradient_checkpointing=cfg.gradient_checkpointing)
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tok,
-                         callbacks=[Report()])
-    report.update(message=message("status.dpo", n=len(pairs)), total_steps=trainer.args.max_steps)
-    started = time.time()
-    trainer.train()
-    if run.cancel_requested:
-        raise Cancelled()
-    model.eval()
-    report.update(message=message("status.saving"))
-    checkpoints.save_adapter(model, run.folder / "adapter", adapters=["default"])
-    report.update(message=message("status.dpo_after"))
-    after = preference_accuracy(model, tok, pairs, device)
-    steps = trainer.state.global_step
-    report.event(kind="eval", step=steps, preference_accuracy=after["accuracy"], margin=after["mean_margin"])
-    runs.write_json_atomic(run.folder / "eval.json", {
-        "objective": "dpo", "pairs": len(pairs), "init_adapter": cfg.init_adapter, "before": before, "after": after,
-        "steps": steps, "train_seconds": round(time.time() - started, 1)})
-    return message("status.dpo_done", n=len(pairs), before=before["accuracy"], after=after["accuracy"])
+    return Report()
+
+
+class DpoRecipe:
+    def __init__(self, run):
+        self.run, self.cfg = run, run.cfg
+
+    def __call__(self) -> str:
+        """setup -> train -> save -> evaluate; returns the closing message."""
+        self.setup()
+        self.before = self.measure(0, "status.dpo_before")
+        self.train()
+        self.save()
+        return self.evaluate()
+
+    def setup(self) -> None:
+        """The pairs, the tokenizer, and the base with the init adapter attached as "default"."""
+        import torch
+        from peft import PeftModel
+
+        from studio.adapters import adapter_folder, parse_source
+        from studio.models import load_tokenizer, resolve
+
+        run, cfg = self.run, self.cfg
+        self.pairs = read_pairs(run.folder)
+        if len(self.pairs) < 2:
+            raise TrainingFailed("failure.dpo_pairs", "failure.dpo_pairs.advice", n=len(self.pairs))
+        torch.manual_seed(cfg.seed)
+        source = resolve(cfg.model, run.root)
+        self.tok = load_tokenizer(source)
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+        start = adapter_folder(run.root, parse_source(cfg.init_adapter))
+        self.model = PeftModel.from_pretrained(run.load_base(source), str(start), is_trainable=True)
+
+    def measure(self, step: int, key: str) -> dict:
+        """Preference accuracy on the pairs now, as an event."""
+        self.model.eval()
+        self.run.report.update(message=message(key, n=len(self.pairs)))
+        result = preference_accuracy(self.model, self.tok, self.pairs, self.run.device)
+        self.run.report.record(PreferenceEval(step=step, preference_accuracy=result["accuracy"], margin=result["mean_margin"]))
+        return result
+
+    def train(self) -> None:
+        """TRL's DPOTrainer over the pairs (its reference: a frozen copy of the init adapter)."""
+        from datasets import Dataset
+        from trl import DPOTrainer
+
+        run = self.run
+        trainer = DPOTrainer(model=self.model, args=self.arguments(), train_dataset=Dataset.from_list(self.pairs),
+                             processing_class=self.tok, callbacks=[trainer_callback(run)])
+        run.report.update(message=message("status.dpo", n=len(self.pairs)), total_steps=planned_steps(self.cfg, len(self.pairs)))
+        started = time.time()
+        trainer.train()
+        self.steps, self.seconds = trainer.state.global_step, round(time.time() - started, 1)
+        if run.cancel_requested:
+            raise Cancelled()
+
+    def arguments(self):
+        import torch
+        from trl import DPOConfig
+
+        from studio.models import compute_dtype
+
+        run, cfg = self.run, self.cfg
+        dtype = compute_dtype(run.device, cfg.compute_dtype)
+        return DPOConfig(
+            output_dir=str(run.folder / "trl"), beta=cfg.dpo_beta, learning_rate=cfg.learning_rate,
+            lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio
+            num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size,
+            gradient_accumulation_steps=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm or 1e9,
+            weight_decay=cfg.weight_decay, seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
+            max_length=cfg.seq_len, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
+            use_cpu=run.device == "cpu", disable_tqdm=True, gradient_checkpointing=cfg.gradient_checkpointing)
+
+    def save(self) -> None:
+        self.model.eval()
+        self.run.report.update(message=message("status.saving"))
+        checkpoints.save_adapter(self.model, self.run.folder / "adapter", adapters=["default"])
+
+    def evaluate(self) -> str:
+        """Preference accuracy after training, eval.json, and the closing message."""
+        after = self.measure(self.steps, "status.dpo_after")
+        result = DpoEvaluation(pairs=len(self.pairs), init_adapter=self.cfg.init_adapter, before=self.before, after=after,
+                               steps=self.steps, train_seconds=self.seconds)
+        jsonio.write_json_atomic(self.run.folder / "eval.json", to_dict(result))
+        return message("status.dpo_done", n=len(self.pairs), before=self.before["accuracy"], after=after["accuracy"])
