@@ -106,7 +106,7 @@ def dpo_by_epochs(trained):
         feedback.judge(root, feedback.start_duel(root, drafts["id"])["duel"], "A")
     run_id = service.start_dpo(root, trained_run, ["max_steps=0", "epochs=2", "batch_size=1", "grad_accum=1"])
     seen = []
-    final = jobs.wait(root, run_id, timeout=300, poll=0.02, on_status=lambda s: seen.append(s.get("total_steps")))
+    final = jobs.wait(root, run_id, timeout=300, poll=0.02, on_status=lambda s: seen.append(s.total_steps))
     folder = runs.run_dir(root, run_id)
     assert final.state == "completed", (final, (folder / "worker.log").read_text()[-3000:])
     return folder, final, seen
