@@ -1,7 +1,8 @@
 """The CLI: the same service calls as the UI.
 
     python -m studio ingest FILE... --name NAME [--mode text]
-    python -m studio train --corpus NAME --preset PRESET [--set key=value ...] [--detach] [--nproc N]
+    python -m studio train --corpus NAME --preset PRESET [--lora-r 8 --epochs 2 ... any TrainConfig field]
+                           [--set key=value ...] [--detach] [--nproc N]
     python -m studio resume RUN_ID [--detach]
     python -m studio sweep --corpus NAME --trials 6 --sampler tpe|random|grid [--trial-steps N]
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
@@ -22,7 +23,8 @@ import json
 import sys
 
 from studio import service
-from studio.config import BLEND_METHODS, ConfigError, CorpusConfig, GenConfig
+from studio.config import BLEND_METHODS, ConfigError, CorpusConfig, GenConfig, TrainConfig
+from studio.corpus.clean import drop_reason
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.messages import render, say
@@ -48,15 +50,15 @@ def parser() -> argparse.ArgumentParser:
     add_config_flags(s, CorpusConfig, skip={"name"})
 
     s = sub.add_parser("train", parents=[common], help="fine-tune on a corpus")
-    s.add_argument("--corpus", required=True)
-    s.add_argument("--preset", default="quick-cpu-demo", help="a name in presets/ or a .yaml path")
-    s.add_argument("--model", help="override the preset's base model")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field")
+    s.add_argument("--corpus", required=True, help=_help(TrainConfig, "corpus"))
+    s.add_argument("--preset", default="quick-cpu-demo", help="a name in presets/ or a .yaml path; the flags below "
+                                                                "override its settings")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any TrainConfig field as text (applied after the flags)")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
-    s.add_argument("--from", dest="from_run", default="", metavar="RUN",
-                   help="keep training this finished run's adapter (RUN or RUN@step-N) on the corpus")
     s.add_argument("--nproc", type=int, default=1,
                    help="processes under torchrun (DDP): one per GPU, or a few on the CPU; 1 = a plain worker")
+    add_config_flags(s, TrainConfig, skip={"corpus"}, unset=True, aliases={"init_adapter": ["--from"]})
 
     s = sub.add_parser("sweep", parents=[common], help="hyperparameter search: short trials, best by validation loss")
     s.add_argument("--corpus", required=True)
@@ -66,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--trial-steps", type=int, default=0, help="steps per trial (0: the preset's full schedule)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field, for every trial")
     s.add_argument("--detach", action="store_true", help="run the sweep in the background and return its id")
+
+    s = sub.add_parser("sweep-drive", parents=[common], help="(started by a detached sweep) run its trials here")
+    s.add_argument("sweep_id")
 
     s = sub.add_parser("resume", parents=[common], help="continue a stopped run from its last checkpoint")
     s.add_argument("run")
@@ -82,6 +87,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--density", type=float, default=0.5, help="ties, dare_*, magnitude_prune: share of weights kept")
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
 
+    _add_writing_commands(sub, common)
+    return p
+
+
+def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
+    """requests, bias, draft, style, runs, download, export, publish, delete."""
     s = sub.add_parser("requests", parents=[common],
                        help="grow a corpus: a model writes the request each passage answers; --save makes a pairs version")
     s.add_argument("corpus", help="a text corpus")
@@ -124,20 +135,32 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--off", action="store_true", help="hide it again")
     s = sub.add_parser("delete", parents=[common], help="delete one run's folder (not while it trains)")
     s.add_argument("run")
-    return p
 
 
-def add_config_flags(p: argparse.ArgumentParser, cls, skip=()) -> None:
-    """One flag per dataclass field, with its help text: --near-dup-threshold 0.9, --no-join-lines ..."""
+def _help(cls, name: str) -> str:
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return field.metadata["help"].replace("%", "%%")  # argparse formats help with %
+
+
+def add_config_flags(p: argparse.ArgumentParser, cls, skip=(), unset: bool = False, aliases=None) -> None:
+    """One flag per dataclass field, typed, with its help text: --near-dup-threshold 0.9, --no-join-lines ...
+    With `unset`, a flag not given leaves no attribute (a preset's value stands), see `given_fields`."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        flag = f"--{f.name.replace('_', '-')}"
+        flags = [f"--{f.name.replace('_', '-')}", *(aliases or {}).get(f.name, [])]
+        default = argparse.SUPPRESS if unset else f.default
         if isinstance(f.default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+            p.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=_help(cls, f.name))
         else:
-            p.add_argument(flag, type=type(f.default), default=f.default, help=f.metadata["help"],
+            p.add_argument(*flags, dest=f.name, type=type(f.default), default=default, help=_help(cls, f.name),
                            choices=f.metadata.get("choices"))
+
+
+def given_fields(args: argparse.Namespace, cls, skip=()) -> dict:
+    """The fields of `cls` whose flags were given (added with unset=True)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name not in skip and hasattr(args, f.name)}
 
 
 def _eval_line(ev: dict) -> str:
@@ -176,110 +199,160 @@ def _say(args, data, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=1) if args.json else text)
 
 
+def _ingest(args, root) -> int:
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(CorpusConfig) if f.name not in ("name", "mode")}
+    m = service.ingest(root, args.files, args.name, mode=args.mode, model=args.model, **settings)
+    tokens = m.get("tokens", {})
+    dropped = ", ".join(f"{n} {render('en', drop_reason(m, why))}" for why, n in m["dropped"].items()) or "nothing"
+    _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
+                  f"({m['train_documents']} train, {m['val_documents']} val), "
+                  f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {dropped}\n"
+                  f"validation: {m['split']['val_share']:.1%} of the tokens, {render('en', m['split']['why'])}"
+                  + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]))
+    return 0
+
+
+def _start(args, root) -> str:
+    if args.command == "train":
+        fields = given_fields(args, TrainConfig, skip={"corpus"})
+        if fields.get("init_adapter") and not fields.get("model"):  # a continued run keeps its parent's base model
+            fields["model"] = service.run_view(root, fields["init_adapter"].split("@")[0])["config"]["model"]
+        return service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, **fields)
+    if args.command == "blend":
+        return service.start_blend(root, ", ".join(args.sources), args.method, args.density)
+    if args.command == "dpo":
+        return service.start_dpo(root, args.run, args.set)
+    return service.resume_run(root, args.run)
+
+
+def _train(args, root) -> int:
+    """train, resume, dpo and blend: start the run, then (unless --detach) follow it to its end."""
+    run_id = _start(args, root)
+    if args.detach:
+        _say(args, {"run_id": run_id}, run_id)
+        return 0
+    print(f"run {run_id} started", file=sys.stderr)
+    status = service.wait_for_run(root, run_id, on_status=_progress)
+    print(file=sys.stderr)
+    view = service.run_view(root, run_id)
+    _say(args, {"run_id": run_id, "state": status.state.value, "eval": view["eval"],
+                "reason": status.reason}, run_id + _eval_line(view["eval"]))
+    if status.state != "completed":
+        print(f"error: run {run_id} {status.state}: {status.reason or ''} {status.advice or ''}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep(args, root) -> int:
+    sweep_id = service.start_sweep(root, args.corpus, args.preset, args.trials, args.sampler, args.trial_steps,
+                                   args.set, detach=args.detach)
+    rows = service.sweep_trials(root, sweep_id)
+    lines = [f"{'*' if r['best'] else ' '} trial {r['trial']}: {r['params']} -> {r['state']}, "
+             f"val loss {r['val_loss'] if r['val_loss'] is not None else '-'} ({r['run_id']})" for r in rows]
+    _say(args, {"sweep_id": sweep_id, "trials": rows}, "\n".join([sweep_id, *lines]))
+    return 0
+
+
+def _sweep_drive(args, root) -> int:
+    rows = service.drive_sweep(root, args.sweep_id)
+    _say(args, rows, f"{args.sweep_id}: {len(rows)} trial(s)")
+    return 0
+
+
+def _draft(args, root) -> int:
+    gen = GenConfig(**{k: getattr(args, k) for k in GenConfig().__dict__})
+    panes = ([] if args.no_base else ["base"]) + args.run
+    result = service.draft_panes(root, panes, args.prompt, gen, args.mode)
+    text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
+                     + " ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
+    _say(args, result, text)
+    return 0
+
+
+def _requests(args, root) -> int:
+    if args.save:
+        m = service.save_requests(root, args.corpus, "", args.drop)
+        _say(args, m, say("en", "requests.saved", name=m["name"], version=m["version"], pairs=m["documents"]))
+        return 0
+    for step in service.make_requests(root, args.corpus, "", args.source, args.model, args.limit):
+        print(f"{step['done']}/{step['total']}: {step['request']}", file=sys.stderr)
+    rows = service.requests_preview(root, args.corpus)
+    _say(args, rows, "\n".join(f"{r['index']:>4} [{r['split']}] {r['request'] or '-'}" for r in rows))
+    return 0
+
+
+def _bias(args, root) -> int:
+    result = service.bias_probe(root, args.run)
+    _say(args, result, f"{args.run}: {_bias_line(result)}")
+    return 0
+
+
+def _style(args, root) -> int:
+    result = service.style_match(root, args.run, args.openings)
+    _say(args, result, f"{args.run}: {_style_line(result)}")
+    return 0
+
+
+def _runs(args, root) -> int:
+    rows = service.list_runs(root)
+    lines = [f"{r['run_id']}  {r['state']:<11} step {r['step']}/{r['total_steps']}  "
+             f"ppl {r['eval'].get('base', {}).get('perplexity', '-')} -> {r['eval'].get('tuned', {}).get('perplexity', '-')}"
+             for r in rows]
+    _say(args, rows, "\n".join(lines) or "no runs yet")
+    return 0
+
+
+def _download(args, root) -> int:
+    from studio import download
+
+    found = download.plan(args.model)
+    line = say("en", "download.size", repo=found.repo_id, files=found.files, total=found.total_bytes / 1e9,
+               cached=found.cached_bytes / 1e9)
+    if not args.size:
+        print(line, file=sys.stderr)
+        folder = download.download(args.model, lambda done, total: print(
+            f"\r{done / 1e9:.2f} / {total / 1e9:.2f} GB".ljust(30), end="", file=sys.stderr, flush=True))
+        line = say("en", "download.done", repo=found.repo_id, total=found.total_bytes / 1e9) + f"\n{folder}"
+    _say(args, vars(found), line)
+    return 0
+
+
+def _export(args, root) -> int:
+    from studio.train import export
+
+    if args.gguf:
+        path = export.gguf_model(root, args.run, args.quant)
+    else:
+        path = (export.merged_model if args.merged else export.adapter_zip)(root, args.run)
+    _say(args, {"path": str(path)}, str(path))
+    return 0
+
+
+def _publish(args, root) -> int:
+    service.publish_run(root, args.run, not args.off)
+    _say(args, {"run_id": args.run, "published": not args.off},
+         f"{args.run} {'hidden from' if args.off else 'shown in'} demo mode")
+    return 0
+
+
+def _delete(args, root) -> int:
+    service.delete_run(root, args.run)
+    _say(args, {"run_id": args.run, "deleted": True}, f"deleted {args.run}")
+    return 0
+
+
+COMMANDS = {"ingest": _ingest, "train": _train, "resume": _train, "dpo": _train, "blend": _train, "sweep": _sweep,
+            "sweep-drive": _sweep_drive, "draft": _draft, "requests": _requests, "bias": _bias, "style": _style,
+            "runs": _runs, "download": _download, "export": _export, "publish": _publish, "delete": _delete}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        root = data_root(args.data_dir)
-        if args.command == "ingest":
-            settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(CorpusConfig) if f.name not in ("name", "mode")}
-            m = service.ingest(root, args.files, args.name, mode=args.mode, model=args.model, **settings)
-            tokens = m.get("tokens", {})
-            _say(args, m, f"corpus {m['name']} {m['version']}: {m['documents']} documents "
-                          f"({m['train_documents']} train, {m['val_documents']} val), "
-                          f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {m['dropped']}\n"
-                          f"validation: {m['split']['val_share']:.1%} of the tokens, {render('en', m['split']['why'])}"
-                          + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]))
-        elif args.command in ("train", "resume", "dpo", "blend"):
-            if args.command == "train":
-                model = args.model
-                if args.from_run and not model:  # a continued run keeps its parent's base model
-                    model = service.run_view(root, args.from_run.split("@")[0])["config"]["model"]
-                run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, model=model,
-                                                init_adapter=args.from_run)
-            elif args.command == "blend":
-                run_id = service.start_blend(root, ", ".join(args.sources), args.method, args.density)
-            elif args.command == "dpo":
-                run_id = service.start_dpo(root, args.run, args.set)
-            else:
-                run_id = service.resume_run(root, args.run)
-            if args.detach:
-                _say(args, {"run_id": run_id}, run_id)
-                return 0
-            print(f"run {run_id} started", file=sys.stderr)
-            status = service.wait_for_run(root, run_id, on_status=_progress)
-            print(file=sys.stderr)
-            view = service.run_view(root, run_id)
-            _say(args, {"run_id": run_id, "state": status.state.value, "eval": view["eval"],
-                        "reason": status.reason}, run_id + _eval_line(view["eval"]))
-            if status.state != "completed":
-                print(f"error: run {run_id} {status.state}: {status.reason or ''} {status.advice or ''}", file=sys.stderr)
-                return 1
-        elif args.command == "sweep":
-            sweep_id = service.start_sweep(root, args.corpus, args.preset, args.trials, args.sampler, args.trial_steps,
-                                           args.set, detach=args.detach)
-            rows = service.sweep_trials(root, sweep_id)
-            lines = [f"{'*' if r['best'] else ' '} trial {r['trial']}: {r['params']} -> {r['state']}, "
-                     f"val loss {r['val_loss'] if r['val_loss'] is not None else '-'} ({r['run_id']})" for r in rows]
-            _say(args, {"sweep_id": sweep_id, "trials": rows}, "\n".join([sweep_id, *lines]))
-        elif args.command == "draft":
-            gen = GenConfig(**{k: getattr(args, k) for k in GenConfig().__dict__})
-            panes = ([] if args.no_base else ["base"]) + args.run
-            result = service.draft_panes(root, panes, args.prompt, gen, args.mode)
-            text = "\n".join(f"--- {p['label']}" + (f" ({max(p['copied']):.0%} copied from the corpus)" if p.get("copied") else "")
-                             + f" ---\n" + "\n\n".join(p["drafts"]) for p in result["panes"])
-            _say(args, result, text)
-        elif args.command == "requests":
-            if args.save:
-                m = service.save_requests(root, args.corpus, "", args.drop)
-                _say(args, m, say("en", "requests.saved", name=m["name"], version=m["version"], pairs=m["documents"]))
-            else:
-                for step in service.make_requests(root, args.corpus, "", args.source, args.model, args.limit):
-                    print(f"{step['done']}/{step['total']}: {step['request']}", file=sys.stderr)
-                rows = service.requests_preview(root, args.corpus)
-                _say(args, rows, "\n".join(f"{r['index']:>4} [{r['split']}] {r['request'] or '-'}" for r in rows))
-        elif args.command == "bias":
-            result = service.bias_probe(root, args.run)
-            _say(args, result, f"{args.run}: {_bias_line(result)}")
-        elif args.command == "style":
-            result = service.style_match(root, args.run, args.openings)
-            _say(args, result, f"{args.run}: {_style_line(result)}")
-        elif args.command == "runs":
-            rows = service.list_runs(root)
-            lines = [f"{r['run_id']}  {r['state']:<11} step {r['step']}/{r['total_steps']}  "
-                     f"ppl {r['eval'].get('base', {}).get('perplexity', '-')} -> {r['eval'].get('tuned', {}).get('perplexity', '-')}"
-                     for r in rows]
-            _say(args, rows, "\n".join(lines) or "no runs yet")
-        elif args.command == "download":
-            from studio import download
-
-            found = download.plan(args.model)
-            line = say("en", "download.size", repo=found.repo_id, files=found.files, total=found.total_bytes / 1e9,
-                       cached=found.cached_bytes / 1e9)
-            if not args.size:
-                print(line, file=sys.stderr)
-                folder = download.download(args.model, lambda done, total: print(
-                    f"\r{done / 1e9:.2f} / {total / 1e9:.2f} GB".ljust(30), end="", file=sys.stderr, flush=True))
-                line = say("en", "download.done", repo=found.repo_id, total=found.total_bytes / 1e9) + f"\n{folder}"
-            _say(args, vars(found), line)
-        elif args.command == "export":
-            from studio.train import export
-
-            if args.gguf:
-                path = export.gguf_model(root, args.run, args.quant)
-            else:
-                path = (export.merged_model if args.merged else export.adapter_zip)(root, args.run)
-            _say(args, {"path": str(path)}, str(path))
-        elif args.command == "publish":
-            service.publish_run(root, args.run, not args.off)
-            _say(args, {"run_id": args.run, "published": not args.off},
-                 f"{args.run} {'hidden from' if args.off else 'shown in'} demo mode")
-        elif args.command == "delete":
-            service.delete_run(root, args.run)
-            _say(args, {"run_id": args.run, "deleted": True}, f"deleted {args.run}")
+        return COMMANDS[args.command](args, data_root(args.data_dir))
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 def _progress(status: RunStatus) -> None:

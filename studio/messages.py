@@ -41,6 +41,67 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "{source}：adapter_model.bin 是 pickle 文件，已拒绝；只加载 safetensors 格式的适配器"),
     "adapter.none_yet": ("run {run} has no adapter yet (state: {state}); draft from a completed run or pick one of its "
                          "checkpoints", "训练 {run} 还没有适配器（状态：{state}）；请用已完成的训练写作，或选择它的一个检查点"),
+    # refusals of the service, the drafter and blind judging (studio/service.py, studio/write/)
+    "service.nproc_gpus": ("nproc {nproc}: this machine has {gpus} GPU(s), and each process needs its own; use --nproc "
+                           "{gpus}, or --set device=cpu for CPU processes", "nproc {nproc}：这台机器有 {gpus} 块 GPU，"
+                           "每个进程需要独占一块；请用 --nproc {gpus}，或用 --set device=cpu 在 CPU 上运行"),
+    "service.nproc_min": ("nproc {nproc}: give 1 or more processes", "nproc {nproc}：请至少给 1 个进程"),
+    "service.dpo_elsewhere": ("objective=dpo: a DPO run starts from the blind picks; use `python -m studio dpo RUN` or "
+                              "Train from preferences in the Write tab", "objective=dpo：DPO 训练从盲评的选择开始；请用 "
+                              "`python -m studio dpo RUN`，或写作页的“从偏好训练”"),
+    "service.blend_elsewhere": ("objective=blend: a blend combines finished runs; use `python -m studio blend` or Blend "
+                                "voices in the Runs tab", "objective=blend：融合是把已完成的训练合在一起；请用 "
+                                "`python -m studio blend`，或任务页的“融合风格”"),
+    "service.no_prose": ("run {run}: its corpus '{corpus}' has no held-out prose to open from; the style match needs a "
+                         "text-mode corpus", "训练 {run}：它的语料“{corpus}”没有可作开头的留出文本；风格匹配需要 text 模式的语料"),
+    "service.dpo_pick": ("pick a tuned run to improve: DPO trains an adapter, not the bare base",
+                         "请选择一个要改进的微调训练：DPO 训练的是适配器，而不是裸基座"),
+    "service.dpo_few": ("{n} preference pair(s) so far: judge at least 2 blind comparisons (ties give none)",
+                        "目前有 {n} 组偏好对：请至少完成 2 次盲评（平局不产生偏好对）"),
+    "service.no_run": ("run '{run}' does not exist (already deleted?)", "训练“{run}”不存在（已经删除了？）"),
+    "service.delete_active": ("run '{run}' is {state}: cancel it first, then delete it",
+                              "训练“{run}”状态为{state}：请先取消，再删除"),
+    "service.publish_unfinished": ("run '{run}' has no finished adapter to publish: publish a completed run",
+                                   "训练“{run}”没有已完成的适配器可以公开：请公开一个已完成的训练"),
+    "draft.gpu_gave_up": ("drafting needs {need:.1f} GiB of GPU memory and only {free:.1f} GiB was free for {minutes:.0f} "
+                          "minutes (a training run holds it): draft when the run ends, or with fewer panes, drafts per "
+                          "pane or tokens", "起草需要 {need:.1f} GiB 显存，但 {minutes:.0f} 分钟内只有 {free:.1f} GiB 空闲"
+                          "（被训练任务占用）：请在训练结束后再起草，或减少窗格、每窗格草稿数或 token 数"),
+    "draft.gpu_queued": ("queued: drafting needs {need:.1f} GiB of GPU memory, {free:.1f} GiB is free (a training run "
+                         "holds the rest); the draft starts when enough is free", "排队中：起草需要 {need:.1f} GiB 显存，"
+                         "目前空闲 {free:.1f} GiB（其余被训练任务占用）；空闲足够时开始起草"),
+    "draft.gpu_oom": ("the GPU is out of memory for drafting (a training run may hold it): draft again when the run "
+                      "ends, or with fewer panes or tokens", "起草时显存不足（可能被训练任务占用）：请在训练结束后重试，"
+                      "或减少窗格或 token 数"),
+    "draft.pick_tuned": ("pick a tuned run: the measurement compares it with its base",
+                         "请选择一个微调训练：这项测量要把它和基座对比"),
+    "draft.mixed_bases": ("the picked runs were trained on different base models ({models}); panes share one base: pick "
+                          "runs of the same model", "所选训练用的基座模型不同（{models}）；各窗格共用一个基座：请选择同一模型的训练"),
+    "draft.mode": ("mode '{mode}': choose one of {modes}", "模式“{mode}”：请从 {modes} 中选择"),
+    "draft.empty_continue": ("the prompt is empty: write the opening you want continued", "提示为空：请写下要续写的开头"),
+    "draft.empty_instruct": ("the request is empty: write what you want written", "要求为空：请写下你想让它写什么"),
+    "draft.empty_summarize": ("the document is empty: paste the text to summarize", "文档为空：请粘贴要摘要的文本"),
+    "draft.no_panes": ("no panes: pick the base model and/or at least one tuned run",
+                       "没有窗格：请选择基座模型和/或至少一个微调训练"),
+    "draft.twice": ("the same model is picked twice: pick different runs or checkpoints",
+                    "同一个模型被选了两次：请选择不同的训练或检查点"),
+    "draft.too_many": ("at most {n} tuned panes at once", "一次最多 {n} 个微调窗格"),
+    "judge.no_drafts": ("no finished drafts with id {id}: draft first, then judge", "没有编号为 {id} 的已完成草稿：请先起草，再评判"),
+    "judge.two_panes": ("a blind comparison needs two panes: draft with the base and a tuned run",
+                        "盲评需要两个窗格：请同时用基座和一个微调训练起草"),
+    "judge.pick_panes": ("pick two different panes of this comparison ({panes})", "请从这次对比中选择两个不同的窗格（{panes}）"),
+    "judge.pick": ("pick '{pick}': choose A, B or tie", "选择“{pick}”：请选 A、B 或平局"),
+    "judge.unknown": ("unknown comparison: start a blind comparison first", "未知的对比：请先开始一次盲评"),
+    "judge.settled": ("this blind comparison was already judged or never started: start a new one",
+                      "这次盲评已经评判过或从未开始：请开始新的一次"),
+    "judge.no_pairs": ("no preference pairs yet (ties give none): judge a few blind comparisons first",
+                       "还没有偏好对（平局不产生偏好对）：请先完成几次盲评"),
+    "passed.unsafe": ("unsafe path (absolute or '..'): not read", "不安全的路径（绝对路径或含 '..'）：未读取"),
+    "passed.type": ("not a supported file type", "不支持的文件类型"),
+    "corpus.nested": ("{file}: archives nested more than {depth} deep are refused", "{file}：嵌套超过 {depth} 层的压缩包不予读取"),
+    "sweep.sampler": ("sampler '{sampler}' is not one of {samplers}", "采样器“{sampler}”不在 {samplers} 之中"),
+    "sweep.trials": ("trials must be at least 1", "试验次数至少为 1"),
+    "sweep.missing": ("no sweep {sweep} in {folder}", "{folder} 中没有搜索任务 {sweep}"),
     "runs.lineage": ("Lineage of {run}: {chain}", "{run} 的谱系：{chain}"),
     "runs.blend_of": ("{run} is a blend of {sources}", "{run} 由 {sources} 融合而成"),
     "blend.started": ("Blend {run} started: it appears in the table when made, and drafts in the Write tab like any run.",

@@ -141,7 +141,7 @@ def read_status(folder: Path) -> RunStatus:
 
 def read_eval(folder: Path) -> dict:
     """eval.json, with the final adapter's bias probe measured later (bias.json) in place of the
-    one from training (a checkpoint's probe is kept apart, in bias-step-N.json)."""
+    one from training (a checkpoint's probe is kept apart, in its checkpoint folder)."""
     found = jsonio.read_json(folder / RunFolder.EVAL, default={}) or {}
     bias = jsonio.read_json(folder / RunFolder.BIAS, default=None)
     if found and bias:

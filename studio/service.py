@@ -1,7 +1,6 @@
 """The one API the UI and the CLI call: plain values in, plain values out."""
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -10,12 +9,20 @@ from studio import jobs, runs
 from studio.config import CorpusConfig, GenConfig, TrainConfig, apply_overrides, from_dict, to_dict
 from studio.corpus.build import ingest as build_corpus
 from studio.corpus.decode import CorpusError
-from studio.messages import message
+from studio.jsonio import write_json_atomic, write_jsonl_atomic
+from studio.messages import Keyed, message
 from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.corpus.tokens import counter_for
 from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
 from studio.write.drafter import Drafter
+
+
+
+class Refused(Keyed, ValueError):
+    """A request the service turns down (a run that is training, a missing run, too few picks); the
+    message names what to do, in English and Chinese (studio/messages.py)."""
+
 
 _drafters: dict[Path, Drafter] = {}
 _drafters_lock = threading.Lock()
@@ -114,21 +121,18 @@ def _check_gpus_for(nproc: int, device: str) -> None:
     from studio.models import pick_device
 
     if pick_device(device) == "cuda" and nproc > torch.cuda.device_count():
-        raise ValueError(f"nproc {nproc}: this machine has {torch.cuda.device_count()} GPU(s), and each process needs "
-                         f"its own; use --nproc {torch.cuda.device_count()}, or --set device=cpu for CPU processes")
+        raise Refused("service.nproc_gpus", nproc=nproc, gpus=torch.cuda.device_count())
 
 
 def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1, **fields) -> str:
     """Create a run and start its worker (under torchrun when nproc > 1); returns the run id at once."""
     if nproc < 1:
-        raise ValueError(f"nproc {nproc}: give 1 or more processes")
+        raise Refused("service.nproc_min", nproc=nproc)
     cfg = training_config(corpus, preset, overrides, **fields)
     if cfg.objective == "dpo":
-        raise ValueError("objective=dpo: a DPO run starts from the blind picks; use `python -m studio dpo RUN` "
-                         "or Train from preferences in the Write tab")
+        raise Refused("service.dpo_elsewhere")
     if cfg.objective == "blend":
-        raise ValueError("objective=blend: a blend combines finished runs; use `python -m studio blend` "
-                         "or Blend voices in the Runs tab")
+        raise Refused("service.blend_elsewhere")
     if cfg.init_adapter:  # keep training a finished run's adapter
         from studio.train.continual import continuing
 
@@ -148,10 +152,20 @@ def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: 
     training_config(corpus, preset, overrides)  # a bad corpus, preset or setting fails here, not in trial 1
     sweep_id = sweep.create(root, corpus, preset, trials, sampler, trial_steps, overrides)
     if detach:
-        sweep.start_detached(root, sweep_id)
+        import sys
+
+        sweep.start_detached(root, sweep_id, [sys.executable, "-m", "studio", "sweep-drive", sweep_id,
+                                              "--data-dir", str(root)])
     else:
-        sweep.run(root, sweep_id, lambda c, p, o: start_training(root, c, p, o))
+        drive_sweep(root, sweep_id)
     return sweep_id
+
+
+def drive_sweep(root: Path, sweep_id: str) -> list[dict]:
+    """Run a created sweep's trials here, one after another, each started as any run is."""
+    from studio.train import sweep
+
+    return sweep.run(root, sweep_id, lambda corpus, preset, overrides: start_training(root, corpus, preset, overrides))
 
 
 def sweep_trials(root: Path, sweep_id: str) -> list[dict]:
@@ -202,29 +216,23 @@ def drafter(root: Path) -> Drafter:
         return _drafters.setdefault(root, Drafter(root))
 
 
-def draft(root: Path, run_id: str, prompt: str, gen: GenConfig | None = None) -> dict:
-    """Base and tuned drafts of one prompt, same settings and seed, one batch."""
-    return drafter(root).compare(run_id, prompt, gen or GenConfig())
-
-
 def style_match(root: Path, run_id: str, openings: int = 8, gen: GenConfig | None = None) -> dict:
     """On demand (the Write tab, `python -m studio style RUN`): base and tuned continue held-out
     openings of the run's own corpus version with one seed, scored as after training
     (studio/write/style.py); kept in the run folder as style.json."""
     from studio.write import style
 
-    folder = runs.run_dir(root, run_id)
-    cfg = runs.read_config(folder)
-    version = runs.trained_corpus_version(folder, cfg)
+    folder = runs.RunFolder.of(root, run_id)
+    cfg = folder.config()
+    version = folder.trained_corpus_version(cfg)
     found = style.openings(style.prose(root, cfg.corpus, version, "val"), openings)
     if not found:
-        raise ValueError(f"run {run_id}: its corpus '{cfg.corpus}' has no held-out prose to open from; the style match "
-                         "needs a text-mode corpus")
+        raise Refused("service.no_prose", run=run_id, corpus=cfg.corpus)
     gen = gen or GenConfig(max_new_tokens=cfg.eval_max_new_tokens, seed=cfg.seed)
     drafts = [drafter(root).compare(run_id, item["opening"], gen) for item in found]
     result = style.score_on_corpus(root, cfg.corpus, version, found, [d["base"] for d in drafts],
                                    [d["tuned"] for d in drafts])
-    runs.write_json_atomic(folder / "style.json", {**result, "settings": to_dict(gen)})
+    write_json_atomic(folder.file(folder.STYLE), {**result, "settings": to_dict(gen)})
     return result
 
 
@@ -241,16 +249,15 @@ def start_blend(root: Path, blend_of: str, method: str = "linear", density: floa
 
 def bias_probe(root: Path, run_id: str) -> dict:
     """On demand (runs trained before the probe existed, any checkpoint): the bias probe of
-    studio/train/bias.py with the drafting model, kept in the run folder as bias.json (the final
-    adapter's, shown in the run's evaluation) or bias-step-N.json (checkpoint step-N's)."""
+    studio/train/bias.py with the drafting model, kept as bias.json in the run folder (the final
+    adapter's) or in the checkpoint's folder (RunFolder.bias_file)."""
+    from studio.adapters import parse_source
     from studio.train import bias
-    from studio.write.drafter import parse_source
 
     with drafter(root).holding(run_id) as (model, tok, device):
         result = {**bias.probe(model, tok, device), "weights": drafter(root).weights}
     source = parse_source(run_id)
-    name = f"bias-{source.checkpoint}.json" if source.checkpoint else "bias.json"
-    runs.write_json_atomic(runs.run_dir(root, source.run_id) / name, result)
+    write_json_atomic(runs.RunFolder.of(root, source.run_id).bias_file(source.checkpoint), result)
     return result
 
 
@@ -303,17 +310,17 @@ def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) 
 
     source = parse_source(init_source)
     if not source.run_id:
-        raise ValueError("pick a tuned run to improve: DPO trains an adapter, not the bare base")
+        raise Refused("service.dpo_pick")
     adapter_folder(root, source)
     pairs = dpo_pairs(root)
     if len(pairs) < 2:
-        raise JudgingError(f"{len(pairs)} preference pair(s) so far: judge at least 2 blind comparisons (ties give none)")
+        raise JudgingError("service.dpo_few", n=len(pairs))
     start = runs.read_config(runs.run_dir(root, source.run_id))
     cfg = replace(start, objective="dpo", init_adapter=source.key, **DPO_DEFAULTS)
     cfg = apply_overrides(cfg, overrides or [])
     run_id = jobs.create_run(root, cfg, preset="dpo")
     folder = runs.run_dir(root, run_id)
-    (folder / PAIRS_FILE).write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    write_jsonl_atomic(folder / PAIRS_FILE, pairs)
     jobs.start(root, run_id)
     return run_id
 
@@ -366,10 +373,10 @@ def delete_run(root: Path, run_id: str) -> None:
 
     folder = runs.run_dir(root, run_id)
     if not folder.is_dir():
-        raise ValueError(f"run '{run_id}' does not exist (already deleted?)")
+        raise Refused("service.no_run", run=run_id)
     state = runs.read_status(folder).state
     if state in runs.ACTIVE:
-        raise ValueError(f"run '{run_id}' is {state}: cancel it first, then delete it")
+        raise Refused("service.delete_active", run=run_id, state=message(f"state.{state.value}"))
     shutil.rmtree(folder)
 
 
@@ -377,12 +384,8 @@ def publish_run(root: Path, run_id: str, published: bool = True) -> None:
     """Show (or hide) a run's adapter in demo mode."""
     folder = runs.run_dir(root, run_id)
     if published and not runs.has_adapter(folder):
-        raise ValueError(f"run '{run_id}' has no finished adapter to publish: publish a completed run")
+        raise Refused("service.publish_unfinished", run=run_id)
     runs.set_published(folder, published)
-
-
-def published_runs(root: Path) -> set[str]:
-    return {row["run_id"] for row in list_runs(root) if row["published"]}
 
 
 def is_published(root: Path, run_id: str) -> bool:

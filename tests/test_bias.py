@@ -80,7 +80,7 @@ def test_a_checkpoint_s_probe_does_not_replace_the_run_s(trained):  # noqa: F811
     from_training = runs.read_eval(folder).get("bias")
     checkpoint = service.bias_probe(root, f"{run_id}@step-2")
     assert checkpoint["pairs"] == 80 and checkpoint["weights"]
-    assert json.loads((folder / "bias-step-2.json").read_text(encoding="utf-8")) == checkpoint
+    assert json.loads(runs.RunFolder(folder).bias_file("step-2").read_text(encoding="utf-8")) == checkpoint
     assert runs.read_eval(folder).get("bias") == from_training, "the step-2 probe is not shown as the run's"
     final = service.bias_probe(root, run_id)
     assert runs.read_eval(folder)["bias"] == final

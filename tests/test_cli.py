@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from conftest import SAMPLE, tiny_overrides
 from studio.__main__ import main
 
@@ -71,3 +73,36 @@ def test_bad_settings_exit_non_zero_naming_the_setting(capsys, tmp_path, tiny_mo
     assert code == 2 and "lora_r" in err
     code, _, err = run_cli(capsys, "train", "--corpus", "lamp", "--preset", "nope", "--data-dir", d)
     assert code == 2 and "no preset 'nope'" in err
+
+
+def test_every_train_setting_has_its_own_typed_flag_with_its_help():
+    import dataclasses
+
+    from studio.__main__ import parser
+    from studio.config import TrainConfig
+
+    train = next(a for a in parser()._subparsers._group_actions if a.dest == "command").choices["train"]
+    flags = {a.dest: a for a in train._actions}
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in flags, f"no --{f.name.replace('_', '-')} flag"
+        assert flags[f.name].help.replace("%%", "%") == f.metadata["help"]
+        assert f"--{f.name.replace('_', '-')}" in flags[f.name].option_strings
+    assert flags["lora_r"].type is int and flags["learning_rate"].type is float
+    assert "--from" in flags["init_adapter"].option_strings  # the older spelling still works
+
+
+def test_a_train_flag_reaches_the_runs_config_and_the_preset_fills_the_rest(capsys, root, sample_corpus,
+                                                                            tiny_model_dir, monkeypatch):
+    from studio import jobs, runs
+    from studio.presets import load_preset
+
+    monkeypatch.setattr(jobs, "start", lambda root, run_id, **kw: None)  # the config is what is asked about
+    code, out, err = run_cli(capsys, "train", "--corpus", sample_corpus, "--model", str(tiny_model_dir), "--lora-r", "4",
+                             "--learning-rate", "0.003", "--no-packing", "--detach", "--data-dir", str(root), "--json")
+    assert code == 0, err
+    cfg = runs.read_config(runs.run_dir(root, json.loads(out)["run_id"]))
+    assert (cfg.lora_r, cfg.learning_rate, cfg.packing, cfg.model) == (4, 0.003, False, str(tiny_model_dir))
+    assert cfg.epochs == load_preset("quick-cpu-demo").epochs  # flags not given leave the preset's values
+    with pytest.raises(SystemExit) as exit_:  # argparse names the flag and the wrong value
+        main(["train", "--corpus", sample_corpus, "--lora-r", "four", "--data-dir", str(root)])
+    assert exit_.value.code == 2 and "--lora-r" in capsys.readouterr().err

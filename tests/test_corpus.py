@@ -8,6 +8,8 @@ import pytest
 from studio.config import CorpusConfig
 from studio.corpus import clean
 from studio.corpus.build import ingest
+from studio.corpus.clean import drop_reason
+from studio.messages import render
 from studio.corpus.decode import CorpusError, decode_bytes
 from studio.corpus.store import read_dropped, read_manifest, read_split, versions
 from studio.paths import BadName
@@ -101,13 +103,28 @@ def test_ingest_splits_pieces_drops_duplicates_and_short_ones(tmp_path):
     f = write(tmp_path, "log.md", text.encode("utf-8"))
     m = ingest([(f, "log.md")], CorpusConfig(name="log", val_share=0.2), root)
     assert m["sources"][0]["items"] == 15
-    assert m["dropped"] == {"shorter than 20 characters": 1, "exact duplicate": 1,
-                            "near duplicate (similarity >= 0.85)": 1}
+    assert m["dropped"] == {"drop.short": 1, "drop.exact": 1, "drop.near": 1}  # counted by message key
+    reasons = {key: render("en", drop_reason(m, key)) for key in m["dropped"]}
+    assert reasons == {"drop.short": "shorter than 20 characters", "drop.exact": "exact duplicate",
+                       "drop.near": "near duplicate (similarity >= 0.85)"}
+    assert render("zh", drop_reason(m, "drop.near")) == "近似重复（相似度 >= 0.85）"
     assert m["documents"] == 12 and m["split"]["method"] == "documents" and 2 <= m["val_documents"] <= 3
     train, val = texts(root, "log", "train"), texts(root, "log", "val")
     assert not set(train) & set(val) and sorted(train + val) == sorted(ENTRIES[:12])
-    reasons = {d["reason"] for d in read_dropped(root, "log")}
-    assert "exact duplicate" in reasons and read_dropped(root, "log", reason="exact duplicate")[0]["preview"].startswith("LAMP LOG")
+    items = read_dropped(root, "log")
+    assert {(d["reason"], json.dumps(d["fields"])) for d in items} == {
+        ("drop.short", '{"n": 20}'), ("drop.exact", "{}"), ("drop.near", '{"t": 0.85}')}
+    assert read_dropped(root, "log", reason="drop.exact")[0]["preview"].startswith("LAMP LOG")
+    short = read_dropped(root, "log", reason="drop.short")[0]
+    assert render("zh", clean.dropped_item_reason(short)) == "短于 20 个字符"
+
+
+def test_an_older_manifests_english_drop_reasons_still_read_as_their_messages():
+    old = {"dropped": {"exact duplicate": 2, "near duplicate (similarity >= 0.9)": 1, "something else": 1}}
+    assert drop_reason(old, "near duplicate (similarity >= 0.9)") == {"key": "drop.near", "fields": {"t": "0.9"}}
+    assert render("zh", drop_reason(old, "exact duplicate")) == "完全重复"
+    assert drop_reason(old, "something else") == "something else"
+    assert render("en", clean.dropped_item_reason({"reason": "longer than 9 characters"})) == "longer than 9 characters"
 
 
 def test_split_is_by_document_and_seeded(tmp_path):
@@ -216,7 +233,7 @@ def test_worker_processes_make_the_same_corpus_as_one_process(tmp_path):
                          [(folder / f).read_text(encoding="utf-8") for f in ("train.jsonl", "val.jsonl", "dropped.jsonl")])
     assert made[1] == made[2]
     manifest = made[2][0]
-    assert manifest["dropped"]["exact duplicate"] == 2 and manifest["tokens"]["counted"] == "exact"
+    assert manifest["dropped"]["drop.exact"] == 2 and manifest["tokens"]["counted"] == "exact"
 
 
 def test_large_corpora_count_a_token_sample_and_estimate_the_rest(tmp_path, monkeypatch):

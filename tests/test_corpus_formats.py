@@ -10,6 +10,7 @@ from studio.corpus import bounded, clean, readers
 from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError
 from studio.corpus.store import read_split
+from studio.messages import render
 
 # Readers and cleaning are tested on inputs of a few sentences (see conftest.small_corpora).
 pytestmark = pytest.mark.usefixtures("small_corpora")
@@ -242,8 +243,9 @@ def test_zip_with_folders_mixed_types_and_hostile_names_reads_safely(tmp_path):
     assert m["documents"] == 5
     assert {r["origin"].split(":")[0] for r in records} == {"upload.zip/stories/day1.txt", "upload.zip/stories/more/day2.md",
                                                            "upload.zip/rows/data.jsonl"}
-    unsafe = [p for p in m["passed_over"] if "unsafe" in p["reason"]]
-    assert len(unsafe) == 2
+    unsafe = [p for p in m["passed_over"] if p["reason"] == {"key": "passed.unsafe", "fields": {}}]
+    assert len(unsafe) == 2 and "unsafe path" in render("en", unsafe[0]["reason"])
+    assert "不安全" in render("zh", unsafe[0]["reason"])
     assert not (tmp_path.parent / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
     assert not list((tmp_path / "data" / "corpora" / "c").glob(".tmp-*")), "scratch files are cleaned up"
 

@@ -71,8 +71,14 @@ def test_pickled_or_missing_adapters_are_refused(trained, tmp_path):
 
 
 def test_an_empty_prompt_is_refused(root, trained_run):
-    with pytest.raises(ValueError, match="prompt is empty"):
+    from studio.messages import render
+    from studio.write.drafter import DraftRefused
+
+    with pytest.raises(ValueError, match="prompt is empty") as refused:
         Drafter(root).compare(trained_run, "   ", GenConfig())
+    assert isinstance(refused.value, DraftRefused) and "提示为空" in render("zh", refused.value)
+    with pytest.raises(DraftRefused, match="no panes"):  # refused before anything loads
+        Drafter(root).draft([], "Hello", GenConfig())
 
 
 def test_three_panes_of_one_batch_match_drafting_each_alone(root, trained_run):
@@ -125,10 +131,9 @@ def test_adapters_are_cached_least_recently_used_first_out(root, trained_run, mo
     model = drafter.model
     drafter.draft(["base", trained_run], "Wind", gen)
     assert drafter.model is model  # the base was not reloaded
-    assert drafter.cached_adapters == [f"{trained_run}@step-4", trained_run]
-    assert set(drafter.model.peft_config) == set(drafter.cached_adapters)
+    assert set(drafter.model.peft_config) == {f"{trained_run}@step-4", trained_run}  # step-2 was unloaded
     drafter.draft([f"{trained_run}@step-2"], "Wind", gen)  # evicted adapters load again
-    assert drafter.cached_adapters == [trained_run, f"{trained_run}@step-2"]
+    assert set(drafter.model.peft_config) == {trained_run, f"{trained_run}@step-2"}  # step-4 was least recent
 
 
 def test_modes_build_the_prompt_the_model_was_trained_with(root, trained_run):
@@ -155,6 +160,7 @@ def test_checkpoints_are_listed_with_their_validation_loss(root, trained_run):
 def test_a_draft_on_a_busy_gpu_is_queued_until_memory_frees_and_stop_ends_the_wait():
     import threading
 
+    from studio.messages import render
     from studio.write.drafter import drafting_bytes, wait_for_gpu_memory
 
     smollm = {"num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "hidden_size": 576,
@@ -166,16 +172,18 @@ def test_a_draft_on_a_busy_gpu_is_queued_until_memory_frees_and_stop_ends_the_wa
 
     readings = iter([need // 4, need // 2, need])  # a training run ends and gives its memory back
     messages = list(wait_for_gpu_memory("cuda:0", need, threading.Event(), free=lambda _: next(readings), poll_s=0))
-    assert len(messages) == 2 and all("queued" in m and "GiB" in m for m in messages)
+    assert len(messages) == 2 and all("queued" in render("en", m) and "GiB" in render("en", m) for m in messages)
+    assert "排队中" in render("zh", messages[0])  # a message for the reader's language, not an English sentence
 
     stop = threading.Event()
     waiting = wait_for_gpu_memory("cuda:0", need, stop, free=lambda _: 0, poll_s=0)
-    assert "queued" in next(waiting)
+    assert "queued" in render("en", next(waiting))
     stop.set()
     assert list(waiting) == []  # Stop ends the wait without drafting
 
-    with pytest.raises(RuntimeError, match="GiB of GPU memory.*fewer panes"):
+    with pytest.raises(RuntimeError, match="GiB of GPU memory.*fewer panes") as gave_up:
         list(wait_for_gpu_memory("cuda:0", need, threading.Event(), free=lambda _: 0, poll_s=0.01, limit_s=0.03))
+    assert "显存" in render("zh", gave_up.value)
 
 
 def dpo_run(root, run_id: str = "20250101-000000-lamp-d0d0"):

@@ -66,11 +66,12 @@ def test_quick_preset_lowers_validation_perplexity_by_a_fifth_with_a_plain_peft_
 
 def test_compare_returns_two_different_drafts_in_the_corpus_voice(finished_run):
     root, run_id = finished_run
-    result = service.draft(root, run_id, "LAMP LOG, GANNET ROCK. Day 41.",
-                           GenConfig(max_new_tokens=40, temperature=0.7, seed=1))
-    assert result["base"].strip() and result["tuned"].strip()
-    assert result["base"] != result["tuned"]
-    assert "Wind" in result["tuned"] or "Sea" in result["tuned"] or "Lamp" in result["tuned"], result["tuned"]
+    result = service.draft_panes(root, ["base", run_id], "LAMP LOG, GANNET ROCK. Day 41.",
+                                 GenConfig(max_new_tokens=40, temperature=0.7, seed=1))
+    base, tuned = (pane["drafts"][0] for pane in result["panes"])
+    assert base.strip() and tuned.strip()
+    assert base != tuned
+    assert "Wind" in tuned or "Sea" in tuned or "Lamp" in tuned, tuned
 
 
 def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best_adapter(finished_run):

@@ -101,8 +101,9 @@ def test_a_linear_half_and_half_blend_is_peft_s_weighted_sum_and_drafts(trained)
     (split,) = result["splits"]
     assert split["split"] == "lamp v1" and set(split["sources"]) == {first, second}
     assert split["base"]["loss"] > min(s["loss"] for s in split["sources"].values())
-    drafts = service.draft(root, blend, "Wind: north", GenConfig(max_new_tokens=6, temperature=0))
-    assert drafts["tuned"] and drafts["tuned"] != drafts["base"]
+    drafts = service.draft_panes(root, ["base", blend], "Wind: north", GenConfig(max_new_tokens=6, temperature=0))
+    base, tuned = (pane["drafts"][0] for pane in drafts["panes"])
+    assert tuned and tuned != base
 
 
 def test_a_cat_blend_adds_the_weighted_updates_exactly(trained):

@@ -31,3 +31,9 @@ def test_the_cli_runs_a_grid_sweep(root, sample_corpus, tiny_model_dir, capsys, 
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert sorted(t["params"]["learning_rate"] for t in out["trials"]) == [1e-3, 5e-3]  # the grid, once each
+
+
+def test_the_detached_driver_is_a_cli_command_and_names_a_missing_sweep(root, capsys):
+    # a detached sweep runs `python -m studio sweep-drive ID` (the service drives it; sweep.py never imports it)
+    assert main(["sweep-drive", "20990101-000000-none-sweep-0000", "--data-dir", str(root)]) == 2
+    assert "no sweep 20990101-000000-none-sweep-0000" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from studio.corpus.dedupe import NearDuplicates
 from studio.corpus.prepare import init_worker, prepare_batch, prepare_in_worker, record_text
 from studio.corpus.sources import Tally, iter_source
 from studio.corpus.store import commit_version, discard, scratch_dir, version_dir, versions
+from studio.messages import message, render
 from studio.paths import check_name
 
 MAX_DROPPED_KEPT = 20_000  # dropped items stored for browsing; the counts are always exact
@@ -49,18 +50,25 @@ HISTOGRAM_EDGES = [0] + [2 ** k for k in range(4, 21)]  # 16, 32, ... 1M
 
 
 class Dropped:
+    """Dropped items: counted by reason, a message key ("drop.near"), with the message each key
+    stands for (its values are this ingest's settings); the first MAX_DROPPED_KEPT kept for browsing
+    in dropped.jsonl as {"reason": key, "fields": values, "origin", "chars", "preview"}."""
+
     def __init__(self, path: Path):
         self.fh = open(path, "w", encoding="utf-8")
         self.counts: dict[str, int] = {}
+        self.reasons: dict[str, dict] = {}
         self.stored = 0
 
-    def add(self, reason: str, record: dict) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
+    def add(self, reason: dict, record: dict) -> None:
+        key = reason["key"]
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.reasons.setdefault(key, reason)
         if self.stored < MAX_DROPPED_KEPT:
             self.stored += 1
             text = record_text(record)
-            self.fh.write(json.dumps({"reason": reason, "origin": record["origin"], "chars": len(text),
-                                      "preview": text[:400]}, ensure_ascii=False) + "\n")
+            self.fh.write(json.dumps({"reason": key, "fields": reason["fields"], "origin": record["origin"],
+                                      "chars": len(text), "preview": text[:400]}, ensure_ascii=False) + "\n")
 
 
 def _batches(files, cfg: CorpusConfig, tally: Tally, tmp: Path) -> Iterator[list[dict]]:
@@ -167,11 +175,11 @@ def first_pass(files, cfg: CorpusConfig, tmp: Path, tally: Tally, count_tokens, 
                 if cfg.dedupe_exact:
                     key = bytes.fromhex(entry["key"])
                     if key in seen_exact:
-                        dropped.add("exact duplicate", json.loads(entry["line"]))
+                        dropped.add(message("drop.exact"), json.loads(entry["line"]))
                         continue
                     seen_exact.add(key)
                 if near is not None and near.seen_similar(entry["sig"]):
-                    dropped.add(f"near duplicate (similarity >= {cfg.near_dup_threshold})", json.loads(entry["line"]))
+                    dropped.add(message("drop.near", t=cfg.near_dup_threshold), json.loads(entry["line"]))
                     continue
                 if entry["tokens"] is not None:
                     fit.add(entry["cjk"], entry["chars"], entry["tokens"])
@@ -299,14 +307,7 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
         kept, _, dropped, fit = first_pass(files, cfg, tmp, tally, count_tokens,
                                                 token_sampling(total_bytes, cfg, count_tokens),
                                                 worker_count(total_bytes, count_tokens, workers))
-        if tally.rows_seen:
-            valid = tally.rows_seen - sum(tally.rows_skipped.values())
-            if valid < cfg.min_valid_share * tally.rows_seen:
-                reasons = "; ".join(f"{n} rows: {why}" for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1]))
-                raise CorpusError("corpus.rows_invalid", valid=valid, seen=tally.rows_seen, mode=cfg.mode,
-                                  share=cfg.min_valid_share, reasons=reasons)
-        if len(kept) == 0:
-            raise CorpusError("corpus.nothing_left", dropped=", ".join(f"{v} {k}" for k, v in dropped.counts.items()) or "-")
+        _check_something_left(cfg, tally, kept, dropped)
         previous = previous_version(root, cfg.name)
         plan, kept, is_val = choose_validation(tmp, kept, fit, cfg, count_tokens is not None,
                                                previous[1] if previous else None)
@@ -322,35 +323,55 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
         if previous and (plan.method == "documents" or plan.held_again):
             split_summary["follows"] = previous[0]  # held out what that version held out, where it could
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
-        manifest = {
-            "name": cfg.name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "mode": cfg.mode,
-            "settings": to_dict(cfg),
-            "sources": tally.sources,
-            "passed_over": tally.passed_over,
-            "rows": {"seen": tally.rows_seen, "skipped": tally.rows_skipped},
-            "rules": tally.rules,
-            "documents": stats["train_documents"] + stats["val_documents"],
-            "train_documents": stats["train_documents"],
-            "val_documents": stats["val_documents"],
-            "split": split_summary,
-            "warnings": warnings,
-            "characters": stats["characters"],
-            "cjk_share": round(stats["cjk_characters"] / max(stats["characters"], 1), 4),
-            "dropped": dropped.counts,
-            "length_histogram": {"unit": "tokens" if count_tokens else "characters",
-                                 "upper_edges": HISTOGRAM_EDGES[1:] + ["more"], "counts": stats["histogram"]},
-            "ingest_seconds": round(time.time() - started, 2),
-        }
-        if count_tokens:
-            estimated = stats["estimated_documents"]
-            manifest["tokens"] = {**stats["tokens"], "tokenizer": tokenizer_name,
-                                  "counted": "exact" if not estimated else
-                                  f"exact for {manifest['documents'] - estimated} sampled documents, estimated from "
-                                  f"characters for {estimated}"}
+        manifest = _manifest(cfg, tally, stats, dropped, split_summary, warnings, count_tokens, tokenizer_name)
+        manifest["ingest_seconds"] = round(time.time() - started, 2)
         commit_version(root, cfg.name, tmp, manifest)
         return manifest
     except BaseException:
         discard(tmp)
         raise
+
+
+def _check_something_left(cfg: CorpusConfig, tally: Tally, kept, dropped: Dropped) -> None:
+    """Refuse a corpus where most rows were unusable or nothing was kept, saying why."""
+    if tally.rows_seen:
+        valid = tally.rows_seen - sum(tally.rows_skipped.values())
+        if valid < cfg.min_valid_share * tally.rows_seen:
+            reasons = "; ".join(f"{n} rows: {why}" for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1]))
+            raise CorpusError("corpus.rows_invalid", valid=valid, seen=tally.rows_seen, mode=cfg.mode,
+                              share=cfg.min_valid_share, reasons=reasons)
+    if len(kept) == 0:
+        raise CorpusError("corpus.nothing_left", dropped=", ".join(
+            f"{v} {render('en', dropped.reasons[k])}" for k, v in dropped.counts.items()) or "-")
+
+
+def _manifest(cfg: CorpusConfig, tally: Tally, stats: dict, dropped: Dropped, split_summary: dict, warnings: list,
+              count_tokens, tokenizer_name: str) -> dict:
+    manifest = {
+        "name": cfg.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "mode": cfg.mode,
+        "settings": to_dict(cfg),
+        "sources": tally.sources,
+        "passed_over": tally.passed_over,
+        "rows": {"seen": tally.rows_seen, "skipped": tally.rows_skipped},
+        "rules": tally.rules,
+        "documents": stats["train_documents"] + stats["val_documents"],
+        "train_documents": stats["train_documents"],
+        "val_documents": stats["val_documents"],
+        "split": split_summary,
+        "warnings": warnings,
+        "characters": stats["characters"],
+        "cjk_share": round(stats["cjk_characters"] / max(stats["characters"], 1), 4),
+        "dropped": dropped.counts,
+        "drop_reasons": dropped.reasons,
+        "length_histogram": {"unit": "tokens" if count_tokens else "characters",
+                             "upper_edges": HISTOGRAM_EDGES[1:] + ["more"], "counts": stats["histogram"]},
+    }
+    if count_tokens:
+        estimated = stats["estimated_documents"]
+        manifest["tokens"] = {**stats["tokens"], "tokenizer": tokenizer_name,
+                              "counted": "exact" if not estimated else
+                              f"exact for {manifest['documents'] - estimated} sampled documents, estimated from "
+                              f"characters for {estimated}"}
+    return manifest

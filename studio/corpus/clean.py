@@ -16,6 +16,35 @@ RULE_LABELS = {  # switch in CorpusConfig -> what the corpus report calls its co
     "strip_page_furniture": "page headers, footers and numbers removed (lines)",
     "chunk_chars": "long documents cut into pieces",
 }
+# Why an item was dropped: a message key (studio/messages.py) and its values. The manifest counts
+# dropped items by key ("dropped": {"drop.near": 2}) and keeps each key's message beside the counts
+# ("drop_reasons": {"drop.near": {"key": "drop.near", "fields": {"t": 0.85}}}); dropped.jsonl
+# names the key and its fields on every line. Manifests written before the keys counted by the
+# English sentence; `drop_reason` reads both.
+_OLD_DROP_REASONS = [(r"exact duplicate", "drop.exact"), (r"near duplicate \(similarity >= (?P<t>[\d.]+)\)", "drop.near"),
+                     (r"shorter than (?P<n>\d+) characters", "drop.short"), (r"longer than (?P<n>\d+) characters", "drop.long")]
+
+
+def drop_reason(manifest: dict, reason: str) -> dict | str:
+    """The message a key of `manifest["dropped"]` stands for (render it with messages.render); an
+    older manifest's English reason as the same message; anything else as it is."""
+    if reason in manifest.get("drop_reasons", {}):
+        return manifest["drop_reasons"][reason]
+    for pattern, key in _OLD_DROP_REASONS:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            return {"key": key, "fields": found.groupdict()}
+    return reason
+
+
+def dropped_item_reason(item: dict) -> dict | str:
+    """The message of one line of dropped.jsonl ({"reason": key, "fields": values}, or an older
+    line's English reason)."""
+    if "fields" in item:
+        return {"key": item["reason"], "fields": item["fields"]}
+    return drop_reason({}, item["reason"])
+
+
 _CJK = r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _SENTENCE_END = tuple('.!?;:"\'”’」』)）。！？；：…—')
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?\s*(?:(?:of|/)\s*\d{1,4})?\s*$|^\s*第\s*\d{1,4}\s*页\s*$", re.I)

@@ -14,6 +14,7 @@ from studio.corpus import clean
 from studio.corpus.clean import RULE_LABELS
 from studio.corpus.dedupe import exact_key, signature
 from studio.corpus.paragraphs import chunk_paragraphs
+from studio.messages import message
 
 
 def record_text(record: dict) -> str:
@@ -62,7 +63,7 @@ def sampled_for_tokens(key: str, every: int) -> bool:
 
 
 def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens, token_every: int) -> tuple[list[list[dict]], dict]:
-    """Each record -> its pieces, each {"piece", "drop": reason} or {"drop": None, "line" (its JSON
+    """Each record -> its pieces, each {"piece", "drop": reason (a message() dict)} or {"drop": None, "line" (its JSON
     line), "key", "sig", "chars", "cjk", "tokens"}.
     Returns (per-record piece lists, rule counts)."""
     rules: Counter = Counter()  # rule label -> items it changed, merged into the ingest's tally
@@ -78,10 +79,10 @@ def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens, token_ev
         for piece in pieces:
             text = record_text(piece)
             if len(text) < cfg.min_chars:
-                entries.append({"piece": piece, "drop": f"shorter than {cfg.min_chars} characters"})
+                entries.append({"piece": piece, "drop": message("drop.short", n=cfg.min_chars)})
                 continue
             if len(text) > cfg.max_chars:
-                entries.append({"piece": piece, "drop": f"longer than {cfg.max_chars} characters"})
+                entries.append({"piece": piece, "drop": message("drop.long", n=cfg.max_chars)})
                 continue
             entry = {"drop": None, "line": json.dumps(piece, ensure_ascii=False) + "\n",
                      "key": exact_key(text), "chars": len(text),

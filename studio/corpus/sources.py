@@ -15,6 +15,7 @@ from typing import Iterator
 from studio.corpus import bounded, readers, tabular
 from studio.corpus.clean import RULE_LABELS, strip_page_furniture
 from studio.corpus.decode import CorpusError
+from studio.messages import message
 
 MAX_DEPTH = 3
 
@@ -107,7 +108,7 @@ def _source(tally: Tally, path: Path, display: str, encoding: str) -> dict:
 
 def _iter_zip(path: Path, display: str, cfg, tally: Tally, scratch: Path, depth: int) -> Iterator[dict]:
     if depth >= MAX_DEPTH:
-        raise CorpusError(f"{display}: archives nested more than {MAX_DEPTH} deep are refused")
+        raise CorpusError("corpus.nested", file=display, depth=MAX_DEPTH)
     with bounded.check_zip_bounds(path, display) as archive:
         for info in archive.infolist():
             name = info.filename
@@ -116,11 +117,11 @@ def _iter_zip(path: Path, display: str, cfg, tally: Tally, scratch: Path, depth:
                 continue
             where = f"{display}/{name}"
             if name.startswith(("/", "\\")) or ".." in parts or ":" in name.split("/")[0]:
-                tally.passed_over.append({"file": where, "reason": "unsafe path (absolute or '..'): not read"})
+                tally.passed_over.append({"file": where, "reason": message("passed.unsafe")})
                 continue
             suffix = PurePosixPath(name).suffix.lower()
             if parts[0] == "__MACOSX" or parts[-1].startswith(".") or suffix not in readers.SUPPORTED:
-                tally.passed_over.append({"file": where, "reason": "not a supported file type"})
+                tally.passed_over.append({"file": where, "reason": message("passed.type")})
                 continue
             folder = Path(tempfile.mkdtemp(dir=scratch, prefix="member-"))
             try:

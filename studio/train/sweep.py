@@ -5,21 +5,34 @@ awaited one after another, because there is one training slot per machine.
 
 Sweeps live in <data>/sweeps/<id>/: sweep.json (what was asked) and trials.jsonl (one line per
 finished trial: number, parameters, run id, state, validation loss).
+
+This module starts no run itself: whoever drives a sweep (the service) hands `run` the function
+that starts a training run, and `start_detached` the command line of the driving process, so the
+sweep sits below the service and never imports it.
 """
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from pathlib import Path
 
 from studio import jobs, runs
+from studio.jsonio import append_jsonl, read_json, read_jsonl, write_json_atomic
+from studio.messages import Keyed
 from studio.paths import check_name
 
 SAMPLERS = ("tpe", "random", "grid")
 # The space the guides tune first. Grid values are the points a grid walks; TPE and random
 # sample the learning rate on a log scale between the ends.
 SPACE = {"learning_rate": [2e-4, 5e-4, 1e-3, 2e-3], "lora_r": [8, 16, 32], "epochs": [1, 2, 3]}
+
+
+class SweepRefused(Keyed, ValueError):
+    """A sweep asked for with settings it cannot run with."""
+
+
+class SweepMissing(Keyed, FileNotFoundError):
+    """A sweep id with no sweep.json behind it."""
 
 
 def sweeps_dir(root: Path) -> Path:
@@ -29,23 +42,20 @@ def sweeps_dir(root: Path) -> Path:
 def create(root: Path, corpus: str, preset: str, trials: int, sampler: str, trial_steps: int,
            overrides: list[str] | None = None) -> str:
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler '{sampler}' is not one of {', '.join(SAMPLERS)}")
+        raise SweepRefused("sweep.sampler", sampler=sampler, samplers=", ".join(SAMPLERS))
     if trials < 1:
-        raise ValueError("trials must be at least 1")
+        raise SweepRefused("sweep.trials")
     sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{check_name(corpus, 'corpus name')[:24]}-sweep-{secrets.token_hex(2)}"
     folder = sweeps_dir(root) / sweep_id
     folder.mkdir(parents=True)
-    runs.write_json_atomic(folder / "sweep.json", {
+    write_json_atomic(folder / "sweep.json", {
         "sweep_id": sweep_id, "corpus": corpus, "preset": preset, "trials": trials, "sampler": sampler,
         "trial_steps": trial_steps, "overrides": overrides or [], "space": SPACE, "created": time.time()})
     return sweep_id
 
 
 def read_trials(root: Path, sweep_id: str) -> list[dict]:
-    path = sweeps_dir(root) / check_name(sweep_id, "sweep id") / "trials.jsonl"
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(sweeps_dir(root) / check_name(sweep_id, "sweep id") / "trials.jsonl")
     finished = [r for r in rows if r.get("val_loss") is not None]
     best = min(finished, key=lambda r: r["val_loss"]) if finished else None
     for r in rows:
@@ -57,8 +67,7 @@ def list_sweeps(root: Path) -> list[dict]:
     base = sweeps_dir(root)
     if not base.exists():
         return []
-    return [json.loads((p / "sweep.json").read_text(encoding="utf-8")) for p in sorted(base.iterdir(), reverse=True)
-            if (p / "sweep.json").exists()]
+    return [read_json(p / "sweep.json") for p in sorted(base.iterdir(), reverse=True) if (p / "sweep.json").exists()]
 
 
 def _sampler(name: str, seed: int):
@@ -90,7 +99,9 @@ def run(root: Path, sweep_id: str, start_training, on_trial=None) -> list[dict]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder = sweeps_dir(root) / check_name(sweep_id, "sweep id")
-    spec = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
+    spec = read_json(folder / "sweep.json")
+    if spec is None:
+        raise SweepMissing("sweep.missing", sweep=sweep_id, folder=str(sweeps_dir(root)))
 
     def objective(trial) -> float:
         params = _suggest(trial, spec["sampler"])
@@ -102,13 +113,12 @@ def run(root: Path, sweep_id: str, start_training, on_trial=None) -> list[dict]:
         try:
             row["run_id"] = start_training(spec["corpus"], spec["preset"], overrides)
             final = jobs.wait(root, row["run_id"])
-            row["state"] = final["state"]
-            if final["state"] == runs.COMPLETED:
+            row["state"] = final.state.value
+            if final.state == runs.COMPLETED:
                 row["val_loss"] = runs.read_eval(runs.run_dir(root, row["run_id"]))["tuned"]["loss"]
         except (ValueError, RuntimeError) as e:
             row["error"] = str(e)
-        with open(folder / "trials.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_jsonl(folder / "trials.jsonl", row)
         if on_trial:
             on_trial(row)
         if row["val_loss"] is None:
@@ -121,26 +131,17 @@ def run(root: Path, sweep_id: str, start_training, on_trial=None) -> list[dict]:
     return read_trials(root, sweep_id)
 
 
-def start_detached(root: Path, sweep_id: str) -> int:
-    """Drive the sweep from its own process (like a training worker), so closing the UI does not stop it."""
+def start_detached(root: Path, sweep_id: str, command: list[str]) -> int:
+    """Drive the sweep from its own process (like a training worker), so closing the UI does not
+    stop it; `command` is that process's command line (the service's: `python -m studio sweep-drive`)."""
     import os
     import subprocess
-    import sys
 
     from studio.paths import PROJECT_ROOT
 
     folder = sweeps_dir(root) / check_name(sweep_id, "sweep id")
     with open(folder / "driver.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "studio.train.sweep", str(root), sweep_id], cwd=PROJECT_ROOT,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     return proc.pid
-
-
-if __name__ == "__main__":
-    import sys
-
-    from studio import service
-
-    data_root, sweep = Path(sys.argv[1]), sys.argv[2]
-    run(data_root, sweep, lambda corpus, preset, overrides: service.start_training(data_root, corpus, preset, overrides))

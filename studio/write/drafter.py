@@ -17,7 +17,6 @@ the memory it needs (KV cache, logits, weights not yet loaded) is free.
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import secrets
 import threading
@@ -29,7 +28,8 @@ from typing import Iterator
 from studio import runs
 from studio.adapters import BASE, AdapterRefused, Source, adapter_folder, parse_source  # noqa: F401 (re-exported)
 from studio.config import GenConfig
-from studio.messages import message
+from studio.jsonio import append_jsonl, read_jsonl
+from studio.messages import Keyed, message
 
 MODES = ("continue", "instruct", "summarize")
 MAX_TUNED_PANES = 3
@@ -38,6 +38,14 @@ SUMMARIZE_TEMPLATE = "Summarize the following text.\n\n{prompt}"
 GPU_POLL_S = 2.0  # how often a queued draft looks at the GPU's free memory again
 GPU_WAIT_LIMIT_S = 900.0  # a queued draft gives up after this, with a message
 GPU_HEADROOM_BYTES = 256 << 20  # CUDA context, allocator slack and the sampling buffers
+
+
+class DraftRefused(Keyed, ValueError):
+    """A draft that cannot start as asked (no panes, a mode that does not exist, an empty prompt)."""
+
+
+class DraftFailed(Keyed, RuntimeError):
+    """A draft that started but could not finish: the GPU has no room for it."""
 
 
 def checkpoints_of(root: Path, run_id: str) -> list[dict]:
@@ -121,19 +129,17 @@ def free_gpu_bytes(device: str) -> int:
 
 
 def wait_for_gpu_memory(device: str, need: int, stop: threading.Event, free=free_gpu_bytes,
-                        poll_s: float = GPU_POLL_S, limit_s: float = GPU_WAIT_LIMIT_S) -> Iterator[str]:
+                        poll_s: float = GPU_POLL_S, limit_s: float = GPU_WAIT_LIMIT_S) -> Iterator[dict]:
     """Queue a draft until `need` bytes are free on `device`, yielding a message each time it looks.
-    A training run sharing the GPU releases memory when it ends; Stop ends the wait."""
+    A training run sharing the GPU releases memory when it ends; Stop ends the wait. The messages
+    are `message()` dicts (studio/messages.py), rendered in the reader's language."""
     waited = 0.0
     while (available := free(device)) < need:
         if stop.is_set():
             return
         if waited >= limit_s:
-            raise RuntimeError(f"drafting needs {need / 2**30:.1f} GiB of GPU memory and only {available / 2**30:.1f} GiB "
-                               f"was free for {limit_s / 60:.0f} minutes (a training run holds it): draft when the run "
-                               "ends, or with fewer panes, drafts per pane or tokens")
-        yield (f"queued: drafting needs {need / 2**30:.1f} GiB of GPU memory, {available / 2**30:.1f} GiB is free "
-               "(a training run holds the rest); the draft starts when enough is free")
+            raise DraftFailed("draft.gpu_gave_up", need=need / 2**30, free=available / 2**30, minutes=limit_s / 60)
+        yield message("draft.gpu_queued", need=need / 2**30, free=available / 2**30)
         stop.wait(poll_s)
         waited += poll_s
 
@@ -177,7 +183,7 @@ class Drafter:
         self._key, self._adapters = key, OrderedDict()
 
     def _wait_for_memory(self, model_name: str, quantization: str, device_preference: str, rows: int,
-                         tokens: int, stop: threading.Event) -> Iterator[str]:
+                         tokens: int, stop: threading.Event) -> Iterator[dict]:
         """On a GPU, queue until the draft fits next to whatever else holds memory (a training run)."""
         from studio.estimate import WEIGHT_BYTES
         from studio.models import model_facts, pick_device
@@ -215,17 +221,13 @@ class Drafter:
         (no draft runs meanwhile) for a measurement such as the bias probe."""
         source = parse_source(source_text)
         if not source.run_id:
-            raise AdapterRefused("pick a tuned run: the measurement compares it with its base")
+            raise AdapterRefused("draft.pick_tuned")
         with self._lock:
             model_name, quantization, device, _ = self._base_for([source], None)
             self._ensure_base(model_name, quantization, device)
             self._ensure_adapter(source, {source.key})
             self.model.set_adapter(source.key)
             yield self.model, self.tokenizer, self.device
-
-    @property
-    def cached_adapters(self) -> list[str]:
-        return list(self._adapters)
 
     def _base_for(self, sources: list[Source], model: str | None) -> tuple[str, str, str, dict]:
         """The base model every pane shares, and the first tuned run's config (for templates)."""
@@ -239,8 +241,7 @@ class Drafter:
         configs = [runs.read_config(runs.run_dir(self.root, s.run_id)) for s in tuned]
         models = {c.model for c in configs}
         if len(models) > 1:
-            raise ValueError(f"the picked runs were trained on different base models ({', '.join(sorted(models))}); "
-                             "panes share one base: pick runs of the same model")
+            raise DraftRefused("draft.mixed_bases", models=", ".join(sorted(models)))
         first = configs[0]
         return first.model, first.quantization, first.device, {
             "chat_template": first.chat_template, "prompt_template": first.prompt_template}
@@ -250,11 +251,9 @@ class Drafter:
         from studio.train.formatting import prompt_text
 
         if mode not in MODES:
-            raise ValueError(f"mode '{mode}': choose one of {', '.join(MODES)}")
+            raise DraftRefused("draft.mode", mode=mode, modes=", ".join(MODES))
         if not text.strip():
-            raise ValueError({"continue": "the prompt is empty: write the opening you want continued",
-                              "instruct": "the request is empty: write what you want written",
-                              "summarize": "the document is empty: paste the text to summarize"}[mode])
+            raise DraftRefused(f"draft.empty_{mode}")
         if mode == "continue":
             return text
         template = templates.get("prompt_template", "{prompt}")
@@ -266,22 +265,25 @@ class Drafter:
         return prompt_text(record, self.tokenizer, templates.get("chat_template", "tokenizer"), template)
 
     # -- drafting -----------------------------------------------------------------------
+    def _check_panes(self, panes: list[str]) -> list[Source]:
+        """The panes as sources, refused before anything loads."""
+        sources = [parse_source(p) for p in panes]
+        if not sources:
+            raise DraftRefused("draft.no_panes")
+        if len({s.key for s in sources}) != len(sources):
+            raise DraftRefused("draft.twice")
+        if sum(1 for s in sources if s.run_id) > MAX_TUNED_PANES:
+            raise DraftRefused("draft.too_many", n=MAX_TUNED_PANES)
+        for s in sources:
+            if s.run_id:
+                adapter_folder(self.root, s)
+        return sources
+
     def stream(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
                stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> Iterator[dict]:
         """Draft `prompt` in every pane in one batched generate call, yielding the texts so far
         as they grow; the last item has `done` set and, with `save`, is kept in drafts/drafts.jsonl."""
-        import torch
-
-        sources = [parse_source(p) for p in panes]
-        if not sources:
-            raise ValueError("no panes: pick the base model and/or at least one tuned run")
-        if len({s.key for s in sources}) != len(sources):
-            raise ValueError("the same model is picked twice: pick different runs or checkpoints")
-        if sum(1 for s in sources if s.run_id) > MAX_TUNED_PANES:
-            raise ValueError(f"at most {MAX_TUNED_PANES} tuned panes at once")
-        for s in sources:
-            if s.run_id:
-                adapter_folder(self.root, s)  # refuse before any loading
+        sources = self._check_panes(panes)
         stop = stop or threading.Event()
         model_name, quantization, device, templates = self._base_for(sources, model)
         if not self._lock.acquire(blocking=False):
@@ -301,70 +303,86 @@ class Drafter:
                 if s.run_id:
                     self._ensure_adapter(s, keep)
             text = self.prompt_for(mode, prompt, templates)
-            tok = self.tokenizer
-            enc = tok([text] * len(rows), return_tensors="pt", add_special_tokens=mode == "continue").to(self.device)
-            out: queue.Queue = queue.Queue()
-            streamer = RowStreamer(tok, len(rows), out)
-            sampling = gen.temperature > 0
-            kwargs = dict(
-                **enc, max_new_tokens=gen.max_new_tokens, do_sample=sampling,
-                temperature=gen.temperature if sampling else None, top_p=gen.top_p if sampling else None,
-                top_k=(gen.top_k or None) if sampling else None, repetition_penalty=gen.repetition_penalty,
-                pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-                streamer=streamer, stopping_criteria=stop_criteria(stop), use_cache=True)
-            names = [s.key if s.run_id else BASE for s in rows]
-            adapters = contextlib.nullcontext()
-            if self._adapters and len(set(names)) > 1:
-                kwargs["adapter_names"] = names  # a mixed batch: PEFT routes each row to its adapter
-            elif self._adapters and names[0] == BASE:
-                adapters = self.model.disable_adapter()
-            elif self._adapters:
-                self.model.set_adapter(names[0])  # one adapter for every row: no per-row routing cost
-
-            def generate():
-                try:
-                    torch.manual_seed(gen.seed)
-                    with torch.inference_mode(), adapters:
-                        self.model.generate(**kwargs)
-                    out.put(("done", None))
-                except BaseException as exc:  # noqa: BLE001 - handed to the reading side
-                    out.put(("error", exc))
-
             started = time.time()
-            first_token = None
-            worker = threading.Thread(target=generate, daemon=True)
-            worker.start()
-            kind = ""
-            try:
-                while kind != "done":
-                    kind, value = out.get()
-                    while kind == "tokens" and not out.empty():  # a slow reader gets the newest texts only
-                        kind, value = out.get()
-                    if kind == "tokens":
-                        first_token = first_token or time.time() - started
-                        yield self._snapshot(rows, value, False)
-                    elif kind == "error":
-                        if "out of memory" in str(value).lower():
-                            raise RuntimeError("the GPU is out of memory for drafting (a training run may hold it): "
-                                               "draft again when the run ends, or with fewer panes or tokens") from value
-                        raise value
-            finally:
-                if kind != "done":
-                    stop.set()  # the reader left early (an error, a closed page): end generation now
-                worker.join()
-            seconds = time.time() - started
-            result = self._snapshot(rows, streamer.texts(final=True), True)
-            new_tokens = sum(len(t) for t in streamer.tokens)
-            result.update(
-                id=time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2), time=time.time(), mode=mode, prompt=prompt,
-                prompt_text=text, settings=gen.__dict__, seconds=round(seconds, 2), stopped=stop.is_set(),
-                first_token_s=round(first_token or seconds, 3), tokens=new_tokens,
-                tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0, device=self.device, weights=self.weights)
+            streamer, first_token = yield from self._generate(rows, text, mode, gen, stop)
+            result = self._result(rows, streamer, time.time() - started, first_token)
+            result.update(mode=mode, prompt=prompt, prompt_text=text, settings=gen.__dict__, stopped=stop.is_set())
             if save:
                 self._save(result)
             yield result
         finally:
             self._lock.release()
+
+    def _generation_args(self, rows: list[Source], text: str, mode: str, gen: GenConfig, stop: threading.Event,
+                         streamer: RowStreamer) -> tuple[dict, contextlib.AbstractContextManager]:
+        """The `generate` arguments of one batch, and the adapter context its rows need."""
+        tok = self.tokenizer
+        enc = tok([text] * len(rows), return_tensors="pt", add_special_tokens=mode == "continue").to(self.device)
+        sampling = gen.temperature > 0
+        kwargs = dict(
+            **enc, max_new_tokens=gen.max_new_tokens, do_sample=sampling,
+            temperature=gen.temperature if sampling else None, top_p=gen.top_p if sampling else None,
+            top_k=(gen.top_k or None) if sampling else None, repetition_penalty=gen.repetition_penalty,
+            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+            streamer=streamer, stopping_criteria=stop_criteria(stop), use_cache=True)
+        names = [s.key if s.run_id else BASE for s in rows]
+        adapters = contextlib.nullcontext()
+        if self._adapters and len(set(names)) > 1:
+            kwargs["adapter_names"] = names  # a mixed batch: PEFT routes each row to its adapter
+        elif self._adapters and names[0] == BASE:
+            adapters = self.model.disable_adapter()
+        elif self._adapters:
+            self.model.set_adapter(names[0])  # one adapter for every row: no per-row routing cost
+        return kwargs, adapters
+
+    def _generate(self, rows: list[Source], text: str, mode: str, gen: GenConfig, stop: threading.Event):
+        """Generate in a thread, yielding a snapshot of the texts as tokens come; returns the
+        streamer (every token) and the seconds to the first token."""
+        import torch
+
+        out: queue.Queue = queue.Queue()
+        streamer = RowStreamer(self.tokenizer, len(rows), out)
+        kwargs, adapters = self._generation_args(rows, text, mode, gen, stop, streamer)
+
+        def generate():
+            try:
+                torch.manual_seed(gen.seed)
+                with torch.inference_mode(), adapters:
+                    self.model.generate(**kwargs)
+                out.put(("done", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading side
+                out.put(("error", exc))
+
+        started, first_token = time.time(), None
+        worker = threading.Thread(target=generate, daemon=True)
+        worker.start()
+        kind = ""
+        try:
+            while kind != "done":
+                kind, value = out.get()
+                while kind == "tokens" and not out.empty():  # a slow reader gets the newest texts only
+                    kind, value = out.get()
+                if kind == "tokens":
+                    first_token = first_token or time.time() - started
+                    yield self._snapshot(rows, value, False)
+                elif kind == "error":
+                    if "out of memory" in str(value).lower():
+                        raise DraftFailed("draft.gpu_oom") from value
+                    raise value
+        finally:
+            if kind != "done":
+                stop.set()  # the reader left early (an error, a closed page): end generation now
+            worker.join()
+        return streamer, first_token
+
+    def _result(self, rows: list[Source], streamer: RowStreamer, seconds: float, first_token: float | None) -> dict:
+        result = self._snapshot(rows, streamer.texts(final=True), True)
+        new_tokens = sum(len(t) for t in streamer.tokens)
+        result.update(
+            id=time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2), time=time.time(), seconds=round(seconds, 2),
+            first_token_s=round(first_token or seconds, 3), tokens=new_tokens,
+            tokens_per_s=round(new_tokens / seconds, 1) if seconds else 0.0, device=self.device, weights=self.weights)
+        return result
 
     @staticmethod
     def _snapshot(rows: list[Source], texts: list[str], done: bool) -> dict:
@@ -378,8 +396,7 @@ class Drafter:
     def _save(self, result: dict) -> None:
         folder = self.root / "drafts"
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "drafts.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(result, ensure_ascii=False) + "\n")
+        append_jsonl(folder / "drafts.jsonl", result)
 
     def draft(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
               stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> dict:
@@ -397,8 +414,5 @@ class Drafter:
 
 
 def read_drafts(root: Path, draft_id: str | None = None) -> list[dict]:
-    path = root / "drafts" / "drafts.jsonl"
-    if not path.exists():
-        return []
-    found = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    found = read_jsonl(root / "drafts" / "drafts.jsonl")
     return [d for d in found if d["id"] == draft_id] if draft_id else found

@@ -7,19 +7,19 @@ still settle it), until the pick. Each pick appends one line to
 """
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from pathlib import Path
 
-from studio import runs
+from studio.jsonio import append_jsonl, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+from studio.messages import Keyed
 from studio.write.drafter import read_drafts
 
 PICKS = ("A", "B", "tie")
 
 
-class JudgingError(ValueError):
-    pass
+class JudgingError(Keyed, ValueError):
+    """A pick that cannot be judged or recorded; keyed in studio/messages.py (English and Chinese)."""
 
 
 def feedback_dir(root: Path) -> Path:
@@ -35,21 +35,21 @@ def start_duel(root: Path, draft_id: str, pair: tuple[str, str] | None = None) -
     panes' sources; by default the base against the first tuned pane."""
     found = read_drafts(root, draft_id)
     if not found:
-        raise JudgingError(f"no finished drafts with id {draft_id}: draft first, then judge")
+        raise JudgingError("judge.no_drafts", id=draft_id)
     record = found[-1]
     panes = {p["source"]: p for p in record["panes"]}
     if len(panes) < 2:
-        raise JudgingError("a blind comparison needs two panes: draft with the base and a tuned run")
+        raise JudgingError("judge.two_panes")
     names = list(pair) if pair else list(panes)[:2]
     if len(set(names)) != 2 or any(n not in panes for n in names):
-        raise JudgingError(f"pick two different panes of this comparison ({', '.join(panes)})")
+        raise JudgingError("judge.pick_panes", panes=", ".join(panes))
     secrets.SystemRandom().shuffle(names)
     # the pending duel keeps what the judgement needs, so judging never re-reads the drafts log
     duel = {"duel": secrets.token_hex(8), "created": time.time(), "sides": {"A": panes[names[0]], "B": panes[names[1]]},
             **{k: record[k] for k in ("id", "prompt", "prompt_text", "mode", "settings")}}
     pending = feedback_dir(root) / "pending"
     pending.mkdir(parents=True, exist_ok=True)
-    runs.write_json_atomic(pending / f"{duel['duel']}.json", duel)
+    write_json_atomic(pending / f"{duel['duel']}.json", duel)
     # what the writer sees: texts only; the first draft of each pane
     return {"duel": duel["duel"], "A": panes[names[0]]["drafts"][0], "B": panes[names[1]]["drafts"][0]}
 
@@ -57,13 +57,13 @@ def start_duel(root: Path, draft_id: str, pair: tuple[str, str] | None = None) -
 def judge(root: Path, duel_id: str, pick: str) -> dict:
     """Record the writer's pick ("A", "B" or "tie") and reveal which model wrote which side."""
     if pick not in PICKS:
-        raise JudgingError(f"pick '{pick}': choose A, B or tie")
+        raise JudgingError("judge.pick", pick=pick)
     if not duel_id.isalnum():
-        raise JudgingError("unknown comparison: start a blind comparison first")
+        raise JudgingError("judge.unknown")
     path = feedback_dir(root) / "pending" / f"{duel_id}.json"
     if not path.exists():
-        raise JudgingError("this blind comparison was already judged or never started: start a new one")
-    record = json.loads(path.read_text(encoding="utf-8"))
+        raise JudgingError("judge.settled")
+    record = read_json(path)
     a, b = record["sides"]["A"], record["sides"]["B"]
     chosen, rejected = (a, b) if pick in ("A", "tie") else (b, a)
     line = {
@@ -75,17 +75,13 @@ def judge(root: Path, duel_id: str, pick: str) -> dict:
         "settings": record["settings"], "draft_id": record["id"],
     }
     preferences_path(root).parent.mkdir(parents=True, exist_ok=True)
-    with open(preferences_path(root), "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    append_jsonl(preferences_path(root), line)
     path.unlink()
     return {"pick": pick, "A": a["label"], "B": b["label"], "line": line}
 
 
 def read_preferences(root: Path) -> list[dict]:
-    path = preferences_path(root)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(preferences_path(root))
 
 
 def win_rates(root: Path) -> list[dict]:
@@ -119,10 +115,8 @@ def dpo_pairs(root: Path) -> list[dict]:
 def export_dpo(root: Path, path: Path | None = None) -> Path:
     pairs = dpo_pairs(root)
     if not pairs:
-        raise JudgingError("no preference pairs yet (ties give none): judge a few blind comparisons first")
+        raise JudgingError("judge.no_pairs")
     path = path or feedback_dir(root) / "dpo-pairs.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
-    tmp.replace(path)
+    write_jsonl_atomic(path, pairs)
     return path
