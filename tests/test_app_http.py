@@ -3,8 +3,10 @@ every write endpoint, uploads over the limit and file routes outside the app are
 logins are required when set, and `--share` with no network prints the password and why the
 link failed, and keeps serving."""
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -17,6 +19,7 @@ from test_drafter import root, trained, trained_run  # noqa: F401 - fixtures
 
 WRITE_ENDPOINTS = {"ingest", "ingest_sample", "start", "start_sweep", "handler", "delete", "ask_delete", "export_zip",
                    "export_merged", "export_dpo", "train_dpo", "start_duel", "judge"}
+SHARE_DEADLINE_S = 240  # app.py --share: start, fail to reach the share server, say so
 
 
 @pytest.fixture
@@ -38,15 +41,26 @@ def api_names(url: str, **kw) -> set[str]:
     return {d.get("api_name") for d in httpx.get(f"{url}/config", **kw).json()["dependencies"]}
 
 
-def test_demo_mode_has_no_write_endpoint_and_refuses_them_over_http(served, root, trained_run):
+def test_demo_mode_has_no_write_endpoint_and_queues_no_write_call_over_http(served, root, trained_run):
     url = served(demo=True)
     names = api_names(url)
     assert "draft" in names and not names & WRITE_ENDPOINTS
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
     for name in ("start", "ingest", "delete", "export_merged", "train_dpo"):
         reply = httpx.post(f"{url}/gradio_api/call/{name}", json={"data": []})
-        assert reply.status_code >= 400, name
+        assert reply.status_code != 200 and "event_id" not in reply.text, (name, reply.status_code, reply.text[:200])
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing was written
     upload = httpx.post(f"{url}/gradio_api/upload", files={"files": ("story.txt", b"A short story.")})
-    assert upload.status_code >= 400  # demo uploads are capped at zero bytes
+    assert upload.status_code == 413 and "maximum allowed size of 0 bytes" in upload.text  # demo uploads: zero bytes
+
+
+@pytest.mark.xfail(strict=True, reason="a call to an API name the app does not define is answered 500 Internal Server "
+                   "Error (gradio's FnIndexInferError goes uncaught), not 404: the refusal cannot be told from a crash")
+def test_demo_mode_refuses_write_calls_with_a_client_error_not_a_server_error(served):
+    url = served(demo=True)
+    for name in ("start", "ingest", "delete", "export_merged", "train_dpo"):
+        reply = httpx.post(f"{url}/gradio_api/call/{name}", json={"data": []})
+        assert reply.status_code == 404, (name, reply.status_code, reply.text[:200])
 
 
 def test_demo_drafts_only_with_published_runs_whatever_is_sent(served, root, trained_run):
@@ -87,7 +101,9 @@ def test_a_login_is_required_when_set(served):
     url = served(logins=[("writer", "s3cret-words")])
     assert httpx.get(f"{url}/config").status_code == 401
     with httpx.Client() as c:
-        assert c.post(f"{url}/login", data={"username": "writer", "password": "wrong"}).status_code >= 400
+        wrong = c.post(f"{url}/login", data={"username": "writer", "password": "wrong"})
+        assert wrong.status_code == 400 and "Incorrect credentials" in wrong.text, (wrong.status_code, wrong.text[:200])
+        assert c.get(f"{url}/config").status_code == 401  # a wrong password lets nobody in
         assert c.post(f"{url}/login", data={"username": "writer", "password": "s3cret-words"}).status_code == 200
         assert c.get(f"{url}/config").status_code == 200
 
@@ -100,16 +116,19 @@ def test_share_without_network_prints_the_password_and_the_reason_and_keeps_serv
     proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), "--share", "--port", str(port),
                              "--data-dir", str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, cwd=PROJECT_ROOT)
+    lines: queue.Queue = queue.Queue()  # read on a thread: a process that goes silent cannot hang the test
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
     seen = []
     try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
+        deadline = time.time() + SHARE_DEADLINE_S
+        while not any("keeps serving" in line for line in seen):
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.time()))
+            except queue.Empty:
+                pytest.fail(f"app.py --share did not say it keeps serving within {SHARE_DEADLINE_S} s; it printed:\n{''.join(seen)}")
+            if line is None:
+                pytest.fail(f"app.py --share exited ({proc.wait(5)}) before it kept serving:\n{''.join(seen)}")
             seen.append(line)
-            if "keeps serving" in line:
-                break
         output = "".join(seen)
         assert "keeps serving" in output, output
         assert output.count("Password: ") == 1
@@ -120,7 +139,11 @@ def test_share_without_network_prints_the_password_and_the_reason_and_keeps_serv
             assert c.post(f"http://127.0.0.1:{port}/login", data={"username": "studio", "password": password}).status_code == 200
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
 
 
 def test_logins_come_from_auth_and_auth_file_and_a_bad_line_is_named(tmp_path):

@@ -13,7 +13,8 @@ def trained(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("drafter") / "data"
     service.ingest(root, [SAMPLE], "lamp", model=str(tiny_model_dir))
     run_id = service.start_training(root, "lamp", "quick-cpu-demo",
-                                    tiny_overrides(tiny_model_dir, max_steps=6, save_every=2, learning_rate=0.02, quantization="none"))
+                                    tiny_overrides(tiny_model_dir, max_steps=6, save_every=2, eval_every=2, learning_rate=0.02,
+                                                   quantization="none"))
     assert jobs.wait(root, run_id, timeout=120).state == "completed"
     return root, run_id
 
@@ -154,7 +155,11 @@ def test_checkpoints_are_listed_with_their_validation_loss(root, trained_run):
 
     found = checkpoints_of(root, trained_run)
     assert [c["source"] for c in found] == [f"{trained_run}@step-2", f"{trained_run}@step-4", trained_run]
-    assert found[-1]["final"]
+    assert [c["step"] for c in found] == [2, 4, 6] and found[-1]["final"]
+    # the fixture validates every 2 steps: each checkpoint carries the loss measured at its own step
+    measured = {e["step"]: e["val_loss"] for e in runs.read_events(runs.run_dir(root, trained_run)) if e["kind"] == "eval"}
+    assert {0, 2, 4, 6} <= set(measured) and len(set(measured.values())) > 1  # the loss moved between validations
+    assert [c["val_loss"] for c in found[:-1]] == [measured[2], measured[4]]
 
 
 def test_a_draft_on_a_busy_gpu_is_queued_until_memory_frees_and_stop_ends_the_wait():

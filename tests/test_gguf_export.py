@@ -116,9 +116,79 @@ def test_what_cannot_be_written_is_refused_by_name(smollm_tokenizer_dir, tiny_mo
     assert not (tmp_path / "x.gguf").exists()
 
 
+# llama.cpp's own tensor names (llama.cpp src/llama-arch.cpp), written out here rather than taken from the
+# exporter's name map, and the Hugging Face weight each one holds
+LLAMA_CPP_NAMES = {
+    "token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+    "blk.{i}.attn_norm.weight": "model.layers.{i}.input_layernorm.weight",
+    "blk.{i}.attn_q.weight": "model.layers.{i}.self_attn.q_proj.weight",
+    "blk.{i}.attn_k.weight": "model.layers.{i}.self_attn.k_proj.weight",
+    "blk.{i}.attn_v.weight": "model.layers.{i}.self_attn.v_proj.weight",
+    "blk.{i}.attn_output.weight": "model.layers.{i}.self_attn.o_proj.weight",
+    "blk.{i}.ffn_norm.weight": "model.layers.{i}.post_attention_layernorm.weight",
+    "blk.{i}.ffn_gate.weight": "model.layers.{i}.mlp.gate_proj.weight",
+    "blk.{i}.ffn_up.weight": "model.layers.{i}.mlp.up_proj.weight",
+    "blk.{i}.ffn_down.weight": "model.layers.{i}.mlp.down_proj.weight",
+}
+EXTRA_NAMES = {
+    "llama": {},
+    "qwen2": {f"blk.{{i}}.attn_{x}.bias": f"model.layers.{{i}}.self_attn.{x}_proj.bias" for x in "qkv"},
+    "qwen3": {f"blk.{{i}}.attn_{x}_norm.weight": f"model.layers.{{i}}.self_attn.{x}_norm.weight" for x in "qk"},
+}
+
+
+def llama_cpp_row_order(rows: int, heads: int) -> list[int]:
+    """llama.cpp's rope pairs neighbouring rows of each head where Hugging Face's Llama keeps the two
+    halves apart: its row 2j is HF row j of that head, row 2j+1 is HF row j + half."""
+    size = rows // heads
+    return [h * size + j + half for h in range(heads) for j in range(size // 2) for half in (0, size // 2)]
+
+
+@pytest.mark.parametrize("model_type", ["llama", "qwen2", "qwen3"])
+def test_gguf_reader_finds_llama_cpps_names_shapes_types_hyperparameters_and_the_weights(model_type, smollm_tokenizer_dir,
+                                                                                       tmp_path):
+    """The file read back with the `gguf` package's own reader (GGUFReader, llama.cpp's gguf-py), not
+    through transformers: every tensor llama.cpp looks up by name is there and nothing else, in GGML's
+    dimension order, in the type the quantization promises, holding the model's weights (dequantized),
+    and the hyperparameters llama.cpp reads are the model's. (llama.cpp itself is not run: PyPI has
+    only a source package of llama-cpp-python, a build of minutes; the test below runs where it is
+    installed.)"""
+    import gguf
+
+    model = tiny(model_type)
+    config, weights = model.config, model.state_dict()
+    expected = {name.format(i=i): hf.format(i=i) for i in range(config.num_hidden_layers)
+                for name, hf in {**LLAMA_CPP_NAMES, **EXTRA_NAMES[model_type]}.items()}
+    types = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
+             "q8_0": gguf.GGMLQuantizationType.Q8_0}
+    for quant, tolerance in [("f16", 1e-3), ("bf16", 1e-2), ("q8_0", 2e-2)]:
+        reader = gguf.GGUFReader(write_gguf(model, smollm_tokenizer_dir, tmp_path / f"{quant}.gguf", quant))
+        field = {name: f.contents() for name, f in reader.fields.items()}
+        assert field["general.architecture"] == model_type
+        assert field["general.file_type"] == {"f16": 1, "bf16": 32, "q8_0": 7}[quant]  # llama.cpp's LLAMA_FTYPE_MOSTLY_*
+        for key, value in {"block_count": 2, "embedding_length": 64, "feed_forward_length": 128, "context_length": 512,
+                           "attention.head_count": 4, "attention.head_count_kv": 2,
+                           "rope.dimension_count": 128 if model_type == "qwen3" else 16}.items():
+            assert field[f"{model_type}.{key}"] == value, (quant, key)
+        assert len(field["tokenizer.ggml.tokens"]) == config.vocab_size
+        tensors = {t.name: t for t in reader.tensors}
+        assert set(tensors) == set(expected), (quant, set(tensors) ^ set(expected))  # tied: no output.weight
+        for name, hf_name in expected.items():
+            t, want = tensors[name], weights[hf_name].float().numpy()
+            assert list(t.shape) == list(reversed(want.shape)), name  # GGML lists the fastest dimension first
+            assert t.tensor_type == (gguf.GGMLQuantizationType.F32 if want.ndim == 1 else types[quant]), (quant, name)
+            got = gguf.quants.dequantize(t.data, t.tensor_type).reshape(want.shape)
+            if model_type == "llama" and name.endswith(("attn_q.weight", "attn_k.weight")):
+                heads = config.num_attention_heads if "attn_q" in name else config.num_key_value_heads
+                want = want[llama_cpp_row_order(want.shape[0], heads)]
+            scale = float(np.abs(want).max())
+            assert np.allclose(got, want, atol=tolerance * scale, rtol=0), (quant, name, float(np.abs(got - want).max()))
+
+
 def test_llama_cpp_reads_the_file_as_transformers_does(smollm_tokenizer_dir, tmp_path):
-    """Optional: llama.cpp itself, through its Python bindings (`pip install llama-cpp-python`, a source
-    package that compiles llama.cpp: about 7 minutes on 2 cores, so `make install` leaves it out)."""
+    """Optional, skipped unless llama-cpp-python is installed: llama.cpp itself, through its Python
+    bindings (PyPI has only the source package, which compiles llama.cpp: about 7 minutes on 2 cores,
+    so `make install` leaves it out and CI skips this). The test above reads the file with gguf-py."""
     llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (optional)")
     from transformers import AutoTokenizer
 

@@ -66,19 +66,48 @@ def test_a_run_that_cannot_load_its_model_fails_with_a_reason(root, sample_corpu
     assert "missing-model" in final.reason and final.advice
 
 
-def test_cancel_saves_a_checkpoint_and_ends_the_process_group(root, sample_corpus, tiny_model_dir):
+# Loaded by the worker's Python at start-up (sitecustomize on PYTHONPATH): it starts a child shell
+# that starts a grandchild, as a data loader or a tokenizer pool would, and writes down their pids.
+SPAWN_FAMILY = """
+import os, subprocess
+record = os.environ.pop("STUDIO_TEST_FAMILY", None)  # popped: the family itself starts no family
+if record:
+    child = subprocess.Popen(["sh", "-c", 'sleep 600 & echo $! > "$0.grandchild"; wait', record])
+    with open(record + ".child", "w") as fh:
+        fh.write(str(child.pid))
+"""
+
+
+def test_cancel_saves_a_checkpoint_and_ends_the_process_group(root, sample_corpus, tiny_model_dir, tmp_path, monkeypatch):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SPAWN_FAMILY)
+    record = tmp_path / "family"
+    monkeypatch.setenv("PYTHONPATH", str(hook))
+    monkeypatch.setenv("STUDIO_TEST_FAMILY", str(record))
     run_id = service.start_training(root, sample_corpus, "quick-cpu-demo",
                                     tiny_overrides(tiny_model_dir, max_steps=100000))
-    wait_until(lambda: status(root, run_id).step >= 2, what="training steps")
-    pid = status(root, run_id).pid
-    jobs.cancel(root, run_id)
-    final = jobs.wait(root, run_id, timeout=60)
-    assert final.state == "cancelled"
-    checkpoints = list((runs.run_dir(root, run_id) / "checkpoints").iterdir())
-    assert checkpoints and (checkpoints[0] / "adapter_model.safetensors").exists()
-    wait_until(lambda: not runs._pid_alive(pid), timeout=20, what="worker exit")
-    with pytest.raises(jobs.JobError, match="cancelled, not running"):
+    family = []
+    try:
+        wait_until(lambda: status(root, run_id).step >= 2, what="training steps")
+        pid = status(root, run_id).pid
+        family = [int(wait_until(lambda p=p: p.exists() and p.read_text().strip(), what=p.name))
+                  for p in (record.with_suffix(".child"), record.with_suffix(".grandchild"))]
+        assert all(runs._pid_alive(p) and os.getpgid(p) == pid for p in family)  # the worker's group
         jobs.cancel(root, run_id)
+        final = jobs.wait(root, run_id, timeout=60)
+        assert final.state == "cancelled"
+        checkpoints = list((runs.run_dir(root, run_id) / "checkpoints").iterdir())
+        assert checkpoints and (checkpoints[0] / "adapter_model.safetensors").exists()
+        wait_until(lambda: not runs._pid_alive(pid), timeout=20, what="worker exit")
+        wait_until(lambda: not any(runs._pid_alive(p) for p in family), timeout=20,
+                   what="the worker's child and grandchild to end with it")
+        with pytest.raises(jobs.JobError, match="cancelled, not running"):
+            jobs.cancel(root, run_id)
+    finally:
+        for p in family:  # only if the test failed: leave no sleeper behind
+            if runs._pid_alive(p):
+                os.kill(p, signal.SIGKILL)
 
 
 def test_a_second_start_queues_until_the_slot_is_free(root, sample_corpus, tiny_model_dir):

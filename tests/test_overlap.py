@@ -38,12 +38,25 @@ def test_a_planted_chinese_passage_is_found_and_fresh_text_is_not():
     assert "".join(p for p, _ in pieces) == draft and (planted, "copied") in pieces
 
 
-def test_the_corpus_index_is_built_once_and_cached(root, sample_corpus):
+def test_the_corpus_index_is_built_once_and_cached(root, sample_corpus, monkeypatch):
+    from studio.write import overlap
+
+    monkeypatch.setattr(overlap, "_loaded", {})  # a fresh process: nothing in memory yet
     index = corpus_index(root, sample_corpus)
     assert index.dtype == np.uint64 and len(index) > 1000 and (np.diff(index.astype(np.float64)) >= 0).all()
     cached = list(root.glob("corpora/**/overlap-index.npy"))
     assert len(cached) == 1
-    assert np.array_equal(corpus_index(root, sample_corpus), index)
+    assert np.array_equal(np.load(cached[0]), index)  # what is kept on disk is the index itself
+
+    def rebuilt(texts):
+        raise AssertionError("the corpus index was built again")
+
+    monkeypatch.setattr(overlap, "build_index", rebuilt)
+    again = corpus_index(root, sample_corpus)  # the same process: from memory, not even a file read
+    assert again is index
+    monkeypatch.setattr(overlap, "_loaded", {})  # another process (the app restarted): read from disk
+    from_disk = corpus_index(root, sample_corpus)
+    assert from_disk is not index and np.array_equal(from_disk, index)
 
 
 def test_a_draft_is_checked_against_the_corpus_version_its_run_trained_on(root, sample_corpus, tiny_model_dir, tmp_path):
