@@ -54,8 +54,6 @@ def test_demo_mode_has_no_write_endpoint_and_queues_no_write_call_over_http(serv
     assert upload.status_code == 413 and "maximum allowed size of 0 bytes" in upload.text  # demo uploads: zero bytes
 
 
-@pytest.mark.xfail(strict=True, reason="a call to an API name the app does not define is answered 500 Internal Server "
-                   "Error (gradio's FnIndexInferError goes uncaught), not 404: the refusal cannot be told from a crash")
 def test_demo_mode_refuses_write_calls_with_a_client_error_not_a_server_error(served):
     url = served(demo=True)
     for name in ("start", "ingest", "delete", "export_merged", "train_dpo"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+from fastapi.responses import JSONResponse
+from gradio.route_utils import FnIndexInferError
 
 from studio import service
 from studio.messages import say
@@ -49,6 +51,12 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
     return app
 
 
+def _no_such_endpoint(request, exc) -> JSONResponse:
+    """A call to an API name this app does not define (a demo's missing write endpoints, a typo) is
+    the caller's error, 404, not a crash: gradio leaves it uncaught, which answers 500."""
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            logins: list[tuple[str, str]] | None = None, demo: bool = False, max_upload_mb: float = 200,
            block: bool = True) -> gr.Blocks:
@@ -57,7 +65,8 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sha
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
                max_file_size=service.upload_limit_bytes(demo, max_upload_mb), i18n=app.studio_i18n, js=app.studio_js,
-               css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True)
+               css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True,
+               app_kwargs={"exception_handlers": {FnIndexInferError: _no_such_endpoint}})
     if share and not app.share_url:
         print(say(app.studio_lang, "app.share_failed", url=app.local_url), flush=True)
     if block:
