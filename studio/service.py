@@ -147,7 +147,7 @@ def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | 
 def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: str = "tpe", trial_steps: int = 0,
                 overrides: list[str] | None = None, detach: bool = True) -> str:
     """A hyperparameter sweep: each trial a run; detached (its own process) unless detach=False."""
-    from studio.train import sweep
+    from studio import sweep
 
     training_config(corpus, preset, overrides)  # a bad corpus, preset or setting fails here, not in trial 1
     sweep_id = sweep.create(root, corpus, preset, trials, sampler, trial_steps, overrides)
@@ -163,19 +163,19 @@ def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: 
 
 def drive_sweep(root: Path, sweep_id: str) -> list[dict]:
     """Run a created sweep's trials here, one after another, each started as any run is."""
-    from studio.train import sweep
+    from studio import sweep
 
     return sweep.run(root, sweep_id, lambda corpus, preset, overrides: start_training(root, corpus, preset, overrides))
 
 
 def sweep_trials(root: Path, sweep_id: str) -> list[dict]:
-    from studio.train import sweep
+    from studio import sweep
 
     return sweep.read_trials(root, sweep_id)
 
 
 def list_sweeps(root: Path) -> list[dict]:
-    from studio.train import sweep
+    from studio import sweep
 
     return sweep.list_sweeps(root)
 

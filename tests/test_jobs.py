@@ -159,7 +159,7 @@ def test_a_pairs_corpus_trains_on_the_responses_and_reports_rouge_and_bleu(root,
 
     from conftest import SAMPLE
     from studio.models import load_tokenizer
-    from studio.train.formatting import record_to_example
+    from studio.formatting import record_to_example
     from studio.train.packing import IGNORE
 
     entries = SAMPLE.read_text(encoding="utf-8").split("\n---\n")

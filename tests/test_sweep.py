@@ -22,7 +22,7 @@ def test_a_random_sweep_runs_each_trial_as_a_run_and_marks_the_best(root, sample
 
 
 def test_the_cli_runs_a_grid_sweep(root, sample_corpus, tiny_model_dir, capsys, monkeypatch):
-    from studio.train import sweep
+    from studio import sweep
 
     monkeypatch.setattr(sweep, "SPACE", {"learning_rate": [1e-3, 5e-3], "lora_r": [8], "epochs": [1]})
     sets = sum((["--set", o] for o in tiny_overrides(tiny_model_dir)), [])

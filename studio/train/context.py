@@ -46,7 +46,7 @@ class RunContext:
 
     def blocks(self, records: list[dict], tok) -> list[list[int]]:
         """Corpus records as the run's training blocks (its template, masking, packing and length)."""
-        from studio.train.formatting import record_to_example
+        from studio.formatting import record_to_example
         from studio.train.packing import one_per_block, pack
 
         cfg = self.cfg

@@ -18,7 +18,7 @@ from pathlib import Path
 from studio import runs
 from studio.config import GenConfig
 from studio.paths import exports_dir
-from studio.train.formatting import template_for
+from studio.formatting import template_for
 from studio.adapters import adapter_folder, parse_source
 
 CHATML_TEMPLATE = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'

@@ -9,7 +9,7 @@ from studio.records import LossEval
 
 def generation_metrics(run, model, tok, val_records) -> dict | None:
     """ROUGE/BLEU of generated responses on held-out pairs (pairs mode only)."""
-    from studio.train.formatting import prompt_text
+    from studio.formatting import prompt_text
     from studio.train.metrics import generate_responses, rouge_bleu
 
     cfg = run.cfg

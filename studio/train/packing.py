@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-IGNORE = -100  # label value the loss skips
+from studio.formatting import IGNORE  # noqa: F401 (the label value the loss skips; re-exported)
 
 Example = tuple[list[int], list[int]]  # (input ids, labels)
 Block = tuple[list[int], list[int], list[int]]  # (input ids, labels, position ids)

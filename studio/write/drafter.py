@@ -248,7 +248,7 @@ class Drafter:
 
     # -- prompts ------------------------------------------------------------------------
     def prompt_for(self, mode: str, text: str, templates: dict) -> str:
-        from studio.train.formatting import prompt_text
+        from studio.formatting import prompt_text
 
         if mode not in MODES:
             raise DraftRefused("draft.mode", mode=mode, modes=", ".join(MODES))

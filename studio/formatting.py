@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from studio.train.packing import IGNORE
+IGNORE = -100  # the label value the loss skips (torch cross-entropy's ignore_index)
 
 log = logging.getLogger(__name__)
 
