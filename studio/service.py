@@ -90,19 +90,7 @@ def epoch_estimate(root: Path, manifest: dict, model: str = EMBEDDED_DEFAULT) ->
 
 def training_estimate(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, **fields) -> dict:
     """Tokens, steps, time and memory of a run before it starts."""
-    from studio.estimate import memory_gb, plan
-    from studio.models import pick_device, training_quantization
-
-    cfg = training_config(corpus, preset, overrides, **fields)
-    manifest = read_manifest(root, corpus, cfg.corpus_version)
-    device = pick_device("auto") if cfg.device == "auto" else cfg.device
-    speed, source = measured_speed(root, cfg.model, device)
-    params_m, config = model_facts(root, cfg.model)
-    quantization, why = training_quantization(cfg.quantization, device, params_m)
-    cfg = replace(cfg, quantization=quantization)
-    return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
-            "plan": plan(cfg, manifest.get("tokens", {}).get("train") or manifest["characters"] // 4, speed),
-            "memory": memory_gb(cfg, params_m, config, device), "quantization": quantization, "quantization_note": why}
+    return training_estimate_config(root, training_config(corpus, preset, overrides, **fields))
 
 
 def presets() -> list[dict]:
@@ -126,22 +114,7 @@ def _check_gpus_for(nproc: int, device: str) -> None:
 
 def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1, **fields) -> str:
     """Create a run and start its worker (under torchrun when nproc > 1); returns the run id at once."""
-    if nproc < 1:
-        raise Refused("service.nproc_min", nproc=nproc)
-    cfg = training_config(corpus, preset, overrides, **fields)
-    if cfg.objective == "dpo":
-        raise Refused("service.dpo_elsewhere")
-    if cfg.objective == "blend":
-        raise Refused("service.blend_elsewhere")
-    if cfg.init_adapter:  # keep training a finished run's adapter
-        from studio.train.continual import continuing
-
-        cfg = continuing(root, cfg)
-    if nproc > 1:
-        _check_gpus_for(nproc, cfg.device)
-    run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
-    jobs.start(root, run_id)
-    return run_id
+    return start_training_config(root, training_config(corpus, preset, overrides, **fields), preset, nproc)
 
 
 def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: str = "tpe", trial_steps: int = 0,
@@ -542,21 +515,15 @@ def download_model(model: str, report=None) -> str:
     return download.download(model, report)
 
 
-def _form_refusals(cfg: TrainConfig) -> None:
-    if cfg.objective == "dpo":
-        raise ValueError("objective=dpo: a DPO run starts from the blind picks; use `python -m studio dpo RUN` "
-                         "or Train from preferences in the Write tab")
-    if cfg.objective == "blend":
-        raise ValueError("objective=blend: a blend combines finished runs; use `python -m studio blend` "
-                         "or Blend voices in the Runs tab")
-
-
 def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
-    """start_training for a config already built (the Train form: the preset's values, then the
-    form's over them, through config.from_dict); returns the run id at once."""
+    """Start a run of a config already built (the Train form: the preset's values, then the form's
+    over them, through config.from_dict; the CLI: its flags); returns the run id at once."""
     if nproc < 1:
-        raise ValueError(f"nproc {nproc}: give 1 or more processes")
-    _form_refusals(cfg)
+        raise Refused("service.nproc_min", nproc=nproc)
+    if cfg.objective == "dpo":
+        raise Refused("service.dpo_elsewhere")
+    if cfg.objective == "blend":
+        raise Refused("service.blend_elsewhere")
     if cfg.init_adapter:  # keep training a finished run's adapter
         from studio.train.continual import continuing
 
@@ -569,7 +536,7 @@ def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc:
 
 
 def training_estimate_config(root: Path, cfg: TrainConfig) -> dict:
-    """training_estimate for a config already built (the Train form)."""
+    """Tokens, steps, time and memory of a run of this config before it starts."""
     from studio.estimate import memory_gb, plan
     from studio.models import pick_device, training_quantization
 
