@@ -29,7 +29,7 @@ from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.messages import render, say
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
-from studio.records import RunStatus
+from studio.records import RunState, RunStatus
 from studio.paths import BadName, data_root
 from studio.write.drafter import MODES, AdapterRefused
 
@@ -237,7 +237,7 @@ def _train(args, root) -> int:
     view = service.run_view(root, run_id)
     _say(args, {"run_id": run_id, "state": status.state.value, "eval": view["eval"],
                 "reason": status.reason}, run_id + _eval_line(view["eval"]))
-    if status.state != "completed":
+    if status.state is not RunState.COMPLETED:
         print(f"error: run {run_id} {status.state}: {status.reason or ''} {status.advice or ''}", file=sys.stderr)
         return 1
     return 0

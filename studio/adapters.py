@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio import runs
+from studio.runs import ADAPTER_WEIGHTS, COMPLETE_MARK  # noqa: F401 (re-exported)
 from studio.messages import Keyed
 
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-PICKLED_WEIGHTS = "adapter_model.bin"
-COMPLETE_MARK = "complete.json"  # written last into a checkpoint folder: the checkpoint is whole
+PICKLED_WEIGHTS = "adapter_model.bin"  # refused: loading a pickle runs code
 _CHECKPOINT = re.compile(r"^(?P<run>[^@]+)@(?P<step>step-\d+)$")
 
 

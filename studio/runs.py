@@ -20,6 +20,8 @@ QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = RunState  # in the 
 ACTIVE = (QUEUED, RUNNING)
 HEARTBEAT_SECONDS = 5
 STALE_AFTER_SECONDS = 60  # no heartbeat for this long while "running" means the worker is gone
+ADAPTER_WEIGHTS = "adapter_model.safetensors"  # the only adapter weights the studio loads
+COMPLETE_MARK = "complete.json"  # written last into a checkpoint folder: the checkpoint is whole
 write_json_atomic = jsonio.write_json_atomic  # older callers; new code calls jsonio
 
 
@@ -180,7 +182,7 @@ def list_runs(root: Path) -> list[dict]:
 
 def has_adapter(folder: Path) -> bool:
     """The run finished writing its final adapter (safetensors; checkpoints live elsewhere)."""
-    return (folder / "adapter" / "adapter_model.safetensors").exists()
+    return (folder / "adapter" / ADAPTER_WEIGHTS).exists()
 
 
 PUBLISHED_MARK = "published"  # an empty file in a run folder: the run is shown in demo mode

@@ -15,6 +15,7 @@ from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.corpus.tokens import counter_for
 from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
+from studio.records import RunState
 from studio.write.drafter import Drafter
 
 
@@ -59,7 +60,7 @@ def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, s
 
     speeds = []
     for row in runs.list_runs(root):
-        if row["state"] != "completed" or row["model"] != model:
+        if row["state"] != RunState.COMPLETED or row["model"] != model:
             continue
         folder = runs.run_dir(root, row["run_id"])
         if runs.read_status(folder).device != device:

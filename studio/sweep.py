@@ -109,7 +109,7 @@ def run(root: Path, sweep_id: str, start_training, on_trial=None) -> list[dict]:
         overrides = [*spec["overrides"], *(f"{k}={v}" for k, v in params.items())]
         if spec["trial_steps"]:
             overrides.append(f"max_steps={spec['trial_steps']}")
-        row = {"trial": trial.number, "params": params, "run_id": None, "state": "failed", "val_loss": None}
+        row = {"trial": trial.number, "params": params, "run_id": None, "state": runs.FAILED.value, "val_loss": None}
         try:
             row["run_id"] = start_training(spec["corpus"], spec["preset"], overrides)
             final = jobs.wait(root, row["run_id"])

@@ -16,6 +16,7 @@ from studio import jsonio, runs
 from studio.config import blend_parts
 from studio.messages import message
 from studio.records import BlendEvaluation, LossEval, to_dict
+from studio.runs import RunFolder
 from studio.train import checkpoints, final_eval
 from studio.train.errors import Cancelled, JobError
 
@@ -102,7 +103,7 @@ class BlendRecipe:
         source = resolve(cfg.model, run.root)
         self.tok = load_tokenizer(source)
         self.corpora = list(dict.fromkeys((s["config"].corpus, _version(run.root, s["key"])) for s in self.found))
-        jsonio.write_json_atomic(run.folder / "corpus.json", read_manifest(run.root, *self.corpora[0]))
+        jsonio.write_json_atomic(run.folder / RunFolder.CORPUS, read_manifest(run.root, *self.corpora[0]))
         run.report.update(total_steps=len(self.corpora) + 1)
         self.model, self.names = combine(run.load_base(source), self.found, cfg.blend_method, cfg.blend_density)
         if run.cancel_requested:
@@ -127,7 +128,7 @@ class BlendRecipe:
         result = BlendEvaluation(method=cfg.blend_method, density=cfg.blend_density, splits=splits,
                                  sources=[{"run": s["key"], "weight": s["weight"]} for s in self.found])
         result.bias = final_eval.bias_probe(run, self.model, self.tok)
-        jsonio.write_json_atomic(run.folder / "eval.json", to_dict(result))
+        jsonio.write_json_atomic(run.folder / RunFolder.EVAL, to_dict(result))
         return message("status.blend_done", n=len(self.found), method=cfg.blend_method)
 
     def measure(self, corpus: str, version: str) -> dict:

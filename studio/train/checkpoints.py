@@ -16,9 +16,10 @@ import shutil
 from pathlib import Path
 
 from studio.train.errors import SaveFailed
+from studio.adapters import COMPLETE_MARK
 
 STATE_FILE = "training_state.pt"
-MARKER = "complete.json"
+MARKER = COMPLETE_MARK
 _STEP = re.compile(r"^step-(\d+)$")
 
 

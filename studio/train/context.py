@@ -9,6 +9,7 @@ from studio import jsonio
 from studio.corpus.store import read_manifest, read_split
 from studio.messages import message
 from studio.runs import read_config
+from studio.runs import RunFolder
 from studio.train.reporter import Reporter, Silent
 
 
@@ -59,7 +60,7 @@ class RunContext:
         cfg = self.cfg
         manifest = read_manifest(self.root, cfg.corpus, cfg.corpus_version)
         version = self.corpus_version = manifest["version"]
-        jsonio.write_json_atomic(self.folder / "corpus.json", manifest)
+        jsonio.write_json_atomic(self.folder / RunFolder.CORPUS, manifest)
         val_records = read_split(self.root, cfg.corpus, version, "val")
         return (self.blocks(read_split(self.root, cfg.corpus, version, "train"), tok), self.blocks(val_records, tok),
                 manifest["mode"], val_records)

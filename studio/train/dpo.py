@@ -16,6 +16,7 @@ from pathlib import Path
 from studio import jsonio
 from studio.messages import message
 from studio.records import DpoEvaluation, PreferenceEval, TrainStep, to_dict
+from studio.runs import RunFolder
 from studio.train import checkpoints
 from studio.train.errors import Cancelled, TrainingFailed
 
@@ -157,5 +158,5 @@ class DpoRecipe:
         after = self.measure(self.steps, "status.dpo_after")
         result = DpoEvaluation(pairs=len(self.pairs), init_adapter=self.cfg.init_adapter, before=self.before, after=after,
                                steps=self.steps, train_seconds=self.seconds)
-        jsonio.write_json_atomic(self.run.folder / "eval.json", to_dict(result))
+        jsonio.write_json_atomic(self.run.folder / RunFolder.EVAL, to_dict(result))
         return message("status.dpo_done", n=len(self.pairs), before=self.before["accuracy"], after=after["accuracy"])

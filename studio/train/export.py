@@ -20,6 +20,7 @@ from studio.config import GenConfig
 from studio.paths import exports_dir
 from studio.formatting import template_for
 from studio.adapters import adapter_folder, parse_source
+from studio.adapters import ADAPTER_WEIGHTS
 
 CHATML_TEMPLATE = ('{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
                    '{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}'
@@ -51,7 +52,7 @@ def adapter_zip(root: Path, run: str) -> Path:
     out = exports_dir(root) / f"{source.key}-adapter.zip"
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".part", delete=False) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for name in ("adapter_model.safetensors", "adapter_config.json"):
+            for name in (ADAPTER_WEIGHTS, "adapter_config.json"):
                 z.write(folder / name, name)
             z.writestr("studio-run.json", json.dumps(_describe(root, source), indent=2, ensure_ascii=False,
                                                      default=str))

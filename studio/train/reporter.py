@@ -11,8 +11,8 @@ from pathlib import Path
 
 from studio import jsonio, records
 from studio.runs import HEARTBEAT_SECONDS
+from studio.runs import RunFolder
 
-EVENTS = "events.jsonl"
 
 
 class Reporter:
@@ -20,7 +20,7 @@ class Reporter:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.status = jsonio.read_json(folder / "status.json", {})
+        self.status = jsonio.read_json(folder / RunFolder.STATUS, {})
         self._lock = threading.Lock()
         self._stop = threading.Event()
         threading.Thread(target=self._beat, daemon=True).start()
@@ -30,12 +30,12 @@ class Reporter:
             self.status.update(fields, pid=os.getpid(), pgid=os.getpgid(0), heartbeat=time.time())
             self.status = {k: v for k, v in self.status.items() if v is not None}  # None clears a field
             status = records.from_dict(records.RunStatus, self.status)
-            jsonio.write_json_atomic(self.folder / "status.json", records.to_dict(status))
+            jsonio.write_json_atomic(self.folder / RunFolder.STATUS, records.to_dict(status))
 
     def record(self, event: records.Event) -> None:
         """One typed event as a line of events.jsonl, stamped with the time."""
         line = records.event_to_dict(replace(event, time=round(time.time(), 3)))
-        jsonio.append_jsonl(self.folder / EVENTS, line)
+        jsonio.append_jsonl(self.folder / RunFolder.EVENTS, line)
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -67,5 +67,5 @@ class Silent:
 
 def truncate_events(folder: Path, after_step: int) -> None:
     """Drop the events of steps after `after_step` (a resumed run redoes them), atomically."""
-    path = folder / EVENTS
+    path = folder / RunFolder.EVENTS
     jsonio.write_jsonl_atomic(path, [e for e in jsonio.read_jsonl(path) if e.get("step", 0) <= after_step])

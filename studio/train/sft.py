@@ -15,6 +15,8 @@ import time
 from studio import jsonio
 from studio.messages import message
 from studio.records import LossEval, Marker, SftEvaluation, TrainStep, to_dict
+from studio.adapters import ADAPTER_WEIGHTS
+from studio.runs import RunFolder
 from studio.train import checkpoints, continual, early_stop, final_eval, oom
 from studio.train.errors import Cancelled, TrainingFailed
 from studio.train.evaluate import mean_loss, summary
@@ -104,7 +106,7 @@ class SftRecipe:
             return False
         step, folder = found
         run.report.update(message=message("status.resuming", step=step))
-        set_peft_model_state_dict(self.model, load_file(folder / "adapter_model.safetensors"))
+        set_peft_model_state_dict(self.model, load_file(folder / ADAPTER_WEIGHTS))
         saved = checkpoints.load_state(folder)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
@@ -232,7 +234,7 @@ class SftRecipe:
 
         best = self.run.folder / "checkpoints" / "best"
         if self.cfg.early_stopping_patience and best.exists() and self.state.best_step != self.state.step:
-            set_peft_model_state_dict(self.model, load_file(best / "adapter_model.safetensors"))
+            set_peft_model_state_dict(self.model, load_file(best / ADAPTER_WEIGHTS))
         self.run.report.update(message=message("status.saving"))
         checkpoints.save_adapter(self.model, self.run.folder / "adapter")
 
@@ -258,5 +260,5 @@ class SftRecipe:
         if self.cfg.init_adapter:
             result.lineage = continual.lineage(run, self.model, self.tok, run.device, self.parent, base["val_loss"], tuned_loss)
         self.board.close()
-        jsonio.write_json_atomic(run.folder / "eval.json", to_dict(result))
+        jsonio.write_json_atomic(run.folder / RunFolder.EVAL, to_dict(result))
         return result

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Iterator
 
 from studio import runs
-from studio.adapters import BASE, AdapterRefused, Source, adapter_folder, parse_source  # noqa: F401 (re-exported)
+from studio.adapters import (ADAPTER_WEIGHTS, BASE, COMPLETE_MARK, AdapterRefused, Source, adapter_folder,  # noqa: F401
+                             parse_source)
 from studio.config import GenConfig
 from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
@@ -55,7 +56,7 @@ def checkpoints_of(root: Path, run_id: str) -> list[dict]:
     val = {e["step"]: e["val_loss"] for e in runs.read_events(run) if e.get("kind") == "eval" and "val_loss" in e}
     found = []
     for folder in sorted((run / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1])):
-        if (folder / "complete.json").exists() and (folder / "adapter_model.safetensors").exists():
+        if (folder / COMPLETE_MARK).exists() and (folder / ADAPTER_WEIGHTS).exists():
             step = int(folder.name.split("-")[1])
             found.append({"source": f"{run_id}@{folder.name}", "step": step, "val_loss": val.get(step)})
     if runs.has_adapter(run):
