@@ -216,7 +216,7 @@ def _start(args, root) -> str:
     if args.command == "train":
         fields = given_fields(args, TrainConfig, skip={"corpus"})
         if fields.get("init_adapter") and not fields.get("model"):  # a continued run keeps its parent's base model
-            fields["model"] = service.run_view(root, fields["init_adapter"].split("@")[0])["config"]["model"]
+            fields["model"] = service.run_view(root, fields["init_adapter"].split("@")[0]).config.model
         return service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, **fields)
     if args.command == "blend":
         return service.start_blend(root, ", ".join(args.sources), args.method, args.density)
@@ -234,9 +234,9 @@ def _train(args, root) -> int:
     print(f"run {run_id} started", file=sys.stderr)
     status = service.wait_for_run(root, run_id, on_status=_progress)
     print(file=sys.stderr)
-    view = service.run_view(root, run_id)
-    _say(args, {"run_id": run_id, "state": status.state.value, "eval": view["eval"],
-                "reason": status.reason}, run_id + _eval_line(view["eval"]))
+    evaluation = service.run_view(root, run_id).evaluation_json()
+    _say(args, {"run_id": run_id, "state": status.state.value, "eval": evaluation,
+                "reason": status.reason}, run_id + _eval_line(evaluation))
     if status.state is not RunState.COMPLETED:
         print(f"error: run {run_id} {status.state}: {status.reason or ''} {status.advice or ''}", file=sys.stderr)
         return 1

@@ -217,6 +217,20 @@ Evaluation = SftEvaluation | DpoEvaluation | BlendEvaluation
 _EVALUATIONS = {"sft": SftEvaluation, "dpo": DpoEvaluation, "blend": BlendEvaluation}
 
 
+@dataclass
+class RunView:
+    """Everything a view of one run shows, read from its folder (survives reloads and restarts)."""
+    run_id: str
+    status: RunStatus
+    config: Any  # studio.config.TrainConfig (records stay below config)
+    events: list = field(default_factory=list)  # list[Event], in the order written
+    evaluation: Any = None  # Evaluation | None
+
+    def evaluation_json(self) -> dict:
+        """eval.json's form of the evaluation ({} before there is one), for the CLI's JSON output."""
+        return to_dict(self.evaluation) if self.evaluation else {}
+
+
 def evaluation_from_dict(data: dict | None) -> Evaluation | None:
     """eval.json as its record; None when the run has none yet. Runs written before `objective`
     was stored for LoRA runs have none: they are sft."""

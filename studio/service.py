@@ -15,7 +15,7 @@ from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.corpus.tokens import counter_for
 from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
-from studio.records import RunState
+from studio.records import RunState, RunView
 from studio.write.drafter import Drafter
 
 
@@ -172,17 +172,12 @@ def list_runs(root: Path) -> list[dict]:
     return runs.list_runs(root)
 
 
-def run_view(root: Path, run_id: str) -> dict:
+def run_view(root: Path, run_id: str) -> RunView:
     """Everything a view of one run needs, read from disk: survives page reloads and restarts."""
     jobs.reap()
-    folder = runs.run_dir(root, run_id)
-    return {
-        "run_id": run_id,
-        "status": runs.read_status(folder),
-        "config": runs.read_config(folder).__dict__,
-        "events": runs.read_events(folder),
-        "eval": runs.read_eval(folder),
-    }
+    folder = runs.RunFolder.of(root, run_id)
+    return RunView(run_id=run_id, status=folder.status(), config=folder.config(), events=folder.events(),
+                   evaluation=folder.evaluation())
 
 
 def drafter(root: Path) -> Drafter:
@@ -369,8 +364,9 @@ def is_published(root: Path, run_id: str) -> bool:
 def compare_runs(root: Path, first: str, second: str) -> dict:
     """Two runs side by side: the config fields that differ, both loss curves, both evaluations."""
     a, b = run_view(root, first), run_view(root, second)
-    differences = [{"setting": k, first: a["config"].get(k), second: b["config"].get(k)}
-                   for k in a["config"] if a["config"].get(k) != b["config"].get(k)]
+    settings_a, settings_b = to_dict(a.config), to_dict(b.config)
+    differences = [{"setting": k, first: settings_a.get(k), second: settings_b.get(k)}
+                   for k in settings_a if settings_a.get(k) != settings_b.get(k)]
     return {"runs": [first, second], "differences": differences, "views": [a, b]}
 
 

@@ -187,10 +187,12 @@ def test_text_built_by_a_handler_follows_the_visitors_language():
     english = SimpleNamespace(headers={"accept-language": "en-GB,en;q=0.9,zh-CN;q=0.5"})
     assert (request_lang(chinese), request_lang(english), request_lang(None)) == ("zh", "en", "en")
     assert request_lang(english, forced="zh") == "zh"  # --lang zh holds for every visitor
-    view = {"run_id": "r1", "status": {"state": "running", "step": 3, "total_steps": 10, "eta_s": 75}}
+    from studio.records import RunStatus, RunView, evaluation_from_dict
+
+    view = RunView("r1", RunStatus(state="running", step=3, total_steps=10, eta_s=75), config=None)
     assert "训练中" in progress_html(view, "zh") and "第 3/10 步" in progress_html(view, "zh")
     assert "约剩 1 分 15 秒" in progress_html(view, "zh")
     assert "step 3/10" in progress_html(view, "en") and "about 1 min 15 s left" in progress_html(view, "en")
-    ev = {"base": {"perplexity": 9.0, "loss": 2.2}, "tuned": {"perplexity": 6.0, "loss": 1.8},
-          "perplexity_change": -0.33, "tokens_seen": 1200, "train_seconds": 42}
+    ev = evaluation_from_dict({"base": {"perplexity": 9.0, "loss": 2.2}, "tuned": {"perplexity": 6.0, "loss": 1.8},
+                               "perplexity_change": -0.33, "tokens_seen": 1200, "train_seconds": 42})
     assert "困惑度" in eval_markdown(ev, "zh") and "共训练 1,200 个 token，用时 42 秒" in eval_markdown(ev, "zh")

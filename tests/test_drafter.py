@@ -220,7 +220,7 @@ def test_a_dpo_run_lists_its_adapter_without_a_loss_and_its_curve_shows_what_it_
     run_id = dpo_run(root)
     assert checkpoints_of(root, run_id) == [{"source": run_id, "step": 2, "val_loss": None, "final": True}]
     assert source_choices(root) == [(f"{run_id} (final)", run_id)], "the run list of the Write tab keeps the DPO run"
-    frame = loss_frame(service.run_view(root, run_id)["events"])
+    frame = loss_frame(service.run_view(root, run_id).events)
     assert frame[frame["series"] == "train"]["loss"].tolist() == [0.68, 0.67]
     assert frame[frame["series"] == "validation"]["loss"].isna().all(), "no validation loss to draw"
     speed, _ = service.measured_speed(root, runs.read_config(runs.run_dir(root, run_id)).model, "cpu")

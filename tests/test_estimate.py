@@ -2,6 +2,7 @@
 from studio import jobs, runs, service
 from studio.config import TrainConfig
 from studio.estimate import memory_gb, plan
+from studio.records import evaluation_from_dict
 from studio.ui.views import estimate_markdown, eval_markdown
 
 from conftest import tiny_overrides
@@ -71,8 +72,8 @@ def test_the_adapter_size_in_the_estimate_is_the_one_peft_builds():
 
 def test_eval_table_shows_rouge_bleu_and_early_stopping():
     gen = {"rouge1": 20.0, "rouge2": 5.0, "rougeL": 18.0, "bleu": 3.0, "examples": 8}
-    text = eval_markdown({"base": {"loss": 3.0, "perplexity": 20.1, "generation": gen},
-                          "tuned": {"loss": 2.0, "perplexity": 7.4, "generation": {**gen, "rouge1": 31.5}},
-                          "perplexity_change": -0.63, "tokens_seen": 1000, "train_seconds": 70,
-                          "stopped_early": "stopped early at step 30"})
+    text = eval_markdown(evaluation_from_dict({"base": {"loss": 3.0, "perplexity": 20.1, "generation": gen},
+                                               "tuned": {"loss": 2.0, "perplexity": 7.4, "generation": {**gen, "rouge1": 31.5}},
+                                               "perplexity_change": -0.63, "tokens_seen": 1000, "train_seconds": 70,
+                                               "stopped_early": "stopped early at step 30"}))
     assert "| ROUGE-1 (8 pairs) | 20.0 | 31.5 (+11.5) |" in text and "BLEU" in text and "Stopped early at step 30" in text

@@ -6,23 +6,24 @@ import urllib.request
 
 from conftest import free_port
 from studio.paths import PROJECT_ROOT
+from studio.records import (LossEval, PreferenceEval, RunState, RunStatus, RunView, TrainStep,
+                            evaluation_from_dict)
 from studio.ui.views import (COMPARED_COLOURS, LOSS_COLOURS, corpus_report, eval_markdown, histogram_frame, loss_frame,
                              overlaid_loss_frame, progress_html)
 
 
 def test_progress_shows_state_step_eta_and_advice():
-    from studio.records import RunState, RunStatus
-
-    view = {"run_id": "r1", "status": RunStatus(state=RunState.RUNNING, step=5, total_steps=20, eta_s=75, message="training")}
+    view = RunView("r1", RunStatus(state=RunState.RUNNING, step=5, total_steps=20, eta_s=75, message="training"), None)
     page = progress_html(view)
     assert "running" in page and "step 5/20" in page and "1 min 15 s left" in page and "width:25.0%" in page
-    failed = progress_html({"run_id": "r1", "status": RunStatus(state=RunState.FAILED, reason="out of memory",
-                                                                advice="lower batch_size")})
+    failed = progress_html(RunView("r1", RunStatus(state=RunState.FAILED, reason="out of memory",
+                                                   advice="lower batch_size"), None))
     assert "out of memory" in failed and "lower batch_size" in failed
 
 
 def test_loss_frame_has_train_and_validation_series_in_the_readers_language():
-    events = [{"kind": "eval", "step": 0, "val_loss": 4.0}, {"kind": "train", "step": 1, "loss": 3.5}]
+    events = [LossEval(step=0, val_loss=4.0), TrainStep(step=1, loss=3.5),
+              PreferenceEval(step=1, preference_accuracy=0.5)]  # a DPO evaluation draws no loss
     frame = loss_frame(events)
     plotted = frame.dropna()
     assert sorted(plotted["series"]) == ["train", "validation"] and list(frame.columns) == ["step", "loss", "series"]
@@ -35,14 +36,14 @@ def test_loss_frame_has_train_and_validation_series_in_the_readers_language():
     assert set(empty["series"]) == {"train", "validation", "训练集", "验证集"} == set(LOSS_COLOURS)
     assert empty["loss"].isna().all()
     assert str(empty["step"].dtype) == "int64" and str(empty["loss"].dtype) == "float64"
-    compared = overlaid_loss_frame([{"events": events}, {"events": events}], "zh")
+    compared = overlaid_loss_frame([RunView("a", RunStatus(), None, events), RunView("b", RunStatus(), None, events)], "zh")
     assert set(compared.dropna()["series"]) == {"任务一 · 训练集", "任务一 · 验证集", "任务二 · 训练集", "任务二 · 验证集"}
     assert set(compared["series"]) == set(COMPARED_COLOURS)
 
 
 def test_reports_render_numbers_a_writer_reads():
-    md = eval_markdown({"base": {"perplexity": 100.0, "loss": 4.6}, "tuned": {"perplexity": 13.0, "loss": 2.6},
-                        "perplexity_change": -0.87, "tokens_seen": 12000, "train_seconds": 150})
+    md = eval_markdown(evaluation_from_dict({"base": {"perplexity": 100.0, "loss": 4.6}, "tuned": {"perplexity": 13.0, "loss": 2.6},
+                                             "perplexity_change": -0.87, "tokens_seen": 12000, "train_seconds": 150}))
     assert "100.00" in md and "13.00 (-87%)" in md and "2 min 30 s" in md
     manifest = {"name": "lamp", "version": "v1", "mode": "text", "documents": 40, "train_documents": 36, "val_documents": 4,
                 "characters": 15000, "cjk_share": 0.5, "dropped": {"exact duplicate": 2}, "rules": {"hard-wrapped lines joined": 7},

@@ -160,7 +160,7 @@ def compare(call: Call, a: str | None, b: str | None) -> dict:
         result = service.compare_runs(call.root, a, b)
     except USER_ERRORS as e:
         return {"message": say(call.lang, "error", error=e), **empty}
-    evals = [f"**{v['run_id']}**\n\n{views.eval_markdown(v['eval'], call.lang) or say(call.lang, 'eval.none')}"
+    evals = [f"**{v.run_id}**\n\n{views.eval_markdown(v.evaluation, call.lang) or say(call.lang, 'eval.none')}"
              for v in result["views"]]
     return {"message": "", "differences": views.differences_markdown(result, call.lang),
             "curves": views.overlaid_loss_frame(result["views"], call.lang), "eval_first": evals[0], "eval_second": evals[1]}

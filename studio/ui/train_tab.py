@@ -190,7 +190,7 @@ def lists(call: Call, selected: str | None = None) -> dict:
 
 def parent_model(call: Call, parent: str | None, model: str | None):
     """Continuing a run keeps its base model: the model field follows the picked parent."""
-    return service.run_view(call.root, parent)["config"]["model"] if parent else model
+    return service.run_view(call.root, parent).config.model if parent else model
 
 
 def show(call: Call, run_id: str | None) -> dict:
@@ -198,8 +198,8 @@ def show(call: Call, run_id: str | None) -> dict:
         return {"progress": progress_html(None, call.lang), "plot": loss_frame([], call.lang), "lr_plot": lr_frame([]),
                 "evaluation": ""}
     view = service.run_view(call.root, run_id)
-    return {"progress": progress_html(view, call.lang), "plot": loss_frame(view["events"], call.lang),
-            "lr_plot": lr_frame(view["events"]), "evaluation": eval_markdown(view["eval"], call.lang)}
+    return {"progress": progress_html(view, call.lang), "plot": loss_frame(view.events, call.lang),
+            "lr_plot": lr_frame(view.events), "evaluation": eval_markdown(view.evaluation, call.lang)}
 
 
 def described(name: str | None, lang: str) -> str:

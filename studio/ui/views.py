@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-from types import SimpleNamespace
 
 import pandas as pd
 
@@ -22,16 +21,10 @@ def duration(seconds: float | None, lang: str = "en") -> str:
     return say(lang, "seconds", s=seconds)
 
 
-STATUS_FIELDS = {"state": "queued", "step": 0, "total_steps": 0, "eta_s": None, "reason": None, "message": None,
-                 "advice": None}
-
-
 def progress_html(view: dict | None, lang: str = "en") -> str:
     if not view:
         return f"<div class='ws-progress'><em>{say(lang, 'progress.none')}</em></div>"
-    status = view["status"]
-    if isinstance(status, dict):  # status.json's fields as plain JSON (tests/test_app_http.py builds one)
-        status = SimpleNamespace(**{**STATUS_FIELDS, **status})
+    status = view.status
     state = status.state
     step, total = status.step, status.total_steps or 0
     share = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
@@ -43,7 +36,7 @@ def progress_html(view: dict | None, lang: str = "en") -> str:
     state_text = say(lang, f"state.{state}") if f"state.{state}" in MESSAGES else state
     return (
         f"<div class='ws-progress' data-state='{state}'>"
-        f"<div><b>{html.escape(view['run_id'])}</b> · <span style='color:{colour}'>{state_text}</span> · "
+        f"<div><b>{html.escape(view.run_id)}</b> · <span style='color:{colour}'>{state_text}</span> · "
         f"{say(lang, 'progress.step', step=step, total=total)}{eta}</div>"
         f"<div style='background:#e5e7eb;border-radius:6px;height:14px;margin:6px 0'>"
         f"<div class='ws-bar' style='width:{share:.1f}%;background:{colour};height:14px;border-radius:6px'></div></div>"
@@ -77,11 +70,12 @@ COMPARED_COLOURS = {name: colour for lang in LANGUAGES
                     for name, colour in zip(compared_series(lang), ("#2f6fde", "#93b4f0", "#e8743b", "#f3b994"))}
 
 
-def _loss_rows(events: list[dict], lang: str, prefix: str = "") -> list[dict]:
+def _loss_rows(events: list, lang: str, prefix: str = "") -> list[dict]:
+    """Train and validation loss rows of a run's events (typed records: TrainStep has kind "train",
+    LossEval "eval"; a DPO run's preference evaluations are another kind and draw no loss)."""
     train, validation = loss_series(lang)
-    rows = [{"step": e["step"], "loss": e["loss"], "series": prefix + train} for e in events if e.get("kind") == "train"]
-    return rows + [{"step": e["step"], "loss": e["val_loss"], "series": prefix + validation}
-                   for e in events if e.get("kind") == "eval" and "val_loss" in e]  # a DPO run's have none
+    rows = [{"step": e.step, "loss": e.loss, "series": prefix + train} for e in events if e.kind == "train"]
+    return rows + [{"step": e.step, "loss": e.val_loss, "series": prefix + validation} for e in events if e.kind == "eval"]
 
 
 def _curves(rows: list[dict], series) -> pd.DataFrame:
@@ -92,29 +86,30 @@ def _curves(rows: list[dict], series) -> pd.DataFrame:
     return typed_frame(rows, {"step": "int64", "loss": "float64", "series": "str"})
 
 
-def loss_frame(events: list[dict], lang: str = "en") -> pd.DataFrame:
+def loss_frame(events: list, lang: str = "en") -> pd.DataFrame:
     return _curves(_loss_rows(events, lang), LOSS_COLOURS)
 
 
-def lr_frame(events: list[dict]) -> pd.DataFrame:
-    rows = [{"step": e["step"], "learning rate": e["lr"]} for e in events if e.get("kind") == "train"]
+def lr_frame(events: list) -> pd.DataFrame:
+    rows = [{"step": e.step, "learning rate": e.lr} for e in events if e.kind == "train" and e.lr is not None]
     return typed_frame(rows, {"step": "int64", "learning rate": "float64"})
 
 
-def eval_markdown(ev: dict, lang: str = "en") -> str:
+def eval_markdown(ev, lang: str = "en") -> str:
+    """A run's evaluation (records.SftEvaluation, DpoEvaluation or BlendEvaluation) as Markdown."""
     if not ev:
         return ""
-    if ev.get("objective") == "dpo":
-        before, after = ev["before"], ev["after"]
+    if ev.objective == "dpo":
+        before, after = ev.before, ev.after
         return (say(lang, "dpo.heading") + "\n|---|---|---|\n"
                 f"| {say(lang, 'dpo.accuracy')} | {before['accuracy']:.0%} | {after['accuracy']:.0%} |\n"
                 f"| {say(lang, 'dpo.margin')} | {before['mean_margin']:.2f} | {after['mean_margin']:.2f} |\n\n"
-                + say(lang, "dpo.summary", pairs=ev["pairs"], init=html.escape(ev["init_adapter"]), steps=ev["steps"],
-                      time=duration(ev.get("train_seconds"), lang)))
-    if ev.get("objective") == "blend":
+                + say(lang, "dpo.summary", pairs=ev.pairs, init=html.escape(ev.init_adapter), steps=ev.steps,
+                      time=duration(ev.train_seconds, lang)))
+    if ev.objective == "blend":
         return blend_markdown(ev, lang)
-    base, tuned = ev["base"], ev["tuned"]
-    change = ev.get("perplexity_change", 0) * 100
+    base, tuned = ev.base, ev.tuned
+    change = ev.perplexity_change * 100
     lines = [
         say(lang, "eval.heading"), "|---|---|---|",
         f"| {say(lang, 'eval.perplexity')} | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} ({change:+.0f}%) |",
@@ -125,13 +120,12 @@ def eval_markdown(ev: dict, lang: str = "en") -> str:
             name = say(lang, "eval.pairs", name=label, n=tuned["generation"]["examples"])
             lines.append(f"| {name} | {base['generation'][key]:.1f} | "
                          f"{tuned['generation'][key]:.1f} ({tuned['generation'][key] - base['generation'][key]:+.1f}) |")
-    lines += style_rows(ev.get("style"), lang)
-    text = "\n".join(lines) + "\n\n" + say(lang, "eval.trained", tokens=ev.get("tokens_seen", 0),
-                                             time=duration(ev.get("train_seconds"), lang))
-    if ev.get("stopped_early"):
-        stopped = str(render(lang, ev["stopped_early"]))
+    lines += style_rows(ev.style, lang)
+    text = "\n".join(lines) + "\n\n" + say(lang, "eval.trained", tokens=ev.tokens_seen, time=duration(ev.train_seconds, lang))
+    if ev.stopped_early:
+        stopped = str(render(lang, ev.stopped_early))
         text += f" {html.escape(stopped[0].upper() + stopped[1:])}{'' if lang == 'zh' else '.'}"
-    return text + lineage_markdown(ev.get("lineage"), lang) + bias_markdown(ev.get("bias"), lang)
+    return text + lineage_markdown(ev.lineage, lang) + bias_markdown(ev.bias, lang)
 
 
 def bias_markdown(bias: dict | None, lang: str) -> str:
@@ -181,17 +175,17 @@ def lineage_line(lineage: dict, lang: str) -> str:
     return ""
 
 
-def blend_markdown(ev: dict, lang: str) -> str:
-    """A blend's table: base, each source and the blend on each source's held-out split."""
-    keys = [s["run"] for s in ev["sources"]]
-    sources = ", ".join(f"{html.escape(s['run'])} ({s['weight']:g})" for s in ev["sources"])
-    lines = [say(lang, "blend.heading", method=ev["method"], sources=sources), "",
+def blend_markdown(ev, lang: str) -> str:
+    """A blend's table (records.BlendEvaluation): base, each source and the blend on each source's split."""
+    keys = [s["run"] for s in ev.sources]
+    sources = ", ".join(f"{html.escape(s['run'])} ({s['weight']:g})" for s in ev.sources)
+    lines = [say(lang, "blend.heading", method=ev.method, sources=sources), "",
              "| " + " | ".join([say(lang, "blend.split"), say(lang, "blend.base"), *map(html.escape, keys),
                                 say(lang, "blend.blend")]) + " |", "|---" * (len(keys) + 3) + "|"]
-    for row in ev["splits"]:
+    for row in ev.splits:
         lines.append(f"| {html.escape(row['split'])} | {_ppl(row['base'])} | "
                      + " | ".join(_ppl(row["sources"][k]) for k in keys) + f" | {_ppl(row['blend'])} |")
-    return "\n".join(lines) + bias_markdown(ev.get("bias"), lang)
+    return "\n".join(lines) + bias_markdown(ev.bias, lang)
 
 
 def style_rows(style: dict | None, lang: str) -> list[str]:
@@ -369,7 +363,7 @@ def overlaid_loss_frame(views_of_runs: list[dict], lang: str = "en") -> pd.DataF
     """Both runs' train and validation curves on one plot, named by the run's place (first or
     second, as picked above the plot)."""
     rows = [row for place, view in zip(("first", "second"), views_of_runs)
-            for row in _loss_rows(view["events"], lang, f"{say(lang, 'series.' + place)} · ")]
+            for row in _loss_rows(view.events, lang, f"{say(lang, 'series.' + place)} · ")]
     return _curves(rows, COMPARED_COLOURS)
 
 
