@@ -32,6 +32,7 @@ from studio.corpus import split
 from studio.corpus.decode import CorpusError
 from studio.corpus.clean import RULE_LABELS
 from studio.corpus.dedupe import NearDuplicates
+from studio.corpus.manifest import CorpusManifest
 from studio.corpus.prepare import init_worker, prepare_batch, prepare_in_worker, record_text
 from studio.corpus.sources import Tally, iter_source
 from studio.corpus.store import commit_version, discard, scratch_dir, version_dir, versions
@@ -324,9 +325,8 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
             split_summary["follows"] = previous[0]  # held out what that version held out, where it could
         (tmp / "skipped_rows.json").write_text(json.dumps(tally.skipped_examples, ensure_ascii=False), encoding="utf-8")
         manifest = _manifest(cfg, tally, stats, dropped, split_summary, warnings, count_tokens, tokenizer_name)
-        manifest["ingest_seconds"] = round(time.time() - started, 2)
-        commit_version(root, cfg.name, tmp, manifest)
-        return manifest
+        manifest.ingest_seconds = round(time.time() - started, 2)
+        return commit_version(root, cfg.name, tmp, manifest)
     except BaseException:
         discard(tmp)
         raise
@@ -346,32 +346,20 @@ def _check_something_left(cfg: CorpusConfig, tally: Tally, kept, dropped: Droppe
 
 
 def _manifest(cfg: CorpusConfig, tally: Tally, stats: dict, dropped: Dropped, split_summary: dict, warnings: list,
-              count_tokens, tokenizer_name: str) -> dict:
-    manifest = {
-        "name": cfg.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "mode": cfg.mode,
-        "settings": to_dict(cfg),
-        "sources": tally.sources,
-        "passed_over": tally.passed_over,
-        "rows": {"seen": tally.rows_seen, "skipped": tally.rows_skipped},
-        "rules": tally.rules,
-        "documents": stats["train_documents"] + stats["val_documents"],
-        "train_documents": stats["train_documents"],
-        "val_documents": stats["val_documents"],
-        "split": split_summary,
-        "warnings": warnings,
-        "characters": stats["characters"],
-        "cjk_share": round(stats["cjk_characters"] / max(stats["characters"], 1), 4),
-        "dropped": dropped.counts,
-        "drop_reasons": dropped.reasons,
-        "length_histogram": {"unit": "tokens" if count_tokens else "characters",
-                             "upper_edges": HISTOGRAM_EDGES[1:] + ["more"], "counts": stats["histogram"]},
-    }
+              count_tokens, tokenizer_name: str) -> CorpusManifest:
+    documents = stats["train_documents"] + stats["val_documents"]
+    tokens = None
     if count_tokens:
         estimated = stats["estimated_documents"]
-        manifest["tokens"] = {**stats["tokens"], "tokenizer": tokenizer_name,
-                              "counted": "exact" if not estimated else
-                              f"exact for {manifest['documents'] - estimated} sampled documents, estimated from "
-                              f"characters for {estimated}"}
-    return manifest
+        tokens = {**stats["tokens"], "tokenizer": tokenizer_name,
+                  "counted": "exact" if not estimated else
+                  f"exact for {documents - estimated} sampled documents, estimated from characters for {estimated}"}
+    return CorpusManifest(
+        name=cfg.name, mode=cfg.mode, settings=to_dict(cfg), sources=tally.sources, passed_over=tally.passed_over,
+        rows={"seen": tally.rows_seen, "skipped": tally.rows_skipped}, rules=tally.rules, documents=documents,
+        train_documents=stats["train_documents"], val_documents=stats["val_documents"], split=split_summary,
+        warnings=warnings, characters=stats["characters"],
+        cjk_share=round(stats["cjk_characters"] / max(stats["characters"], 1), 4), dropped=dropped.counts,
+        drop_reasons=dropped.reasons, tokens=tokens,
+        length_histogram={"unit": "tokens" if count_tokens else "characters",
+                          "upper_edges": HISTOGRAM_EDGES[1:] + ["more"], "counts": stats["histogram"]})

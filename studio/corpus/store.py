@@ -14,6 +14,7 @@ from pathlib import Path
 
 from studio import jsonio
 from studio.corpus.decode import CorpusError
+from studio.corpus.manifest import CorpusManifest
 from studio.paths import check_name, corpora_dir
 
 _VERSION = re.compile(r"^v(\d+)$")
@@ -56,17 +57,17 @@ def scratch_dir(root: Path, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
 
 
-def commit_version(root: Path, name: str, tmp: Path, manifest: dict) -> Path:
-    """Rename `tmp` into the next free version number, with its manifest; never overwrites."""
+def commit_version(root: Path, name: str, tmp: Path, manifest: CorpusManifest) -> dict:
+    """Rename `tmp` into the next free version number, with its manifest; never overwrites.
+    Returns the manifest as written (with its version)."""
     folder = corpora_dir(root) / name
     while True:  # a concurrent ingest may take a number first: take the one after
         existing = versions(root, name)
-        version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
-        manifest["version"] = version
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        manifest.version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
+        jsonio.write_json_atomic(tmp / "manifest.json", manifest.to_json())
         try:
-            os.rename(tmp, folder / version)
-            return folder / version
+            os.rename(tmp, folder / manifest.version)
+            return manifest.to_json()
         except OSError:
             if not (folder / version).exists():
                 raise

@@ -20,6 +20,7 @@ from typing import Iterator
 
 from studio.config import GenConfig
 from studio.corpus.decode import CorpusError
+from studio.corpus.manifest import CorpusManifest
 from studio.corpus.store import commit_version, discard, read_manifest, read_split, scratch_dir, version_dir
 from studio.messages import message
 
@@ -166,22 +167,17 @@ def save(root: Path, name: str, version: str = "", drop: set[int] = frozenset(),
                 fh.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
             if count_tokens:
                 tokens[split] = sum(count_tokens([r["request"] + "\n" + r["text"] for r in items]))
-        manifest = {
-            "name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "mode": "pairs",
-            "settings": source.get("settings", {}), "sources": source.get("sources", []),
-            "derived_from": {"version": source["version"], "how": "requests generated for the writer's passages"},
-            "generated": {"fields": ["prompt"], "unchanged": ["response"],
-                          "made_by": sorted({r["made_by"] for r in kept}), "settings": vars(GENERATION)},
-            "dropped_by_writer": sorted(drop), "without_request": [r["index"] for r in rows if not r["request"]],
-            "documents": len(kept), "train_documents": len(splits["train"]), "val_documents": len(splits["val"]),
-            "characters": sum(len(r["text"]) + len(r["request"]) for r in kept),
-            "cjk_share": source.get("cjk_share", 0), "dropped": {}, "warnings": [], "rules": {}, "passed_over": [],
-            "rows": {"seen": 0, "skipped": {}}, "split": pairs_split(splits, tokens, version),
-            "length_histogram": source.get("length_histogram", {}),
-        }
-        if count_tokens:
-            manifest["tokens"] = {**tokens, "tokenizer": tokenizer_name, "counted": "exact"}
-        commit_version(root, name, tmp, manifest)
+        manifest = commit_version(root, name, tmp, CorpusManifest(
+            name=name, mode="pairs", settings=source.get("settings", {}), sources=source.get("sources", []),
+            derived_from={"version": source["version"], "how": "requests generated for the writer's passages"},
+            generated={"fields": ["prompt"], "unchanged": ["response"],
+                       "made_by": sorted({r["made_by"] for r in kept}), "settings": vars(GENERATION)},
+            dropped_by_writer=sorted(drop), without_request=[r["index"] for r in rows if not r["request"]],
+            documents=len(kept), train_documents=len(splits["train"]), val_documents=len(splits["val"]),
+            characters=sum(len(r["text"]) + len(r["request"]) for r in kept),
+            cjk_share=source.get("cjk_share", 0), split=pairs_split(splits, tokens, version),
+            length_histogram=source.get("length_histogram", {}),
+            tokens={**tokens, "tokenizer": tokenizer_name, "counted": "exact"} if count_tokens else None))
     except BaseException:
         discard(tmp)
         raise
