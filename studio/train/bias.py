@@ -8,9 +8,9 @@ the README of assets/bias says where the pairs come from.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from studio.jsonio import read_jsonl
 from studio.paths import PROJECT_ROOT
 
 PAIRS = PROJECT_ROOT / "assets" / "bias" / "pairs.jsonl"
@@ -23,8 +23,7 @@ LEAD_IN = {"en": "This is what happened next.\n\n", "zh": "接下来发生的事
 
 
 def load_pairs(path: Path = PAIRS) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return read_jsonl(path)
 
 
 def sentence_losses(model, tok, items: list[tuple[str, str]], device: str) -> list[float]:

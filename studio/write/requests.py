@@ -22,6 +22,7 @@ from studio.config import GenConfig
 from studio.corpus.decode import CorpusError
 from studio.corpus.manifest import CorpusManifest
 from studio.corpus.store import commit_version, discard, read_manifest, read_split, scratch_dir, version_dir
+from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import message
 
 PASSAGE_CHARS = 1500  # the request needs the gist: a long piece is shown to the model cut here
@@ -69,17 +70,8 @@ def clean(draft: str) -> str:
 
 
 def staged(root: Path, name: str, version: str) -> dict[int, dict]:
-    path = staging_path(root, name, version)
-    if not path.exists():
-        return {}
-    found = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill: that passage is asked again
-        found[item["index"]] = item
-    return found
+    # a line cut short by a kill is dropped: that passage is asked again
+    return {item["index"]: item for item in read_jsonl(staging_path(root, name, version), skip_damaged=True)}
 
 
 def generate(drafter, root: Path, name: str, version: str = "", source: str = "base", model: str | None = None,
@@ -109,8 +101,7 @@ def generate(drafter, root: Path, name: str, version: str = "", source: str = "b
         request = clean(result["panes"][0]["drafts"][0])
         item = {"index": piece["index"], "split": piece["split"], "origin": piece["origin"], "request": request,
                 "source": source if source != "base" else (model or "base"), "time": round(time.time(), 1)}
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        append_jsonl(path, item)
         done += 1
         yield {"done": done, "total": len(pieces), "request": request, "version": version}
 
