@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from studio import jsonio, records
-from studio.runs import HEARTBEAT_SECONDS
-from studio.runs import RunFolder
+from studio.runs import HEARTBEAT_SECONDS, RunFolder
 
-
+STATUS_FIELDS = {f.name for f in fields(records.RunStatus)} - {"extra"}
 
 class Reporter:
     """Owns status.json: every update merges into it, and a thread refreshes the heartbeat."""
@@ -25,9 +24,13 @@ class Reporter:
         self._stop = threading.Event()
         threading.Thread(target=self._beat, daemon=True).start()
 
-    def update(self, **fields) -> None:
+    def update(self, **changes) -> None:
+        """Set RunStatus fields by name (a name RunStatus does not have is a bug, refused here)."""
+        unknown = set(changes) - STATUS_FIELDS
+        if unknown:
+            raise TypeError(f"RunStatus has no field {sorted(unknown)}")
         with self._lock:
-            self.status.update(fields, pid=os.getpid(), pgid=os.getpgid(0), heartbeat=time.time())
+            self.status.update(changes, pid=os.getpid(), pgid=os.getpgid(0), heartbeat=time.time())
             self.status = {k: v for k, v in self.status.items() if v is not None}  # None clears a field
             status = records.from_dict(records.RunStatus, self.status)
             jsonio.write_json_atomic(self.folder / RunFolder.STATUS, records.to_dict(status))
@@ -49,7 +52,7 @@ class Silent:
     """What ranks other than 0 report through: nothing (rank 0 speaks for the run). Also stands in
     for TensorBoard's writer there."""
 
-    def update(self, **fields) -> None:
+    def update(self, **changes) -> None:
         pass
 
     def record(self, event) -> None:
