@@ -50,7 +50,7 @@ def test_compare_lists_the_settings_that_differ_and_both_curves(root, trained_ru
     result = service.compare_runs(root, trained_run, other)
     changed = {d["setting"] for d in result["differences"]}
     assert changed == {"learning_rate", "lora_r"}
-    assert result["views"][0]["events"] and result["views"][1]["events"] == []
+    assert result["views"][0].events and result["views"][1].events == []
     service.delete_run(root, other)
 
 
