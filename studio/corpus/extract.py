@@ -15,7 +15,7 @@ def pdf_pages(path: str) -> dict:
         try:
             reader.decrypt("")
         except Exception:
-            raise SystemExit("the PDF is password-protected; remove the password and upload it again")
+            raise SystemExit("corpus.pdf_password")  # a key: bounded.extract words it in the reader's language
     return {"pages": [page.extract_text() or "" for page in reader.pages]}
 
 

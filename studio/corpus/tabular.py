@@ -14,6 +14,7 @@ from typing import Iterator
 
 from studio.corpus.decode import CorpusError
 from studio.corpus.readers import check_size, iter_lines
+from studio.messages import message
 
 TEXT_NAMES = ("text", "content", "body", "story", "article")
 PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"), ("document", "summary"),
@@ -21,6 +22,7 @@ PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", 
 CHAT_NAMES = ("messages", "conversations", "conversation")
 ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "user": "user",
                 "assistant": "assistant", "system": "system"}
+MAX_JSON_MB = 500  # a whole .json file is parsed at once; larger ones must be .jsonl
 csv.field_size_limit(64 * 1024 * 1024)  # long articles in one cell are normal; 64 MiB bounds a runaway quote
 
 
@@ -52,24 +54,23 @@ def _jsonl_rows(lines, display) -> Iterator[tuple[str, dict]]:
             raise CorpusError("corpus.json_line", file=display, line=no, error=e.msg, column=e.colno) from None
         if not isinstance(row, dict):
             raise CorpusError("corpus.json_not_object", file=display, line=no, kind=type(row).__name__)
-        _check_types(row, types, display, f"line {no}")
+        _check_types(row, types, display, message("corpus.where_line", line=no))
         yield f"{display}:{no}", row
 
 
-def _check_types(row: dict, types: dict, display: str, where: str) -> None:
+def _check_types(row: dict, types: dict, display: str, where: dict) -> None:
     for key, value in row.items():
         if value is None:
             continue
         kind = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
         if types.setdefault(key, kind) != kind:
-            raise CorpusError(f"{display}: {where}: field '{key}' is a {kind} here but a {types[key]} in earlier rows; "
-                              "make the field the same type in every row")
+            raise CorpusError("corpus.field_type", file=display, where=where, field=key, kind=kind, earlier=types[key])
 
 
 def _json_rows(path: Path, display: str):
     size = check_size(path, display)
-    if size > 500 * 1024**2:
-        raise CorpusError(f"{display}: a .json file over 500 MB is refused; save it as .jsonl (one object a line)")
+    if size > MAX_JSON_MB * 1024**2:
+        raise CorpusError("corpus.json_too_big", file=display, mb=MAX_JSON_MB)
     from studio.corpus.decode import decode_bytes
 
     text, encoding = decode_bytes(path.read_bytes(), display)
@@ -81,14 +82,14 @@ def _json_rows(path: Path, display: str):
         lists = [v for v in data.values() if isinstance(v, list)]
         data = lists[0] if len(lists) == 1 else [data]
     if not isinstance(data, list):
-        raise CorpusError(f"{display}: expected a list of objects")
+        raise CorpusError("corpus.json_not_list", file=display)
 
     def rows():
         types: dict[str, str] = {}
         for i, row in enumerate(data):
             if not isinstance(row, dict):
-                raise CorpusError(f"{display}: item {i} is a {type(row).__name__}, expected an object")
-            _check_types(row, types, display, f"item {i}")
+                raise CorpusError("corpus.json_item", file=display, item=i, kind=type(row).__name__)
+            _check_types(row, types, display, message("corpus.where_item", item=i))
             yield f"{display}[{i}]", row
 
     return encoding, rows()
@@ -118,7 +119,7 @@ def _parquet_rows(path: Path, display: str) -> Iterator[tuple[str, dict]]:
     try:
         pf = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises several types for a damaged file
-        raise CorpusError(f"{display}: not a readable Parquet file ({e})") from None
+        raise CorpusError("corpus.parquet", file=display, error=str(e)) from None
     index = 0
     for batch in pf.iter_batches(batch_size=1024):
         for row in batch.to_pylist():
