@@ -507,7 +507,6 @@ MESSAGES.update({
                           "**验证集：从 {total:,} 个 token 中留出 {val:,} 个（{share:.1%}）**，{why}。"),
     "report.nothing": ("nothing", "无"),
     "report.all_off": ("all off", "全部关闭"),
-    "report.rows": ("{n} rows", "{n} 行"),
     "report.rows_read": ("Rows read: {seen}; skipped:", "读取 {seen} 行；跳过："),
     "report.passed_over": ("Passed over in archives:", "压缩包中略过的文件："),
     "rule.nfc": ("unicode normalised (NFC)", "Unicode 规范化（NFC）"),

@@ -10,6 +10,7 @@ from studio.corpus import bounded, clean, readers
 from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError
 from studio.corpus.store import read_split
+from studio.corpus.tabular import skip_reason
 from studio.messages import render
 
 # Readers and cleaning are tested on inputs of a few sentences (see conftest.small_corpora).
@@ -178,7 +179,10 @@ def test_pairs_with_instruction_input_output_and_missing_fields_counted(tmp_path
     rows = [{"instruction": "Summarise:", "input": e, "output": e.split(".")[0]} for e in ENTRIES[:8]]
     rows += [{"instruction": "Summarise:", "input": "x", "output": ""}, {"instruction": "Summarise:", "input": "y"}]
     m, records = corpus(tmp_path, [write(tmp_path, "p.jsonl", "\n".join(json.dumps(r) for r in rows))], mode="pairs")
-    assert m["rows"] == {"seen": 10, "skipped": {"empty field 'output'": 1, "missing field 'output'": 1}}
+    assert m["rows"]["seen"] == 10
+    reasons = {render("en", skip_reason(m["rows"], why)): n for why, n in m["rows"]["skipped"].items()}
+    assert reasons == {"empty field 'output'": 1, "missing field 'output'": 1}
+    assert render("zh", skip_reason(m["rows"], "skip.empty_field:name=output")) == "字段“output”为空"
     assert records[0]["prompt"].startswith("Summarise:\n\nLAMP LOG") and records[0]["response"].startswith("LAMP LOG")
 
 
@@ -223,7 +227,8 @@ def test_chat_messages_and_sharegpt_conversations(tmp_path):
     rows += [{"conversations": [{"from": "human", "value": "Write day 9."}, {"from": "gpt", "value": ENTRIES[8]}]}]
     rows += [{"messages": [{"role": "user", "content": "only a question"}]}]
     m, records = corpus(tmp_path, [write(tmp_path, "c.jsonl", "\n".join(json.dumps(r) for r in rows))], mode="chat")
-    assert m["documents"] == 5 and m["rows"]["skipped"] == {"a conversation without both a user and an assistant turn": 1}
+    assert m["documents"] == 5 and m["rows"]["skipped"] == {"skip.no_turns": 1}
+    assert render("en", skip_reason(m["rows"], "skip.no_turns")) == "a conversation without both a user and an assistant turn"
     assert all(r["messages"][1]["role"] == "assistant" for r in records)
 
 
@@ -313,3 +318,11 @@ def test_a_100_mb_single_line_is_refused_in_bounded_memory(tmp_path):
     # about 110 MB measured; reading the line whole would add 100 MB of bytes and 68 MB of text
     assert peak_mb < 250, f"peak {peak_mb:.0f} MB"
     assert not list((tmp_path / "data" / "corpora" / "h").iterdir())  # no version, no scratch left
+
+
+def test_an_older_manifests_english_skip_reasons_still_read_as_their_messages():
+    old = {"seen": 3, "skipped": {"empty field 'output'": 1, "a message is not an object": 1, "odd": 1}}
+    assert skip_reason(old, "empty field 'output'") == {"key": "skip.empty_field", "fields": {"name": "output"}}
+    assert render("zh", skip_reason(old, "a message is not an object")) == "有一条消息不是对象"
+    assert skip_reason(old, "odd") == "odd"
+

@@ -337,7 +337,8 @@ def _check_something_left(cfg: CorpusConfig, tally: Tally, kept, dropped: Droppe
     if tally.rows_seen:
         valid = tally.rows_seen - sum(tally.rows_skipped.values())
         if valid < cfg.min_valid_share * tally.rows_seen:
-            reasons = "; ".join(f"{n} rows: {why}" for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1]))
+            reasons = [message("corpus.rows_reason", n=n, reason=tally.skip_reasons[why])
+                       for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1])]
             raise CorpusError("corpus.rows_invalid", valid=valid, seen=tally.rows_seen, mode=cfg.mode,
                               share=cfg.min_valid_share, reasons=reasons)
     if len(kept) == 0:
@@ -354,7 +355,7 @@ def _manifest(cfg: CorpusConfig, tally: Tally, stats: dict, dropped: Dropped, sp
         "settings": to_dict(cfg),
         "sources": tally.sources,
         "passed_over": tally.passed_over,
-        "rows": {"seen": tally.rows_seen, "skipped": tally.rows_skipped},
+        "rows": {"seen": tally.rows_seen, "skipped": tally.rows_skipped, "reasons": tally.skip_reasons},
         "rules": tally.rules,
         "documents": stats["train_documents"] + stats["val_documents"],
         "train_documents": stats["train_documents"],

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 
 from studio.corpus.decode import CorpusError
 from studio.corpus.readers import check_size, iter_lines
-from studio.messages import message
+from studio.messages import Keyed, message
 
 TEXT_NAMES = ("text", "content", "body", "story", "article")
 PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"), ("document", "summary"),
@@ -26,8 +27,41 @@ MAX_JSON_MB = 500  # a whole .json file is parsed at once; larger ones must be .
 csv.field_size_limit(64 * 1024 * 1024)  # long articles in one cell are normal; 64 MiB bounds a runaway quote
 
 
-class Skip(Exception):
-    """A row without what its mode needs; the message is the reason it is counted under."""
+class Skip(Keyed, Exception):
+    """A row without what its mode needs: a message key (`skip.*`) and its values, the reason the row
+    is counted under."""
+
+
+# The manifest counts skipped rows by reason id ("rows": {"skipped": {"skip.empty_field:name=output": 1}})
+# and keeps each id's message beside the counts ("rows": {"reasons": {id: {"key", "fields"}}}).
+# Manifests written before the keys counted by the English sentence; `skip_reason` reads both.
+_OLD_SKIP_REASONS = [(r"no text field \(looked for (?P<names>.*); set the text field\)", "skip.no_text_field"),
+                     (r"missing field '(?P<name>.*)'", "skip.missing_field"),
+                     (r"no prompt/response fields \(set the prompt and response fields\)", "skip.no_pair_fields"),
+                     (r"no messages list \(set the messages field\)", "skip.no_messages"),
+                     (r"a message is not an object", "skip.message_not_object"),
+                     (r"a message without a known role or text content", "skip.message_unknown"),
+                     (r"a conversation without both a user and an assistant turn", "skip.no_turns"),
+                     (r"empty field '(?P<name>.*)'", "skip.empty_field"),
+                     (r"field '(?P<name>.*)' is not text", "skip.field_not_text")]
+
+
+def skip_id(reason: dict) -> str:
+    """The id a skip reason (a `message()` dict) is counted under: its key, and its values if any."""
+    fields = ",".join(f"{k}={v}" for k, v in sorted(reason["fields"].items()))
+    return f"{reason['key']}:{fields}" if fields else reason["key"]
+
+
+def skip_reason(rows: dict, reason: str) -> dict | str:
+    """The message a key of a manifest's `rows["skipped"]` stands for (render it with
+    messages.render); an older manifest's English reason as the same message; anything else as it is."""
+    if reason in rows.get("reasons", {}):
+        return rows["reasons"][reason]
+    for pattern, key in _OLD_SKIP_REASONS:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            return {"key": key, "fields": found.groupdict()}
+    return reason
 
 
 def iter_rows(path: Path, display: str) -> tuple[str, Iterator[tuple[str, dict]]]:
@@ -132,7 +166,7 @@ def to_record(row: dict, mode: str, fields: dict) -> dict:
     if mode == "text":
         name = fields.get("text") or next((n for n in TEXT_NAMES if n in row), None)
         if name is None:
-            raise Skip(f"no text field (looked for {', '.join(TEXT_NAMES)}; set the text field)")
+            raise Skip("skip.no_text_field", names=", ".join(TEXT_NAMES))
         return {"text": _str(row.get(name), name)}
     if mode == "pairs":
         prompt_name, response_name = fields.get("prompt"), fields.get("response")
@@ -140,7 +174,7 @@ def to_record(row: dict, mode: str, fields: dict) -> dict:
             found = next(((p, r) for p, r in PAIR_NAMES if p in row and r in row), None)
             if found is None:
                 half = next(((p, r) for p, r in PAIR_NAMES if p in row), None)
-                raise Skip(f"missing field '{half[1]}'" if half else "no prompt/response fields (set the prompt and response fields)")
+                raise Skip("skip.missing_field", name=half[1]) if half else Skip("skip.no_pair_fields")
             prompt_name, response_name = prompt_name or found[0], response_name or found[1]
         prompt = _str(row.get(prompt_name), prompt_name)
         if prompt_name == "instruction" and str(row.get("input") or "").strip():
@@ -148,25 +182,25 @@ def to_record(row: dict, mode: str, fields: dict) -> dict:
         return {"prompt": prompt, "response": _str(row.get(response_name), response_name)}
     name = fields.get("messages") or next((n for n in CHAT_NAMES if n in row), None)
     if name is None or not isinstance(row.get(name), list):
-        raise Skip("no messages list (set the messages field)")
+        raise Skip("skip.no_messages")
     messages = []
     for m in row[name]:
         if not isinstance(m, dict):
-            raise Skip("a message is not an object")
+            raise Skip("skip.message_not_object")
         role = ROLE_ALIASES.get(str(m.get("role", m.get("from", ""))).lower())
         content = m.get("content", m.get("value"))
         if role is None or not isinstance(content, str):
-            raise Skip("a message without a known role or text content")
+            raise Skip("skip.message_unknown")
         messages.append({"role": role, "content": content})
     roles = {m["role"] for m in messages if m["content"].strip()}
     if not {"user", "assistant"} <= roles:
-        raise Skip("a conversation without both a user and an assistant turn")
+        raise Skip("skip.no_turns")
     return {"messages": messages}
 
 
 def _str(value, name: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise Skip(f"empty field '{name}'")
+        raise Skip("skip.empty_field", name=name)
     if not isinstance(value, (str, int, float)):
-        raise Skip(f"field '{name}' is not text")
+        raise Skip("skip.field_not_text", name=name)
     return str(value)
