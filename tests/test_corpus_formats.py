@@ -11,7 +11,7 @@ from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError
 from studio.corpus.store import read_split
 from studio.corpus.tabular import skip_reason
-from studio.messages import render
+from studio.messages import MESSAGES, render
 
 # Readers and cleaning are tested on inputs of a few sentences (see conftest.small_corpora).
 pytestmark = pytest.mark.usefixtures("small_corpora")
@@ -320,9 +320,58 @@ def test_a_100_mb_single_line_is_refused_in_bounded_memory(tmp_path):
     assert not list((tmp_path / "data" / "corpora" / "h").iterdir())  # no version, no scratch left
 
 
+def test_a_malformed_csv_or_jsonl_file_is_refused_in_chinese_naming_the_file_and_line(tmp_path):
+    good = json.dumps({"text": ENTRIES[0]})
+    with pytest.raises(CorpusError) as caught:
+        corpus(tmp_path, [write(tmp_path, "坏.jsonl", f"{good}\n{{broken\n")])
+    assert render("zh", caught.value).startswith("坏.jsonl：第 2 行不是有效的 JSON")
+    with pytest.raises(CorpusError) as caught:
+        corpus(tmp_path, [write(tmp_path, "b.jsonl", f'{good}\n{{"text": ["a"]}}\n')])
+    assert render("zh", caught.value).startswith("b.jsonl：第 2 行：字段“text”在这里是 list，在前面的行里却是 str")
+    with pytest.raises(CorpusError) as caught:
+        corpus(tmp_path, [write(tmp_path, "t.csv", "text,source\nfine,a\ntoo,many,fields\n")])
+    assert str(caught.value).startswith("t.csv: row ending at line 3 has 3 fields, the header has 2")
+    assert render("zh", caught.value).startswith("t.csv：到第 3 行结束的这一行有 3 个字段，表头有 2 个")
+
+
 def test_an_older_manifests_english_skip_reasons_still_read_as_their_messages():
     old = {"seen": 3, "skipped": {"empty field 'output'": 1, "a message is not an object": 1, "odd": 1}}
     assert skip_reason(old, "empty field 'output'") == {"key": "skip.empty_field", "fields": {"name": "output"}}
     assert render("zh", skip_reason(old, "a message is not an object")) == "有一条消息不是对象"
     assert skip_reason(old, "odd") == "odd"
 
+
+def _raised_keys() -> set[tuple[str, str]]:
+    """(file:line, key) of every `raise SomeError("key", ...)` in studio/ whose first argument is a
+    key-shaped string (a call anywhere in the raised expression, so `Skip(a) if x else Skip(b)` counts)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    key_shape = re.compile(r"^[a-z_]+(\.[a-z_0-9]+)+$")
+    found = set()
+    for path in sorted(Path(__file__).resolve().parent.parent.joinpath("studio").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            calls = []
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                calls = [n for n in ast.walk(node.exc) if isinstance(n, ast.Call)]
+            for call in calls:
+                first = call.args[0] if call.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str) and key_shape.match(first.value):
+                    found.add((f"{path.name}:{call.lineno}", first.value))
+    return found
+
+
+def test_every_key_an_error_is_raised_with_has_english_and_chinese_with_the_same_fields():
+    import string
+
+    from studio.write.drafter import EMPTY_PROMPT
+
+    used = _raised_keys() | {("drafter.py", key) for key in EMPTY_PROMPT.values()}  # raised through a table
+    assert len(used) > 60  # the scan sees the studio's keyed raises
+    for where, key in used:
+        assert key in MESSAGES, f"{where}: {key} is not in studio/messages.py"
+        en, zh = MESSAGES[key]
+        assert en.strip() and zh.strip() and en != zh or key == "text", f"{where}: {key} lacks a Chinese text"
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text) if f} for text in (en, zh)]
+        assert fields[0] == fields[1], f"{key}: English and Chinese name different values"
