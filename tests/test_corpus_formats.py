@@ -134,6 +134,18 @@ def test_a_damaged_pdf_is_refused_by_name(tmp_path):
         corpus(tmp_path, [write(tmp_path, "broken.pdf", b"%PDF-1.4\nthis is not really a pdf")])
 
 
+def test_a_password_protected_pdf_is_refused_saying_so_in_both_languages(tmp_path):
+    from pypdf import PdfWriter
+
+    locked = PdfWriter()
+    locked.add_blank_page(100, 100)
+    locked.encrypt("secret", owner_password="owner")
+    locked.write(tmp_path / "locked.pdf")
+    with pytest.raises(CorpusError, match="locked.pdf: could not be read as PDF: the PDF is password-protected") as caught:
+        corpus(tmp_path, [tmp_path / "locked.pdf"])
+    assert render("zh", caught.value) == "locked.pdf：无法按 PDF 读取：这个 PDF 有密码保护；请去掉密码后重新上传"
+
+
 def deflated(path, member: str, data: bytes):
     """A zip holding one highly compressible member: a small file that expands a lot."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
