@@ -13,7 +13,7 @@ from pathlib import Path
 from studio import runs
 from studio.config import TrainConfig
 from studio.corpus.store import version_dir
-from studio.messages import message
+from studio.messages import Keyed, message
 from studio.paths import PROJECT_ROOT, check_name, runs_dir
 from studio.records import RunState, RunStatus
 from studio.train.errors import JobError
@@ -94,6 +94,10 @@ def cancel(root: Path, run_id: str) -> RunStatus:
     return status
 
 
+class RunTimeout(Keyed, TimeoutError):
+    """A run still active when `wait` gave up on it."""
+
+
 def wait(root: Path, run_id: str, timeout: float | None = None, poll: float = 1.0, on_status=None) -> RunStatus:
     folder = runs.run_dir(root, run_id)
     deadline = None if timeout is None else time.time() + timeout
@@ -105,5 +109,5 @@ def wait(root: Path, run_id: str, timeout: float | None = None, poll: float = 1.
         if not status.state.active:
             return status
         if deadline and time.time() > deadline:
-            raise TimeoutError(f"run {run_id} still {status.state} after {timeout} s")
+            raise RunTimeout("run.wait_timeout", run=run_id, state=message(f"state.{status.state.value}"), timeout=timeout)
         time.sleep(poll)

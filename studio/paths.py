@@ -5,6 +5,8 @@ import os
 import re
 from pathlib import Path
 
+from studio.messages import MESSAGES, Keyed, message
+
 DEFAULT_DATA_DIR = "studio-data"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -12,17 +14,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _NAME = re.compile(r"^[^\W][\w.\-]{0,79}$")
 
 
-class BadName(ValueError):
-    pass
+class BadName(Keyed, ValueError):
+    """A name that could leave its folder (the message names it and the rule)."""
 
 
 def check_name(name: str, what: str = "name") -> str:
     """Refuse names that could leave their folder: '..', separators, absolute paths, odd characters."""
     if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise BadName(
-            f"{what} '{name}' is not allowed: use 1-80 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit, with no '..' or slashes"
-        )
+        raise BadName("name.bad", what=message(f"what.{what}") if f"what.{what}" in MESSAGES else what, name=name)
     return name
 
 

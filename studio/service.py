@@ -381,7 +381,8 @@ def models_overview(root: Path) -> list[dict]:
 # Thin names over the core for studio/ui: constants the tabs lay out with, the demo rules, and
 # the config-taking starts the Train form calls (the form becomes a TrainConfig, no key=value).
 from studio.corpus.build import HISTOGRAM_EDGES  # noqa: E402  (the corpus report's length bins)
-from studio.corpus.clean import RULE_LABELS  # noqa: E402  (cleaning switch -> report label)
+from studio.corpus.clean import RULE_LABELS, drop_reason, dropped_item_reason  # noqa: E402  (report labels, reasons)
+from studio.corpus.tabular import skip_reason  # noqa: E402  (a skipped row's reason as a message)
 from studio.corpus.readers import SUPPORTED as CORPUS_FORMATS  # noqa: E402
 from studio.messages import Keyed  # noqa: E402
 from studio.write.drafter import MAX_TUNED_PANES, MODES as DRAFT_MODES  # noqa: E402

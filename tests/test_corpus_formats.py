@@ -10,7 +10,8 @@ from studio.corpus import bounded, clean, readers
 from studio.corpus.build import ingest
 from studio.corpus.decode import CorpusError
 from studio.corpus.store import read_split
-from studio.messages import render
+from studio.corpus.tabular import skip_reason
+from studio.messages import MESSAGES, render
 
 # Readers and cleaning are tested on inputs of a few sentences (see conftest.small_corpora).
 pytestmark = pytest.mark.usefixtures("small_corpora")
@@ -133,6 +134,18 @@ def test_a_damaged_pdf_is_refused_by_name(tmp_path):
         corpus(tmp_path, [write(tmp_path, "broken.pdf", b"%PDF-1.4\nthis is not really a pdf")])
 
 
+def test_a_password_protected_pdf_is_refused_saying_so_in_both_languages(tmp_path):
+    from pypdf import PdfWriter
+
+    locked = PdfWriter()
+    locked.add_blank_page(100, 100)
+    locked.encrypt("secret", owner_password="owner")
+    locked.write(tmp_path / "locked.pdf")
+    with pytest.raises(CorpusError, match="locked.pdf: could not be read as PDF: the PDF is password-protected") as caught:
+        corpus(tmp_path, [tmp_path / "locked.pdf"])
+    assert render("zh", caught.value) == "locked.pdf：无法按 PDF 读取：这个 PDF 有密码保护；请去掉密码后重新上传"
+
+
 def deflated(path, member: str, data: bytes):
     """A zip holding one highly compressible member: a small file that expands a lot."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
@@ -178,7 +191,10 @@ def test_pairs_with_instruction_input_output_and_missing_fields_counted(tmp_path
     rows = [{"instruction": "Summarise:", "input": e, "output": e.split(".")[0]} for e in ENTRIES[:8]]
     rows += [{"instruction": "Summarise:", "input": "x", "output": ""}, {"instruction": "Summarise:", "input": "y"}]
     m, records = corpus(tmp_path, [write(tmp_path, "p.jsonl", "\n".join(json.dumps(r) for r in rows))], mode="pairs")
-    assert m["rows"] == {"seen": 10, "skipped": {"empty field 'output'": 1, "missing field 'output'": 1}}
+    assert m["rows"]["seen"] == 10
+    reasons = {render("en", skip_reason(m["rows"], why)): n for why, n in m["rows"]["skipped"].items()}
+    assert reasons == {"empty field 'output'": 1, "missing field 'output'": 1}
+    assert render("zh", skip_reason(m["rows"], "skip.empty_field:name=output")) == "字段“output”为空"
     assert records[0]["prompt"].startswith("Summarise:\n\nLAMP LOG") and records[0]["response"].startswith("LAMP LOG")
 
 
@@ -223,7 +239,8 @@ def test_chat_messages_and_sharegpt_conversations(tmp_path):
     rows += [{"conversations": [{"from": "human", "value": "Write day 9."}, {"from": "gpt", "value": ENTRIES[8]}]}]
     rows += [{"messages": [{"role": "user", "content": "only a question"}]}]
     m, records = corpus(tmp_path, [write(tmp_path, "c.jsonl", "\n".join(json.dumps(r) for r in rows))], mode="chat")
-    assert m["documents"] == 5 and m["rows"]["skipped"] == {"a conversation without both a user and an assistant turn": 1}
+    assert m["documents"] == 5 and m["rows"]["skipped"] == {"skip.no_turns": 1}
+    assert render("en", skip_reason(m["rows"], "skip.no_turns")) == "a conversation without both a user and an assistant turn"
     assert all(r["messages"][1]["role"] == "assistant" for r in records)
 
 
@@ -313,3 +330,60 @@ def test_a_100_mb_single_line_is_refused_in_bounded_memory(tmp_path):
     # about 110 MB measured; reading the line whole would add 100 MB of bytes and 68 MB of text
     assert peak_mb < 250, f"peak {peak_mb:.0f} MB"
     assert not list((tmp_path / "data" / "corpora" / "h").iterdir())  # no version, no scratch left
+
+
+def test_a_malformed_csv_or_jsonl_file_is_refused_in_chinese_naming_the_file_and_line(tmp_path):
+    good = json.dumps({"text": ENTRIES[0]})
+    with pytest.raises(CorpusError) as caught:
+        corpus(tmp_path, [write(tmp_path, "坏.jsonl", f"{good}\n{{broken\n")])
+    assert render("zh", caught.value).startswith("坏.jsonl：第 2 行不是有效的 JSON")
+    with pytest.raises(CorpusError) as caught:
+        corpus(tmp_path, [write(tmp_path, "b.jsonl", f'{good}\n{{"text": ["a"]}}\n')])
+    assert render("zh", caught.value).startswith("b.jsonl：第 2 行：字段“text”在这里是 list，在前面的行里却是 str")
+    with pytest.raises(CorpusError) as caught:
+        corpus(tmp_path, [write(tmp_path, "t.csv", "text,source\nfine,a\ntoo,many,fields\n")])
+    assert str(caught.value).startswith("t.csv: row ending at line 3 has 3 fields, the header has 2")
+    assert render("zh", caught.value).startswith("t.csv：到第 3 行结束的这一行有 3 个字段，表头有 2 个")
+
+
+def test_an_older_manifests_english_skip_reasons_still_read_as_their_messages():
+    old = {"seen": 3, "skipped": {"empty field 'output'": 1, "a message is not an object": 1, "odd": 1}}
+    assert skip_reason(old, "empty field 'output'") == {"key": "skip.empty_field", "fields": {"name": "output"}}
+    assert render("zh", skip_reason(old, "a message is not an object")) == "有一条消息不是对象"
+    assert skip_reason(old, "odd") == "odd"
+
+
+def _raised_keys() -> set[tuple[str, str]]:
+    """(file:line, key) of every `raise SomeError("key", ...)` in studio/ whose first argument is a
+    key-shaped string (a call anywhere in the raised expression, so `Skip(a) if x else Skip(b)` counts)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    key_shape = re.compile(r"^[a-z_]+(\.[a-z_0-9]+)+$")
+    found = set()
+    for path in sorted(Path(__file__).resolve().parent.parent.joinpath("studio").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            calls = []
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                calls = [n for n in ast.walk(node.exc) if isinstance(n, ast.Call)]
+            for call in calls:
+                first = call.args[0] if call.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str) and key_shape.match(first.value):
+                    found.add((f"{path.name}:{call.lineno}", first.value))
+    return found
+
+
+def test_every_key_an_error_is_raised_with_has_english_and_chinese_with_the_same_fields():
+    import string
+
+    from studio.write.drafter import EMPTY_PROMPT
+
+    used = _raised_keys() | {("drafter.py", key) for key in EMPTY_PROMPT.values()}  # raised through a table
+    assert len(used) > 60  # the scan sees the studio's keyed raises
+    for where, key in used:
+        assert key in MESSAGES, f"{where}: {key} is not in studio/messages.py"
+        en, zh = MESSAGES[key]
+        assert en.strip() and zh.strip() and en != zh or key == "text", f"{where}: {key} lacks a Chinese text"
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text) if f} for text in (en, zh)]
+        assert fields[0] == fields[1], f"{key}: English and Chinese name different values"

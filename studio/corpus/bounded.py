@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 from studio.corpus.decode import CorpusError
+from studio.messages import MESSAGES, message
 from studio.paths import PROJECT_ROOT
 
 TIME_LIMIT_S = 120
@@ -23,15 +24,15 @@ def check_zip_bounds(path: Path, display: str) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise CorpusError(f"{display}: not a valid {path.suffix.lower().lstrip('.').upper() or 'zip'} file (the zip container is damaged)") from None
+        raise CorpusError("corpus.zip_damaged", file=display, kind=path.suffix.lower().lstrip(".").upper() or "ZIP") from None
     total = 0
     for info in archive.infolist():
         total += info.file_size
         if info.file_size > 1024**2 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise CorpusError(f"{display}: member {info.filename} expands {info.file_size // max(info.compress_size, 1)}x; "
-                              "refused as a zip bomb")
+            raise CorpusError("corpus.zip_bomb", file=display, member=info.filename,
+                              ratio=info.file_size // max(info.compress_size, 1))
     if total > MAX_UNZIPPED_BYTES:
-        raise CorpusError(f"{display}: expands to {total / 1e6:.0f} MB, over the {MAX_UNZIPPED_BYTES / 1e6:.0f} MB limit; refused")
+        raise CorpusError("corpus.zip_too_big", file=display, mb=total / 1e6, limit=MAX_UNZIPPED_BYTES / 1e6)
     return archive
 
 
@@ -48,10 +49,17 @@ def extract(path: Path, display: str) -> dict:
         done = subprocess.run([sys.executable, "-m", "studio.corpus.extract", kind, str(path)],
                               cwd=PROJECT_ROOT, capture_output=True, timeout=TIME_LIMIT_S, preexec_fn=_limit_memory)
     except subprocess.TimeoutExpired:
-        raise CorpusError(f"{display}: reading it took over {TIME_LIMIT_S} s, so it was stopped; the file may be damaged: "
-                          "export it again or save it as text") from None
+        raise CorpusError("corpus.read_timeout", file=display, seconds=TIME_LIMIT_S) from None
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = lines[-1] if lines else f"the reader stopped (exit {done.returncode}, likely out of memory)"
-        raise CorpusError(f"{display}: could not be read as {kind.upper()}: {why[:300]}")
+        raise CorpusError("corpus.unreadable", file=display, kind=kind.upper(), why=_why(lines, done.returncode))
     return json.loads(done.stdout)
+
+
+def _why(stderr_lines: list[str], code: int) -> dict | str:
+    """Why the reader failed: its last line of stderr, which is a message key when the reader itself
+    refused the file (a password-protected PDF), else a library's own words, cut short."""
+    if not stderr_lines:
+        return message("corpus.reader_stopped", code=code)
+    last = stderr_lines[-1].strip()
+    return message(last) if last in MESSAGES else last[:300]

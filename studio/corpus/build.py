@@ -337,7 +337,8 @@ def _check_something_left(cfg: CorpusConfig, tally: Tally, kept, dropped: Droppe
     if tally.rows_seen:
         valid = tally.rows_seen - sum(tally.rows_skipped.values())
         if valid < cfg.min_valid_share * tally.rows_seen:
-            reasons = "; ".join(f"{n} rows: {why}" for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1]))
+            reasons = [message("corpus.rows_reason", n=n, reason=tally.skip_reasons[why])
+                       for why, n in sorted(tally.rows_skipped.items(), key=lambda x: -x[1])]
             raise CorpusError("corpus.rows_invalid", valid=valid, seen=tally.rows_seen, mode=cfg.mode,
                               share=cfg.min_valid_share, reasons=reasons)
     if len(kept) == 0:
@@ -356,7 +357,7 @@ def _manifest(cfg: CorpusConfig, tally: Tally, stats: dict, dropped: Dropped, sp
                   f"exact for {documents - estimated} sampled documents, estimated from characters for {estimated}"}
     return CorpusManifest(
         name=cfg.name, mode=cfg.mode, settings=to_dict(cfg), sources=tally.sources, passed_over=tally.passed_over,
-        rows={"seen": tally.rows_seen, "skipped": tally.rows_skipped}, rules=tally.rules, documents=documents,
+        rows={"seen": tally.rows_seen, "skipped": tally.rows_skipped, "reasons": tally.skip_reasons}, rules=tally.rules, documents=documents,
         train_documents=stats["train_documents"], val_documents=stats["val_documents"], split=split_summary,
         warnings=warnings, characters=stats["characters"],
         cjk_share=round(stats["cjk_characters"] / max(stats["characters"], 1), 4), dropped=dropped.counts,

@@ -13,9 +13,11 @@ def pdf_pages(path: str) -> dict:
     reader = PdfReader(path)
     if reader.is_encrypted:
         try:
-            reader.decrypt("")
+            opened = reader.decrypt("")  # an empty user password opens many "protected" PDFs
         except Exception:
-            raise SystemExit("the PDF is password-protected; remove the password and upload it again")
+            opened = False
+        if not opened:  # pypdf answers PasswordType.NOT_DECRYPTED (0) rather than raising
+            raise SystemExit("corpus.pdf_password")  # a key: bounded.extract words it in the reader's language
     return {"pages": [page.extract_text() or "" for page in reader.pages]}
 
 

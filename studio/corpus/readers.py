@@ -23,6 +23,7 @@ SUPPORTED = PROSE + HTML + TABULAR + DOCUMENTS + ARCHIVES
 
 MAX_FILE_BYTES = 2 * 1024**3  # 2 GB a file: larger ones are split by the writer first
 MAX_DOC_CHARS = 5_000_000  # one document (or line) longer than this is refused, not loaded
+MAX_HTML_MB = 200  # an HTML page is parsed whole
 SAMPLE_BYTES = 1 << 20  # the encoding is chosen on the first MiB, then the rest streams
 _SEPARATOR = re.compile(r"^[ \t]*(?:-{3,}|\*{3,}|(?:\* ){2,}\*)[ \t]*$")
 
@@ -30,7 +31,7 @@ _SEPARATOR = re.compile(r"^[ \t]*(?:-{3,}|\*{3,}|(?:\* ){2,}\*)[ \t]*$")
 def check_size(path: Path, display: str) -> int:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise CorpusError(f"{display}: {size / 1e9:.1f} GB is over the {MAX_FILE_BYTES / 1e9:.0f} GB limit per file; split it")
+        raise CorpusError("corpus.file_too_big", file=display, gb=size / 1e9, limit=MAX_FILE_BYTES / 1e9)
     return size
 
 
@@ -63,8 +64,7 @@ def _stream(path: Path, display: str, encoding: str) -> Iterator[str]:
             lines = (pending + text).splitlines(keepends=True)
             pending = lines.pop() if lines and chunk and not lines[-1].endswith(("\n", "\r")) else ""
             if len(pending) > MAX_DOC_CHARS:
-                raise CorpusError(f"{display}: line {line_no + len(lines) + 1} is over {MAX_DOC_CHARS:,} characters; "
-                                  "break it into paragraphs or documents")
+                raise CorpusError("corpus.line_too_long", file=display, line=line_no + len(lines) + 1, limit=MAX_DOC_CHARS)
             for line in lines:
                 line_no += 1
                 yield line
@@ -92,8 +92,7 @@ def iter_prose(path: Path, display: str) -> tuple[str, Iterator[dict]]:
                 buf.append(part)
                 size += len(part)
                 if size > MAX_DOC_CHARS:
-                    raise CorpusError(f"{display}: the document starting at line {start} is over {MAX_DOC_CHARS:,} characters; "
-                                      "separate pieces with a line of ---")
+                    raise CorpusError("corpus.document_too_long", file=display, line=start, limit=MAX_DOC_CHARS)
         yield from _emit(buf, display, start)
 
     return encoding, documents()
@@ -125,8 +124,8 @@ def html_to_text(markup: str) -> str:
 
 def iter_html(path: Path, display: str) -> tuple[str, Iterator[dict]]:
     size = check_size(path, display)
-    if size > 200 * 1024**2:
-        raise CorpusError(f"{display}: HTML over 200 MB is refused; split it")
+    if size > MAX_HTML_MB * 1024**2:
+        raise CorpusError("corpus.html_too_big", file=display, mb=MAX_HTML_MB)
     text, encoding = decode_bytes(path.read_bytes(), display)
     body = html_to_text(text).strip()
     return encoding, iter([{"text": body, "origin": display}] if body else [])

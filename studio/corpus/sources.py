@@ -26,15 +26,19 @@ class Tally:
     def __init__(self):
         self.sources: list[dict] = []
         self.rows_seen = 0
-        self.rows_skipped: dict[str, int] = {}
+        self.rows_skipped: dict[str, int] = {}  # reason id (tabular.skip_id) -> rows
+        self.skip_reasons: dict[str, dict] = {}  # reason id -> its message
         self.rules: dict[str, int] = {}
         self.passed_over: list[dict] = []
         self.skipped_examples: list[dict] = []
 
-    def skip_row(self, origin: str, reason: str) -> None:
-        self.rows_skipped[reason] = self.rows_skipped.get(reason, 0) + 1
+    def skip_row(self, origin: str, reason: dict) -> None:
+        """Count a row skipped for `reason`, a `message()` dict."""
+        rid = tabular.skip_id(reason)
+        self.rows_skipped[rid] = self.rows_skipped.get(rid, 0) + 1
+        self.skip_reasons.setdefault(rid, reason)
         if len(self.skipped_examples) < 1000:
-            self.skipped_examples.append({"origin": origin, "reason": reason})
+            self.skipped_examples.append({"origin": origin, "reason": reason["key"], "fields": reason["fields"]})
 
     def count(self, rule: str, n: int = 1) -> None:
         if n:
@@ -57,7 +61,7 @@ def iter_source(path: Path, display: str, cfg, tally: Tally, scratch: Path, dept
             try:
                 yield {**tabular.to_record(row, cfg.mode, _fields(cfg)), "origin": origin}
             except tabular.Skip as why:
-                tally.skip_row(origin, str(why))
+                tally.skip_row(origin, message(why.key, **why.fields))
         return
     if cfg.mode != "text":
         raise CorpusError("corpus.prose_in_rows_mode", file=display, suffix=suffix, mode=cfg.mode)

@@ -34,10 +34,10 @@ def list_corpora(root: Path) -> list[str]:
 def version_dir(root: Path, name: str, version: str = "") -> Path:
     found = versions(root, name)
     if not found:
-        raise CorpusError(f"no corpus named '{name}': ingest it first (Corpus tab or `python -m studio ingest`)")
+        raise CorpusError("corpus.no_corpus", name=name)
     version = version or found[-1]
     if version not in found:
-        raise CorpusError(f"corpus '{name}' has no version '{version}'; it has {', '.join(found)}")
+        raise CorpusError("corpus.no_version", name=name, version=version, versions=", ".join(found))
     return corpora_dir(root) / name / version
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 
 from studio.corpus.decode import CorpusError
 from studio.corpus.readers import check_size, iter_lines
+from studio.messages import Keyed, message
 
 TEXT_NAMES = ("text", "content", "body", "story", "article")
 PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"), ("document", "summary"),
@@ -21,11 +23,45 @@ PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", 
 CHAT_NAMES = ("messages", "conversations", "conversation")
 ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "user": "user",
                 "assistant": "assistant", "system": "system"}
+MAX_JSON_MB = 500  # a whole .json file is parsed at once; larger ones must be .jsonl
 csv.field_size_limit(64 * 1024 * 1024)  # long articles in one cell are normal; 64 MiB bounds a runaway quote
 
 
-class Skip(Exception):
-    """A row without what its mode needs; the message is the reason it is counted under."""
+class Skip(Keyed, Exception):
+    """A row without what its mode needs: a message key (`skip.*`) and its values, the reason the row
+    is counted under."""
+
+
+# The manifest counts skipped rows by reason id ("rows": {"skipped": {"skip.empty_field:name=output": 1}})
+# and keeps each id's message beside the counts ("rows": {"reasons": {id: {"key", "fields"}}}).
+# Manifests written before the keys counted by the English sentence; `skip_reason` reads both.
+_OLD_SKIP_REASONS = [(r"no text field \(looked for (?P<names>.*); set the text field\)", "skip.no_text_field"),
+                     (r"missing field '(?P<name>.*)'", "skip.missing_field"),
+                     (r"no prompt/response fields \(set the prompt and response fields\)", "skip.no_pair_fields"),
+                     (r"no messages list \(set the messages field\)", "skip.no_messages"),
+                     (r"a message is not an object", "skip.message_not_object"),
+                     (r"a message without a known role or text content", "skip.message_unknown"),
+                     (r"a conversation without both a user and an assistant turn", "skip.no_turns"),
+                     (r"empty field '(?P<name>.*)'", "skip.empty_field"),
+                     (r"field '(?P<name>.*)' is not text", "skip.field_not_text")]
+
+
+def skip_id(reason: dict) -> str:
+    """The id a skip reason (a `message()` dict) is counted under: its key, and its values if any."""
+    fields = ",".join(f"{k}={v}" for k, v in sorted(reason["fields"].items()))
+    return f"{reason['key']}:{fields}" if fields else reason["key"]
+
+
+def skip_reason(rows: dict, reason: str) -> dict | str:
+    """The message a key of a manifest's `rows["skipped"]` stands for (render it with
+    messages.render); an older manifest's English reason as the same message; anything else as it is."""
+    if reason in rows.get("reasons", {}):
+        return rows["reasons"][reason]
+    for pattern, key in _OLD_SKIP_REASONS:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            return {"key": key, "fields": found.groupdict()}
+    return reason
 
 
 def iter_rows(path: Path, display: str) -> tuple[str, Iterator[tuple[str, dict]]]:
@@ -52,24 +88,23 @@ def _jsonl_rows(lines, display) -> Iterator[tuple[str, dict]]:
             raise CorpusError("corpus.json_line", file=display, line=no, error=e.msg, column=e.colno) from None
         if not isinstance(row, dict):
             raise CorpusError("corpus.json_not_object", file=display, line=no, kind=type(row).__name__)
-        _check_types(row, types, display, f"line {no}")
+        _check_types(row, types, display, message("corpus.where_line", line=no))
         yield f"{display}:{no}", row
 
 
-def _check_types(row: dict, types: dict, display: str, where: str) -> None:
+def _check_types(row: dict, types: dict, display: str, where: dict) -> None:
     for key, value in row.items():
         if value is None:
             continue
         kind = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
         if types.setdefault(key, kind) != kind:
-            raise CorpusError(f"{display}: {where}: field '{key}' is a {kind} here but a {types[key]} in earlier rows; "
-                              "make the field the same type in every row")
+            raise CorpusError("corpus.field_type", file=display, where=where, field=key, kind=kind, earlier=types[key])
 
 
 def _json_rows(path: Path, display: str):
     size = check_size(path, display)
-    if size > 500 * 1024**2:
-        raise CorpusError(f"{display}: a .json file over 500 MB is refused; save it as .jsonl (one object a line)")
+    if size > MAX_JSON_MB * 1024**2:
+        raise CorpusError("corpus.json_too_big", file=display, mb=MAX_JSON_MB)
     from studio.corpus.decode import decode_bytes
 
     text, encoding = decode_bytes(path.read_bytes(), display)
@@ -81,14 +116,14 @@ def _json_rows(path: Path, display: str):
         lists = [v for v in data.values() if isinstance(v, list)]
         data = lists[0] if len(lists) == 1 else [data]
     if not isinstance(data, list):
-        raise CorpusError(f"{display}: expected a list of objects")
+        raise CorpusError("corpus.json_not_list", file=display)
 
     def rows():
         types: dict[str, str] = {}
         for i, row in enumerate(data):
             if not isinstance(row, dict):
-                raise CorpusError(f"{display}: item {i} is a {type(row).__name__}, expected an object")
-            _check_types(row, types, display, f"item {i}")
+                raise CorpusError("corpus.json_item", file=display, item=i, kind=type(row).__name__)
+            _check_types(row, types, display, message("corpus.where_item", item=i))
             yield f"{display}[{i}]", row
 
     return encoding, rows()
@@ -118,7 +153,7 @@ def _parquet_rows(path: Path, display: str) -> Iterator[tuple[str, dict]]:
     try:
         pf = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises several types for a damaged file
-        raise CorpusError(f"{display}: not a readable Parquet file ({e})") from None
+        raise CorpusError("corpus.parquet", file=display, error=str(e)) from None
     index = 0
     for batch in pf.iter_batches(batch_size=1024):
         for row in batch.to_pylist():
@@ -131,7 +166,7 @@ def to_record(row: dict, mode: str, fields: dict) -> dict:
     if mode == "text":
         name = fields.get("text") or next((n for n in TEXT_NAMES if n in row), None)
         if name is None:
-            raise Skip(f"no text field (looked for {', '.join(TEXT_NAMES)}; set the text field)")
+            raise Skip("skip.no_text_field", names=", ".join(TEXT_NAMES))
         return {"text": _str(row.get(name), name)}
     if mode == "pairs":
         prompt_name, response_name = fields.get("prompt"), fields.get("response")
@@ -139,7 +174,7 @@ def to_record(row: dict, mode: str, fields: dict) -> dict:
             found = next(((p, r) for p, r in PAIR_NAMES if p in row and r in row), None)
             if found is None:
                 half = next(((p, r) for p, r in PAIR_NAMES if p in row), None)
-                raise Skip(f"missing field '{half[1]}'" if half else "no prompt/response fields (set the prompt and response fields)")
+                raise Skip("skip.missing_field", name=half[1]) if half else Skip("skip.no_pair_fields")
             prompt_name, response_name = prompt_name or found[0], response_name or found[1]
         prompt = _str(row.get(prompt_name), prompt_name)
         if prompt_name == "instruction" and str(row.get("input") or "").strip():
@@ -147,25 +182,25 @@ def to_record(row: dict, mode: str, fields: dict) -> dict:
         return {"prompt": prompt, "response": _str(row.get(response_name), response_name)}
     name = fields.get("messages") or next((n for n in CHAT_NAMES if n in row), None)
     if name is None or not isinstance(row.get(name), list):
-        raise Skip("no messages list (set the messages field)")
+        raise Skip("skip.no_messages")
     messages = []
     for m in row[name]:
         if not isinstance(m, dict):
-            raise Skip("a message is not an object")
+            raise Skip("skip.message_not_object")
         role = ROLE_ALIASES.get(str(m.get("role", m.get("from", ""))).lower())
         content = m.get("content", m.get("value"))
         if role is None or not isinstance(content, str):
-            raise Skip("a message without a known role or text content")
+            raise Skip("skip.message_unknown")
         messages.append({"role": role, "content": content})
     roles = {m["role"] for m in messages if m["content"].strip()}
     if not {"user", "assistant"} <= roles:
-        raise Skip("a conversation without both a user and an assistant turn")
+        raise Skip("skip.no_turns")
     return {"messages": messages}
 
 
 def _str(value, name: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise Skip(f"empty field '{name}'")
+        raise Skip("skip.empty_field", name=name)
     if not isinstance(value, (str, int, float)):
-        raise Skip(f"field '{name}' is not text")
+        raise Skip("skip.field_not_text", name=name)
     return str(value)

@@ -6,7 +6,7 @@ import html
 import pandas as pd
 
 from studio.messages import LANGUAGES, MESSAGES, render, say
-from studio.service import HISTOGRAM_EDGES, RULE_LABELS
+from studio.service import HISTOGRAM_EDGES, RULE_LABELS, drop_reason, dropped_item_reason, skip_reason
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
@@ -234,34 +234,25 @@ def columns(lang: str, *names: str) -> list[str]:
 RULE_KEYS = {label: f"rule.{switch}" for switch, label in RULE_LABELS.items()}
 
 
-def _drop_reason(lang: str, reason: str) -> str:
-    """A dropped item's reason (stored in English, it names a filter) in the reader's language."""
-    import re
-
-    for pattern, key in DROP_REASONS:
-        found = re.fullmatch(pattern, reason)
-        if found:
-            return say(lang, key, **found.groupdict())
-    return reason
-
-
-DROP_REASONS = [(r"exact duplicate", "drop.exact"), (r"near duplicate \(similarity >= (?P<t>[\d.]+)\)", "drop.near"),
-                (r"shorter than (?P<n>\d+) characters", "drop.short"), (r"longer than (?P<n>\d+) characters", "drop.long")]
-
-
 def _table_head(lang: str, *names: str) -> str:
     return "| " + " | ".join(columns(lang, *names)) + " |\n|" + "---|" * len(names)
+
+
+def _escaped(lang: str, reason) -> str:
+    """A stored reason (a message, or an older manifest's text) in the reader's language, HTML-escaped."""
+    return html.escape(str(render(lang, reason)))
 
 
 def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
     tokens = m.get("tokens", {})
     files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['items']} | {s['bytes']:,} |" for s in m["sources"])
-    dropped = "".join(f"\n| {html.escape(_drop_reason(lang, k))} | {v} |" for k, v in m["dropped"].items()) \
+    dropped = "".join(f"\n| {_escaped(lang, drop_reason(m, k))} | {v} |" for k, v in m["dropped"].items()) \
         or f"\n| {say(lang, 'report.nothing')} | 0 |"
     rules = "".join(f"\n| {say(lang, RULE_KEYS[k]) if k in RULE_KEYS else k} | {v} |" for k, v in m["rules"].items()) \
         or f"\n| {say(lang, 'report.all_off')} | - |"
     rows = m.get("rows", {})
-    skipped = "".join(f"\n- {say(lang, 'report.rows', n=n)}: {html.escape(why)}" for why, n in rows.get("skipped", {}).items())
+    skipped = "".join("\n- " + say(lang, "corpus.rows_reason", n=n, reason=_escaped(lang, skip_reason(rows, why)))
+                      for why, n in rows.get("skipped", {}).items())
     passed = "".join(f"\n- {html.escape(p['file'])}: {p['reason']}" for p in m.get("passed_over", [])[:20])
     split = m.get("split") or {}
     why = str(render(lang, split["why"])) if split else ""
@@ -309,7 +300,7 @@ def histogram_frame(m: dict) -> pd.DataFrame:
 
 
 def dropped_frame(items: list[dict], lang: str = "en") -> pd.DataFrame:
-    return pd.DataFrame([[_drop_reason(lang, d["reason"]), d["origin"], d["chars"], d["preview"]] for d in items],
+    return pd.DataFrame([[render(lang, dropped_item_reason(d)), d["origin"], d["chars"], d["preview"]] for d in items],
                         columns=columns(lang, "reason", "from", "chars", "text"))
 
 

@@ -33,6 +33,7 @@ from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
 
 MODES = ("continue", "instruct", "summarize")
+EMPTY_PROMPT = {"continue": "draft.empty_continue", "instruct": "draft.empty_instruct", "summarize": "draft.empty_summarize"}
 MAX_TUNED_PANES = 3
 CACHED_ADAPTERS = 6  # adapters kept attached; the least recently used beyond this are unloaded
 SUMMARIZE_TEMPLATE = "Summarize the following text.\n\n{prompt}"
@@ -254,7 +255,7 @@ class Drafter:
         if mode not in MODES:
             raise DraftRefused("draft.mode", mode=mode, modes=", ".join(MODES))
         if not text.strip():
-            raise DraftRefused(f"draft.empty_{mode}")
+            raise DraftRefused(EMPTY_PROMPT[mode])
         if mode == "continue":
             return text
         template = templates.get("prompt_template", "{prompt}")

@@ -5,7 +5,12 @@ import json
 import time
 from pathlib import Path
 
+from studio.messages import Keyed
 from studio.paths import exports_dir
+
+
+class ExportRefused(Keyed, ValueError):
+    """An export format that is not offered."""
 
 
 def as_markdown(record: dict) -> str:
@@ -27,7 +32,7 @@ def as_markdown(record: dict) -> str:
 def write_export(root: Path, record: dict, fmt: str) -> Path:
     """The drafts of one comparison as `<data>/exports/drafts-<id>.md` or `.json`."""
     if fmt not in ("md", "json"):
-        raise ValueError(f"format '{fmt}': choose md or json")
+        raise ExportRefused("export.format", fmt=fmt)
     path = exports_dir(root) / f"drafts-{record['id']}.{fmt}"
     text = as_markdown(record) if fmt == "md" else json.dumps(record, ensure_ascii=False, indent=1)
     path.write_text(text, encoding="utf-8")
