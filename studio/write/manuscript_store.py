@@ -246,6 +246,8 @@ def commit(root: Path, ms_id: str, kind: str, build, base: int | None = None, of
         opened = load(root, ms_id)
         ms = opened.ms
         ops = build(ms)
+        if isinstance(ops, tuple):  # undo and redo name the revision they take back or bring back
+            ops, of = ops
         behind = ms.revision if base is not None and base < ms.revision else 0
         if not ops:
             return opened, behind
