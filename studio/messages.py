@@ -269,6 +269,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                    "the tokens to draft); shorten the memory or the note, or draft fewer tokens",
                                    "记忆（{memory} 个 token）和作者注（{note} 个 token）已占满空间：起草前模型最多能看到 "
                                    "{budget} 个 token（上下文长度减去要起草的 token 数）；请缩短记忆或作者注，或减少起草的 token 数"),
+    "manuscript.draft_too_long": ("{draft} tokens to draft leave no room in the model's context of {context} tokens: "
+                                  "draft at most {most} tokens at a time", "要起草的 {draft} 个 token 超出了模型 {context} "
+                                  "个 token 的上下文：每次最多起草 {most} 个 token"),
     "manuscript.run_gone": ("run '{run}' was deleted: the passages it wrote keep their label, but it cannot draft any "
                             "more; pick another run or the base", "训练“{run}”已被删除：它写的段落仍保留来源标注，"
                             "但它不能再起草了；请选择其他训练或基座"),

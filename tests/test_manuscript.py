@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLE, tiny_overrides
-from studio import jobs, service
+from studio import jobs, runs, service
 from studio.config import GenConfig
 from studio.messages import render
 from studio.write import manuscript_store as store
@@ -212,7 +212,7 @@ service.use_candidate(root, ms.id, " Accepted one.", len(text), "base", {"seed":
 text = service.manuscript(root, ms.id)["text"] + " Last edit."
 service.save_manuscript_text(root, ms.id, text)
 service.use_candidate(root, ms.id, " Accepted two.", len(text), "base", {"seed": 2})
-for item in service.continue_manuscript(root, ms.id, ["base"], GenConfig(max_new_tokens=4000, drafts=2), model=model):
+for item in service.continue_manuscript(root, ms.id, ["base"], GenConfig(max_new_tokens=300, drafts=2), model=model):
     if item.get("panes"):
         print("drafting", flush=True)
         time.sleep(60)
@@ -277,6 +277,8 @@ def test_the_what_the_model_sees_view_counts_with_the_models_tokenizer_and_conte
     cursor = service.manuscript_context(root, ms.id, ["base"], gen, cursor=50, model=str(tiny_model_dir))
     assert cursor.mode == "cursor" and cursor.notices[0]["key"] == "manuscript.from_cursor"
     assert cursor.text == "Keep me.\n\n" + ms.text[:50]
+    with pytest.raises(ManuscriptError, match="at most 384 tokens"):
+        service.manuscript_context(root, ms.id, ["base"], GenConfig(max_new_tokens=500), model=str(tiny_model_dir))
 
 
 # -- continue and use --------------------------------------------------------------------------
@@ -300,7 +302,12 @@ def test_continue_streams_candidates_per_pane_and_use_puts_one_where_it_was_draf
 def made_run(root, tiny_model_dir, sample_corpus):
     """A run of the sample corpus that was never trained: enough for labels and the copied-text guard."""
     cfg = service.training_config(sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-    return jobs.create_run(root, cfg, preset="quick-cpu-demo")
+    run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
+    folder = runs.RunFolder.of(root, run_id)
+    status = folder.status()
+    status.state = runs.COMPLETED
+    folder.write_status(status)
+    return run_id
 
 
 def test_an_accepted_passage_copied_from_the_corpus_is_marked(root, made_run):

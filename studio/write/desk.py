@@ -153,6 +153,8 @@ def context(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: in
     """What the model would see for a continue (the 'what the model sees' view)."""
     ms = store.load(root, ms_id).ms
     count, length = counter_for(root, base_model(root, panes, model))
+    if gen.max_new_tokens > length * 3 // 4:  # a quarter of the context at least is left for what it continues
+        raise ManuscriptError("manuscript.draft_too_long", draft=gen.max_new_tokens, context=length, most=length * 3 // 4)
     text = ms.text
     if cursor is not None and not 0 <= cursor <= len(text):
         raise ManuscriptError("manuscript.cursor", cursor=cursor, length=len(text))
