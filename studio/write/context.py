@@ -154,8 +154,9 @@ def assemble(count: Counter, before: str, memory: str, note: str, budget: int, a
         if total <= budget or room <= 0:
             break
         room -= total - budget  # the pieces' sum was short of the real count: ask for less
-    parts = [("memory", memory_part, count(memory_part)), ("manuscript", head, count(head)),
-             ("note", note_part, count(note_part)), ("end", end, count(end))]
+    # each part's tokens as the sum of its paragraphs' (cached) counts: no part is tokenized again
+    parts = [("memory", memory_part, count(memory_part)), ("manuscript", head, sum(map(count, kept[:split]))),
+             ("note", note_part, count(note_part)), ("end", end, sum(map(count, kept[split:])))]
     if fim:
         parts.append(("after", after_part, count(after_part)))
     mode = "fim" if fim else "cursor" if cursor else "end"

@@ -58,7 +58,9 @@ def view(root: Path, ms_id: str) -> dict:
     """The manuscript, the notices from opening it (damaged files), and what undo/redo can do."""
     opened = store.load(root, ms_id)
     notices, opened.notices = opened.notices, []
-    return {"manuscript": opened.ms, "text": opened.ms.text, "words": words(opened.ms.text), "notices": notices,
+    if opened.words[0] != opened.ms.revision:  # counting a long book's words takes a while: once per revision
+        opened.words = (opened.ms.revision, words(opened.ms.text))
+    return {"manuscript": opened.ms, "text": opened.ms.text, "words": opened.words[1], "notices": notices,
             "can_undo": bool(opened.done), "can_redo": bool(opened.undone)}
 
 

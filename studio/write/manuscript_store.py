@@ -56,6 +56,7 @@ class Open:
     line: int = 0  # lines of history.jsonl read
     snapshot_at: float = 0.0
     notices: list[dict] = field(default_factory=list)
+    words: tuple[int, int] = (-1, 0)  # (revision, words) last counted
 
     def take(self, entry: dict) -> None:
         """Follow one history line's effect on the undo and redo stacks."""
