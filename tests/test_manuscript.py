@@ -374,3 +374,33 @@ def test_the_cli_makes_continues_uses_undoes_and_exports_a_manuscript(root, tiny
     assert capsys.readouterr().out.strip().endswith("manuscript-cli-story-sources.docx")
     assert main(["manuscript", "use", "cli-story", "9", *data]) == 2
     assert "candidate 9" in capsys.readouterr().err
+
+
+def test_a_chinese_manuscript_drafts_takes_a_candidate_and_exports(root, tiny_model_dir):
+    ms = service.new_manuscript(root, "中文稿", "灯塔守夜人在夜里写日志。风很大！", memory="一座灯塔。")
+    items = list(service.continue_manuscript(root, ms.id, ["base"], GenConfig(max_new_tokens=5, drafts=2),
+                                             model=str(tiny_model_dir)))
+    assert items[0]["context"].text.startswith("一座灯塔。\n\n灯塔守夜人")
+    service.use_pending_candidate(root, ms.id, 1)
+    text = service.manuscript(root, ms.id)["text"]
+    assert text.startswith("灯塔守夜人在夜里写日志。风很大！") and len(reopen(root, ms.id)["manuscript"].passages) == 2
+    exported = service.export_manuscript(root, ms.id, "txt").read_text(encoding="utf-8")
+    assert exported == f"中文稿\n\n{text.rstrip()}\n"
+
+
+def test_a_model_with_fill_in_the_middle_tokens_sees_the_text_after_the_cursor(tok):
+    tok.add_special_tokens({"additional_special_tokens": ["<fim_prefix>", "<fim_suffix>", "<fim_middle>"]})
+    from studio.write.context import fim_tokens
+
+    fim = fim_tokens(tok)
+    ctx = assemble(Counter(tok), "Before the cursor.", "", "", 200, after=" After it.", fim=fim, cursor=True)
+    assert ctx.mode == "fim" and not ctx.notices
+    assert ctx.text == "<fim_prefix>Before the cursor.<fim_suffix> After it.<fim_middle>"
+
+
+def test_damage_notices_are_shown_when_the_manuscript_is_opened_even_after_the_list_was_read(root):
+    ms_id = _three_saves(root)
+    (store.folder_of(root, ms_id) / store.STATE).unlink()
+    store._open.clear()
+    assert service.manuscripts(root)[0]["words"] == 4
+    assert service.manuscript(root, ms_id)["notices"][0]["key"] == "manuscript.missing_json"

@@ -48,19 +48,25 @@ def listing(root: Path) -> list[dict]:
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.name.startswith(".") or not path.is_dir():
             continue
-        ms = store.load(root, path.name).ms
-        rows.append({"id": ms.id, "title": ms.title, "words": words(ms.text), "revision": ms.revision,
+        opened = store.load(root, path.name)
+        ms = opened.ms
+        rows.append({"id": ms.id, "title": ms.title, "words": _words(opened), "revision": ms.revision,
                      "updated": ms.updated})
     return sorted(rows, key=lambda r: -r["updated"])
 
 
-def view(root: Path, ms_id: str) -> dict:
-    """The manuscript, the notices from opening it (damaged files), and what undo/redo can do."""
-    opened = store.load(root, ms_id)
-    notices, opened.notices = opened.notices, []
+def _words(opened: store.Open) -> int:
     if opened.words[0] != opened.ms.revision:  # counting a long book's words takes a while: once per revision
         opened.words = (opened.ms.revision, words(opened.ms.text))
-    return {"manuscript": opened.ms, "text": opened.ms.text, "words": opened.words[1], "notices": notices,
+    return opened.words[1]
+
+
+def view(root: Path, ms_id: str) -> dict:
+    """The manuscript, the notices from opening it (damaged files; each shown once), and what
+    undo/redo can do."""
+    opened = store.load(root, ms_id)
+    notices, opened.notices = opened.notices, []
+    return {"manuscript": opened.ms, "text": opened.ms.text, "words": _words(opened), "notices": notices,
             "can_undo": bool(opened.done), "can_redo": bool(opened.undone)}
 
 
@@ -175,6 +181,7 @@ def continue_stream(root: Path, drafter, ms_id: str, panes: list[str], gen: GenC
     text = opened.ms.text
     at = len(text) if cursor is None else cursor
     yield {"context": ctx}
+    model = base_model(root, panes, model)  # the model whose tokenizer counted the context drafts it
     for item in drafter.stream(panes, ctx.text, gen, "continue", stop, model, save=False):
         if item.get("done"):
             item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
