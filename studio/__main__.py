@@ -137,6 +137,11 @@ def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("delete", parents=[common], help="delete one run's folder (not while it trains)")
     s.add_argument("run")
 
+    _add_manuscript_command(sub, common)
+
+
+def _add_manuscript_command(sub, common) -> None:
+    """manuscript new|list|show|write|continue|use|undo|redo|history|restore|export|rename|delete."""
     s = sub.add_parser("manuscript", parents=[common], help="the writing desk: manuscripts drafted with the models",
                        description="new TITLE [--text T] | list | show ID [--sources] | write ID TEXT | "
                                    "continue ID [--pane base --pane RUN@step-N] [--candidates N] [--cursor C] | "
@@ -417,7 +422,8 @@ def _manuscript(args, root) -> int:
         path = service.export_manuscript(root, rest[0], args.format, args.sources, args.lang)
         _say(args, {"path": str(path)}, str(path))
     elif act == "rename":
-        service.rename_manuscript(root, rest[0], rest[1])
+        ms = service.rename_manuscript(root, rest[0], rest[1])
+        _say(args, ms.to_dict(), f"{ms.id}  {ms.title}")
     elif act == "delete":
         path = service.delete_manuscript(root, rest[0])
         _say(args, {"path": str(path)}, f"moved to {path}")
