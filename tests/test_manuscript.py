@@ -68,6 +68,28 @@ def test_a_writer_editing_inside_a_drafted_passage_keeps_its_source_and_marks_it
     assert (p[1].source, p[1].text, p[1].edited) == ("run-x@step-2", "The sea was slate grey.", True)
 
 
+def test_any_edit_anywhere_gives_the_exact_text_and_undoing_it_gives_back_every_passage():
+    import random
+
+    from studio.write.manuscript import Manuscript, Passage, apply_all, diff, insert_ops, invert_all, replace_ops
+
+    rng = random.Random(2)
+    for _ in range(2000):
+        ms = Manuscript("x", passages=[Passage("".join(rng.choice("ab .\n") for _ in range(rng.randint(1, 6))),
+                                               rng.choice(["writer", "base", "run@step-1"])) for _ in range(rng.randint(0, 5))])
+        old, before = ms.text, ms.to_dict()
+        a = rng.randint(0, len(old))
+        if rng.random() < 0.5:
+            new = old[:a] + "".join(rng.choice("xy\n") for _ in range(rng.randint(0, 3))) + old[rng.randint(a, len(old)):]
+            ops = replace_ops(ms, *diff(old, new))
+        else:
+            new, ops = old[:a] + "NEW" + old[a:], insert_ops(ms, a, Passage("NEW", "base"))
+        apply_all(ms, ops)
+        assert ms.text == new and all(p.text for p in ms.passages)
+        apply_all(ms, invert_all(ops))
+        assert ms.to_dict() == before
+
+
 def test_undo_and_redo_walk_150_steps_back_and_forth_across_a_restart(root):
     ms = service.new_manuscript(root, "steps", "0")
     texts = ["0"]
