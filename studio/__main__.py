@@ -12,6 +12,7 @@
     python -m studio export RUN_ID[@step-N] [--merged | --gguf [--quant f16|bf16|q8_0]]
     python -m studio publish RUN_ID [--off]
     python -m studio delete RUN_ID
+    python -m studio manuscript new|list|show|write|continue|use|undo|redo|history|restore|export|rename|delete ...
 
 Every subcommand takes --data-dir (or STUDIO_DATA_DIR) and --json.
 """
@@ -135,6 +136,34 @@ def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
     s.add_argument("--off", action="store_true", help="hide it again")
     s = sub.add_parser("delete", parents=[common], help="delete one run's folder (not while it trains)")
     s.add_argument("run")
+
+    _add_manuscript_command(sub, common)
+
+
+def _add_manuscript_command(sub, common) -> None:
+    """manuscript new|list|show|write|continue|use|undo|redo|history|restore|export|rename|delete."""
+    s = sub.add_parser("manuscript", parents=[common], help="the writing desk: manuscripts drafted with the models",
+                       description="new TITLE [--text T] | list | show ID [--sources] | write ID TEXT | "
+                                   "continue ID [--pane base --pane RUN@step-N] [--candidates N] [--cursor C] | "
+                                   "use ID N | undo ID | redo ID | history ID | restore ID REV | "
+                                   "export ID --format md|txt|docx [--sources] | rename ID TITLE | delete ID")
+    s.add_argument("action", choices=["new", "list", "show", "write", "continue", "use", "undo", "redo", "history",
+                                      "restore", "export", "rename", "delete"])
+    s.add_argument("args", nargs="*", help="the manuscript id (or the title for new), then the action's value")
+    s.add_argument("--text", default="", help="new: the opening text")
+    s.add_argument("--memory", default="", help="new: the memory, kept at the top of what the model sees")
+    s.add_argument("--note", default="", help="new: the author's note, inserted a few paragraphs before the end")
+    s.add_argument("--pane", action="append", default=[], help="continue: base, RUN or RUN@step-N (repeat; default base)")
+    s.add_argument("--candidates", type=int, default=1, help="continue: candidates per pane, 1-4")
+    s.add_argument("--cursor", type=int, default=None, help="continue: draft at this character instead of the end")
+    s.add_argument("--model", default=None, help="continue with the base alone: the base model (default: the embedded one)")
+    s.add_argument("--format", default="md", help="export: md, txt or docx")
+    s.add_argument("--sources", action="store_true", help="export/show: list each passage's source")
+    s.add_argument("--lang", default="en", choices=["en", "zh"], help="export: the language of the appendix")
+    for name in ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "seed"):
+        kind = type(getattr(GenConfig(), name))
+        s.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(GenConfig(), name),
+                       help=f"continue: {_help(GenConfig, name)}")
 
 
 def _help(cls, name: str) -> str:
@@ -341,9 +370,70 @@ def _delete(args, root) -> int:
     return 0
 
 
+def _manuscript(args, root) -> int:
+    from studio.write.manuscript_export import source_text
+
+    act, rest = args.action, args.args
+    need = {"new": 1, "list": 0, "write": 2, "use": 2, "restore": 2, "rename": 2}.get(act, 1)
+    if len(rest) < need:
+        print(f"error: manuscript {act} needs {need} value(s): see --help", file=sys.stderr)
+        return 2
+    if act == "new":
+        ms = service.new_manuscript(root, rest[0], args.text, args.memory, args.note)
+        _say(args, ms.to_dict(), f"{ms.id}  {ms.title}")
+    elif act == "list":
+        rows = service.manuscripts(root)
+        _say(args, rows, "\n".join(f"{r['id']}  {r['title']}  {r['words']} words  rev {r['revision']}" for r in rows)
+             or "no manuscripts yet")
+    elif act == "show":
+        view = service.manuscript(root, rest[0])
+        ms = view["manuscript"]
+        text = ms.text if not args.sources else "\n".join(f"[{source_text(p, 'en')}] {p.text}" for p in ms.passages)
+        for notice in view["notices"]:
+            print(f"note: {render('en', notice)}", file=sys.stderr)
+        _say(args, ms.to_dict(), text)
+    elif act == "write":
+        view = service.manuscript(root, rest[0])
+        done = service.save_manuscript_text(root, rest[0], view["text"] + rest[1], view["manuscript"].revision)
+        _say(args, {"revision": done["revision"]}, f"revision {done['revision']}")
+    elif act == "continue":
+        gen = GenConfig(**{k: getattr(args, k) for k in ("max_new_tokens", "temperature", "top_p", "top_k",
+                                                          "repetition_penalty", "seed")}, drafts=args.candidates)
+        result = {}
+        for result in service.continue_manuscript(root, rest[0], args.pane or ["base"], gen, args.cursor, model=args.model):
+            if "context" in result:
+                for notice in result["context"].notices:
+                    print(f"note: {render('en', notice)}", file=sys.stderr)
+        found = service.pending_candidates(root, rest[0])
+        _say(args, found, "\n\n".join(f"[{c['n']}] {c['source']}\n{c['text']}" for c in found))
+    elif act == "use":
+        done = service.use_pending_candidate(root, rest[0], int(rest[1]))
+        _say(args, {"revision": done["revision"]}, f"revision {done['revision']}")
+    elif act in ("undo", "redo"):
+        done = (service.undo_manuscript if act == "undo" else service.redo_manuscript)(root, rest[0])
+        _say(args, {"revision": done["revision"]}, f"revision {done['revision']}")
+    elif act == "history":
+        rows = service.manuscript_history(root, rest[0])
+        _say(args, rows, "\n".join(f"{r['revision']:>5} {r['kind']}" + (f" of {r['of']}" if r["of"] else "") for r in rows))
+    elif act == "restore":
+        done = service.restore_manuscript(root, rest[0], int(rest[1]))
+        _say(args, {"revision": done["revision"]}, f"revision {done['revision']}")
+    elif act == "export":
+        path = service.export_manuscript(root, rest[0], args.format, args.sources, args.lang)
+        _say(args, {"path": str(path)}, str(path))
+    elif act == "rename":
+        ms = service.rename_manuscript(root, rest[0], rest[1])
+        _say(args, ms.to_dict(), f"{ms.id}  {ms.title}")
+    elif act == "delete":
+        path = service.delete_manuscript(root, rest[0])
+        _say(args, {"path": str(path)}, f"moved to {path}")
+    return 0
+
+
 COMMANDS = {"ingest": _ingest, "train": _train, "resume": _train, "dpo": _train, "blend": _train, "sweep": _sweep,
             "sweep-drive": _sweep_drive, "draft": _draft, "requests": _requests, "bias": _bias, "style": _style,
-            "runs": _runs, "download": _download, "export": _export, "publish": _publish, "delete": _delete}
+            "runs": _runs, "download": _download, "export": _export, "publish": _publish, "delete": _delete,
+            "manuscript": _manuscript}
 
 
 def main(argv: list[str] | None = None) -> int:

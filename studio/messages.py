@@ -227,6 +227,81 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "a link.",
                          "无法创建公开链接：没有通往 gradio 共享服务器的网络，或无法下载其隧道程序。工作室继续在 {url} 上"
                          "提供服务（除非 --host 另有设置，否则仅限本机访问）。请检查网络连接，然后用 --share 重新启动以获取链接。"),
+    # manuscripts: the writing desk (studio/write/manuscript*.py, studio/write/context.py, studio/service.py)
+    "manuscript.no_such": ("no manuscript '{id}': pick one from the list (or make it with New)",
+                           "没有稿件“{id}”：请从列表中选择（或用“新建”创建）"),
+    "manuscript.exists": ("a manuscript '{id}' exists already: pick another id", "稿件“{id}”已存在：请换一个 id"),
+    "manuscript.too_big": ("this change would make the manuscript {chars:,} characters; a manuscript holds at most "
+                           "{limit:,} (about 2 MB of text): nothing was changed; split it into two manuscripts",
+                           "这次修改会让稿件达到 {chars:,} 个字符；一份稿件最多 {limit:,} 个字符（约 2 MB 文本）："
+                           "未做任何修改；请把它分成两份稿件"),
+    "manuscript.conflict": ("another tab or window saved this manuscript (revision {current}) after this one loaded "
+                            "revision {base}: this save won and is revision {revision}; the other version stays in "
+                            "History", "另一个标签页或窗口在本页载入第 {base} 版之后保存了这份稿件（第 {current} 版）："
+                            "本次保存生效，为第 {revision} 版；另一个版本仍保留在历史记录中"),
+    "manuscript.cut_line": ("{file}: the last line (line {line}) was cut short, likely by a kill during a save; it was "
+                            "set aside beside the file and the manuscript opened without it",
+                            "{file}：最后一行（第 {line} 行）不完整，可能是保存时进程被强行结束；该行已另存在旁边，"
+                            "稿件在没有它的情况下打开"),
+    "manuscript.damaged_line": ("{file}, line {line}: not readable ({problem}); skipped, everything else opened",
+                                "{file} 第 {line} 行：无法读取（{problem}）；已跳过，其余内容正常打开"),
+    "manuscript.damaged_json": ("{file} could not be read ({problem}); it was kept as {aside} and the manuscript was "
+                                "rebuilt from its history", "{file} 无法读取（{problem}）；已保留为 {aside}，"
+                                "稿件已根据历史记录重建"),
+    "manuscript.damaged_json_alone": ("{file} could not be read ({problem}) and there is no history to rebuild from: it "
+                                      "was kept as {aside} (open it in an editor to copy the text out); the manuscript "
+                                      "opened empty", "{file} 无法读取（{problem}），也没有可用于重建的历史记录："
+                                      "已保留为 {aside}（可用编辑器打开并复制文字）；稿件以空白打开"),
+    "manuscript.missing_json": ("{file} was missing: the manuscript was rebuilt from its history",
+                                "{file} 不见了：稿件已根据历史记录重建"),
+    "manuscript.entry_skipped": ("history revision {revision} no longer fits the text (a line before it was damaged): "
+                                 "skipped", "历史记录第 {revision} 版与文本不再吻合（它之前有一行已损坏）：已跳过"),
+    "manuscript.nothing_to_undo": ("nothing to undo", "没有可撤销的操作"),
+    "manuscript.nothing_to_redo": ("nothing to redo", "没有可重做的操作"),
+    "manuscript.undo_mismatch": ("revision {revision} cannot be undone here: the text it changed is no longer the same "
+                                 "(a damaged history line); restore an older version from History instead",
+                                 "无法撤销第 {revision} 版：它修改过的文字已不一样（历史记录有损坏的行）；"
+                                 "请改为从历史记录中恢复旧版本"),
+    "manuscript.no_revision": ("revision {revision} is not in this manuscript's history (1 to {last})",
+                               "这份稿件的历史记录里没有第 {revision} 版（范围 1 到 {last}）"),
+    "manuscript.memory_too_long": ("the memory ({memory} tokens) and the author's note ({note} tokens) leave no room: "
+                                   "the model sees at most {budget} tokens before the draft (its context length minus "
+                                   "the tokens to draft); shorten the memory or the note, or draft fewer tokens",
+                                   "记忆（{memory} 个 token）和作者注（{note} 个 token）已占满空间：起草前模型最多能看到 "
+                                   "{budget} 个 token（上下文长度减去要起草的 token 数）；请缩短记忆或作者注，或减少起草的 token 数"),
+    "manuscript.draft_too_long": ("{draft} tokens to draft leave no room in the model's context of {context} tokens: "
+                                  "draft at most {most} tokens at a time", "要起草的 {draft} 个 token 超出了模型 {context} "
+                                  "个 token 的上下文：每次最多起草 {most} 个 token"),
+    "manuscript.run_gone": ("run '{run}' was deleted: the passages it wrote keep their label, but it cannot draft any "
+                            "more; pick another run or the base", "训练“{run}”已被删除：它写的段落仍保留来源标注，"
+                            "但它不能再起草了；请选择其他训练或基座"),
+    "manuscript.from_cursor": ("continues from the cursor: this model has no fill-in-the-middle tokens, so it sees only "
+                               "the text before the cursor", "从光标处续写：这个模型没有中间填充（FIM）标记，"
+                               "只能看到光标之前的文字"),
+    "manuscript.cursor": ("cursor at {cursor} is outside the manuscript (0 to {length} characters)",
+                          "光标位置 {cursor} 超出稿件范围（0 到 {length} 个字符）"),
+    "manuscript.no_pending": ("nothing to use: continue the manuscript first", "没有可采用的候选：请先续写稿件"),
+    "manuscript.no_candidate": ("candidate {n}: pick one from 1 to {count}", "候选 {n}：请从 1 到 {count} 中选择"),
+    "manuscript.moved": ("the text this candidate was drafted after has changed since: it was put at the end instead",
+                         "这个候选续写时所接的文字已被改动：已改为放在末尾"),
+    "manuscript.format": ("format '{fmt}': choose md, txt or docx", "格式“{fmt}”：请选择 md、txt 或 docx"),
+    "manuscript.untitled": ("Untitled", "无标题"),
+    "manuscript.sources": ("Sources", "来源"),
+    "manuscript.source_writer": ("the writer", "作者"),
+    "manuscript.source_base": ("the base model", "基座模型"),
+    "manuscript.source_run": ("run {run}", "训练 {run}"),
+    "manuscript.settings": ("seed {seed}, temperature {temperature}, top-p {top_p}",
+                            "种子 {seed}，温度 {temperature}，top-p {top_p}"),
+    "manuscript.edited": ("edited by the writer", "经作者修改"),
+    "manuscript.copied": ("{share:.0%} copied from the corpus", "{share:.0%} 照抄语料"),
+    "manuscript.passage": ("passage {n}", "第 {n} 段"),
+    "manuscript.part_memory": ("memory", "记忆"),
+    "manuscript.part_manuscript": ("manuscript", "稿件"),
+    "manuscript.part_note": ("author's note", "作者注"),
+    "manuscript.part_end": ("manuscript (end)", "稿件（结尾）"),
+    "manuscript.part_after": ("after the cursor", "光标之后"),
+    "manuscript.context_total": ("{tokens} of {budget} tokens; {cut:,} characters of older text left out",
+                                 "共 {tokens}/{budget} 个 token；省略了较早的 {cut:,} 个字符"),
 }
 
 # errors in settings (studio/config.py, studio/presets.py)

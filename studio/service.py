@@ -377,6 +377,131 @@ def models_overview(root: Path) -> list[dict]:
     return overview(root)
 
 
+# -- manuscripts: the writing desk (studio/write/desk.py) -------------------------------------
+def manuscripts(root: Path) -> list[dict]:
+    """Every manuscript: id, title, words, revision, updated (newest first)."""
+    from studio.write import desk
+
+    return desk.listing(root)
+
+
+def new_manuscript(root: Path, title: str, text: str = "", memory: str = "", note: str = "", ms_id: str | None = None):
+    from studio.write import desk
+
+    return desk.new(root, title, text, memory, note, ms_id)
+
+
+def manuscript(root: Path, ms_id: str) -> dict:
+    """The manuscript, the notices from opening it (a damaged file read around), can_undo/can_redo."""
+    from studio.write import desk
+
+    return desk.view(root, ms_id)
+
+
+def rename_manuscript(root: Path, ms_id: str, title: str):
+    from studio.write import desk
+
+    return desk.rename(root, ms_id, title)
+
+
+def delete_manuscript(root: Path, ms_id: str) -> Path:
+    """Moved into manuscripts/.trash, not destroyed; returns where it went."""
+    from studio.write import desk
+
+    return desk.delete(root, ms_id)
+
+
+def save_manuscript_text(root: Path, ms_id: str, text: str, base: int | None = None) -> dict:
+    """The editor's whole text; `base` is the revision it loaded. Returns revision, notice (a
+    conflict: another tab saved since; this save still wins), manuscript."""
+    from studio.write import desk
+
+    return desk.save_text(root, ms_id, text, base)
+
+
+def set_manuscript_field(root: Path, ms_id: str, name: str, value: str, base: int | None = None) -> dict:
+    """The memory or the author's note ('memory' | 'note')."""
+    from studio.write import desk
+
+    return desk.set_field(root, ms_id, name, value, base)
+
+
+def manuscript_context(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: int | None = None,
+                       model: str | None = None):
+    """What the model sees: the assembled text and each part's tokens (studio/write/context.py)."""
+    from studio.write import desk
+
+    return desk.context(root, ms_id, panes, gen, cursor, model)
+
+
+def continue_manuscript(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: int | None = None,
+                        stop=None, model: str | None = None):
+    """Candidates (gen.drafts, 1-4, per pane) from the end or the cursor, streamed: first
+    {"context": Context}, then the drafter's items; the last (done) carries `at` and is kept as
+    the manuscript's pending candidates."""
+    from studio.write import desk
+
+    yield from desk.continue_stream(root, drafter(root), ms_id, panes, gen, cursor, stop, model)
+
+
+def use_candidate(root: Path, ms_id: str, text: str, at: int, source: str, settings: dict | None = None,
+                  anchor: str | None = None, revision: int | None = None, guard: list[str] | None = None) -> dict:
+    """Insert a candidate at the point it was drafted for, with its source and the copied-text guard."""
+    from studio.write import desk
+
+    return desk.use(root, ms_id, text, at, source, settings, anchor, revision, guard)
+
+
+def pending_candidates(root: Path, ms_id: str) -> list[dict]:
+    from studio.write import desk
+
+    return desk.candidates(root, ms_id)
+
+
+def use_pending_candidate(root: Path, ms_id: str, n: int) -> dict:
+    """Candidate n (from 1, across panes) of the last continue."""
+    from studio.write import desk
+
+    return desk.use_pending(root, ms_id, n)
+
+
+def undo_manuscript(root: Path, ms_id: str) -> dict:
+    from studio.write import desk
+
+    return desk.undo(root, ms_id)
+
+
+def redo_manuscript(root: Path, ms_id: str) -> dict:
+    from studio.write import desk
+
+    return desk.undo(root, ms_id, redo=True)
+
+
+def manuscript_history(root: Path, ms_id: str) -> list[dict]:
+    from studio.write import desk
+
+    return desk.history(root, ms_id)
+
+
+def manuscript_version(root: Path, ms_id: str, revision: int):
+    from studio.write import desk
+
+    return desk.version(root, ms_id, revision)
+
+
+def restore_manuscript(root: Path, ms_id: str, revision: int) -> dict:
+    from studio.write import desk
+
+    return desk.restore(root, ms_id, revision)
+
+
+def export_manuscript(root: Path, ms_id: str, fmt: str, sources: bool = False, lang: str = "en") -> Path:
+    from studio.write import desk
+    from studio.write.manuscript_export import export
+
+    return export(root, desk.view(root, ms_id)["manuscript"], fmt, sources, lang)
+
+
 # --- What the UI tabs need (one door: tabs import nothing else of the core) ---
 # Thin names over the core for studio/ui: constants the tabs lay out with, the demo rules, and
 # the config-taking starts the Train form calls (the form becomes a TrainConfig, no key=value).
