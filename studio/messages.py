@@ -302,6 +302,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manuscript.part_after": ("after the cursor", "光标之后"),
     "manuscript.context_total": ("{tokens} of {budget} tokens; {cut:,} characters of older text left out",
                                  "共 {tokens}/{budget} 个 token；省略了较早的 {cut:,} 个字符"),
+    # the writing desk in the Write tab (studio/ui/desk.py)
+    "desk.choice": ("{title} ({words:,} words)", "{title}（{words:,} 词）"),
+    "desk.none_yet": ("No manuscript yet: give it a title and press New.", "还没有稿件：填写标题后点“新建”。"),
+    "desk.pick_first": ("pick a manuscript or make one with New", "请选择一份稿件，或用“新建”创建一份"),
+    "desk.created": ("Made manuscript **{title}**.", "已新建稿件 **{title}**。"),
+    "desk.renamed": ("Renamed to **{title}**.", "已重命名为 **{title}**。"),
+    "desk.deleted": ("Manuscript {id} moved to the trash: `{where}`", "稿件 {id} 已移到回收站：`{where}`"),
+    "desk.candidates": ("{n} candidate(s): use one, or Retry with the next seed.",
+                        "{n} 个候选：采用其中一个，或用下一个种子重试。"),
+    "desk.used": ("Candidate {n} is in the manuscript (Undo takes it out).", "候选 {n} 已放进稿件（撤销可以取出）。"),
+    "desk.who_wrote": ("Who wrote what:", "谁写了哪一段："),
+    "desk.context_heading": ("| What the model sees | tokens |", "| 模型看到的内容 | token 数 |"),
 }
 
 # errors in settings (studio/config.py, studio/presets.py)

@@ -179,3 +179,66 @@ def test_no_tab_builder_holds_closures():
                 nested += [f"{path.name}:{inner.lineno} {getattr(inner, 'name', 'lambda')} in {node.name}" for inner in ast.walk(node)
                            if inner is not node and isinstance(inner, (ast.FunctionDef, ast.Lambda))]
     assert not nested, nested
+
+
+def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root, tiny_model_dir):
+    from studio import service
+    from studio.ui import desk
+    from studio.ui.wiring import Call
+
+    call = Call(root, "en", default_model=str(tiny_model_dir))
+    assert "No manuscript yet" in desk.open_manuscript(call, None)["notice"]
+    made = desk.new_manuscript(call, "The <Lamp>")
+    ms_id = made["pick"]["value"]
+    assert made["text"] == "" and made["title"] == "The <Lamp>" and "The <Lamp>" in made["notice"]
+    saved = desk.save(call, ms_id, "LAMP LOG. Day 41.", made["base"])
+    assert saved["notice"] == "" and saved["base"] == made["base"] + 1
+    other = service.save_manuscript_text(root, ms_id, "LAMP LOG. Day 41. Another tab.", saved["base"])  # another tab saves
+    late = desk.save(call, ms_id, "LAMP LOG. Day 41. Fog.", saved["base"])
+    assert "another tab" in late["notice"] and late["base"] == other["revision"] + 1
+    form = desk.DeskForm(ms_id, "LAMP LOG. Day 41. Fog. ", late["base"], True, [None, None, None], 8, 0.8, 0.9, 0, 1.0,
+                         3, 2)
+    answers = list(desk.continue_manuscript(call, form))
+    done = answers[-1]
+    assert "2 candidate(s)" in done["notice"] and done["slots"][:3] == [1, 2, None]
+    assert [u["visible"] for u in done["uses"][:3]] == [True, True, False]
+    assert any("| manuscript |" in a.get("context_view", "") for a in answers)
+    first = done["cands"][0]["value"]
+    used = desk.use(call, ms_id, form.text, answers[0]["base"], done["slots"], 0)
+    assert used["text"] == "LAMP LOG. Day 41. Fog. " + first and "Candidate 1" in used["notice"]
+    assert 'data-source="base"' in used["sources"] and "&lt;" not in used["sources"]  # the text has no markup
+    edited = used["text"] + " The keeper slept."
+    undone = desk.undo(call, ms_id, edited, used["base"])  # the edit is saved first, then taken back
+    assert undone["text"] == used["text"]
+    assert desk.undo(call, ms_id, undone["text"], undone["base"], redo=True)["text"] == edited
+    assert service.manuscript(root, ms_id)["text"] == edited  # on disk: a reload shows it
+    form = dataclasses_replace(form, text=edited, base=service.manuscript(root, ms_id)["manuscript"].revision)
+    retried = list(desk.retry(call, form))
+    assert retried[0] == {"seed": 4} and "candidate(s)" in retried[-1]["notice"]
+    seen = desk.context(call, form)
+    assert "| memory | 0 |" in seen["context_view"] and "The keeper slept." in seen["context_view"]
+    assert desk.set_field(call, ms_id, "A <lighthouse>.", seen["base"], "memory")["notice"] == ""
+    assert "| memory | 0 |" not in desk.context(call, form)["context_view"]
+    gone = desk.delete_manuscript(call, ms_id)
+    assert gone["pick"]["value"] is None and "trash" in gone["notice"]
+
+
+def test_the_desk_refuses_without_a_manuscript_or_panes_in_the_visitors_language(root):
+    from studio.ui import desk
+    from studio.ui.wiring import Call
+
+    form = desk.DeskForm(None, "x", None, True, [None, None, None], 8, 0.8, 0.9, 0, 1.0, 0, 1)
+    [refused] = desk.continue_manuscript(Call(root, "zh"), form)
+    assert "请选择一份稿件" in refused["notice"]
+    nopanes = dataclasses_replace(form, with_base=False)
+    [none] = desk.continue_manuscript(Call(root, "en"), nopanes)
+    assert "no panes" in none["notice"]
+    assert "pick a manuscript" in desk.undo(Call(root, "en"), None, "", None)["notice"]
+    page = desk.sources_html(type("M", (), {"passages": [type("P", (), {"text": "<b>x</b>", "source": "writer"})()]})(), "en")
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+
+
+def dataclasses_replace(form, **changes):
+    import dataclasses
+
+    return dataclasses.replace(form, **changes)

@@ -33,14 +33,15 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
                 with gr.Tab(T("tab.train"), id="train"):
                     train = train_tab.build(root, default_model, lang)
                 with gr.Tab(T("tab.write"), id="write") as write_page:
-                    write = write_tab.build(root, forced_lang=lang)
+                    write = write_tab.build(root, forced_lang=lang, default_model=default_model)
                 with gr.Tab(T("tab.runs"), id="runs") as runs_page:
                     runs = runs_tab.build(root, lang)
                 with gr.Tab(T("tab.models"), id="models") as models_page:
                     models = models_tab.build(root, lang)
-            loads = [corpus["load"], train["load"], write["load"], runs["load"], models["load"]]
+            loads = [corpus["load"], train["load"], write["load"], write["desk_load"], runs["load"], models["load"]]
             # Opening a tab reads the disk again: a run that finished meanwhile shows its state and adapter.
-            for page, (fn, inputs, outputs) in ((write_page, write["load"]), (runs_page, runs["load"]),
+            for page, (fn, inputs, outputs) in ((write_page, write["load"]), (write_page, write["desk_load"]),
+                                                (runs_page, runs["load"]),
                                                 (models_page, models["load"])):
                 page.select(fn, inputs, outputs)
         for fn, inputs, outputs in loads:

@@ -16,7 +16,7 @@ import gradio as gr
 from studio import service
 from studio.config import GenConfig
 from studio.messages import render, say
-from studio.ui import judging, views
+from studio.ui import desk, judging, views
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on
 
@@ -50,6 +50,7 @@ class WriteLayout:
     style_btn: gr.Button
     style_table: gr.Markdown
     judging: judging.JudgingLayout | None = None  # exports and blind judging; not built in demo mode
+    desk: desk.DeskLayout | None = None  # the manuscript at the top (studio/ui/desk.py); not built in demo mode
 
     @property
     def first_pick(self):
@@ -117,11 +118,12 @@ def _style(demo: bool) -> dict:
 
 
 def layout(demo: bool = False) -> WriteLayout:
+    desk_ui = desk.layout() if service.demo_allows(demo, "manuscript") else None
     parts = {"last": gr.State(None), **_prompt_and_picks(), **_sampling(), **_panes()}
     judged = None
     if service.demo_allows(demo, "judge"):
         judged = judging.layout(parts["last"], parts["message"], parts["picks"])
-    return WriteLayout(**parts, **_style(demo), judging=judged)
+    return WriteLayout(**parts, **_style(demo), judging=judged, desk=desk_ui)
 
 
 # -- handlers -------------------------------------------------------------------------------
@@ -269,8 +271,9 @@ def wire(ui: WriteLayout, tab: Tab) -> dict:
         return {"load": loader(refresh, tab, ui, ["picks"], ["picks"])}
     judging.wire(ui.judging, tab)
     on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
-    return {"load": loader(on_load, tab, ui, ["picks"], ["picks", "rates"])}
+    desk_load = {"desk_load": desk.wire(ui.desk, ui, tab)} if ui.desk else {}
+    return {"load": loader(on_load, tab, ui, ["picks"], ["picks", "rates"]), **desk_load}
 
 
-def build(root: Path, demo: bool = False, forced_lang: str | None = None) -> dict:
-    return wire(layout(demo), Tab(root, forced_lang, demo))
+def build(root: Path, demo: bool = False, forced_lang: str | None = None, default_model: str = "") -> dict:
+    return wire(layout(demo), Tab(root, forced_lang, demo, default_model))
