@@ -314,6 +314,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "desk.used": ("Candidate {n} is in the manuscript (Undo takes it out).", "候选 {n} 已放进稿件（撤销可以取出）。"),
     "desk.who_wrote": ("Who wrote what:", "谁写了哪一段："),
     "desk.context_heading": ("| What the model sees | tokens |", "| 模型看到的内容 | token 数 |"),
+    "desk.revision": ("revision {revision} · {kind} · {time}", "第 {revision} 版 · {kind} · {time}"),
+    "desk.kind_create": ("made", "新建"),
+    "desk.kind_edit": ("edited", "编辑"),
+    "desk.kind_use": ("candidate used", "采用候选"),
+    "desk.kind_undo": ("undo", "撤销"),
+    "desk.kind_redo": ("redo", "重做"),
+    "desk.kind_restore": ("restored", "恢复"),
+    "desk.kind_rename": ("renamed", "重命名"),
+    "desk.kind_memory": ("memory", "记忆"),
+    "desk.kind_note": ("author's note", "作者注"),
+    "desk.pick_revision": ("pick a revision first (List revisions)", "请先选择一个版本（列出各个版本）"),
+    "desk.restored": ("Revision {revision} restored as a new revision (Undo takes it back).",
+                      "已把第 {revision} 版恢复为新版本（撤销可以取消）。"),
+    "desk.exported": ("Exported as {fmt}.", "已导出为 {fmt}。"),
 }
 
 # errors in settings (studio/config.py, studio/presets.py)

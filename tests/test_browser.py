@@ -549,6 +549,11 @@ def test_a_writer_writes_a_short_story_at_the_desk_and_finds_it_after_a_reload(b
     page.get_by_role("tab", name="Write").click()
     expect(editor).to_have_value(story)
     expect(page.locator("#manuscript-pick input")).to_have_value(re.compile("The Keeper"))
+    page.get_by_text("History and export").click()
+    page.locator("#manuscript-history-btn").click()
+    expect(page.locator("#manuscript-history input")).to_have_value(re.compile("redo"))
+    page.locator("#manuscript-export").click()
+    expect(page.locator("#manuscript-file")).to_contain_text("manuscript-")
     page.screenshot(path=SHOTS / "13-manuscript.png", full_page=True)
     page.close()
     [kept] = [r for r in service.manuscripts(studio_root) if r["title"] == "The Keeper"]

@@ -242,3 +242,26 @@ def dataclasses_replace(form, **changes):
     import dataclasses
 
     return dataclasses.replace(form, **changes)
+
+
+def test_the_desk_lists_views_restores_and_exports_revisions(root):
+    from studio import service
+    from studio.ui import desk
+    from studio.ui.wiring import Call
+
+    call = Call(root, "zh")
+    ms_id = desk.new_manuscript(call, "灯塔")["pick"]["value"]
+    first = desk.save(call, ms_id, "夜里起风了。", None)
+    desk.save(call, ms_id, "夜里起风了。灯灭了。", first["base"])
+    listed = desk.history(call, ms_id)["history"]
+    assert [v for _, v in listed["choices"]] == [3, 2, 1] and listed["value"] == 3
+    assert "第 2 版 · 编辑" in listed["choices"][1][0]
+    assert desk.view_version(call, ms_id, 2)["version_text"] == "夜里起风了。"
+    back = desk.restore(call, ms_id, "夜里起风了。灯灭了。", 3, 2)
+    assert back["text"] == "夜里起风了。" and "第 2 版" in back["notice"]
+    assert service.manuscript(root, ms_id)["text"] == "夜里起风了。"
+    made = desk.export(call, ms_id, "夜里起风了。", back["base"], "md", True)
+    page = open(made["export_file"], encoding="utf-8").read()
+    assert page.startswith("# 灯塔") and "来源" in page and "作者" in page
+    assert desk.export(call, ms_id, "夜里起风了。", back["base"], "docx", False)["export_file"].endswith(".docx")
+    assert "请先选择一个版本" in desk.restore(call, ms_id, "夜里起风了。", back["base"], None)["notice"]

@@ -18,7 +18,7 @@ import gradio as gr
 
 from studio import service
 from studio.config import GenConfig
-from studio.messages import render, say
+from studio.messages import MESSAGES, render, say
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on
 
@@ -53,6 +53,14 @@ class DeskLayout:
     context_btn: gr.Button
     context_view: gr.Markdown
     sources: gr.HTML
+    history_btn: gr.Button
+    history: gr.Dropdown
+    version_text: gr.Textbox
+    restore_btn: gr.Button
+    export_fmt: gr.Radio
+    export_sources: gr.Checkbox
+    export_btn: gr.Button
+    export_file: gr.File
     # the Write tab's pane choices and sampling settings (set by `wire`)
     with_base: gr.Checkbox | None = None
     picks: list | None = None
@@ -110,9 +118,25 @@ def _memory_and_sources() -> dict:
     return dict(memory=memory, note=note, context_btn=context_btn, context_view=context_view, sources=sources)
 
 
+def _history_and_export() -> dict:
+    with gr.Accordion(T("desk.history_section"), open=False):
+        with gr.Row():
+            history_btn = gr.Button(T("desk.history_list"), scale=0, elem_id="manuscript-history-btn")
+            history = gr.Dropdown(label=T("desk.history"), choices=[], elem_id="manuscript-history")
+            restore_btn = gr.Button(T("desk.restore"), scale=0, elem_id="manuscript-restore")
+        version_text = gr.Textbox(label=T("desk.version"), lines=6, interactive=False, elem_id="manuscript-version")
+        with gr.Row():
+            export_fmt = gr.Radio(["md", "txt", "docx"], value="md", label=T("desk.export_format"))
+            export_sources = gr.Checkbox(value=False, label=T("desk.export_sources"))
+            export_btn = gr.Button(T("desk.export"), scale=0, elem_id="manuscript-export")
+        export_file = gr.File(label=T("desk.export_file"), interactive=False, height=60, elem_id="manuscript-file")
+    return dict(history_btn=history_btn, history=history, version_text=version_text, restore_btn=restore_btn,
+                export_fmt=export_fmt, export_sources=export_sources, export_btn=export_btn, export_file=export_file)
+
+
 def layout() -> DeskLayout:
     with gr.Accordion(T("desk.section"), open=True, elem_id="manuscript-desk"):
-        parts = {**_manage(), **_editor(), **_candidates(), **_memory_and_sources()}
+        parts = {**_manage(), **_editor(), **_candidates(), **_memory_and_sources(), **_history_and_export()}
     return DeskLayout(base=gr.State(None), slots=gr.State([]), **parts)
 
 
@@ -343,6 +367,52 @@ def context(call: Call, form: DeskForm) -> dict:
     return {"base": revision, "context_view": context_markdown(ctx, call.lang), "notice": notice}
 
 
+def history(call: Call, ms_id: str | None) -> dict:
+    """Every revision, newest first, with what made it and when."""
+    try:
+        rows = service.manuscript_history(call.root, _picked(call, ms_id))
+    except USER_ERRORS as e:
+        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
+    choices = [(say(call.lang, "desk.revision", revision=r["revision"], kind=_kind(r["kind"], call.lang),
+                    time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["time"] or 0))), r["revision"])
+               for r in reversed(rows)]
+    return {"history": gr.update(choices=choices, value=choices[0][1] if choices else None)}
+
+
+def _kind(kind: str | None, lang: str) -> str:
+    return say(lang, f"desk.kind_{kind}") if f"desk.kind_{kind}" in MESSAGES else str(kind)
+
+
+def view_version(call: Call, ms_id: str | None, revision: int | None) -> dict:
+    if not ms_id or revision is None:
+        return {"version_text": ""}
+    try:
+        return {"version_text": service.manuscript_version(call.root, ms_id, int(revision)).text}
+    except USER_ERRORS as e:
+        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
+
+
+def restore(call: Call, ms_id: str | None, text: str, base: int | None, revision: int | None) -> dict:
+    """The editor saved first, then the picked revision brought back as a new one (Undo takes it back)."""
+    try:
+        if revision is None:
+            raise ValueError(say(call.lang, "desk.pick_revision"))
+        _save_first(call, ms_id, text, base)
+        result = service.restore_manuscript(call.root, ms_id, int(revision))
+    except USER_ERRORS as e:
+        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
+    return {**_shown(result["manuscript"], call.lang), "notice": say(call.lang, "desk.restored", revision=revision)}
+
+
+def export(call: Call, ms_id: str | None, text: str, base: int | None, fmt: str, sources: bool) -> dict:
+    try:
+        revision, notice = _save_first(call, ms_id, text, base)
+        path = service.export_manuscript(call.root, ms_id, fmt, bool(sources), call.lang)
+    except USER_ERRORS as e:
+        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
+    return {"base": revision, "export_file": str(path), "notice": notice or say(call.lang, "desk.exported", fmt=fmt)}
+
+
 # -- wiring ---------------------------------------------------------------------------------
 SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice"]
 EDITED = ["text", "base", "sources", "notice"]
@@ -368,4 +438,9 @@ def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
     on(ui.undo_btn.click, undo, tab, ui, ["pick", "text", "base"], EDITED)
     on(ui.redo_btn.click, partial(undo, redo=True), tab, ui, ["pick", "text", "base"], EDITED)
     on(ui.context_btn.click, context, tab, ui, form=DeskForm, outputs=["base", "context_view", "notice"])
+    on(ui.history_btn.click, history, tab, ui, ["pick"], ["history", "notice"])
+    on(ui.history.input, view_version, tab, ui, ["pick", "history"], ["version_text", "notice"])
+    on(ui.restore_btn.click, restore, tab, ui, ["pick", "text", "base", "history"], EDITED)
+    on(ui.export_btn.click, export, tab, ui, ["pick", "text", "base", "export_fmt", "export_sources"],
+       ["base", "export_file", "notice"])
     return loader(open_manuscript, tab, ui, ["pick"], SHOWN)
