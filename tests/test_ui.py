@@ -265,3 +265,15 @@ def test_the_desk_lists_views_restores_and_exports_revisions(root):
     assert page.startswith("# 灯塔") and "来源" in page and "作者" in page
     assert desk.export(call, ms_id, "夜里起风了。", back["base"], "docx", False)["export_file"].endswith(".docx")
     assert "请先选择一个版本" in desk.restore(call, ms_id, "夜里起风了。", back["base"], None)["notice"]
+
+
+def test_a_demo_visitor_gets_no_desk_so_nothing_is_written_into_the_owners_manuscripts(tmp_path):
+    from studio.ui.app import build_app
+
+    def keys(app):
+        return {getattr(getattr(b, "label", None), "key", None) for b in app.blocks.values()}
+
+    assert "desk.section" in keys(build_app(tmp_path, "m"))
+    demo = build_app(tmp_path, "m", demo=True)
+    assert "desk.section" not in keys(demo)
+    assert not {"continue_manuscript", "save", "use"} & {fn.api_name for fn in demo.fns.values()}
