@@ -552,6 +552,7 @@ def test_a_writer_writes_a_short_story_at_the_desk_and_finds_it_after_a_reload(b
     page.get_by_text("History and export").click()
     page.locator("#manuscript-history-btn").click()
     expect(page.locator("#manuscript-history input")).to_have_value(re.compile("redo"))
+    expect(textbox(page, "manuscript-version")).to_have_value(story)
     page.locator("#manuscript-export").click()
     expect(page.locator("#manuscript-file")).to_contain_text("manuscript-")
     page.screenshot(path=SHOTS / "13-manuscript.png", full_page=True)

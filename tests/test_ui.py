@@ -253,7 +253,9 @@ def test_the_desk_lists_views_restores_and_exports_revisions(root):
     ms_id = desk.new_manuscript(call, "灯塔")["pick"]["value"]
     first = desk.save(call, ms_id, "夜里起风了。", None)
     desk.save(call, ms_id, "夜里起风了。灯灭了。", first["base"])
-    listed = desk.history(call, ms_id)["history"]
+    listed = desk.history(call, ms_id)
+    assert listed["version_text"] == "夜里起风了。灯灭了。"
+    listed = listed["history"]
     assert [v for _, v in listed["choices"]] == [3, 2, 1] and listed["value"] == 3
     assert "第 2 版 · 编辑" in listed["choices"][1][0]
     assert desk.view_version(call, ms_id, 2)["version_text"] == "夜里起风了。"

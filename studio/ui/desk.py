@@ -376,7 +376,8 @@ def history(call: Call, ms_id: str | None) -> dict:
     choices = [(say(call.lang, "desk.revision", revision=r["revision"], kind=_kind(r["kind"], call.lang),
                     time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["time"] or 0))), r["revision"])
                for r in reversed(rows)]
-    return {"history": gr.update(choices=choices, value=choices[0][1] if choices else None)}
+    latest = service.manuscript_version(call.root, ms_id, rows[-1]["revision"]).text if rows else ""
+    return {"history": gr.update(choices=choices, value=choices[0][1] if choices else None), "version_text": latest}
 
 
 def _kind(kind: str | None, lang: str) -> str:
@@ -438,7 +439,7 @@ def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
     on(ui.undo_btn.click, undo, tab, ui, ["pick", "text", "base"], EDITED)
     on(ui.redo_btn.click, partial(undo, redo=True), tab, ui, ["pick", "text", "base"], EDITED)
     on(ui.context_btn.click, context, tab, ui, form=DeskForm, outputs=["base", "context_view", "notice"])
-    on(ui.history_btn.click, history, tab, ui, ["pick"], ["history", "notice"])
+    on(ui.history_btn.click, history, tab, ui, ["pick"], ["history", "version_text", "notice"])
     on(ui.history.input, view_version, tab, ui, ["pick", "history"], ["version_text", "notice"])
     on(ui.restore_btn.click, restore, tab, ui, ["pick", "text", "base", "history"], EDITED)
     on(ui.export_btn.click, export, tab, ui, ["pick", "text", "base", "export_fmt", "export_sources"],
