@@ -521,7 +521,6 @@ def test_a_writer_writes_a_short_story_at_the_desk_and_finds_it_after_a_reload(b
     page.goto(studio_url)
     page.get_by_role("tab", name="Write").click()
     expect(page.locator("#manuscript-notice")).to_contain_text("No manuscript yet")  # the tab has read the disk
-    page.wait_for_timeout(1500)  # the page's load and the tab's select both read the disk: let the second land too
     textbox(page, "manuscript-title").fill("The Keeper")
     expect(textbox(page, "manuscript-title")).to_have_value("The Keeper")
     page.locator("#manuscript-new").click()

@@ -209,7 +209,10 @@ def open_manuscript(call: Call, ms_id: str | None) -> dict:
     ids = [r["id"] for r in rows]
     chosen = ms_id if ms_id in ids else (ids[0] if ids else None)
     choices = [(say(call.lang, "desk.choice", title=r["title"] or r["id"], words=r["words"]), r["id"]) for r in rows]
-    shown = _opened(call, chosen) if chosen else {**_empty(), "notice": say(call.lang, "desk.none_yet")}
+    # with no manuscript yet, a title being typed for New stays: the page load and the tab's select
+    # both land here, and the second must not clear what the writer typed after the first
+    shown = _opened(call, chosen) if chosen else {**_empty(), "title": gr.update(),
+                                                   "notice": say(call.lang, "desk.none_yet")}
     return {"pick": gr.update(choices=choices, value=chosen), **shown}
 
 
