@@ -570,6 +570,10 @@ MESSAGES.update({
     "failure.dpo_pairs": ("{n} preference pair(s): a DPO run needs at least 2", "{n} 对偏好数据：DPO 训练至少需要 2 对"),
     "failure.dpo_pairs.advice": ("judge more blind comparisons in the Write tab (ties give no pair)",
                                  "在写作页多做几次盲评（平局不产生数据对）"),
+    "failure.save_adapter": ("could not write {folder}: {error}", "无法写入 {folder}：{error}"),
+    "failure.save_checkpoint": ("could not write checkpoint step-{step}: {error}; the previous checkpoint is intact. Free "
+                                "disk space, then resume", "无法写入检查点 step-{step}：{error}；之前的检查点完好无损。"
+                                "请腾出磁盘空间后继续训练"),
     "failure.save.advice": ("free disk space, then resume the run: it continues from the last complete checkpoint",
                             "清理磁盘空间后继续该任务：它会从最后一个完整的检查点接着训练"),
     "failure.oom": ("out of memory even at micro-batch 1: {error}", "即使微批次为 1 仍然内存不足：{error}"),

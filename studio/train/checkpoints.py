@@ -54,7 +54,7 @@ def save_adapter(model, dest: Path, adapters: list[str] | None = None) -> None:
         model.save_pretrained(tmp, safe_serialization=True, selected_adapters=adapters)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SaveFailed(f"could not write {dest.name}: {e.strerror or e}") from e
+        raise SaveFailed("failure.save_adapter", folder=dest.name, error=e.strerror or str(e)) from e
     old = dest.with_name(f".{dest.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():
@@ -78,8 +78,7 @@ def save(run_folder: Path, step: int, model, state: dict, keep_last: int) -> Pat
         mark_complete(tmp, step)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SaveFailed(f"could not write checkpoint step-{step}: {e.strerror or e}; "
-                         "the previous checkpoint is intact. Free disk space, then resume") from e
+        raise SaveFailed("failure.save_checkpoint", step=step, error=e.strerror or str(e)) from e
     shutil.rmtree(dest, ignore_errors=True)  # a step saved twice (cancel right after a save)
     os.rename(tmp, dest)
     for _, old in complete_checkpoints(run_folder)[:-keep_last]:

@@ -9,7 +9,7 @@ class Cancelled(Exception):
     """The run was asked to stop (SIGTERM): it saved what it had and ends `cancelled`."""
 
 
-class SaveFailed(RuntimeError):
+class SaveFailed(Keyed, RuntimeError):
     """A checkpoint or adapter could not be written (a full disk); the previous one is intact."""
 
 

@@ -54,7 +54,7 @@ def advice_for(exc: BaseException) -> tuple[dict, dict]:
         return reason, advice or message("failure.other.advice")
     text = str(exc)
     if isinstance(exc, SaveFailed):
-        return message("text", text=text), message("failure.save.advice")
+        return message(exc.key, **exc.fields), message("failure.save.advice")
     if is_out_of_memory(exc):
         return message("failure.oom", error=text.splitlines()[0][:200] if text else ""), message("failure.oom.advice")
     return message("failure.other", name=type(exc).__name__, error=text[:500]), message("failure.other.advice")
