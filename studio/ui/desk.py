@@ -158,12 +158,22 @@ class DeskForm:
     drafts: float
 
     def panes(self) -> list[str]:
-        return (["base"] if self.with_base else []) + [p for p in self.picks if p]
+        return chosen_panes(self)
 
     def gen(self) -> GenConfig:
-        return GenConfig(max_new_tokens=int(self.max_new), temperature=float(self.temperature), top_p=float(self.top_p),
-                         top_k=int(self.top_k or 0), repetition_penalty=float(self.repetition),
-                         seed=int(self.seed or 0), drafts=int(self.drafts))
+        return sampling(self)
+
+
+def chosen_panes(form) -> list[str]:
+    """The panes a form (the desk's or the comparison's) drafts with: the base if ticked, then the picks."""
+    return (["base"] if form.with_base else []) + [p for p in form.picks if p]
+
+
+def sampling(form) -> GenConfig:
+    """The Write tab's sampling settings (shared by the desk and the comparison) as a GenConfig."""
+    return GenConfig(max_new_tokens=int(form.max_new), temperature=float(form.temperature), top_p=float(form.top_p),
+                     top_k=int(form.top_k or 0), repetition_penalty=float(form.repetition),
+                     seed=int(form.seed or 0), drafts=int(form.drafts))
 
 
 def _source_label(source: str, lang: str) -> str:

@@ -144,12 +144,10 @@ class DraftForm:
     drafts: float
 
     def panes(self) -> list[str]:
-        return (["base"] if self.with_base else []) + [p for p in self.picks if p]
+        return desk.chosen_panes(self)
 
     def gen(self) -> GenConfig:
-        return GenConfig(max_new_tokens=int(self.max_new), temperature=float(self.temperature), top_p=float(self.top_p),
-                         top_k=int(self.top_k or 0), repetition_penalty=float(self.repetition),
-                         seed=int(self.seed or 0), drafts=int(self.drafts))
+        return desk.sampling(self)
 
 
 def source_choices(root: Path, demo: bool = False, lang: str = "en") -> list[tuple[str, str]]:
