@@ -86,3 +86,47 @@ def test_each_recipe_reads_back_its_own_evaluation_shape():
     assert (type(sft).__name__, type(dpo).__name__, type(blend).__name__) == ("SftEvaluation", "DpoEvaluation",
                                                                                "BlendEvaluation")
     assert records.evaluation_from_dict({}) is None
+
+
+def test_a_run_folder_written_before_the_records_opens_in_every_view(tmp_path):
+    """The files exactly as the worker wrote them before this redesign (nulls, no `objective`, a DPO
+    evaluation as kind `eval`, `style: null`): the run lists, its view, its curves and its table."""
+    from studio import runs, service
+    from studio.config import TrainConfig
+    from studio.ui.views import eval_markdown, loss_frame, progress_html, runs_frame
+
+    root = tmp_path / "data"
+    folder = root / "runs" / "20261120-101010-lamp-ab12"
+    folder.mkdir(parents=True)
+    runs.write_config(folder, TrainConfig(corpus="lamp"))
+    (folder / "status.json").write_text(json.dumps({
+        "state": "completed", "run_id": folder.name, "preset": "quick-cpu-demo", "created": 1.0, "heartbeat": 9.0,
+        "pid": 4242, "step": 2, "total_steps": 2, "message": {"key": "status.done", "fields": {}}, "nproc": 1,
+        "pgid": 4242, "started": 2.0, "reason": None, "advice": None, "finished": 9.0, "device": "cpu",
+        "processes": 1, "quantization": "none", "quantization_note": "", "compute_dtype": "float32", "eta_s": 0.0,
+        "tokens_seen": 512}), encoding="utf-8")
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [
+        {"time": 1.0, "kind": "eval", "step": 0, "val_loss": 4.5},
+        {"time": 2.0, "kind": "train", "step": 1, "epoch": 0.5, "loss": 4.2, "lr": 1e-4, "grad_norm": 1.5,
+         "tokens_per_s": 300.0, "elapsed_s": 1.0, "eta_s": 1.0},
+        {"time": 3.0, "kind": "checkpoint", "step": 1},
+        {"time": 4.0, "kind": "train", "step": 2, "epoch": 1.0, "loss": 3.9, "lr": 5e-5, "grad_norm": 1.2,
+         "tokens_per_s": 310.0, "elapsed_s": 2.0, "eta_s": 0.0},
+        {"time": 5.0, "kind": "eval", "step": 2, "preference_accuracy": 0.5, "margin": 0.1},
+        {"time": 6.0, "kind": "eval", "step": 2, "val_loss": 3.8}]), encoding="utf-8")
+    (folder / "eval.json").write_text(json.dumps({
+        "split": "val", "val_blocks": 3, "base": {"loss": 4.5, "perplexity": 90.02}, "tuned": {"loss": 3.8, "perplexity": 44.7},
+        "perplexity_change": -0.5034, "train_seconds": 2.0, "tokens_seen": 512, "steps": 2, "stopped_early": "",
+        "peak_memory_gb": 1.2, "quantization": "none", "style": None}), encoding="utf-8")
+    (folder / "corpus.json").write_text(json.dumps({"name": "lamp", "version": "v3", "mode": "text"}), encoding="utf-8")
+
+    view = service.run_view(root, folder.name)
+    assert view.status.state is RunState.COMPLETED and view.status.tokens_seen == 512
+    assert [type(e).__name__ for e in view.events] == ["LossEval", "TrainStep", "Marker", "TrainStep",
+                                                       "PreferenceEval", "LossEval"]
+    assert type(view.evaluation).__name__ == "SftEvaluation" and view.evaluation.tuned["perplexity"] == 44.7
+    assert "44.70 (-50%)" in eval_markdown(view.evaluation) and "completed" in progress_html(view)
+    assert sorted(loss_frame(view.events).dropna()["loss"]) == [3.8, 3.9, 4.2, 4.5]
+    assert runs.RunFolder(folder).trained_corpus_version() == "v3"
+    [row] = service.list_runs(root)
+    assert row["state"] == "completed" and "90.02 → 44.70" in runs_frame([row]).to_string()
