@@ -4,8 +4,8 @@
 
 A refactor of the training loop must not cost speed. This checks out REV into a temporary git
 worktree and runs the same short studio run (the quick-cpu-demo preset, `--steps` optimizer
-steps, no evaluation extras) with each tree's own code, in its own process, alternating
-A B A B ... so that a machine whose load drifts weighs on both alike. Each run's speed is the
+steps, no evaluation extras) with each tree's own code, in its own process, in the order
+A B, B A, A B ... so that a machine whose speed drifts weighs on both alike. Each run's speed is the
 median of its steps' tokens/s as the worker logged them (the first step, warm-up, left out);
 the table gives every round and the median ratio this tree / REV.
 """
@@ -65,8 +65,10 @@ def main() -> None:
         try:
             rows = []
             for n in range(args.rounds):
-                this = one_run(ROOT, Path(tmp) / "data-this", args.steps, args.model)
-                that = one_run(other, Path(tmp) / "data-other", args.steps, args.model)
+                # A B, then B A: a machine that speeds up or slows down over the minutes weighs on both
+                order = [("this", ROOT), ("other", other)][::1 if n % 2 == 0 else -1]
+                speed = {name: one_run(tree, Path(tmp) / f"data-{name}", args.steps, args.model) for name, tree in order}
+                this, that = speed["this"], speed["other"]
                 rows.append((this, that))
                 print(f"round {n + 1}: this tree {this:.1f} tokens/s, {args.rev} {that:.1f} tokens/s, "
                       f"ratio {this / that:.3f}", flush=True)
