@@ -776,6 +776,21 @@ def _field(lang: str, value):
     return ("；" if lang == "zh" else "; ").join(map(str, value)) if isinstance(value, list) else value
 
 
+def stored_reason(reason: str, stored: dict, old_patterns: list[tuple[str, str]]) -> dict | str:
+    """The message a stored reason id stands for: the one kept beside the counts (`stored`), else an
+    older file's English sentence matched back to its key by `old_patterns` (regex, key), else the
+    text as it is. Corpus manifests' drop and row-skip reasons are read this way."""
+    import re
+
+    if reason in stored:
+        return stored[reason]
+    for pattern, key in old_patterns:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            return {"key": key, "fields": found.groupdict()}
+    return reason
+
+
 def message(key: str, **fields) -> dict:
     """A message to store (in a manifest, a status file) and render later in the reader's language."""
     if key not in MESSAGES:

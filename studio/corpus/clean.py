@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections import Counter
 
+from studio.messages import stored_reason
 from studio.corpus.paragraphs import is_heading, one_per_line, starts_indented
 
 RULE_LABELS = {  # switch in CorpusConfig -> what the corpus report calls its count
@@ -28,13 +29,7 @@ _OLD_DROP_REASONS = [(r"exact duplicate", "drop.exact"), (r"near duplicate \(sim
 def drop_reason(manifest: dict, reason: str) -> dict | str:
     """The message a key of `manifest["dropped"]` stands for (render it with messages.render); an
     older manifest's English reason as the same message; anything else as it is."""
-    if reason in manifest.get("drop_reasons", {}):
-        return manifest["drop_reasons"][reason]
-    for pattern, key in _OLD_DROP_REASONS:
-        found = re.fullmatch(pattern, reason)
-        if found:
-            return {"key": key, "fields": found.groupdict()}
-    return reason
+    return stored_reason(reason, manifest.get("drop_reasons", {}), _OLD_DROP_REASONS)
 
 
 def dropped_item_reason(item: dict) -> dict | str:

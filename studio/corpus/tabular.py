@@ -15,7 +15,7 @@ from typing import Iterator
 
 from studio.corpus.decode import CorpusError
 from studio.corpus.readers import check_size, iter_lines
-from studio.messages import Keyed, message
+from studio.messages import Keyed, message, stored_reason
 
 TEXT_NAMES = ("text", "content", "body", "story", "article")
 PAIR_NAMES = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"), ("document", "summary"),
@@ -55,13 +55,7 @@ def skip_id(reason: dict) -> str:
 def skip_reason(rows: dict, reason: str) -> dict | str:
     """The message a key of a manifest's `rows["skipped"]` stands for (render it with
     messages.render); an older manifest's English reason as the same message; anything else as it is."""
-    if reason in rows.get("reasons", {}):
-        return rows["reasons"][reason]
-    for pattern, key in _OLD_SKIP_REASONS:
-        found = re.fullmatch(pattern, reason)
-        if found:
-            return {"key": key, "fields": found.groupdict()}
-    return reason
+    return stored_reason(reason, rows.get("reasons", {}), _OLD_SKIP_REASONS)
 
 
 def iter_rows(path: Path, display: str) -> tuple[str, Iterator[tuple[str, dict]]]:
