@@ -25,7 +25,7 @@ import sys
 
 from studio import service
 from studio.config import BLEND_METHODS, ConfigError, CorpusConfig, GenConfig, TrainConfig
-from studio.corpus.clean import drop_reason
+from studio.corpus.clean import RULE_LABELS, drop_reason
 from studio.corpus.decode import CorpusError
 from studio.jobs import JobError
 from studio.messages import render, say
@@ -237,8 +237,17 @@ def _ingest(args, root) -> int:
                   f"({m['train_documents']} train, {m['val_documents']} val), "
                   f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {dropped}\n"
                   f"validation: {m['split']['val_share']:.1%} of the tokens, {render('en', m['split']['why'])}"
-                  + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]))
+                  + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]) + _cleaned(m))
     return 0
+
+
+def _cleaned(m: dict) -> str:
+    """The cleaning rules that changed something, and what each removed first (debris rules keep an example)."""
+    keys = {label: f"rule.{rule}" for rule, label in RULE_LABELS.items()}
+    changed = ", ".join(f"{n} {say('en', keys[k]) if k in keys else k}" for k, n in m["rules"].items() if n)
+    examples = "".join("\n  " + say("en", "report.rule_example", rule=say("en", keys[k]) if k in keys else k,
+                                    before=e["before"], after=e["after"]) for k, e in m.get("rule_examples", {}).items())
+    return f"\ncleaned: {changed}{examples}" if changed else ""
 
 
 def _start(args, root) -> str:

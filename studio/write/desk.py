@@ -15,6 +15,7 @@ from pathlib import Path
 from studio import runs
 from studio.adapters import parse_source
 from studio.config import GenConfig
+from studio.textclean import remove_debris
 from studio.write import manuscript_store as store
 from studio.write.context import Context, assemble, counter_for, fim_tokens
 from studio.write.manuscript import (HistoryMismatch, Manuscript, ManuscriptError, Passage,
@@ -200,7 +201,8 @@ def candidates(root: Path, ms_id: str) -> list[dict]:
     out = []
     for pane in pending["panes"]:
         for k, text in enumerate(pane["drafts"], 1):
-            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": text})
+            # candidates kept before drafts were cleaned may hold escape codes: the writer never sees them
+            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": remove_debris(text).text})
     return out
 
 
