@@ -606,7 +606,7 @@ MESSAGES.update({
     "rule.escapes": ("terminal escape sequences removed (colour codes, titles)", "去除终端转义序列（颜色代码、标题）"),
     "rule.bare_codes": ("colour codes that lost their ESC byte removed ([32m … [m)", "去除缺少 ESC 字节的颜色代码（[32m … [m）"),
     "rule.overstrikes": ("backspace overstrikes resolved, the letter kept (man pages)", "解析退格叠印，保留字母（man 手册）"),
-    "rule.controls": ("control characters removed (form feeds became line breaks)", "去除控制字符（换页符改为换行）"),
+    "rule.controls": ("control characters removed (tab and newline kept)", "去除控制字符（保留制表符和换行）"),
     "report.rule_example": ("{rule}, for example: {before} → {after}", "{rule}，例如：{before} → {after}"),
 })
 
