@@ -393,7 +393,7 @@ def new_manuscript(root: Path, title: str, text: str = "", memory: str = "", not
 
     if visitors.is_shelf(root):
         visitors.check_new(root)
-        visitors.check_room(root, len(text) + len(memory) + len(note))
+        visitors.check_room(root, len(title) + len(text) + len(memory) + len(note))
     return desk.new(root, title, text, memory, note, ms_id)
 
 
@@ -407,7 +407,7 @@ def manuscript(root: Path, ms_id: str) -> dict:
 def rename_manuscript(root: Path, ms_id: str, title: str):
     from studio.write import desk
 
-    _visitor_room(root, ms_id)
+    _visitor_room(root, ms_id, added=len(title))
     return desk.rename(root, ms_id, title)
 
 

@@ -76,6 +76,9 @@ def test_two_demo_visitors_write_apart_and_a_reload_keeps_each_ones_own(browser,
         assert len(page.get_by_role("option").all()) == 1
         page.keyboard.press("Escape")
         assert other not in page.content() and other not in textbox(page, "manuscript-text").input_value()
+    b.get_by_text("History and export").click()
+    b.locator("#manuscript-export").click()  # a visitor takes their own text away
+    expect(b.locator("#manuscript-file")).to_contain_text("manuscript-storm", timeout=WAIT)
     a.screenshot(path=SHOTS / "demo-visitor-a.png", full_page=True)
     b.screenshot(path=SHOTS / "demo-visitor-b.png", full_page=True)
     first.close()

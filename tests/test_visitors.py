@@ -71,6 +71,8 @@ def test_a_visitor_keeps_at_most_three_manuscripts_of_200000_characters(root):
         service.set_manuscript_field(a, ms.id, "note", "n")
     with pytest.raises(visitors.VisitorError):
         service.use_candidate(a, ms.id, " more", 0, "base")
+    with pytest.raises(visitors.VisitorError):  # a title counts too
+        service.new_manuscript(service.visitor_root(root, B), "t" * (visitors.MAX_CHARS + 1))
     service.delete_manuscript(a, made[1].id)
     service.new_manuscript(a, "Room again")  # a deleted one makes room
 
