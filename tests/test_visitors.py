@@ -112,6 +112,7 @@ def test_visitors_untouched_for_a_week_are_cleaned_and_nothing_else(root, tmp_pa
         age(folder, visitors.KEEP_DAYS + 1)
     age(fresh, visitors.KEEP_DAYS - 1)
     assert service.clean_visitors(root) == [A]
+    assert not any(str(folder).startswith(str(old)) for folder in store._open)  # nor kept in memory
     assert not old.exists() and fresh.is_dir() and outside.is_dir() and (root / "demo-visitors" / "notes").is_dir()
     assert [r["title"] for r in service.manuscripts(root)] == ["The owner's"]
     # once a day: a visit soon after does not clean again, one a day later does

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from studio.messages import Keyed
+from studio.write import manuscript_store as store
 
 VISITORS_DIR = "demo-visitors"
 MAX_MANUSCRIPTS = 3
@@ -120,6 +121,8 @@ def clean(root: Path, keep_days: float = KEEP_DAYS, now: float | None = None) ->
     gone = []
     for path in sorted(folder.iterdir()):
         if is_shelf(path) and path.is_dir() and not path.is_symlink() and now - last_used(path) > keep_days * 86400:
+            for ms in (path / "manuscripts").glob("*"):
+                store.forget(ms)  # what this process had read of them goes too
             shutil.rmtree(path)
             gone.append(path.name)
     (folder / CLEANED).touch()
