@@ -139,7 +139,11 @@ def test_a_visitor_drafts_with_the_owners_models_and_published_runs_only(root, t
 def test_two_demo_visitors_over_http_see_only_their_own_manuscripts(root, tiny_model_dir):
     from studio.ui.app import build_app, launch
 
+    old = service.visitor_root(root, "c" * 32)
+    service.new_manuscript(old, "Left a week ago")
+    age(old, visitors.KEEP_DAYS + 1)
     app = build_app(root, str(tiny_model_dir), demo=True)
+    assert not old.exists()  # the demo cleans old visitors when it starts
     launch(app, port=free_port(), block=False)
     url = app.local_url.rstrip("/")
 
