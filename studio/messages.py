@@ -227,6 +227,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "a link.",
                          "无法创建公开链接：没有通往 gradio 共享服务器的网络，或无法下载其隧道程序。工作室继续在 {url} 上"
                          "提供服务（除非 --host 另有设置，否则仅限本机访问）。请检查网络连接，然后用 --share 重新启动以获取链接。"),
+    # a demo visitor's own manuscripts (studio/write/visitors.py)
+    "visitor.bad_token": ("this browser's visitor key is missing or not one this demo made: reload the page to get "
+                          "a new one (manuscripts kept under the old key are not shown)",
+                          "此浏览器的访客密钥缺失或不是本演示生成的：请刷新页面以获取新的密钥（旧密钥下的稿件不会显示）"),
+    "visitor.too_many": ("a visitor keeps at most {most} manuscripts in this demo: delete one to make another",
+                         "在本演示中每位访客最多保留 {most} 份稿件：请先删除一份再新建"),
+    "visitor.too_long": ("this change would make the manuscript {chars:,} characters; in this demo a manuscript holds "
+                         "at most {most:,} (text, memory and author's note together): nothing was changed",
+                         "这次修改会让稿件达到 {chars:,} 个字符；在本演示中一份稿件最多 {most:,} 个字符（正文、记忆和"
+                         "作者注合计）：未做任何修改"),
+    "visitor.no_room": ("your manuscripts' history in this demo has reached {mb} MB, the most a visitor may keep: "
+                        "nothing was changed; delete a manuscript to go on",
+                        "你在本演示中的稿件历史已达到 {mb} MB，即每位访客可保留的上限：未做任何修改；请删除一份稿件后继续"),
+    "visitor.full": ("this demo holds manuscripts for {most} visitors already; they are cleared after {days} days "
+                     "unused: try again later", "本演示已为 {most} 位访客保存稿件；闲置 {days} 天的稿件会被清除：请稍后再试"),
+    "visitor.welcome": ("Your manuscripts here are your own: kept for this browser only, never shown to other "
+                        "visitors, at most {most} of {chars:,} characters each, removed after {days} days unused. "
+                        "Make one with a title and New.",
+                        "你在这里的稿件只属于你：只为此浏览器保存，其他访客看不到；最多 {most} 份，每份最多 {chars:,} 个"
+                        "字符，闲置 {days} 天后删除。填写标题后点“新建”即可创建。"),
     # manuscripts: the writing desk (studio/write/manuscript*.py, studio/write/context.py, studio/service.py)
     "manuscript.no_such": ("no manuscript '{id}': pick one from the list (or make it with New)",
                            "没有稿件“{id}”：请从列表中选择（或用“新建”创建）"),

@@ -21,8 +21,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "tuned drafts side by side.",
                   "# 写作工作室\n导入你的语料，一键用 4-bit QLoRA 微调写作模型，并排比较基座模型与微调模型的草稿。"),
     "app.intro_demo": ("# Writing Studio: demo\nDraft with the base model and the tuned models published here, side "
-                       "by side. This demo is read-only.",
-                       "# 写作工作室：演示\n用基座模型和此处发布的微调模型并排写草稿。本演示为只读模式。"),
+                       "by side, and write a manuscript of your own with them: it is kept for this browser only. "
+                       "Nothing of the studio's own can be changed here.",
+                       "# 写作工作室：演示\n用基座模型和此处发布的微调模型并排写草稿，也可以用它们写一份自己的稿件："
+                       "稿件只为此浏览器保存。这里不能修改工作室自己的任何内容。"),
     "tab.corpus": ("Corpus", "语料"),
     "tab.train": ("Train", "训练"),
     "tab.write": ("Write", "写作"),
