@@ -178,9 +178,9 @@ def build_model(work: Path, size: str, device: str) -> Path:
     return folder
 
 
-def build_corpus(data: Path, model: Path, tokens: int) -> str:
-    """A corpus of sample-text windows of about 3 blocks each, `tokens` tokens in all, kept whole
-    (no chunking, no dedupe); 10% held out for validation."""
+def build_corpus(data: Path, model: Path, tokens: int, seq_len: int) -> str:
+    """A corpus of sample-text windows of 2.5 to 3.5 blocks each, `tokens` tokens in all, kept
+    whole (no chunking, no dedupe); 10% held out for validation."""
     import random
     import re
 
@@ -193,7 +193,7 @@ def build_corpus(data: Path, model: Path, tokens: int) -> str:
     per_word = len(tok("".join(words))["input_ids"]) / len(words)
     rng, docs, total = random.Random(0), [], 0
     while total < tokens:
-        n = int(rng.uniform(2.5, 3.5) * tokens / 40 / per_word)  # documents of about 1/40 of the whole
+        n = int(rng.uniform(2.5, 3.5) * seq_len / per_word)
         start = rng.randrange(len(words))
         docs.append("".join(words[(start + i) % len(words)] for i in range(n)).strip())
         total += n * per_word
@@ -286,7 +286,8 @@ def step_clock(sync):
     from transformers import TrainerCallback
 
     class StepClock(TrainerCallback):
-        times: list = []
+        def __init__(self):
+            self.times, self.started = [], 0.0
 
         def on_step_begin(self, args, state, control, **kwargs):
             sync()
@@ -301,6 +302,7 @@ def step_clock(sync):
 
 def standard_model(spec: dict, dtype):
     """The base as the transformers and peft QLoRA guides load it, with LoRA on every linear layer."""
+    import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -313,6 +315,7 @@ def standard_model(spec: dict, dtype):
     else:  # --smoke without bitsandbytes: the same, unquantized
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
+    torch.manual_seed(42)  # the LoRA initialisation, as the studio seeds it (Trainer seeds only later)
     return get_peft_model(model, LoraConfig(r=LORA["lora_r"], lora_alpha=LORA["lora_alpha"],
                                             lora_dropout=LORA["lora_dropout"], target_modules="all-linear",
                                             task_type="CAUSAL_LM"))
@@ -404,8 +407,9 @@ def drafting(data: Path, run_id: str, args) -> dict:
     tokens: dict[str, int] = {}
     for k in range(args.repeats):  # A B, B A, ...: a drifting clock weighs on both
         for name in (layouts if k % 2 == 0 else reversed(layouts)):
+            clock = time.perf_counter()  # the whole call, as a click waits for it (the base is loaded)
             result = drafter.draft(layouts[name], PROMPT, gen, save=False)
-            seconds[name].append(result["seconds"])
+            seconds[name].append(time.perf_counter() - clock)
             tokens[name] = result["tokens"]
     one, four = (statistics.median(seconds[n]) for n in layouts)
     return {"one_pane_s": one, "base_and_three_s": four, "ratio": four / one, "tokens": tokens,
@@ -421,17 +425,18 @@ def figures(size: dict, rate_tflops: float) -> dict:
     def ratio(a, b):
         return a / b if a is not None and b else None
 
+    def change(a, b):
+        return ratio(a, b) - 1 if ratio(a, b) is not None else None
+
     def mfu(path, per_token="per_token"):
         return path["tokens_per_s"] * flops[per_token] / (rate_tflops * 1e12) if path.get("tokens_per_s") else None
 
     return {"speed_ratio": ratio(studio.get("tokens_per_s"), standard.get("tokens_per_s")),
             "peak_ratio": ratio(studio.get("peak_gb"), standard.get("peak_gb")),
-            "estimate_error": ratio(studio.get("estimate_gb"), studio.get("peak_gb")) - 1
-            if ratio(studio.get("estimate_gb"), studio.get("peak_gb")) is not None else None,
+            "estimate_error": change(studio.get("estimate_gb"), studio.get("peak_gb")),
             "studio_mfu": mfu(studio), "standard_mfu": mfu(standard),
             "studio_mfu_6n": mfu(studio, "per_token_6n"), "standard_mfu_6n": mfu(standard, "per_token_6n"),
-            "loss_diff": ratio(studio.get("val_loss"), standard.get("val_loss")) - 1
-            if ratio(studio.get("val_loss"), standard.get("val_loss")) is not None else None}
+            "loss_diff": change(studio.get("val_loss"), standard.get("val_loss"))}
 
 
 ROWS = [  # (label, where the value is, format, target)
@@ -489,6 +494,17 @@ def measure_size(name: str, data: Path, corpus: str, model: Path, args, quantiza
         size["error"] = f"{type(exc).__name__}: {exc}"[-4000:]
         print(f"!! {name}: {size['error']}", file=sys.stderr, flush=True)
     return size
+
+
+def free_gpu(device: str) -> None:
+    """Hand back what this process's allocator keeps (the drafter's model), before the next size."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
 
 
 def machine(device: str) -> dict:
@@ -561,7 +577,7 @@ def main(argv=None) -> int:
         clock = time.time()
         model = build_model(args.work_dir, name, args.device)
         tokens = max(4000, int((args.steps * args.batch * args.grad_accum + 4) * args.seq_len * 1.25))
-        corpus = corpus or build_corpus(data, model, tokens)
+        corpus = corpus or build_corpus(data, model, tokens, args.seq_len)
         built = round(time.time() - clock, 1)
         size = results["sizes"][name] = measure_size(name, data, corpus, model, args, quantization)
         size["seconds"]["build"] = built
@@ -572,6 +588,7 @@ def main(argv=None) -> int:
             except Exception as exc:  # noqa: BLE001
                 results["drafting"] = {"error": f"{type(exc).__name__}: {exc}"}
             results["drafting"]["seconds"] = round(time.time() - clock, 1)
+            free_gpu(args.device)
         size["figures"] = figures(size, results["matmul_bf16_tflops"])
         results["total_seconds"] = round(time.time() - started, 1)
         out.write_text(json.dumps(results, indent=1))  # kept as each size ends
@@ -583,10 +600,13 @@ def report(results: dict) -> str:
     m, first = results["machine"], next(iter(results["sizes"].values()))
     return (f"\n{m.get('gpu', m['device'])}, torch {m['torch']}, transformers {m['transformers']}, peft {m['peft']}, "
             f"bitsandbytes {m['bitsandbytes']}; base {results['quantization']}; bf16 matmul measured now "
-            f"{results['matmul_bf16_tflops']:.1f} TFLOP/s; seq_len {results['settings']['seq_len']}, micro-batch "
+            f"{results['matmul_bf16_tflops']:.4g} TFLOP/s; seq_len {results['settings']['seq_len']}, micro-batch "
             f"{results['settings']['batch']} x {results['settings']['grad_accum']}, {results['settings']['steps']} steps; "
             f"MFU FLOPs per token: {first['flops']['formula']}; {results['total_seconds']:.0f} s in all\n\n"
-            + table(results) + "\n")
+            + table(results) + "\n\nseconds: " + "; ".join(
+                f"{name}: " + ", ".join(f"{k} {v:.0f}" for k, v in size["seconds"].items())
+                for name, size in results["sizes"].items())
+            + (f"; drafting {results['drafting']['seconds']:.0f}" if results.get("drafting") else "") + "\n")
 
 
 if __name__ == "__main__":
