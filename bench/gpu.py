@@ -1,7 +1,7 @@
 """Every GPU figure in one call: the studio's QLoRA training against the standard recipe, memory
 against the estimate, MFU, loss after the same tokens, and drafting with three tuned panes.
 
-    python bench/gpu.py [--json bench/out/gpu.json] [--sizes 1.5b,7b]   # one H100/H200, < 8 minutes
+    python bench/gpu.py [--json bench/out/gpu.json] [--sizes 1.5b,7b]   # one H100/H200, planned < 8 min
     python bench/gpu.py --smoke                                          # the same code, tiny model, CPU
 
 No network: the models are random-initialised from the real configs of Qwen2.5-1.5B and
@@ -26,8 +26,9 @@ MFU: tokens/s x FLOPs per token / the bf16 matmul rate measured at the start of 
 weights (every projection and the LM head), forward 2N plus the backward's input gradients 2N
 (frozen weights get no weight gradient), LoRA's own forward and both gradients, causal attention
 (QK^T and AV, forward and twice that backward) over T = seq_len; recomputation by gradient
-checkpointing is not counted (model FLOPs, not hardware FLOPs). The JSON also holds `mfu_6n`,
-the 6N-per-token convention of full fine-tuning, for comparison with published figures.
+checkpointing is not counted (model FLOPs, not hardware FLOPs). The JSON also holds
+`studio_mfu_6n` and `standard_mfu_6n`, the 6N-per-token convention of full fine-tuning, for
+comparison with published figures.
 Drafting (the first size only): studio.write.drafter.Drafter with base + three tuned panes (one
 batched generate, PEFT mixed adapters) against one tuned pane, greedy, the same new tokens,
 median of --repeats each, alternating.
