@@ -246,6 +246,18 @@ def load_base(source: str, quantization: str, device: str, dtype_preference: str
     return model
 
 
+def keep_4bit_trainable(model):
+    """A 4-bit base for training on the CPU: bitsandbytes (0.50) repacks a 4-bit layer for fast
+    inference on CPUs with AVX512-BF16 the first time it runs in eval mode without gradients, and
+    a repacked layer passes no gradient back to its input (with a bias it fails outright). The
+    base evaluation before training runs exactly such a pass, so training turns the repacking off;
+    drafting (inference only) keeps it."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+    return model
+
+
 def overview(root: Path) -> list[dict]:
     """The registry: what is cached here, its size on disk, and the memory its weights need."""
     from studio.estimate import WEIGHT_BYTES
