@@ -11,7 +11,8 @@ Memory is a sum of parts a practitioner would write on a whiteboard:
 - logits: batch x seq_len x vocabulary in fp32, for the values and their gradient.
 Sharded over N processes (`shard`, FSDP2), the figures are per GPU: base weights and adapter +
 optimizer are split N ways, and each GPU also holds the layer being computed gathered whole
-(two layers: the next one is fetched while one runs); activations and logits are its own batch's.
+(two layers: the next one is fetched while one runs) and the output layer whole in the compute
+dtype (studio/train/shard.py keeps it outside FSDP); activations and logits are its own batch's.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def memory_gb(cfg, params_m: float | None, model_config: dict | None, device: st
     if getattr(cfg, "shard", False) and processes > 1:
         layer = (weights + adapter / 4) / layers  # one decoder layer's weights (and its adapter), whole
         parts.update({"base weights": weights / processes, "adapter + optimizer": adapter / processes,
-                      "gathered layers": 2 * layer})
+                      "gathered layers": 2 * layer, "output layer": vocab * hidden * act_bytes})
         sharded = {"sharded_over": processes}
     return {**sharded, "total": round(sum(parts.values()) / 1e9, 2), **{k: round(v / 1e9, 2) for k, v in parts.items()},
             "lora_params_m": round(lora_params / 1e6, 2)}

@@ -609,6 +609,7 @@ MESSAGES.update({
     "memory.activations": ("activations", "激活值"),
     "memory.logits": ("logits", "logits"),
     "memory.gathered layers": ("layers gathered whole", "临时聚合的整层"),
+    "memory.output layer": ("output layer", "输出层"),
     "estimate.per_gpu": (" per GPU, sharded over {n} processes", "（每块 GPU，切分到 {n} 个进程）"),
 })
 

@@ -130,3 +130,36 @@ def test_two_machines_on_loopback_match_one_process(reference, tiny_model_dir, s
     assert other.wait(timeout=60) == 0, (folder / "node-1.log").read_text()[-3000:]
     assert final.processes == 2
     assert close(losses(root, run_id), losses(root, ref)), (losses(root, run_id), losses(root, ref))
+
+
+def test_estimate_shows_memory_per_gpu_under_sharding_and_shard_is_sft_only():
+    from studio.config import ConfigError, TrainConfig
+    from studio.estimate import memory_gb
+    from studio.ui.views import estimate_markdown
+
+    shape = {"hidden_size": 8192, "num_hidden_layers": 80, "vocab_size": 128256}  # a 70B
+    settings = {"quantization": "nf4", "seq_len": 1024, "batch_size": 1, "gradient_checkpointing": True}
+    whole = memory_gb(TrainConfig(**settings), 70_000, shape, "cuda")
+    split = memory_gb(TrainConfig(**settings, shard=True), 70_000, shape, "cuda", 4)
+    assert whole["base weights"] > 24 > split["total"]  # 70B in 4-bit fits 24 GB GPUs only sharded (4 of them)
+    assert split["base weights"] == round(whole["base weights"] / 4, 2) and split["sharded_over"] == 4
+    assert split["gathered layers"] > 0 and split["activations"] == whole["activations"]
+    assert memory_gb(TrainConfig(quantization="nf4", shard=True), 70_000, shape, "cuda", 1) == \
+        memory_gb(TrainConfig(quantization="nf4"), 70_000, shape, "cuda")  # one process: nothing to split
+    est = {"plan": {"steps": 1, "steps_per_epoch": 1, "tokens": 1, "minutes": None}, "memory": split, "speed": None,
+           "speed_source": "x", "device": "cuda", "quantization": "nf4"}
+    assert "per GPU, sharded over 4 processes" in estimate_markdown(est, "en")
+    assert "每块 GPU，切分到 4 个进程" in estimate_markdown(est, "zh")
+    with pytest.raises(ConfigError, match="shard"):
+        TrainConfig(objective="dpo", init_adapter="run-a", shard=True)
+
+
+def test_torchrun_command_for_one_machine_and_for_node_k_of_several(tmp_path):
+    one = jobs.torchrun(tmp_path / "run-1", 2)
+    assert "--standalone" in one and "--nproc-per-node=2" in one and one[-3:] == ["-m", "studio.train", str(tmp_path / "run-1")]
+    other = jobs.torchrun(tmp_path / "run-1", 4, jobs.Nodes(2, 1, "node0:29500"))
+    assert {"--nnodes=2", "--node-rank=1", "--rdzv-backend=c10d", "--rdzv-endpoint=node0:29500", "--rdzv-id=run-1",
+            "--nproc-per-node=4"} <= set(other) and "--standalone" not in other
+    with pytest.raises(ValueError, match="rdzv"):
+        service.start_training_config(tmp_path, service.training_config("lamp", "quick-cpu-demo"), nproc=1,
+                                      nodes=jobs.Nodes(2, 0, ""))
