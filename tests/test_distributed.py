@@ -163,3 +163,17 @@ def test_torchrun_command_for_one_machine_and_for_node_k_of_several(tmp_path):
     with pytest.raises(ValueError, match="rdzv"):
         service.start_training_config(tmp_path, service.training_config("lamp", "quick-cpu-demo"), nproc=1,
                                       nodes=jobs.Nodes(2, 0, ""))
+
+
+def test_the_train_tab_starts_a_sharded_run_with_its_process_count(tmp_path, monkeypatch):
+    from studio.ui import train_tab
+    from studio.ui.wiring import Call
+
+    started = []
+    monkeypatch.setattr(service, "start_training_config", lambda root, cfg, preset, nproc: started.append((cfg, nproc)) or "r1")
+    filled = train_tab.fill_from_preset(Call(tmp_path, "en"), "quick-cpu-demo")
+    assert filled["shard"] is False
+    form = train_tab.TrainForm("lamp", "quick-cpu-demo", "", None, "", filled["advanced"], nproc=2.0, shard=True)
+    train_tab.start(Call(tmp_path, "en"), form)
+    [(cfg, nproc)] = started
+    assert cfg.shard is True and nproc == 2

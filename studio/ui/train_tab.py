@@ -221,7 +221,7 @@ def described(name: str | None, lang: str) -> str:
 def fill_from_preset(call: Call, name: str | None) -> dict:
     values = next((p["values"] for p in service.presets() if p["name"] == name), {})
     return {"preset_help": described(name, call.lang), "epochs": values.get("epochs", 1),
-            "advanced": [values.get(f.name, f.default) for f in ADVANCED]}
+            "advanced": [values.get(f.name, f.default) for f in ADVANCED], "shard": values.get("shard", SHARD.default)}
 
 
 def on_load(call: Call, preset: str | None, run_id: str | None) -> dict:
@@ -280,7 +280,7 @@ def wire(ui: TrainLayout, tab: Tab) -> dict:
     on(ui.sweep_btn.click, start_sweep, tab, ui, form=SweepForm, outputs=["message", "sweep_pick"])
     on(ui.sweep_pick.change, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
     on(ui.timer.tick, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
-    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "advanced"])
+    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "advanced", "shard"])
     on(filled.then, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
     for component in (ui.corpus, ui.model, ui.epochs, ui.nproc, ui.shard):
         on(component.change, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
