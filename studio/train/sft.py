@@ -36,7 +36,7 @@ class SftRecipe:
         """setup -> train -> save -> evaluate; returns the closing message ("" for "done")."""
         self.setup()
         stopped = self.train()
-        self.model = shard.unwrap(self.run, self.model, self.source)  # sharded: rank 0 gets the plain model
+        shard.unwrap(self)  # sharded: rank 0 gets the plain model back to save and evaluate
         if not self.run.ranks.main:
             self.run.ranks.barrier()  # rank 0 saves and evaluates
             return ""

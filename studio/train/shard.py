@@ -128,19 +128,20 @@ def load_optimizer(run, model, optimizer, saved: dict) -> None:
     set_optimizer_state_dict(model, optimizer, saved, options=StateDictOptions(full_state_dict=True))
 
 
-def unwrap(run, model, source: str):
-    """After training: rank 0 gets the plain model (the base loaded again, the adapter gathered
-    into it) for the final save and evaluation; the other processes get None."""
+def unwrap(recipe) -> None:
+    """After training, sharded: the recipe's optimizer and sharded model are let go, and rank 0
+    gets the plain model (the base loaded again, the gathered adapter in it) for the final save and
+    evaluation; the other processes get None. Unchanged unless sharded."""
+    run = recipe.run
     if not active(run):
-        return model
+        return
+    model, recipe.model, recipe.optimizer, recipe.params = recipe.model, None, None, None
     state = adapter_state(model)
-    if not run.ranks.main:
-        return None
-    from peft import get_peft_model
-
     adapter = getattr(model, "active_adapter", "default")
     config = model.peft_config[adapter]
     del model
-    plain = get_peft_model(run.load_base(source), config, adapter_name=adapter)
-    plain.load_state_dict(state, strict=False)  # the same names: FSDP keeps them
-    return plain
+    if run.ranks.main:
+        from peft import get_peft_model
+
+        recipe.model = get_peft_model(run.load_base(recipe.source), config, adapter_name=adapter)
+        recipe.model.load_state_dict(state, strict=False)  # the same names: FSDP keeps them
