@@ -56,11 +56,14 @@ def test_out_of_memory_in_one_process_retries_the_step_in_all(root, sample_corpu
 # all-reduce). Measured: 2e-6 at most on these losses (about 6.4).
 LOSS_TOLERANCE = 1e-4
 STEPS = {"max_steps": 4, "save_every": 2, "device": "cpu", "quantization": "nf4", "lora_dropout": 0.0,
-         "style_openings": 0, "bias_probe": False, "eval_examples": 0}  # the final evaluation: loss only
+         "style_openings": 0, "bias_probe": False, "eval_examples": 0,  # the final evaluation: loss only
+         "eval_every": 2, "gradient_checkpointing": True}  # validation during training, as the GPU presets run
 
 
 def losses(root, run_id) -> list[float]:
-    return [e["loss"] for e in runs.read_events(runs.run_dir(root, run_id)) if e["kind"] == "train"]
+    """The training losses, then the validation losses, in order."""
+    events = runs.read_events(runs.run_dir(root, run_id))
+    return [e["loss"] for e in events if e["kind"] == "train"] + [e["val_loss"] for e in events if e["kind"] == "eval"]
 
 
 def finished(root, run_id, timeout=240):
