@@ -352,6 +352,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 # errors in settings (studio/config.py, studio/presets.py)
 MESSAGES.update({
+    # sharded and multi-machine training (studio/train/shard.py, studio/jobs.py)
+    "service.nodes": ("several machines: this command starts node 0 (got --node-rank {rank}) and needs --rdzv HOST:PORT "
+                      "of node 0 (got '{rdzv}'); the other machines run the torchrun command it prints",
+                      "多台机器：本命令启动 0 号节点（收到 --node-rank {rank}），并需要 --rdzv 主机:端口（0 号节点的地址，"
+                      "收到 '{rdzv}'）；其他机器运行它打印的 torchrun 命令"),
+    "cli.other_nodes": ("on each other machine (K = 1 .. {last}), with the run folder on a shared disk at the same path:",
+                        "在其他每台机器上（K = 1 .. {last}），运行目录须在共享磁盘上、路径相同："),
+    "config.shard_sft": ("sharding (FSDP) trains sft runs only, not {objective}; turn shard off",
+                         "分片训练（FSDP）只用于 sft 训练，不用于 {objective}；请关闭 shard"),
     "config.setting": ("setting '{field}': {problem}", "设置 '{field}'：{problem}"),
     "config.from_0_below_1": ("{value} must be in [0, 1)", "{value} 须在 [0, 1) 之间"),
     "config.from_0_to_1": ("{value} must be between 0 and 1", "{value} 须在 0 到 1 之间"),
@@ -619,6 +628,9 @@ MESSAGES.update({
     "memory.adapter + optimizer": ("adapter + optimizer", "适配器 + 优化器"),
     "memory.activations": ("activations", "激活值"),
     "memory.logits": ("logits", "logits"),
+    "memory.gathered layers": ("layers gathered whole", "临时聚合的整层"),
+    "memory.output layer": ("output layer", "输出层"),
+    "estimate.per_gpu": (" per GPU, sharded over {n} processes", "（每块 GPU，切分到 {n} 个进程）"),
 })
 
 # terminal and control debris removed by cleaning (studio/textclean.py): the report's rules and their examples

@@ -114,9 +114,11 @@ def _check_gpus_for(nproc: int, device: str) -> None:
         raise Refused("service.nproc_gpus", nproc=nproc, gpus=torch.cuda.device_count())
 
 
-def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1, **fields) -> str:
-    """Create a run and start its worker (under torchrun when nproc > 1); returns the run id at once."""
-    return start_training_config(root, training_config(corpus, preset, overrides, **fields), preset, nproc)
+def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1,
+                   nodes: jobs.Nodes | None = None, **fields) -> str:
+    """Create a run and start its worker (under torchrun when nproc > 1, or as node 0 of `nodes`:
+    the other machines start `jobs.torchrun(folder, nproc, their Nodes)`); returns the run id at once."""
+    return start_training_config(root, training_config(corpus, preset, overrides, **fields), preset, nproc, nodes)
 
 
 def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: str = "tpe", trial_steps: int = 0,
@@ -704,11 +706,14 @@ def download_model(model: str, report=None) -> str:
     return download.download(model, report)
 
 
-def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
+def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1,
+                          nodes: jobs.Nodes | None = None) -> str:
     """Start a run of a config already built (the Train form: the preset's values, then the form's
     over them, through config.from_dict; the CLI: its flags); returns the run id at once."""
     if nproc < 1:
         raise Refused("service.nproc_min", nproc=nproc)
+    if nodes and nodes.count > 1 and (nodes.rank != 0 or ":" not in nodes.rdzv):
+        raise Refused("service.nodes", rank=nodes.rank, rdzv=nodes.rdzv)
     if cfg.objective == "dpo":
         raise Refused("service.dpo_elsewhere")
     if cfg.objective == "blend":
@@ -720,12 +725,13 @@ def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc:
     if nproc > 1:
         _check_gpus_for(nproc, cfg.device)
     run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
-    jobs.start(root, run_id)
+    jobs.start(root, run_id, nodes)
     return run_id
 
 
-def training_estimate_config(root: Path, cfg: TrainConfig) -> dict:
-    """Tokens, steps, time and memory of a run of this config before it starts."""
+def training_estimate_config(root: Path, cfg: TrainConfig, nproc: int = 1) -> dict:
+    """Tokens, steps, time and memory of a run of this config before it starts (memory per GPU
+    when `shard` splits it over `nproc` processes)."""
     from studio.estimate import memory_gb, plan
     from studio.models import pick_device, training_quantization
 
@@ -737,7 +743,7 @@ def training_estimate_config(root: Path, cfg: TrainConfig) -> dict:
     cfg = replace(cfg, quantization=quantization)
     return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
             "plan": plan(cfg, manifest.get("tokens", {}).get("train") or manifest["characters"] // 4, speed),
-            "memory": memory_gb(cfg, params_m, config, device), "quantization": quantization, "quantization_note": why}
+            "memory": memory_gb(cfg, params_m, config, device, nproc), "quantization": quantization, "quantization_note": why}
 
 
 def start_sweep_config(root: Path, cfg: TrainConfig, preset: str, trials: int = 6, sampler: str = "tpe",

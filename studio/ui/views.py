@@ -217,7 +217,8 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
         else f" ({render(lang, est['speed_source'])})"
     memory = say(lang, "estimate.memory", total=mem["total"], lora=mem["lora_params_m"],
                  parts=", ".join(f"{say(lang, 'memory.' + k) if 'memory.' + k in MESSAGES else k} {v:.2f}"
-                                 for k, v in mem.items() if k not in ("total", "lora_params_m"))) \
+                                 for k, v in mem.items() if k not in ("total", "lora_params_m", "sharded_over"))) \
+        + (say(lang, "estimate.per_gpu", n=mem["sharded_over"]) if "sharded_over" in mem else "") \
         if mem else say(lang, "estimate.memory_unknown")
     return say(lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
                time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
