@@ -187,7 +187,7 @@ def continue_stream(root: Path, drafter, ms_id: str, panes: list[str], gen: GenC
             item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
             store.write_pending(opened.folder, {
                 "at": at, "anchor": text[max(0, at - ANCHOR_CHARS):at], "revision": opened.ms.revision,
-                "mode": ctx.mode, "settings": vars(gen), "time": time.time(),
+                "mode": ctx.mode, "settings": vars(gen), "time": time.time(), "prompt": ctx.text, "model": model,
                 "panes": [{"source": p["source"], "drafts": p["drafts"]} for p in item["panes"]]})
         yield item
 
@@ -200,7 +200,8 @@ def candidates(root: Path, ms_id: str) -> list[dict]:
     out = []
     for pane in pending["panes"]:
         for k, text in enumerate(pane["drafts"], 1):
-            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": text})
+            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": text,
+                        "at": pending["at"], "mode": pending["mode"]})
     return out
 
 
