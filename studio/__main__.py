@@ -415,15 +415,12 @@ def _manuscript(args, root) -> int:
     from studio.write.manuscript_export import source_text
 
     act, rest = args.action, args.args
-    if act in MANUSCRIPT_TOOLS:
-        if len(rest) < MANUSCRIPT_TOOLS[act]:
-            print(f"error: manuscript {act} needs {MANUSCRIPT_TOOLS[act]} value(s): see --help", file=sys.stderr)
-            return 2
-        return _manuscript_tools(args, root)
-    need = {"new": 1, "list": 0, "write": 2, "use": 2, "restore": 2, "rename": 2}.get(act, 1)
+    need = {"new": 1, "list": 0, "write": 2, "use": 2, "restore": 2, "rename": 2, **MANUSCRIPT_TOOLS}.get(act, 1)
     if len(rest) < need:
         print(f"error: manuscript {act} needs {need} value(s): see --help", file=sys.stderr)
         return 2
+    if act in MANUSCRIPT_TOOLS:
+        return _manuscript_tools(args, root)
     if act == "new":
         ms = service.new_manuscript(root, rest[0], args.text, args.memory, args.note)
         _say(args, ms.to_dict(), f"{ms.id}  {ms.title}")

@@ -17,12 +17,12 @@ from functools import partial
 import gradio as gr
 
 from studio import service
-from studio.config import GenConfig
 from studio.messages import render, say
 from studio.ui import desk_history, desk_tools
 from studio.ui.desk_history import export, history, restore, view_version  # noqa: F401  (the desk's handlers)
-from studio.ui.desk_parts import (PANES, PER_PANE, SLOTS, USER_ERRORS, candidate_updates, context_markdown,  # noqa: F401
-                                  failed, picked, save_first, shown, source_label, sources_html, stops)
+from studio.ui.desk_parts import (PANES, PER_PANE, SLOTS, USER_ERRORS, DeskForm, candidate_updates,  # noqa: F401
+                                  chosen_panes, context_markdown, failed, picked, sampling, save_first, shown,
+                                  source_label, sources_html, stops)
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on
 
@@ -150,43 +150,7 @@ def layout() -> DeskLayout:
     return DeskLayout(base=gr.State(None), slots=gr.State([]), **parts)
 
 
-# -- handlers -------------------------------------------------------------------------------
-@dataclass
-class DeskForm:
-    """The desk and the Write tab's pane and sampling settings, as continue gets them."""
-    pick: str | None
-    text: str
-    base: int | None
-    with_base: bool
-    picks: list
-    max_new: float
-    temperature: float
-    top_p: float
-    top_k: float | None
-    repetition: float
-    seed: float | None
-    drafts: float
-    cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it)
-
-    def panes(self) -> list[str]:
-        return chosen_panes(self)
-
-    def gen(self) -> GenConfig:
-        return sampling(self)
-
-
-def chosen_panes(form) -> list[str]:
-    """The panes a form (the desk's or the comparison's) drafts with: the base if ticked, then the picks."""
-    return (["base"] if form.with_base else []) + [p for p in form.picks if p]
-
-
-def sampling(form) -> GenConfig:
-    """The Write tab's sampling settings (shared by the desk and the comparison) as a GenConfig."""
-    return GenConfig(max_new_tokens=int(form.max_new), temperature=float(form.temperature), top_p=float(form.top_p),
-                     top_k=int(form.top_k or 0), repetition_penalty=float(form.repetition),
-                     seed=int(form.seed or 0), drafts=int(form.drafts))
-
-
+# -- handlers (the DeskForm, chosen_panes and sampling are in studio/ui/desk_parts.py) ---------
 def _opened(call: Call, ms_id: str) -> dict:
     view = service.manuscript(call.root, ms_id)
     ms = view["manuscript"]

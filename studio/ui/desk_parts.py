@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import threading
+from dataclasses import dataclass
 
 import gradio as gr
 
 from studio import service
+from studio.config import GenConfig
 from studio.messages import render, say
 from studio.ui.wiring import Call
 
@@ -18,6 +20,42 @@ SLOTS = PANES * PER_PANE
 RUN_COLOURS = ("#fde2c4", "#d9f2d0", "#ead7f5", "#f9d6dc")  # one per run, in the order they first appear
 BASE_COLOUR = "#d6e6fb"
 stops: dict[str, threading.Event] = {}  # per browser session: what the desk's Stop button sets
+
+
+@dataclass
+class DeskForm:
+    """The desk and the Write tab's pane and sampling settings, as continue gets them."""
+    pick: str | None
+    text: str
+    base: int | None
+    with_base: bool
+    picks: list
+    max_new: float
+    temperature: float
+    top_p: float
+    top_k: float | None
+    repetition: float
+    seed: float | None
+    drafts: float
+    cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it)
+
+    def panes(self) -> list[str]:
+        return chosen_panes(self)
+
+    def gen(self) -> GenConfig:
+        return sampling(self)
+
+
+def chosen_panes(form) -> list[str]:
+    """The panes a form (the desk's or the comparison's) drafts with: the base if ticked, then the picks."""
+    return (["base"] if form.with_base else []) + [p for p in form.picks if p]
+
+
+def sampling(form) -> GenConfig:
+    """The Write tab's sampling settings (shared by the desk and the comparison) as a GenConfig."""
+    return GenConfig(max_new_tokens=int(form.max_new), temperature=float(form.temperature), top_p=float(form.top_p),
+                     top_k=int(form.top_k or 0), repetition_penalty=float(form.repetition),
+                     seed=int(form.seed or 0), drafts=int(form.drafts))
 
 
 def source_label(source: str, lang: str) -> str:
