@@ -372,6 +372,15 @@ def test_export_as_markdown_text_and_docx_with_a_sources_appendix_in_either_lang
         service.export_manuscript(root, ms.id, "pdf")
 
 
+def test_a_control_character_a_model_drafted_is_left_out_of_the_docx_not_an_error(root):
+    from docx import Document
+
+    ms = service.new_manuscript(root, "ctl\x01", "Lamp\x01 lit.\x00\n")
+    service.use_candidate(root, ms.id, "Bell\x1b[0m rang.", len(ms.text), "base", {"seed": 1})
+    doc = Document(str(service.export_manuscript(root, ms.id, "docx", sources=True)))
+    assert [p.text for p in doc.paragraphs][:3] == ["ctl", "Lamp lit.", "Bell[0m rang."]
+
+
 # -- CLI ---------------------------------------------------------------------------------------
 def test_the_cli_makes_continues_uses_undoes_and_exports_a_manuscript(root, tiny_model_dir, capsys):
     from studio.__main__ import main
