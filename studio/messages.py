@@ -357,7 +357,7 @@ MESSAGES.update({
                                  "上次续写留下 {n} 个候选：采用一个，或再续写一次。"),
     "desk.tokens_of": ("Candidate {n} ({source}), {count} tokens: pick a token position, then Show alternatives.",
                        "候选 {n}（{source}），共 {count} 个 token：选择一个 token 位置，再点“显示备选”。"),
-    "desk.alt_heading": ("| token | {tuned} | {base} |", "| token | {tuned} | {base} |"),
+    "desk.alt_heading": ("| token | {tuned} | {base} |", "| 词元 token | {tuned} | {base} |"),
     "desk.alt_tuned": ("this run %", "本训练 %"),
     "desk.alt_base": ("base %", "基座 %"),
     "desk.alt_drafted": ("drafted by %", "起草模型 %"),
