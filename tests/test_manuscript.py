@@ -506,7 +506,7 @@ def test_a_summary_by_a_chosen_model_goes_into_memory_as_an_edit_that_undo_takes
     assert service.undo_manuscript(root, ms.id)["manuscript"].memory == "Earlier: a storm."
     empty = service.new_manuscript(root, "empty")
     with pytest.raises(ManuscriptError, match="manuscript is empty"):
-        list(service.summarize_manuscript(root, empty.id, "base", gen))
+        list(service.summarize_manuscript(root, empty.id, "base", gen, model=str(tiny_model_dir)))
 
 
 def test_the_style_match_puts_passages_copied_from_the_writer_closer_than_gibberish(root, made_run):

@@ -265,6 +265,10 @@ def test_the_desk_continues_from_the_cursor_stops_and_shows_its_candidates_again
     assert stopped == ["Stopping…"] and "Stopped: what was drafted so far" in item["notice"]
     assert 0 < len(service.pending_candidates(root, ms_id)[0]["text"]) and item["uses"][0]["visible"]
     assert desk.stop_drafting(call) == "Nothing is being drafted."
+    from types import SimpleNamespace
+
+    fim = SimpleNamespace(mode="fim", notices=[])  # a model with fill-in-the-middle tokens fills in at the cursor
+    assert "在光标处补写（第 5 个字符）" in desk._where(fim, 5, "zh") and desk._where(fim, None, "en") == ""
 
 
 def test_the_desk_tools_show_token_alternatives_redraft_summarize_into_memory_and_refuse_style(root, tiny_model_dir):

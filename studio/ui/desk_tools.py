@@ -111,7 +111,9 @@ def redraft(call: Call, ms_id: str | None, n: int | None, position: float | None
     try:
         if n is None or token is None:
             raise ValueError(say(call.lang, "desk.pick_token"))
-        slot = (slots or []).index(n)
+        if n not in (slots or []):  # the candidates were replaced by a newer continue
+            raise ValueError(say(call.lang, "desk.pick_candidate"))
+        slot = slots.index(n)
         stop = stops[call.session] = threading.Event()
         text = ""
         for item in service.redraft_candidate(call.root, picked(call, ms_id), int(n), int(position or 0), int(token), stop):
@@ -148,6 +150,8 @@ def summarize(call: Call, ms_id: str | None, text: str, base: int | None, source
               temperature: float, top_p: float, top_k: float | None, repetition: float, seed: float | None):
     """The chosen model's summary of the manuscript so far, streamed into the summary box."""
     try:
+        if call.demo:  # a visitor summarizes with published runs only, whatever is sent
+            service.check_demo_sources(call.root, [source or "base"])
         revision, notice = save_first(call, ms_id, text, base)
         gen = GenConfig(max_new_tokens=int(max_new), temperature=float(temperature), top_p=float(top_p),
                         top_k=int(top_k or 0), repetition_penalty=float(repetition), seed=int(seed or 0))

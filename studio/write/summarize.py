@@ -25,15 +25,14 @@ def summary_source(root: Path, ms_id: str, source: str, gen: GenConfig, model: s
     from studio.write.desk import base_model
 
     ms = store.load(root, ms_id).ms
+    if not ms.text.strip():  # before any model is loaded
+        raise ManuscriptError("manuscript.nothing_to_summarize")
     count, length = counter_for(root, base_model(root, [source], model))
     if gen.max_new_tokens > length * 3 // 4:
         raise ManuscriptError("manuscript.draft_too_long", draft=gen.max_new_tokens, context=length, most=length * 3 // 4)
     memory = MEMORY_FORMAT.format(memory=ms.memory.strip()) if ms.memory.strip() else ""
     room = length - gen.max_new_tokens - TEMPLATE_ROOM - count(memory)
-    text = newest_text(count, ms.text, room)
-    if not text.strip():
-        raise ManuscriptError("manuscript.nothing_to_summarize")
-    return memory + text
+    return memory + newest_text(count, ms.text, room)
 
 
 def summarize_stream(root: Path, drafter, ms_id: str, source: str, gen: GenConfig, stop=None,
