@@ -161,7 +161,8 @@ def _add_manuscript_command(sub, common) -> None:
     s.add_argument("--cursor", type=int, default=None, help="continue: draft at this character instead of the end")
     s.add_argument("--model", default=None, help="continue with the base alone: the base model (default: the embedded one)")
     s.add_argument("--format", default="md", help="export: md, txt or docx")
-    s.add_argument("--pick", type=int, default=None, help="alternatives: redraft candidate N from POSITION with this token id")
+    s.add_argument("--pick", type=int, default=None,
+                   help="alternatives: redraft candidate N from POSITION with this token id")
     s.add_argument("--run", default=None, help="style: the run whose corpus holds the writer's held-out text")
     s.add_argument("--sources", action="store_true", help="export/show: list each passage's source")
     s.add_argument("--lang", default="en", choices=["en", "zh"], help="export: the language of the appendix")

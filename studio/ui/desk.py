@@ -114,8 +114,8 @@ def _editor() -> dict:
         redo_btn = gr.Button(T("desk.redo"), elem_id="manuscript-redo")
     notice = gr.Markdown(elem_id="manuscript-notice")
     return dict(text=text, continue_btn=continue_btn, cursor_btn=cursor_btn, stop_btn=stop_btn,
-                cursor=gr.Number(visible=False, elem_id="manuscript-cursor"), retry_btn=retry_btn, undo_btn=undo_btn, redo_btn=redo_btn,
-                notice=notice)
+                cursor=gr.Number(visible=False, elem_id="manuscript-cursor"), retry_btn=retry_btn, undo_btn=undo_btn,
+                redo_btn=redo_btn, notice=notice)
 
 
 def _candidates() -> dict:
