@@ -38,8 +38,8 @@ def layout() -> dict:
             redraft_btn = gr.Button(T("desk.alt_redraft"), scale=0, elem_id="manuscript-redraft")
     with gr.Accordion(T("desk.summary_section"), open=False, elem_id="manuscript-summary-section"):
         with gr.Row():
-            summary_model = gr.Dropdown(label=T("desk.summary_model"), choices=[("base", "base")], value="base",
-                                        elem_id="manuscript-summary-model", scale=2)
+            summary_model = gr.Dropdown(label=T("desk.summary_model"), choices=[], elem_id="manuscript-summary-model",
+                                        scale=2)  # the base and the runs, in the visitor's language, on page load
             summarize_btn = gr.Button(T("desk.summarize"), scale=0, elem_id="manuscript-summarize")
             to_memory_btn = gr.Button(T("desk.to_memory"), scale=0, elem_id="manuscript-to-memory")
         summary = gr.Textbox(label=T("desk.summary"), lines=4, elem_id="manuscript-summary")
@@ -78,15 +78,20 @@ def clicked_token(evt: gr.SelectData) -> int:
     return int(index)
 
 
+def _code(token: str) -> str:
+    """A token inside a Markdown code span in a table cell: quoted, no backtick, pipes escaped."""
+    return "`" + repr(token).replace("`", "'").replace("|", "\\|") + "`"
+
+
 def _percent(p: float | None) -> str:
     return "" if p is None else f"{100 * p:.1f}"
 
 
 def alternatives_markdown(found, lang: str) -> str:
     tuned = say(lang, "desk.alt_tuned") if found.source != "base" else say(lang, "desk.alt_drafted")
-    head = (say(lang, "desk.alt_at", position=found.position, current=found.current.replace("|", "\\|") or "…")
+    head = (say(lang, "desk.alt_at", position=found.position, current=_code(found.current))
             if found.current else say(lang, "desk.alt_end"))
-    rows = [f"| `{c.text!r}` | {_percent(c.tuned if found.source != 'base' else c.base)} | {_percent(c.base)} |"
+    rows = [f"| {_code(c.text)} | {_percent(c.tuned if found.source != 'base' else c.base)} | {_percent(c.base)} |"
             for c in found.rows]
     return "\n".join([head, "", say(lang, "desk.alt_heading", tuned=tuned, base=say(lang, "desk.alt_base")),
                       "|---|---:|---:|", *rows])
@@ -143,7 +148,7 @@ def summary_choices(call: Call) -> dict:
                 choices.append((say(call.lang, "manuscript.source_run", run=row["run_id"]), row["run_id"]))
         except (OSError, ValueError):
             continue
-    return {"summary_model": gr.update(choices=choices)}
+    return {"summary_model": gr.update(choices=choices, value="base")}
 
 
 def summarize(call: Call, ms_id: str | None, text: str, base: int | None, source: str | None, max_new: float,
