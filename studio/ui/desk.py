@@ -1,7 +1,10 @@
 """The writing desk at the top of the Write tab: a manuscript kept on disk (every change a revision),
-continued by the same panes and sampling settings as the comparison below it, each candidate used
-with one click, undo and redo, the memory and the author's note, what the model sees, and who wrote
-which passage. Not built in demo mode (a visitor would write into the owner's manuscripts).
+continued by the same panes and sampling settings as the comparison below it (from the end or from
+the cursor; Stop keeps what was drafted; the last candidates come back after a reload), each
+candidate used with one click, undo and redo, the memory and the author's note, what the model sees,
+and who wrote which passage. Token alternatives, the summary into memory and the style match are in
+desk_tools.py, history and export in desk_history.py, what they share in desk_parts.py. Not built in
+demo mode (a visitor would write into the owner's manuscripts).
 
 Layout (`layout`), then the handlers, each taking plain values or the DeskForm and returning named
 updates, then `wire`. The pane choices and the sampling settings are the Write tab's own components,
