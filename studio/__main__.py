@@ -147,14 +147,17 @@ def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _add_manuscript_command(sub, common) -> None:
-    """manuscript new|list|show|write|continue|use|undo|redo|history|restore|export|rename|delete."""
+    """manuscript new|list|show|write|continue|use|undo|redo|history|restore|export|rename|delete, and
+    alternatives|summarize|memory|note|style."""
     s = sub.add_parser("manuscript", parents=[common], help="the writing desk: manuscripts drafted with the models",
                        description="new TITLE [--text T] | list | show ID [--sources] | write ID TEXT | "
                                    "continue ID [--pane base --pane RUN@step-N] [--candidates N] [--cursor C] | "
                                    "use ID N | undo ID | redo ID | history ID | restore ID REV | "
-                                   "export ID --format md|txt|docx [--sources] | rename ID TITLE | delete ID")
+                                   "export ID --format md|txt|docx [--sources] | rename ID TITLE | delete ID | "
+                                   "alternatives ID N POSITION [--pick TOKEN_ID] | summarize ID [--pane P] | "
+                                   "memory ID TEXT | note ID TEXT | style ID [--run RUN]")
     s.add_argument("action", choices=["new", "list", "show", "write", "continue", "use", "undo", "redo", "history",
-                                      "restore", "export", "rename", "delete"])
+                                      "restore", "export", "rename", "delete", *MANUSCRIPT_TOOLS])
     s.add_argument("args", nargs="*", help="the manuscript id (or the title for new), then the action's value")
     s.add_argument("--text", default="", help="new: the opening text")
     s.add_argument("--memory", default="", help="new: the memory, kept at the top of what the model sees")
@@ -164,6 +167,9 @@ def _add_manuscript_command(sub, common) -> None:
     s.add_argument("--cursor", type=int, default=None, help="continue: draft at this character instead of the end")
     s.add_argument("--model", default=None, help="continue with the base alone: the base model (default: the embedded one)")
     s.add_argument("--format", default="md", help="export: md, txt or docx")
+    s.add_argument("--pick", type=int, default=None,
+                   help="alternatives: redraft candidate N from POSITION with this token id")
+    s.add_argument("--run", default=None, help="style: the run whose corpus holds the writer's held-out text")
     s.add_argument("--sources", action="store_true", help="export/show: list each passage's source")
     s.add_argument("--lang", default="en", choices=["en", "zh"], help="export: the language of the appendix")
     for name in ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "seed"):
@@ -391,14 +397,52 @@ def _delete(args, root) -> int:
     return 0
 
 
+MANUSCRIPT_TOOLS = {"alternatives": 3, "summarize": 1, "memory": 2, "note": 2, "style": 1}  # action: values
+
+
+def _manuscript_tools(args, root) -> int:
+    """manuscript alternatives|summarize|memory|note|style: the desk's tools (studio/ui/desk_tools.py)."""
+    act, rest = args.action, args.args
+    if act == "alternatives" and args.pick is None:
+        found = service.manuscript_alternatives(root, rest[0], int(rest[1]), int(rest[2]))
+        lines = [f"candidate {found.n} ({found.source}), token {found.position}: {found.current!r}",
+                 f"{'token id':>8}  {'tuned %':>7}  {'base %':>7}  text"]
+        lines += [f"{c.token_id:>8}  {'' if c.tuned is None else f'{100 * c.tuned:.2f}':>7}  {100 * c.base:>7.2f}  "
+                  f"{c.text!r}" for c in found.rows]
+        _say(args, [vars(c) for c in found.rows], "\n".join(lines))
+    elif act == "alternatives":
+        item = {}
+        for item in service.redraft_candidate(root, rest[0], int(rest[1]), int(rest[2]), args.pick):
+            pass
+        _say(args, item, item.get("text", ""))
+    elif act == "summarize":
+        gen = GenConfig(**{k: getattr(args, k) for k in ("max_new_tokens", "temperature", "top_p", "top_k",
+                                                          "repetition_penalty", "seed")})
+        item = {}
+        for item in service.summarize_manuscript(root, rest[0], (args.pane or ["base"])[0], gen, model=args.model):
+            pass
+        _say(args, item, item.get("text", ""))
+    elif act in ("memory", "note"):
+        done = service.set_manuscript_field(root, rest[0], act, rest[1])
+        _say(args, {"revision": done["revision"]}, f"revision {done['revision']}")
+    elif act == "style":
+        found = service.manuscript_style(root, rest[0], args.run)
+        _say(args, [vars(r) for r in found.rows], f"Burrows' Delta against the held-out text of {found.run} "
+             "(lower is closer):\n" + "\n".join(f"{r.source:<24} {r.distance:.3f}  ({r.chars} characters)"
+                                                 for r in found.rows))
+    return 0
+
+
 def _manuscript(args, root) -> int:
     from studio.write.manuscript_export import source_text
 
     act, rest = args.action, args.args
-    need = {"new": 1, "list": 0, "write": 2, "use": 2, "restore": 2, "rename": 2}.get(act, 1)
+    need = {"new": 1, "list": 0, "write": 2, "use": 2, "restore": 2, "rename": 2, **MANUSCRIPT_TOOLS}.get(act, 1)
     if len(rest) < need:
         print(f"error: manuscript {act} needs {need} value(s): see --help", file=sys.stderr)
         return 2
+    if act in MANUSCRIPT_TOOLS:
+        return _manuscript_tools(args, root)
     if act == "new":
         ms = service.new_manuscript(root, rest[0], args.text, args.memory, args.note)
         _say(args, ms.to_dict(), f"{ms.id}  {ms.title}")

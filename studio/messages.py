@@ -350,6 +350,52 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "desk.exported": ("Exported as {fmt}.", "已导出为 {fmt}。"),
 }
 
+# the writing desk, its second half: continue from the cursor, Stop, token alternatives, summarize
+# into memory, style match on the manuscript (studio/write/alternatives.py, summarize.py,
+# manuscript_style.py, studio/ui/desk*.py)
+MESSAGES.update({
+    "manuscript.alternatives_old": ("these candidates were drafted before alternatives were kept: Continue once more, "
+                                    "then click a word",
+                                    "这些候选生成于保存候选上下文之前：请再续写一次，然后点击其中的词"),
+    "manuscript.token_position": ("token {position} is outside the candidate (0 to {last})",
+                                  "第 {position} 个 token 超出了候选的范围（0 到 {last}）"),
+    "manuscript.token_id": ("token {token} is not in the model's vocabulary", "token {token} 不在模型的词表中"),
+    "manuscript.nothing_to_summarize": ("the manuscript is empty: write or continue it before summarizing",
+                                        "稿件是空的：请先写一些或续写，再做摘要"),
+    "manuscript.style_no_run": ("no run to compare with: pick a run in the first tuned pane (its corpus holds the "
+                                "writer's held-out text)",
+                                "没有可对比的训练：请在第一个微调窗格中选择一个训练（它的语料里有作者的留出文本）"),
+    "manuscript.style_no_drafts": ("no model-written passage of at least {chars} characters yet: use a candidate first",
+                                   "还没有至少 {chars} 个字符的模型所写段落：请先采用一个候选"),
+    "manuscript.style_no_heldout": ("run {run}: corpus {corpus} has no held-out prose to compare with",
+                                    "训练 {run}：语料 {corpus} 没有可用于对比的留出文本"),
+    "desk.from_cursor_at": ("Continuing from the cursor (character {at}).", "从光标处续写（第 {at} 个字符）。"),
+    "desk.fim_at": ("Filling in at the cursor (character {at}): the model sees the text after it too.",
+                    "在光标处补写（第 {at} 个字符）：模型也能看到光标之后的文字。"),
+    "desk.stopped": ("Stopped: what was drafted so far is kept as candidates.", "已停止：已生成的部分保留为候选。"),
+    "desk.restored_candidates": ("{n} candidate(s) from the last continue: use one, or Continue again.",
+                                 "上次续写留下 {n} 个候选：采用一个，或再续写一次。"),
+    "desk.tokens_of": ("Candidate {n} ({source}), {count} tokens: pick a token position, then Show alternatives.",
+                       "候选 {n}（{source}），共 {count} 个 token：选择一个 token 位置，再点“显示备选”。"),
+    "desk.alt_heading": ("| token | {tuned} | {base} |", "| 词元 token | {tuned} | {base} |"),
+    "desk.alt_tuned": ("this run %", "本训练 %"),
+    "desk.alt_base": ("base %", "基座 %"),
+    "desk.alt_drafted": ("drafted by %", "起草模型 %"),
+    "desk.alt_at": ("At token {position} the candidate has {current}; the likeliest tokens there:",
+                    "第 {position} 个 token 处候选用的是 {current}；该处最可能的 token："),
+    "desk.alt_end": ("After the candidate's last token, the likeliest next tokens:", "候选最后一个 token 之后最可能的 token："),
+    "desk.pick_candidate": ("pick a candidate first (Continue, then choose one)", "请先选择一个候选（先续写，再选一个）"),
+    "desk.pick_token": ("pick one of the listed tokens first (Show alternatives)", "请先从列出的 token 中选一个（显示备选）"),
+    "desk.redrafted": ("Candidate {n} redrafted from token {position}: use it, or pick another token.",
+                       "候选 {n} 已从第 {position} 个 token 起重写：可以采用，或换一个 token。"),
+    "desk.summarizing": ("Summarizing…", "正在摘要…"),
+    "desk.summary_ready": ("Edit the summary if you like, then put it into memory.", "可以先修改摘要，再放进记忆。"),
+    "desk.memory_set": ("The summary is the memory now (Undo takes it back).", "摘要已成为记忆（撤销可以取消）。"),
+    "desk.style_line": ("Style match against the held-out text of {run} (Burrows' Delta, lower is closer): {rows}",
+                        "与 {run} 留出文本的风格接近度（Burrows' Delta，越低越接近）：{rows}"),
+    "desk.style_row": ("{source} {distance:.2f} ({chars:,} characters)", "{source} {distance:.2f}（{chars:,} 个字符）"),
+})
+
 # errors in settings (studio/config.py, studio/presets.py)
 MESSAGES.update({
     # sharded and multi-machine training (studio/train/shard.py, studio/jobs.py)

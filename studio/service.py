@@ -568,6 +568,49 @@ def _visitor_room(root: Path, ms_id: str, added: int = 0, **replaced: int) -> No
     visitors.check_room(root, sum(parts.values()) + added)
 
 
+def manuscript_alternatives(root: Path, ms_id: str, n: int, position: int):
+    """The likeliest tokens at `position` of pending candidate n, under the model that drafted it
+    and under the base (studio/write/alternatives.py: an Alternatives)."""
+    from studio.write import alternatives
+
+    data = _owner_for(root, [c["source"] for c in pending_candidates(root, ms_id) if c["n"] == n])
+    return alternatives.alternatives(drafter(data), root, ms_id, n, position, data=data)
+
+
+def candidate_tokens(root: Path, ms_id: str, n: int) -> list[str]:
+    """Pending candidate n as its tokens' texts (what a writer clicks to see alternatives)."""
+    from studio.write import alternatives
+
+    return alternatives.candidate_tokens(root, ms_id, n, visitors.owner_root(root))
+
+
+def redraft_candidate(root: Path, ms_id: str, n: int, position: int, token_id: int, stop=None):
+    """Candidate n cut at `position`, the chosen token, drafted on; streamed as {"text", "done"}."""
+    from studio.write import alternatives
+
+    data = _owner_for(root, [c["source"] for c in pending_candidates(root, ms_id) if c["n"] == n])
+    yield from alternatives.redraft(drafter(data), root, ms_id, n, position, token_id, stop, data)
+
+
+def summarize_manuscript(root: Path, ms_id: str, source: str, gen: GenConfig, stop=None, model: str | None = None):
+    """A summary of the manuscript so far (memory, then the newest text that fits) by `source`
+    (base or RUN), streamed as {"text", "done"}; the writer puts it into memory with
+    set_manuscript_field."""
+    from studio.write.summarize import summarize_stream
+
+    data = _owner_for(root, [source])
+    yield from summarize_stream(root, drafter(data), ms_id, source, gen, stop, model, data)
+
+
+def manuscript_style(root: Path, ms_id: str, run_id: str | None = None):
+    """Burrows' Delta of the model-written passages (by source) and the writer's own against the
+    held-out text of a run's corpus (studio/write/manuscript_style.py: a ManuscriptStyle)."""
+    from studio.write.manuscript_style import style_match
+
+    data = _owner_for(root, [run_id] if run_id else [])
+    return style_match(root, ms_id, run_id, data)
+
+
 # --- What the UI tabs need (one door: tabs import nothing else of the core) ---
 # Thin names over the core for studio/ui: constants the tabs lay out with, the demo rules, and
 # the config-taking starts the Train form calls (the form becomes a TrainConfig, no key=value).

@@ -372,6 +372,15 @@ def test_export_as_markdown_text_and_docx_with_a_sources_appendix_in_either_lang
         service.export_manuscript(root, ms.id, "pdf")
 
 
+def test_a_control_character_a_model_drafted_is_left_out_of_the_docx_not_an_error(root):
+    from docx import Document
+
+    ms = service.new_manuscript(root, "ctl\x01", "Lamp\x01 lit.\x00\n")
+    service.use_candidate(root, ms.id, "Bell\x1b[0m rang.", len(ms.text), "base", {"seed": 1})
+    doc = Document(str(service.export_manuscript(root, ms.id, "docx", sources=True)))
+    assert [p.text for p in doc.paragraphs][:3] == ["ctl", "Lamp lit.", "Bell[0m rang."]
+
+
 # -- CLI ---------------------------------------------------------------------------------------
 def test_the_cli_makes_continues_uses_undoes_and_exports_a_manuscript(root, tiny_model_dir, capsys):
     from studio.__main__ import main
@@ -426,3 +435,111 @@ def test_damage_notices_are_shown_when_the_manuscript_is_opened_even_after_the_l
     store._open.clear()
     assert service.manuscripts(root)[0]["words"] == 4
     assert service.manuscript(root, ms_id)["notices"][0]["key"] == "manuscript.missing_json"
+
+
+# -- the desk's second half: alternatives, summary into memory, style match ----------------------
+@pytest.fixture
+def tuned_run(made_run, root, tiny_model_dir):
+    """made_run with a final adapter of random LoRA weights (not zero: it drafts unlike the base)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    lora = LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(str(runs.run_dir(root, made_run) / "adapter"))
+    return made_run
+
+
+def base_probabilities(tiny_model_dir, ids: list[int]):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    with torch.no_grad():
+        return torch.softmax(model(input_ids=torch.tensor([ids])).logits[0, -1].float(), -1)
+
+
+def test_token_alternatives_show_the_run_beside_the_base_and_a_picked_token_redrafts_from_there(root, tuned_run,
+                                                                                                 tiny_model_dir, tok):
+    ms = service.new_manuscript(root, "alts", "The keeper climbed the stair.")
+    list(service.continue_manuscript(root, ms.id, ["base", tuned_run], GenConfig(max_new_tokens=8, seed=3)))
+    tuned = service.pending_candidates(root, ms.id)[1]
+    pieces = service.candidate_tokens(root, ms.id, 2)
+    assert tuned["source"] == tuned_run and "".join(pieces) == tuned["text"]
+    found = service.manuscript_alternatives(root, ms.id, 2, 3)
+    assert found.source == tuned_run and found.current == pieces[3] and 10 <= len(found.rows) <= 20
+    assert [r.tuned for r in found.rows] == sorted((r.tuned for r in found.rows), reverse=True)
+    assert any(abs(r.tuned - r.base) > 1e-3 for r in found.rows), "the run's adapter was not applied"
+    ids = tok(ms.text, add_special_tokens=True)["input_ids"] + tok(tuned["text"], add_special_tokens=False)["input_ids"][:3]
+    plain = base_probabilities(tiny_model_dir, ids)
+    assert all(abs(r.base - float(plain[r.token_id])) < 1e-4 for r in found.rows), "the base is the plain model"
+    pick = found.rows[-1]
+    items = list(service.redraft_candidate(root, ms.id, 2, 3, pick.token_id))
+    drafted = tok(tuned["text"], add_special_tokens=False)["input_ids"]
+    start = tok.decode(drafted[:3] + [pick.token_id])
+    assert items[-1]["done"] and items[-1]["text"].startswith(start) and len(items[-1]["text"]) > len(start)
+    assert service.pending_candidates(root, ms.id)[1]["text"] == items[-1]["text"]
+    service.use_pending_candidate(root, ms.id, 2)
+    assert service.manuscript(root, ms.id)["text"] == "The keeper climbed the stair." + items[-1]["text"]
+    base_rows = service.manuscript_alternatives(root, ms.id, 1, 0).rows
+    assert base_rows and all(r.tuned is None for r in base_rows)
+    with pytest.raises(ManuscriptError, match="token 99 is outside") as refused:
+        service.manuscript_alternatives(root, ms.id, 1, 99)
+    assert "超出" in render("zh", refused.value)
+
+
+def test_a_summary_by_a_chosen_model_goes_into_memory_as_an_edit_that_undo_takes_back(root, tuned_run, tiny_model_dir):
+    ms = service.new_manuscript(root, "sum", "Old paragraph. " * 300 + "\nThe newest line.", memory="Earlier: a storm.")
+    gen = GenConfig(max_new_tokens=12, seed=1)
+    from studio.write.summarize import summary_source
+
+    source = summary_source(root, ms.id, tuned_run, gen)
+    assert source.startswith("Earlier: a storm.\n\n") and source.endswith("The newest line.")
+    assert len(source) < len(ms.text), "cut to the model's context"
+    items = list(service.summarize_manuscript(root, ms.id, tuned_run, gen))
+    assert items[-1]["done"] and items[-1]["text"].strip()
+    edited = "The keeper, the storm, the lamp."
+    service.set_manuscript_field(root, ms.id, "memory", edited)
+    assert reopen(root, ms.id)["manuscript"].memory == edited
+    assert service.undo_manuscript(root, ms.id)["manuscript"].memory == "Earlier: a storm."
+    empty = service.new_manuscript(root, "empty")
+    with pytest.raises(ManuscriptError, match="manuscript is empty"):
+        list(service.summarize_manuscript(root, empty.id, "base", gen, model=str(tiny_model_dir)))
+
+
+def test_the_style_match_puts_passages_copied_from_the_writer_closer_than_gibberish(root, made_run):
+    corpus = SAMPLE.read_text(encoding="utf-8").split()
+    ms = service.new_manuscript(root, "style", " ".join(corpus[100:160]))
+    service.use_candidate(root, ms.id, " " + " ".join(corpus[300:400]), len(ms.text), made_run, {"seed": 0})
+    end = len(service.manuscript(root, ms.id)["text"])
+    service.use_candidate(root, ms.id, " zx qv " * 60, end, "base", {"seed": 0})
+    found = service.manuscript_style(root, ms.id)
+    rows = {r.source: r for r in found.rows}
+    assert found.run == made_run and set(rows) == {"writer", "base", made_run}
+    assert rows[made_run].distance < rows["base"].distance and rows[made_run].chars > 400
+    bare = service.new_manuscript(root, "bare", "Only the writer.")
+    with pytest.raises(ManuscriptError, match="no model-written passage"):
+        service.manuscript_style(root, bare.id)
+
+
+def test_the_cli_shows_alternatives_summarizes_into_memory_and_measures_style(root, tuned_run, capsys):
+    from studio.__main__ import main
+
+    data = ["--data-dir", str(root)]
+    assert main(["manuscript", "new", "Cli Two", "--text", "The lamp burned low.", *data]) == 0
+    assert main(["manuscript", "continue", "cli-two", "--pane", tuned_run, "--max-new-tokens", "6", *data]) == 0
+    capsys.readouterr()
+    assert main(["manuscript", "alternatives", "cli-two", "1", "2", *data]) == 0
+    out = capsys.readouterr().out
+    assert "tuned %" in out and "base %" in out and len(out.strip().splitlines()) >= 11
+    token = out.strip().splitlines()[-1].split()[0]
+    assert main(["manuscript", "alternatives", "cli-two", "1", "2", "--pick", token, *data]) == 0
+    assert service.pending_candidates(root, "cli-two")[0]["text"] in capsys.readouterr().out
+    assert main(["manuscript", "summarize", "cli-two", "--pane", tuned_run, "--max-new-tokens", "6", *data]) == 0
+    capsys.readouterr()
+    assert main(["manuscript", "memory", "cli-two", "A lamp, low.", *data]) == 0
+    assert service.manuscript(root, "cli-two")["manuscript"].memory == "A lamp, low."
+    service.use_pending_candidate(root, "cli-two", 1)
+    assert main(["manuscript", "style", "cli-two", *data]) in (0, 2)

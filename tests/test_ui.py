@@ -238,6 +238,68 @@ def test_the_desk_refuses_without_a_manuscript_or_panes_in_the_visitors_language
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
 
 
+def test_the_desk_continues_from_the_cursor_stops_and_shows_its_candidates_again_after_a_reload(root, tiny_model_dir):
+    from studio import service
+    from studio.ui import desk
+    from studio.ui.wiring import Call
+
+    call = Call(root, "en", session="writer-1", default_model=str(tiny_model_dir))
+    ms_id = desk.new_manuscript(call, "Cursor")["pick"]["value"]
+    text = "First line.\nSecond line."
+    form = desk.DeskForm(ms_id, text, None, True, [None, None, None], 6, 0.8, 0.9, 0, 1.0, 3, 2, cursor=11)
+    done = list(desk.continue_manuscript(call, form, at_cursor=True))[-1]
+    assert "from the cursor (character 11)" in done["notice"] and "fill-in-the-middle" in done["notice"]
+    assert [c["at"] for c in service.pending_candidates(root, ms_id)] == [11, 11]
+    reloaded = desk.open_manuscript(call, ms_id)  # a reload: the candidates come back from the disk
+    assert reloaded["slots"][:3] == [1, 2, None] and reloaded["uses"][1]["visible"] and reloaded["alts"][0]["visible"]
+    assert reloaded["cands"][0]["value"] == done["cands"][0]["value"]
+    retried = list(desk.retry(call, dataclasses_replace(form, cursor=None)))
+    assert "from the cursor (character 11)" in retried[-1]["notice"]
+    used = desk.use(call, ms_id, text, reloaded["base"], retried[-1]["slots"], 0)
+    assert used["text"] == "First line." + retried[-1]["cands"][0]["value"] + "\nSecond line."
+    long = dataclasses_replace(form, text=used["text"], base=used["base"], max_new=380, drafts=1)
+    stopped = []
+    for item in desk.continue_manuscript(call, long):
+        if "cands" in item and not stopped:
+            stopped.append(desk.stop_drafting(call))
+    assert stopped == ["Stopping…"] and "Stopped: what was drafted so far" in item["notice"]
+    assert 0 < len(service.pending_candidates(root, ms_id)[0]["text"]) and item["uses"][0]["visible"]
+    assert desk.stop_drafting(call) == "Nothing is being drafted."
+    from types import SimpleNamespace
+
+    fim = SimpleNamespace(mode="fim", notices=[])  # a model with fill-in-the-middle tokens fills in at the cursor
+    assert "在光标处补写（第 5 个字符）" in desk._where(fim, 5, "zh") and desk._where(fim, None, "en") == ""
+
+
+def test_the_desk_tools_show_token_alternatives_redraft_summarize_into_memory_and_refuse_style(root, tiny_model_dir):
+    from studio import service
+    from studio.ui import desk, desk_tools
+    from studio.ui.wiring import Call
+
+    call = Call(root, "en", session="writer-2", default_model=str(tiny_model_dir))
+    ms_id = desk.new_manuscript(call, "Tools")["pick"]["value"]
+    form = desk.DeskForm(ms_id, "The keeper climbed.", None, True, [None, None, None], 6, 0.8, 0.9, 0, 1.0, 3, 1)
+    done = list(desk.continue_manuscript(call, form))[-1]
+    tokens = desk_tools.show_tokens(call, ms_id, done["slots"], 0)
+    assert tokens["alt_n"] == 1 and len(tokens["tokens"]) >= 2 and "Candidate 1 (base)" in tokens["alt_table"]
+    shown = desk_tools.show_alternatives(call, ms_id, 1, 1)
+    assert "| token | drafted by % | base % |" in shown["alt_table"] and len(shown["alt_choice"]["choices"]) >= 10
+    token = shown["alt_choice"]["choices"][-1][1]
+    redrafted = list(desk_tools.redraft(call, ms_id, 1, 1, token, done["slots"]))
+    assert "redrafted from token 1" in redrafted[-1]["notice"]
+    assert service.pending_candidates(root, ms_id)[0]["text"] == [r for r in redrafted if "cands" in r][-1]["cands"][0]["value"]
+    assert "pick one of the listed tokens" in list(desk_tools.redraft(call, ms_id, 1, 1, None, done["slots"]))[-1]["notice"]
+    summary = list(desk_tools.summarize(call, ms_id, "The keeper climbed.", None, "base", 6, 0.8, 0.9, 0, 1.0, 1))
+    assert summary[-1]["summary"] and "Edit the summary" in summary[-1]["notice"]
+    put = desk_tools.to_memory(call, ms_id, " The keeper, the lamp. ", summary[0]["base"])
+    assert put["memory"] == "The keeper, the lamp." and "memory now" in put["notice"]
+    assert service.manuscript(root, ms_id)["manuscript"].memory == "The keeper, the lamp."
+    assert service.undo_manuscript(root, ms_id)["manuscript"].memory == ""
+    refused = desk_tools.style(Call(root, "zh"), ms_id, "The keeper climbed.", None, [None, None, None])
+    assert "还没有至少 20 个字符的模型所写段落" in refused["style_line"]
+    assert desk_tools.summary_choices(call)["summary_model"]["choices"] == [("the base model", "base")]
+
+
 def dataclasses_replace(form, **changes):
     import dataclasses
 

@@ -1,8 +1,11 @@
 """The writing desk at the top of the Write tab: a manuscript kept on disk (every change a revision),
-continued by the same panes and sampling settings as the comparison below it, each candidate used
-with one click, undo and redo, the memory and the author's note, what the model sees, and who wrote
-which passage. In demo mode each visitor's own manuscripts (wiring.visitor_tab: `call.root` is the
-visitor's folder, studio/write/visitors.py), drafted with the published runs only.
+continued by the same panes and sampling settings as the comparison below it (from the end or from
+the cursor; Stop keeps what was drafted; the last candidates come back after a reload), each
+candidate used with one click, undo and redo, the memory and the author's note, what the model sees,
+and who wrote which passage. Token alternatives, the summary into memory and the style match are in
+desk_tools.py, history and export in desk_history.py, what they share in desk_parts.py. In demo mode
+each visitor's own manuscripts (wiring.visitor_tab: `call.root` is the visitor's folder,
+studio/write/visitors.py), drafted with the published runs only.
 
 Layout (`layout`), then the handlers, each taking plain values or the DeskForm and returning named
 updates, then `wire`. The pane choices and the sampling settings are the Write tab's own components,
@@ -10,7 +13,7 @@ joined to the desk's layout by `wire`."""
 from __future__ import annotations
 
 import dataclasses
-import html
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -18,17 +21,19 @@ from functools import partial
 import gradio as gr
 
 from studio import service
-from studio.config import GenConfig
-from studio.messages import MESSAGES, render, say
+from studio.messages import render, say
+from studio.ui import desk_history, desk_tools
+from studio.ui.desk_history import export, history, restore, view_version  # noqa: F401  (the desk's handlers)
+from studio.ui.desk_parts import (PANES, PER_PANE, SLOTS, USER_ERRORS, DeskForm, candidate_updates,  # noqa: F401
+                                  chosen_panes, context_markdown, failed, picked, sampling, save_first, shown,
+                                  source_label, sources_html, stops)
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on
 
-USER_ERRORS = (ValueError, RuntimeError, OSError)
-PANES = 1 + service.MAX_TUNED_PANES
-PER_PANE = 4  # candidates per pane at most (the drafts slider's top)
-SLOTS = PANES * PER_PANE
-RUN_COLOURS = ("#fde2c4", "#d9f2d0", "#ead7f5", "#f9d6dc")  # one per run, in the order they first appear
-BASE_COLOUR = "#d6e6fb"
+# the character offset of the editor's cursor (in code points, as Python counts), handed to the
+# handler in place of the hidden `cursor` number, the last of the DeskForm's inputs
+CURSOR_JS = ("(...a) => { const t = document.querySelector('#manuscript-text textarea'); "
+             "a[a.length - 1] = t ? Array.from(t.value.slice(0, t.selectionStart)).length : null; return a; }")
 
 
 # -- layout ---------------------------------------------------------------------------------
@@ -44,11 +49,15 @@ class DeskLayout:
     slots: gr.State  # candidate number (across panes) per slot, of the last continue
     notice: gr.Markdown
     continue_btn: gr.Button
+    cursor_btn: gr.Button  # continue from the cursor
+    stop_btn: gr.Button
+    cursor: gr.Number  # hidden: the cursor offset, filled by CURSOR_JS for the cursor button
     retry_btn: gr.Button
     undo_btn: gr.Button
     redo_btn: gr.Button
     cands: list  # PER_PANE textboxes per pane, pane-major
     uses: list  # a "Use this" button per candidate box
+    alts: list  # a "Token alternatives" button per candidate box
     memory: gr.Textbox
     note: gr.Textbox
     context_btn: gr.Button
@@ -62,6 +71,20 @@ class DeskLayout:
     export_sources: gr.Checkbox
     export_btn: gr.Button
     export_file: gr.File
+    # token alternatives, summarize into memory, style match (studio/ui/desk_tools.py)
+    alt_n: gr.State  # the candidate whose tokens are shown
+    tokens: gr.HighlightedText
+    alt_position: gr.Number
+    alt_btn: gr.Button
+    alt_table: gr.Markdown
+    alt_choice: gr.Radio
+    redraft_btn: gr.Button
+    summary_model: gr.Dropdown
+    summarize_btn: gr.Button
+    to_memory_btn: gr.Button
+    summary: gr.Textbox
+    style_btn: gr.Button
+    style_line: gr.Markdown
     # the Write tab's pane choices and sampling settings (set by `wire`)
     with_base: gr.Checkbox | None = None
     picks: list | None = None
@@ -88,24 +111,29 @@ def _editor() -> dict:
     text = gr.Textbox(label=T("desk.text"), lines=16, elem_id="manuscript-text")
     with gr.Row():
         continue_btn = gr.Button(T("desk.continue"), variant="primary", elem_id="manuscript-continue")
+        cursor_btn = gr.Button(T("desk.continue_cursor"), elem_id="manuscript-continue-cursor")
+        stop_btn = gr.Button(T("desk.stop"), variant="stop", elem_id="manuscript-stop")
         retry_btn = gr.Button(T("desk.retry"), elem_id="manuscript-retry")
         undo_btn = gr.Button(T("desk.undo"), elem_id="manuscript-undo")
         redo_btn = gr.Button(T("desk.redo"), elem_id="manuscript-redo")
     notice = gr.Markdown(elem_id="manuscript-notice")
-    return dict(text=text, continue_btn=continue_btn, retry_btn=retry_btn, undo_btn=undo_btn, redo_btn=redo_btn,
-                notice=notice)
+    return dict(text=text, continue_btn=continue_btn, cursor_btn=cursor_btn, stop_btn=stop_btn,
+                cursor=gr.Number(visible=False, elem_id="manuscript-cursor"), retry_btn=retry_btn, undo_btn=undo_btn,
+                redo_btn=redo_btn, notice=notice)
 
 
 def _candidates() -> dict:
-    cands, uses = [], []
+    cands, uses, alts = [], [], []
     with gr.Row():
         for n in range(PANES):
             with gr.Column():
                 for k in range(PER_PANE):
                     slot = n * PER_PANE + k + 1
                     cands.append(gr.Textbox(lines=4, visible=False, interactive=False, elem_id=f"cand-{slot}"))
-                    uses.append(gr.Button(T("desk.use"), visible=False, size="sm", elem_id=f"use-{slot}"))
-    return dict(cands=cands, uses=uses)
+                    with gr.Row():
+                        uses.append(gr.Button(T("desk.use"), visible=False, size="sm", elem_id=f"use-{slot}"))
+                        alts.append(gr.Button(T("desk.alternatives"), visible=False, size="sm", elem_id=f"alt-{slot}"))
+    return dict(cands=cands, uses=uses, alts=alts)
 
 
 def _memory_and_sources() -> dict:
@@ -119,94 +147,18 @@ def _memory_and_sources() -> dict:
     return dict(memory=memory, note=note, context_btn=context_btn, context_view=context_view, sources=sources)
 
 
-def _history_and_export() -> dict:
-    with gr.Accordion(T("desk.history_section"), open=False):
-        with gr.Row():
-            history_btn = gr.Button(T("desk.history_list"), scale=0, elem_id="manuscript-history-btn")
-            history = gr.Dropdown(label=T("desk.history"), choices=[], elem_id="manuscript-history")
-            restore_btn = gr.Button(T("desk.restore"), scale=0, elem_id="manuscript-restore")
-        version_text = gr.Textbox(label=T("desk.version"), lines=6, interactive=False, elem_id="manuscript-version")
-        with gr.Row():
-            export_fmt = gr.Radio(["md", "txt", "docx"], value="md", label=T("desk.export_format"))
-            export_sources = gr.Checkbox(value=False, label=T("desk.export_sources"))
-            export_btn = gr.Button(T("desk.export"), scale=0, elem_id="manuscript-export")
-        export_file = gr.File(label=T("desk.export_file"), interactive=False, height=60, elem_id="manuscript-file")
-    return dict(history_btn=history_btn, history=history, version_text=version_text, restore_btn=restore_btn,
-                export_fmt=export_fmt, export_sources=export_sources, export_btn=export_btn, export_file=export_file)
-
-
 def layout() -> DeskLayout:
     with gr.Accordion(T("desk.section"), open=True, elem_id="manuscript-desk"):
-        parts = {**_manage(), **_editor(), **_candidates(), **_memory_and_sources(), **_history_and_export()}
+        parts = {**_manage(), **_editor(), **_candidates(), **_memory_and_sources(), **desk_tools.layout(),
+                 **desk_history.layout()}
     return DeskLayout(base=gr.State(None), slots=gr.State([]), **parts)
 
 
-# -- handlers -------------------------------------------------------------------------------
-@dataclass
-class DeskForm:
-    """The desk and the Write tab's pane and sampling settings, as continue gets them."""
-    pick: str | None
-    text: str
-    base: int | None
-    with_base: bool
-    picks: list
-    max_new: float
-    temperature: float
-    top_p: float
-    top_k: float | None
-    repetition: float
-    seed: float | None
-    drafts: float
-
-    def panes(self) -> list[str]:
-        return chosen_panes(self)
-
-    def gen(self) -> GenConfig:
-        return sampling(self)
-
-
-def chosen_panes(form) -> list[str]:
-    """The panes a form (the desk's or the comparison's) drafts with: the base if ticked, then the picks."""
-    return (["base"] if form.with_base else []) + [p for p in form.picks if p]
-
-
-def sampling(form) -> GenConfig:
-    """The Write tab's sampling settings (shared by the desk and the comparison) as a GenConfig."""
-    return GenConfig(max_new_tokens=int(form.max_new), temperature=float(form.temperature), top_p=float(form.top_p),
-                     top_k=int(form.top_k or 0), repetition_penalty=float(form.repetition),
-                     seed=int(form.seed or 0), drafts=int(form.drafts))
-
-
-def _source_label(source: str, lang: str) -> str:
-    if source == "writer":
-        return say(lang, "manuscript.source_writer")
-    return say(lang, "manuscript.source_base") if source == "base" else say(lang, "manuscript.source_run", run=source)
-
-
-def sources_html(ms, lang: str) -> str:
-    """The legend, then the manuscript with each passage coloured by who wrote it (escaped)."""
-    colours, runs = {"writer": "transparent", "base": BASE_COLOUR}, []
-    for p in ms.passages:
-        if p.source not in colours:
-            colours[p.source] = RUN_COLOURS[len(runs) % len(RUN_COLOURS)]
-            runs.append(p.source)
-    legend = " ".join(f'<span class="ws-source" style="background:{colour};padding:0 .4em;border:1px solid #ccc">'
-                      f"{html.escape(_source_label(source, lang))}</span>" for source, colour in colours.items())
-    body = "".join(f'<span data-source="{html.escape(p.source)}" title="{html.escape(_source_label(p.source, lang))}" '
-                   f'style="background:{colours[p.source]}">{html.escape(p.text)}</span>' for p in ms.passages)
-    return (f'<div class="ws-legend"><b>{html.escape(say(lang, "desk.who_wrote"))}</b> {legend}</div>'
-            f'<div class="ws-manuscript" style="white-space:pre-wrap;margin-top:.5em">{body}</div>')
-
-
-def _shown(ms, lang: str) -> dict:
-    """The named updates that show manuscript `ms` as it is now."""
-    return {"text": ms.text, "base": ms.revision, "sources": sources_html(ms, lang)}
-
-
+# -- handlers (the DeskForm, chosen_panes and sampling are in studio/ui/desk_parts.py) ---------
 def _opened(call: Call, ms_id: str) -> dict:
     view = service.manuscript(call.root, ms_id)
     ms = view["manuscript"]
-    return {**_shown(ms, call.lang), "title": ms.title, "memory": ms.memory, "note": ms.note,
+    return {**shown(ms, call.lang), "title": ms.title, "memory": ms.memory, "note": ms.note,
             "notice": "\n\n".join(render(call.lang, n) for n in view["notices"])}
 
 
@@ -222,9 +174,28 @@ def open_manuscript(call: Call, ms_id: str | None) -> dict:
     choices = [(say(call.lang, "desk.choice", title=r["title"] or r["id"], words=r["words"]), r["id"]) for r in rows]
     # with no manuscript yet, a title being typed for New stays: the page load and the tab's select
     # both land here, and the second must not clear what the writer typed after the first
-    shown = _opened(call, chosen) if chosen else {**_empty(), "title": gr.update(),
-                                                   "notice": say(call.lang, "desk.none_yet")}
-    return {"pick": gr.update(choices=choices, value=chosen), **shown}
+    view = _opened(call, chosen) if chosen else {**_empty(), "title": gr.update(),
+                                                  "notice": say(call.lang, "desk.none_yet")}
+    return {"pick": gr.update(choices=choices, value=chosen), **view, **pending_shown(call, chosen)}
+
+
+def pending_shown(call: Call, ms_id: str | None) -> dict:
+    """The last continue's candidates, kept on disk, shown again (after a reload, in another tab)."""
+    try:
+        found = service.pending_candidates(call.root, ms_id) if ms_id else []
+    except USER_ERRORS:
+        found = []
+    panes: dict[str, list] = {}
+    for c in found:
+        panes.setdefault(c["source"], []).append(c["text"])
+    item = {"panes": [{"source": s, "drafts": d} for s, d in panes.items()], "done": True}
+    boxes, buttons, slots = candidate_updates(item, [source_label(s, call.lang) if s == "base" else s for s in panes])
+    return {"cands": boxes, "uses": buttons, "alts": buttons, "slots": slots}
+
+
+def open_desk(call: Call, ms_id: str | None) -> dict:
+    """What a page load shows: the manuscript, its candidates, the models that can summarize."""
+    return {**open_manuscript(call, ms_id), **desk_tools.summary_choices(call)}
 
 
 def new_manuscript(call: Call, title: str) -> dict:
@@ -237,7 +208,7 @@ def new_manuscript(call: Call, title: str) -> dict:
 
 def rename_manuscript(call: Call, ms_id: str | None, title: str) -> dict:
     try:
-        ms = service.rename_manuscript(call.root, _picked(call, ms_id), (title or "").strip())
+        ms = service.rename_manuscript(call.root, picked(call, ms_id), (title or "").strip())
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
     return {**open_manuscript(call, ms.id), "notice": say(call.lang, "desk.renamed", title=ms.title)}
@@ -245,25 +216,10 @@ def rename_manuscript(call: Call, ms_id: str | None, title: str) -> dict:
 
 def delete_manuscript(call: Call, ms_id: str | None) -> dict:
     try:
-        where = service.delete_manuscript(call.root, _picked(call, ms_id))
+        where = service.delete_manuscript(call.root, picked(call, ms_id))
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
     return {**open_manuscript(call, None), "notice": say(call.lang, "desk.deleted", id=ms_id, where=where)}
-
-
-def _picked(call: Call, ms_id: str | None) -> str:
-    if not ms_id:
-        raise ValueError(say(call.lang, "desk.pick_first"))
-    return ms_id
-
-
-def _save_first(call: Call, ms_id: str | None, text: str, base: int | None) -> tuple[int, str]:
-    """Save the editor's text when it differs from the disk: (revision, conflict notice or '')."""
-    now = service.manuscript(call.root, _picked(call, ms_id))
-    if now["text"] == (text or ""):
-        return now["manuscript"].revision, ""
-    saved = service.save_manuscript_text(call.root, ms_id, text or "", base)
-    return saved["revision"], render(call.lang, saved["notice"]) if saved["notice"] else ""
 
 
 def save(call: Call, ms_id: str | None, text: str, base: int | None) -> dict:
@@ -271,7 +227,7 @@ def save(call: Call, ms_id: str | None, text: str, base: int | None) -> dict:
     if not ms_id:
         return {}
     try:
-        revision, notice = _save_first(call, ms_id, text, base)
+        revision, notice = save_first(call, ms_id, text, base)
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
     ms = service.manuscript(call.root, ms_id)["manuscript"]
@@ -288,55 +244,77 @@ def set_field(call: Call, ms_id: str | None, value: str, base: int | None, name:
     return {"base": result["revision"], "notice": render(call.lang, result["notice"]) if result["notice"] else ""}
 
 
-def _candidate_updates(item: dict, labels: list) -> tuple[list, list, list]:
-    """(box updates, button updates, candidate number per slot) of a drafter item."""
-    boxes, buttons, slots, n = [], [], [], 0
-    for col in range(PANES):
-        drafts = item["panes"][col]["drafts"] if col < len(item["panes"]) else []
-        for k in range(PER_PANE):
-            if k < len(drafts):
-                n += 1
-                boxes.append(gr.update(visible=True, value=drafts[k], label=f"{labels[col]} · {k + 1}"))
-                buttons.append(gr.update(visible=bool(item.get("done"))))
-                slots.append(n)
-            else:
-                boxes.append(gr.update(visible=False, value=""))
-                buttons.append(gr.update(visible=False))
-                slots.append(None)
-    return boxes, buttons, slots
+def _cursor(form: DeskForm, at_cursor: bool) -> int | None:
+    """The draft point: the cursor when asked and inside the text, else None (the end)."""
+    if not at_cursor or form.cursor is None:
+        return None
+    at = int(form.cursor)
+    return at if 0 <= at < len(form.text or "") else None
 
 
-def continue_manuscript(call: Call, form: DeskForm):
-    """Save the editor, then stream candidates for every pane side by side; Use buttons at the end."""
-    panes, shown = form.panes(), 0.0
+def _where(ctx, at: int | None, lang: str) -> str:
+    """Says where a continue drafts when it is not the end: from the cursor, or filling in there."""
+    if ctx.mode == "end" or at is None:
+        return ""
+    said = say(lang, "desk.fim_at" if ctx.mode == "fim" else "desk.from_cursor_at", at=at)
+    return " ".join([said] + [render(lang, n) for n in ctx.notices])
+
+
+def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
+    """Save the editor, then stream candidates for every pane side by side (from the end, or from
+    the cursor); Use buttons at the end. Stop ends the draft and keeps what it has as candidates."""
+    panes, last, where = form.panes(), 0.0, ""
     labels = [say(call.lang, "manuscript.source_base") if p == "base" else p for p in panes]
     try:
         if not panes:
             raise ValueError(say(call.lang, "write.no_panes"))
         gen = form.gen()
-        revision, notice = _save_first(call, form.pick, form.text, form.base)
+        revision, notice = save_first(call, form.pick, form.text, form.base)
         yield {"base": revision, "notice": notice or say(call.lang, "write.drafting"),
-               "uses": [gr.update(visible=False)] * SLOTS}  # the last continue's candidates are replaced
-        for item in service.continue_manuscript(call.root, form.pick, panes, gen, model=call.default_model or None):
+               "uses": [gr.update(visible=False)] * SLOTS, "alts": [gr.update(visible=False)] * SLOTS}
+        stop = stops[call.session] = threading.Event()
+        at = _cursor(form, at_cursor)
+        for item in service.continue_manuscript(call.root, form.pick, panes, gen, at, stop,
+                                                model=call.default_model or None):
             if "context" in item:
-                yield {"context_view": context_markdown(item["context"], call.lang)}
+                where = _where(item["context"], at, call.lang)
+                yield {"context_view": context_markdown(item["context"], call.lang),
+                       "notice": notice or where or say(call.lang, "write.drafting")}
             elif item.get("waiting"):
                 yield {"notice": render(call.lang, item["message"])}
-            elif item.get("done") or time.time() - shown >= 0.25:
-                shown = time.time()
-                boxes, buttons, slots = _candidate_updates(item, labels)
-                done = say(call.lang, "desk.candidates", n=sum(s is not None for s in slots)) if item.get("done") else None
-                yield {"cands": boxes, "uses": buttons, "slots": slots, "notice": notice or done or
-                       say(call.lang, "write.drafting")}
+            elif item.get("done") or time.time() - last >= 0.25:
+                last = time.time()
+                boxes, buttons, slots = candidate_updates(item, labels)
+                done = say(call.lang, "desk.stopped" if item.get("stopped") else "desk.candidates",
+                           n=sum(s is not None for s in slots)) if item.get("done") else None
+                yield {"cands": boxes, "uses": buttons, "alts": buttons, "slots": slots,
+                       "notice": " ".join(filter(None, [notice, where, done])) or say(call.lang, "write.drafting")}
     except USER_ERRORS as e:
-        yield {"notice": say(call.lang, "error", error=render(call.lang, e))}
+        yield {"notice": failed(call, e)}
+    finally:
+        stops.pop(call.session, None)
+
+
+def stop_drafting(call: Call) -> str:
+    """Stop ends this visitor's continue, summary or redraft at the next token; the text so far stays."""
+    event = stops.get(call.session)
+    if event:
+        event.set()
+    return say(call.lang, "write.stopping") if event else say(call.lang, "write.nothing_drafting")
 
 
 def retry(call: Call, form: DeskForm):
-    """Continue again from the same point with the next seed."""
+    """Continue again from the same point (the end, or where the last continue drafted from the
+    cursor) with the next seed."""
     form = dataclasses.replace(form, seed=int(form.seed or 0) + 1)
     yield {"seed": form.seed}
-    yield from continue_manuscript(call, form)
+    try:
+        last = service.pending_candidates(call.root, form.pick)[0] if form.pick else None
+    except USER_ERRORS:
+        last = None
+    if last and last.get("mode", "end") != "end":
+        form = dataclasses.replace(form, cursor=last["at"])
+    yield from continue_manuscript(call, form, at_cursor=form.cursor is not None)
 
 
 def use(call: Call, ms_id: str | None, text: str, base: int | None, slots: list, slot: int) -> dict:
@@ -345,35 +323,26 @@ def use(call: Call, ms_id: str | None, text: str, base: int | None, slots: list,
         n = (slots or [None] * SLOTS)[slot]
         if n is None:
             raise ValueError(say(call.lang, "manuscript.no_pending"))
-        _save_first(call, ms_id, text, base)
+        save_first(call, ms_id, text, base)
         result = service.use_pending_candidate(call.root, ms_id, n)
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
     moved = render(call.lang, result["notice"]) if result.get("notice") else ""
-    return {**_shown(result["manuscript"], call.lang), "notice": moved or say(call.lang, "desk.used", n=n)}
+    return {**shown(result["manuscript"], call.lang), "notice": moved or say(call.lang, "desk.used", n=n)}
 
 
 def undo(call: Call, ms_id: str | None, text: str, base: int | None, redo: bool = False) -> dict:
     try:
-        _save_first(call, ms_id, text, base)
+        save_first(call, ms_id, text, base)
         result = (service.redo_manuscript if redo else service.undo_manuscript)(call.root, ms_id)
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-    return {**_shown(result["manuscript"], call.lang), "notice": ""}
-
-
-def context_markdown(ctx, lang: str) -> str:
-    """Each part the model sees with its tokens, the total, then the text itself."""
-    rows = [f"| {say(lang, 'manuscript.part_' + part)} | {tokens} |" for part, _, tokens in ctx.parts]
-    total = say(lang, "manuscript.context_total", tokens=ctx.tokens, budget=ctx.budget, cut=ctx.cut_chars)
-    notes = "".join(f"\n\n{render(lang, n)}" for n in ctx.notices)
-    sent = ctx.text.replace("```", "'''")
-    return "\n".join([say(lang, "desk.context_heading"), "|---|---|", *rows]) + f"\n\n{total}{notes}\n\n```\n{sent}\n```"
+    return {**shown(result["manuscript"], call.lang), "notice": ""}
 
 
 def context(call: Call, form: DeskForm) -> dict:
     try:
-        revision, notice = _save_first(call, form.pick, form.text, form.base)
+        revision, notice = save_first(call, form.pick, form.text, form.base)
         ctx = service.manuscript_context(call.root, form.pick, form.panes() or ["base"], form.gen(),
                                          model=call.default_model or None)
     except USER_ERRORS as e:
@@ -381,55 +350,9 @@ def context(call: Call, form: DeskForm) -> dict:
     return {"base": revision, "context_view": context_markdown(ctx, call.lang), "notice": notice}
 
 
-def history(call: Call, ms_id: str | None) -> dict:
-    """Every revision, newest first, with what made it and when."""
-    try:
-        rows = service.manuscript_history(call.root, _picked(call, ms_id))
-    except USER_ERRORS as e:
-        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-    choices = [(say(call.lang, "desk.revision", revision=r["revision"], kind=_kind(r["kind"], call.lang),
-                    time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["time"] or 0))), r["revision"])
-               for r in reversed(rows)]
-    latest = service.manuscript_version(call.root, ms_id, rows[-1]["revision"]).text if rows else ""
-    return {"history": gr.update(choices=choices, value=choices[0][1] if choices else None), "version_text": latest}
-
-
-def _kind(kind: str | None, lang: str) -> str:
-    return say(lang, f"desk.kind_{kind}") if f"desk.kind_{kind}" in MESSAGES else str(kind)
-
-
-def view_version(call: Call, ms_id: str | None, revision: int | None) -> dict:
-    if not ms_id or revision is None:
-        return {"version_text": ""}
-    try:
-        return {"version_text": service.manuscript_version(call.root, ms_id, int(revision)).text}
-    except USER_ERRORS as e:
-        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-
-
-def restore(call: Call, ms_id: str | None, text: str, base: int | None, revision: int | None) -> dict:
-    """The editor saved first, then the picked revision brought back as a new one (Undo takes it back)."""
-    try:
-        if revision is None:
-            raise ValueError(say(call.lang, "desk.pick_revision"))
-        _save_first(call, ms_id, text, base)
-        result = service.restore_manuscript(call.root, ms_id, int(revision))
-    except USER_ERRORS as e:
-        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-    return {**_shown(result["manuscript"], call.lang), "notice": say(call.lang, "desk.restored", revision=revision)}
-
-
-def export(call: Call, ms_id: str | None, text: str, base: int | None, fmt: str, sources: bool) -> dict:
-    try:
-        revision, notice = _save_first(call, ms_id, text, base)
-        path = service.export_manuscript(call.root, ms_id, fmt, bool(sources), call.lang)
-    except USER_ERRORS as e:
-        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-    return {"base": revision, "export_file": str(path), "notice": notice or say(call.lang, "desk.exported", fmt=fmt)}
-
-
 # -- wiring ---------------------------------------------------------------------------------
-SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice"]
+CANDIDATES = ["cands", "uses", "alts", "slots"]
+SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice", *CANDIDATES]
 EDITED = ["text", "base", "sources", "notice"]
 
 
@@ -445,8 +368,11 @@ def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
     on(ui.text.blur, save, tab, ui, ["pick", "text", "base"], ["base", "notice", "sources"])
     for box, name in ((ui.memory, "memory"), (ui.note, "note")):
         on(box.blur, partial(set_field, name=name), tab, ui, ["pick", name, "base"], ["base", "notice"])
-    drafted = ["base", "notice", "context_view", "cands", "uses", "slots"]
+    drafted = ["base", "notice", "context_view", "cands", "uses", "alts", "slots"]
     on(ui.continue_btn.click, continue_manuscript, tab, ui, form=DeskForm, outputs=drafted)
+    on(ui.cursor_btn.click, partial(continue_manuscript, at_cursor=True), tab, ui, form=DeskForm, outputs=drafted,
+       js=CURSOR_JS)
+    on(ui.stop_btn.click, stop_drafting, tab, ui, [], "notice")  # the draft ends at the next token; it stays
     on(ui.retry_btn.click, retry, tab, ui, form=DeskForm, outputs=drafted + ["seed"])
     for slot, button in enumerate(ui.uses):
         on(button.click, partial(use, slot=slot), tab, ui, ["pick", "text", "base", "slots"], EDITED)
@@ -458,4 +384,5 @@ def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
     on(ui.restore_btn.click, restore, tab, ui, ["pick", "text", "base", "history"], EDITED)
     on(ui.export_btn.click, export, tab, ui, ["pick", "text", "base", "export_fmt", "export_sources"],
        ["base", "export_file", "notice"])
-    return loader(open_manuscript, tab, ui, ["pick"], SHOWN)
+    desk_tools.wire(ui, tab)
+    return loader(open_desk, tab, ui, ["pick"], SHOWN + ["summary_model"])

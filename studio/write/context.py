@@ -116,6 +116,11 @@ def _newest_fitting(count: Counter, text: str, room: int) -> tuple[list[str], in
     return kept, used
 
 
+def newest_text(count: Counter, text: str, room: int) -> str:
+    """The newest part of text that fits `room` tokens, cut at a paragraph or sentence start."""
+    return "".join(_newest_fitting(count, text, room)[0]) if room > 0 else ""
+
+
 def _oldest_fitting(count: Counter, text: str, room: int) -> str:
     """The start of the text after the cursor that fits `room`, cut at a paragraph or sentence end."""
     out, used = [], 0

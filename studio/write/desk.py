@@ -190,7 +190,7 @@ def continue_stream(root: Path, drafter, ms_id: str, panes: list[str], gen: GenC
             item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
             store.write_pending(opened.folder, {
                 "at": at, "anchor": text[max(0, at - ANCHOR_CHARS):at], "revision": opened.ms.revision,
-                "mode": ctx.mode, "settings": vars(gen), "time": time.time(),
+                "mode": ctx.mode, "settings": vars(gen), "time": time.time(), "prompt": ctx.text, "model": model,
                 "panes": [{"source": p["source"], "drafts": p["drafts"]} for p in item["panes"]]})
         yield item
 
@@ -204,7 +204,8 @@ def candidates(root: Path, ms_id: str) -> list[dict]:
     for pane in pending["panes"]:
         for k, text in enumerate(pane["drafts"], 1):
             # candidates kept before drafts were cleaned may hold escape codes: the writer never sees them
-            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": remove_debris(text).text})
+            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": remove_debris(text).text,
+                        "at": pending["at"], "mode": pending["mode"]})
     return out
 
 

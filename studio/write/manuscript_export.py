@@ -2,6 +2,7 @@
 appendix listing each passage's source, in the reader's language (studio/messages.py)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from studio.messages import say
@@ -10,6 +11,7 @@ from studio.write.manuscript import BASE, WRITER, Manuscript, ManuscriptError, P
 
 FORMATS = ("md", "txt", "docx")
 EXCERPT_CHARS = 60
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # .docx cannot hold these
 
 
 def source_text(p: Passage, lang: str) -> str:
@@ -65,14 +67,14 @@ def write_docx(ms: Manuscript, path: Path, sources: bool, lang: str) -> None:
     doc = Document()
     style = doc.styles["Normal"]
     style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "SimSun")  # Chinese in Word's CJK font
-    doc.add_heading(ms.title or say(lang, "manuscript.untitled"), level=1)
+    doc.add_heading(NOT_IN_XML.sub("", ms.title or say(lang, "manuscript.untitled")), level=1)
     for line in ms.text.splitlines():
-        if line.strip():
-            doc.add_paragraph(line)
+        if line.strip():  # a control character a model drafted (or a paste) is left out, not an error
+            doc.add_paragraph(NOT_IN_XML.sub("", line))
     if sources:
         doc.add_heading(say(lang, "manuscript.sources"), level=2)
         for a, b in appendix(ms, lang):
-            doc.add_paragraph(f"{a} — {b}", style="List Bullet")
+            doc.add_paragraph(NOT_IN_XML.sub("", f"{a} — {b}"), style="List Bullet")
     doc.save(str(path))
 
 

@@ -1,0 +1,131 @@
+"""What the desk's modules share (studio/ui/desk.py and the modules split from it): the candidate
+slots, who-wrote-what colours, saving the editor before an action, showing a manuscript."""
+from __future__ import annotations
+
+import html
+import threading
+from dataclasses import dataclass
+
+import gradio as gr
+
+from studio import service
+from studio.config import GenConfig
+from studio.messages import render, say
+from studio.ui.wiring import Call
+
+USER_ERRORS = (ValueError, RuntimeError, OSError)
+PANES = 1 + service.MAX_TUNED_PANES
+PER_PANE = 4  # candidates per pane at most (the drafts slider's top)
+SLOTS = PANES * PER_PANE
+RUN_COLOURS = ("#fde2c4", "#d9f2d0", "#ead7f5", "#f9d6dc")  # one per run, in the order they first appear
+BASE_COLOUR = "#d6e6fb"
+stops: dict[str, threading.Event] = {}  # per browser session: what the desk's Stop button sets
+
+
+@dataclass
+class DeskForm:
+    """The desk and the Write tab's pane and sampling settings, as continue gets them."""
+    pick: str | None
+    text: str
+    base: int | None
+    with_base: bool
+    picks: list
+    max_new: float
+    temperature: float
+    top_p: float
+    top_k: float | None
+    repetition: float
+    seed: float | None
+    drafts: float
+    cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it)
+
+    def panes(self) -> list[str]:
+        return chosen_panes(self)
+
+    def gen(self) -> GenConfig:
+        return sampling(self)
+
+
+def chosen_panes(form) -> list[str]:
+    """The panes a form (the desk's or the comparison's) drafts with: the base if ticked, then the picks."""
+    return (["base"] if form.with_base else []) + [p for p in form.picks if p]
+
+
+def sampling(form) -> GenConfig:
+    """The Write tab's sampling settings (shared by the desk and the comparison) as a GenConfig."""
+    return GenConfig(max_new_tokens=int(form.max_new), temperature=float(form.temperature), top_p=float(form.top_p),
+                     top_k=int(form.top_k or 0), repetition_penalty=float(form.repetition),
+                     seed=int(form.seed or 0), drafts=int(form.drafts))
+
+
+def source_label(source: str, lang: str) -> str:
+    if source == "writer":
+        return say(lang, "manuscript.source_writer")
+    return say(lang, "manuscript.source_base") if source == "base" else say(lang, "manuscript.source_run", run=source)
+
+
+def sources_html(ms, lang: str) -> str:
+    """The legend, then the manuscript with each passage coloured by who wrote it (escaped)."""
+    colours, runs = {"writer": "transparent", "base": BASE_COLOUR}, []
+    for p in ms.passages:
+        if p.source not in colours:
+            colours[p.source] = RUN_COLOURS[len(runs) % len(RUN_COLOURS)]
+            runs.append(p.source)
+    legend = " ".join(f'<span class="ws-source" style="background:{colour};padding:0 .4em;border:1px solid #ccc">'
+                      f"{html.escape(source_label(source, lang))}</span>" for source, colour in colours.items())
+    body = "".join(f'<span data-source="{html.escape(p.source)}" title="{html.escape(source_label(p.source, lang))}" '
+                   f'style="background:{colours[p.source]}">{html.escape(p.text)}</span>' for p in ms.passages)
+    return (f'<div class="ws-legend"><b>{html.escape(say(lang, "desk.who_wrote"))}</b> {legend}</div>'
+            f'<div class="ws-manuscript" style="white-space:pre-wrap;margin-top:.5em">{body}</div>')
+
+
+def shown(ms, lang: str) -> dict:
+    """The named updates that show manuscript `ms` as it is now."""
+    return {"text": ms.text, "base": ms.revision, "sources": sources_html(ms, lang)}
+
+
+def picked(call: Call, ms_id: str | None) -> str:
+    if not ms_id:
+        raise ValueError(say(call.lang, "desk.pick_first"))
+    return ms_id
+
+
+def save_first(call: Call, ms_id: str | None, text: str, base: int | None) -> tuple[int, str]:
+    """Save the editor's text when it differs from the disk: (revision, conflict notice or '')."""
+    now = service.manuscript(call.root, picked(call, ms_id))
+    if now["text"] == (text or ""):
+        return now["manuscript"].revision, ""
+    saved = service.save_manuscript_text(call.root, ms_id, text or "", base)
+    return saved["revision"], render(call.lang, saved["notice"]) if saved["notice"] else ""
+
+
+def candidate_updates(item: dict, labels: list) -> tuple[list, list, list]:
+    """(box updates, button updates, candidate number per slot) of a drafter item."""
+    boxes, buttons, slots, n = [], [], [], 0
+    for col in range(PANES):
+        drafts = item["panes"][col]["drafts"] if col < len(item["panes"]) else []
+        for k in range(PER_PANE):
+            if k < len(drafts):
+                n += 1
+                boxes.append(gr.update(visible=True, value=drafts[k], label=f"{labels[col]} · {k + 1}"))
+                buttons.append(gr.update(visible=bool(item.get("done"))))
+                slots.append(n)
+            else:
+                boxes.append(gr.update(visible=False, value=""))
+                buttons.append(gr.update(visible=False))
+                slots.append(None)
+    return boxes, buttons, slots
+
+
+def context_markdown(ctx, lang: str) -> str:
+    """Each part the model sees with its tokens, the total, then the text itself."""
+    rows = [f"| {say(lang, 'manuscript.part_' + part)} | {tokens} |" for part, _, tokens in ctx.parts]
+    total = say(lang, "manuscript.context_total", tokens=ctx.tokens, budget=ctx.budget, cut=ctx.cut_chars)
+    notes = "".join(f"\n\n{render(lang, n)}" for n in ctx.notices)
+    sent = ctx.text.replace("```", "'''")
+    return "\n".join([say(lang, "desk.context_heading"), "|---|---|", *rows]) + f"\n\n{total}{notes}\n\n```\n{sent}\n```"
+
+
+def failed(call: Call, error: Exception) -> str:
+    """An error as the notice line shows it, in the visitor's language."""
+    return say(call.lang, "error", error=render(call.lang, error))
