@@ -50,10 +50,13 @@ def memory_gb(cfg, params_m: float | None, model_config: dict | None, device: st
 # The evaluation around training, in units of the measured training speed (tokens/s, forward and
 # backward): a forward pass alone (validation loss of base and tuned, bias probe) reads about
 # FORWARD_SPEEDUP times more tokens a second; one decoding step of a batch of b drafts costs as
-# much as training on GENERATION_STEP_TOKENS + GENERATION_TOKENS_PER_DRAFT x b tokens.
-FORWARD_SPEEDUP = 3.0
-GENERATION_STEP_TOKENS = 10.0
-GENERATION_TOKENS_PER_DRAFT = 1.5
+# much as training on GENERATION_STEP_TOKENS + GENERATION_TOKENS_PER_DRAFT x b tokens. Measured
+# with the embedded model on the 2-core machine (2026-11-29, one thread, a busy machine, so ratios
+# only): training 20 tokens/s, forward 52 (2.6x), 64 decoding steps of 1 draft 44 s (13.8 training
+# tokens a step), of 8 drafts 59 s (18.5).
+FORWARD_SPEEDUP = 2.5
+GENERATION_STEP_TOKENS = 13.0
+GENERATION_TOKENS_PER_DRAFT = 0.7
 BIAS_PROBE_TOKENS = 80 * 2 * 2 * 30  # 80 pairs, two variants, base and tuned, about 30 tokens each with the lead-in
 STARTUP_SECONDS = 20.0  # the worker's imports, the base model loaded, the corpus made into blocks
 

@@ -50,9 +50,10 @@ def dropped_items(root: Path, name: str, version: str = "", reason: str = "", of
     return read_dropped(root, name, version, reason, offset, limit)
 
 
-# Reference speed when no run has been measured here yet: the quick preset's median step on the
-# 2-core development machine (embedded 135M model, 4-bit NF4, CPU), see README.
-REFERENCE_TOKENS_PER_S = {(EMBEDDED_DEFAULT, "cpu"): 123.0}
+# Reference speed when no run has been measured here yet: the quick preset on the 2-core
+# development machine, embedded 135M model on the CPU: 123 tokens/s in 4-bit NF4 (docs/benchmarks.md,
+# first run), 184 unquantized (what `auto` picks there; issue 23: 276 steps of 512 tokens in 12.8 min).
+REFERENCE_TOKENS_PER_S = {(EMBEDDED_DEFAULT, "cpu", "nf4"): 123.0, (EMBEDDED_DEFAULT, "cpu", "none"): 184.0}
 
 
 SPEED_SETTINGS = ("seq_len", "batch_size", "gradient_checkpointing", "use_dora")  # beside the quantization, what moves tokens/s
@@ -82,8 +83,9 @@ def measured_speed(root: Path, model: str, device: str, like: TrainConfig | None
     if same or other:
         key = "speed.measured_settings" if like is not None and same else "speed.measured"
         return statistics.median(same or other), message(key, model=model)
-    if (model, device) in REFERENCE_TOKENS_PER_S:
-        return REFERENCE_TOKENS_PER_S[(model, device)], message("speed.reference")
+    reference = REFERENCE_TOKENS_PER_S.get((model, device, like.quantization if like else "none"))
+    if reference:
+        return reference, message("speed.reference")
     return None, message("speed.none")
 
 
