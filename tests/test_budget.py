@@ -52,7 +52,7 @@ def test_an_empty_or_zero_budget_is_no_budget_and_a_negative_one_is_refused():
         TrainConfig(epochs=0)
 
 
-def fake_finished_run(root, corpus: str, model_dir, speed: float, **settings) -> str:
+def fake_finished_run(root, corpus: str, model_dir, speed: float, steps: int = 5, **settings) -> str:
     """A completed run of the tiny model on the CPU whose steps went at `speed` tokens/s."""
     cfg = service.training_config(corpus, "quick-cpu-demo", tiny_overrides(model_dir, quantization="none", **settings))
     run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
@@ -60,7 +60,7 @@ def fake_finished_run(root, corpus: str, model_dir, speed: float, **settings) ->
     status = runs.read_status(folder.path)
     status.state, status.device, status.quantization = RunState.COMPLETED, "cpu", "none"
     folder.write_status(status)
-    for step in range(1, 6):  # the first step is warm-up and does not count
+    for step in range(1, steps + 1):  # the first step is warm-up and does not count
         jsonio.append_jsonl(folder.path / "events.jsonl", {"kind": "train", "step": step, "loss": 1.0,
                                                            "tokens_per_s": 10_000.0 if step == 1 else speed})
     return run_id
@@ -92,7 +92,8 @@ def test_a_budgeted_run_takes_the_measured_count_ends_its_schedule_at_zero_and_k
     assert ev.passes == pytest.approx(6 * 2 / ev.train_blocks, abs=1e-3) and ev.passes < 1
     assert f"Saw {ev.passes:.0%} of the training text ({ev.passes:.2f} passes)" in eval_markdown(ev)
 
-    # this run's own speed now counts, so a count made today would differ; a resume keeps the stored one
+    # the machine has since measured a faster speed, so a count made now would differ; a resume keeps the stored one
+    fake_finished_run(root, sample_corpus, tiny_model_dir, 50_000.0, steps=40)
     assert service.training_estimate(root, sample_corpus, "quick-cpu-demo", overrides)["plan"]["steps"] != 6
     for step, ckpt in checkpoints.complete_checkpoints(folder):
         if step > 2:
