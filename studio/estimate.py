@@ -112,8 +112,8 @@ def plan(cfg, train_tokens: int, tokens_per_s: float | None, val_tokens: int = 0
     return {"steps": steps, "steps_per_epoch": per_epoch, "tokens": int(tokens),
             "minutes": round(minutes, 1) if minutes is not None else None,
             "passes": round(passes, 2), "share": round(min(passes, 1.0), 2),
-            "eval": evaluation, "startup_minutes": round(STARTUP_SECONDS / 60, 1),
+            "eval": evaluation, "startup_s": STARTUP_SECONDS,
             "total_minutes": round(minutes + (evaluation["total"] + STARTUP_SECONDS) / 60, 1) if minutes is not None else None,
             "budget": {"minutes": cfg.time_budget_min, "steps": budget, "capped": bool(budget and steps < budget),
-                       "by": "max_steps" if cfg.max_steps else "epochs"}
+                       "by": "max_steps" if cfg.max_steps else "epochs" if cfg.epochs > 0 else ""}
             if cfg.time_budget_min else None}

@@ -193,10 +193,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "there. ",
                         "**时间预算 {minutes:g} 分钟**（含评测和启动）：按实测速度共 {steps} 步，少于 {by} 给出的步数，"
                         "所以由预算决定训练长度，学习率在那里降到零。"),
+    "estimate.budget_alone": ("**Time budget {minutes:g} min** (evaluation and start-up included): {steps} steps at the "
+                              "measured speed; epochs 0, so the budget alone sets the length and the schedule ends at zero "
+                              "there. ",
+                              "**时间预算 {minutes:g} 分钟**（含评测和启动）：按实测速度共 {steps} 步；epochs 为 0，"
+                              "所以只由预算决定训练长度，学习率在那里降到零。"),
     "estimate.budget_capped": ("**Time budget {minutes:g} min** would buy {budget} steps; {by} gives fewer ({steps}), so the "
-                               "run ends sooner than the budget (raise {by}, or set epochs 0, to use the whole budget). ",
+                               "run ends sooner than the budget (raise {by} to use the whole budget). ",
                                "**时间预算 {minutes:g} 分钟**可训练 {budget} 步；{by} 给出的步数更少（{steps} 步），"
-                               "所以训练会在预算用完之前结束（调高 {by}，或把 epochs 设为 0，即可用满预算）。"),
+                               "所以训练会在预算用完之前结束（调高 {by} 即可用满预算）。"),
     "estimate.budget_over": ("The evaluation alone takes about {eval:.0f} s of the budget; training keeps half of it, so the "
                              "run takes longer than the budget. ",
                              "单是评测就要约 {eval:.0f} 秒；训练至少保留一半预算，所以整个训练会超出预算。"),

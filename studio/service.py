@@ -709,7 +709,7 @@ def _time_budget(root: Path, cfg: TrainConfig):
         return None
     return TimeBudget(minutes=cfg.time_budget_min, steps=est["plan"]["budget"]["steps"], tokens_per_s=est["speed"],
                       speed_source=est["speed_source"], eval_s=est["plan"]["eval"]["total"],
-                      startup_s=est["plan"]["startup_minutes"] * 60)
+                      startup_s=est["plan"]["startup_s"])
 
 
 def start_sweep_config(root: Path, cfg: TrainConfig, preset: str, trials: int = 6, sampler: str = "tpe",

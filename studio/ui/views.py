@@ -238,10 +238,13 @@ def budget_markdown(est: dict, lang: str) -> str:
         return ""
     if not budget["steps"]:
         return say(lang, "estimate.budget_unknown", minutes=budget["minutes"], source=est["speed_source"])
-    text = say(lang, "estimate.budget_capped", minutes=budget["minutes"], budget=budget["steps"], steps=p["steps"],
-               by=budget["by"]) if budget["capped"] else \
-        say(lang, "estimate.budget", minutes=budget["minutes"], steps=budget["steps"], by=budget["by"])
-    if p["eval"]["total"] + p["startup_minutes"] * 60 > budget["minutes"] * 30:
+    if budget["capped"]:
+        text = say(lang, "estimate.budget_capped", minutes=budget["minutes"], budget=budget["steps"], steps=p["steps"],
+                   by=budget["by"])
+    else:
+        text = say(lang, "estimate.budget" if budget["by"] else "estimate.budget_alone", minutes=budget["minutes"],
+                   steps=budget["steps"], by=budget["by"])
+    if p["eval"]["total"] + p["startup_s"] > budget["minutes"] * 30:
         text += say(lang, "estimate.budget_over", eval=p["eval"]["total"])
     return text
 
@@ -252,7 +255,7 @@ def evaluation_wait(p: dict, lang: str) -> str:
     if not ev or p["minutes"] is None:
         return ""
     return say(lang, "estimate.evaluation", time=duration(ev["total"], lang), loss=ev["loss"], drafts=ev["drafts"],
-               bias=ev["bias"], startup=p["startup_minutes"] * 60, total=p["total_minutes"])
+               bias=ev["bias"], startup=p["startup_s"], total=p["total_minutes"])
 
 
 def columns(lang: str, *names: str) -> list[str]:
