@@ -2,7 +2,8 @@
 
     python -m studio ingest FILE... --name NAME [--mode text]
     python -m studio train --corpus NAME --preset PRESET [--lora-r 8 --epochs 2 ... any TrainConfig field]
-                           [--set key=value ...] [--detach] [--nproc N]
+                           [--set key=value ...] [--detach] [--nproc N] [--shard]
+                           [--nnodes M --node-rank 0 --rdzv HOST:PORT]  (node 0 of M machines; prints the others' command)
     python -m studio resume RUN_ID [--detach]
     python -m studio sweep --corpus NAME --trials 6 --sampler tpe|random|grid [--trial-steps N]
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
@@ -25,12 +26,13 @@ import sys
 
 from studio import service
 from studio.config import BLEND_METHODS, ConfigError, CorpusConfig, GenConfig, TrainConfig
-from studio.corpus.clean import drop_reason
+from studio.corpus.clean import RULE_LABELS, drop_reason
 from studio.corpus.decode import CorpusError
-from studio.jobs import JobError
+from studio.jobs import JobError, Nodes, torchrun
 from studio.messages import render, say
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
 from studio.records import RunState, RunStatus
+from studio.runs import run_dir
 from studio.paths import BadName, data_root
 from studio.write.drafter import MODES, AdapterRefused
 
@@ -59,6 +61,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--detach", action="store_true", help="return as soon as the run has started")
     s.add_argument("--nproc", type=int, default=1,
                    help="processes under torchrun (DDP): one per GPU, or a few on the CPU; 1 = a plain worker")
+    s.add_argument("--nnodes", type=int, default=1, help="machines in the run (this one is node 0; it prints the "
+                                                         "command for the others; the run folder must be on a shared disk)")
+    s.add_argument("--node-rank", type=int, default=0, help="this machine's rank: train starts node 0 only")
+    s.add_argument("--rdzv", default="", metavar="HOST:PORT", help="several machines: node 0's address and a free port")
     add_config_flags(s, TrainConfig, skip={"corpus"}, unset=True, aliases={"init_adapter": ["--from"]})
 
     s = sub.add_parser("sweep", parents=[common], help="hyperparameter search: short trials, best by validation loss")
@@ -237,8 +243,17 @@ def _ingest(args, root) -> int:
                   f"({m['train_documents']} train, {m['val_documents']} val), "
                   f"{tokens.get('train', '?')} + {tokens.get('val', '?')} tokens; dropped {dropped}\n"
                   f"validation: {m['split']['val_share']:.1%} of the tokens, {render('en', m['split']['why'])}"
-                  + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]))
+                  + "".join(f"\nwarning: {render('en', w)}" for w in m["warnings"]) + _cleaned(m))
     return 0
+
+
+def _cleaned(m: dict) -> str:
+    """The cleaning rules that changed something, and what each removed first (debris rules keep an example)."""
+    keys = {label: f"rule.{rule}" for rule, label in RULE_LABELS.items()}
+    changed = ", ".join(f"{n} {say('en', keys[k]) if k in keys else k}" for k, n in m["rules"].items() if n)
+    examples = "".join("\n  " + say("en", "report.rule_example", rule=say("en", keys[k]) if k in keys else k,
+                                    before=e["before"], after=e["after"]) for k, e in m.get("rule_examples", {}).items())
+    return f"\ncleaned: {changed}{examples}" if changed else ""
 
 
 def _start(args, root) -> str:
@@ -246,7 +261,13 @@ def _start(args, root) -> str:
         fields = given_fields(args, TrainConfig, skip={"corpus"})
         if fields.get("init_adapter") and not fields.get("model"):  # a continued run keeps its parent's base model
             fields["model"] = service.run_view(root, fields["init_adapter"].split("@")[0]).config.model
-        return service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, **fields)
+        nodes = Nodes(args.nnodes, args.node_rank, args.rdzv) if args.nnodes > 1 else None
+        run_id = service.start_training(root, args.corpus, args.preset, args.set, nproc=args.nproc, nodes=nodes, **fields)
+        if nodes:
+            folder = run_dir(root, run_id)
+            print(say("en", "cli.other_nodes", last=nodes.count - 1), file=sys.stderr)
+            print(" ".join(torchrun(folder, args.nproc, Nodes(nodes.count, "K", nodes.rdzv))), file=sys.stderr)
+        return run_id
     if args.command == "blend":
         return service.start_blend(root, ", ".join(args.sources), args.method, args.density)
     if args.command == "dpo":

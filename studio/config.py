@@ -67,6 +67,7 @@ class TrainConfig:
     compute_dtype: str = _f("auto", "Dtype of the matmuls: auto = bf16 on GPUs that have it (else fp16), fp32 on the CPU.", COMPUTE_DTYPES)
     fused_loss: bool = _f(True, "Cross-entropy straight from the hidden states, a chunk of target tokens at a time: the full logits are never made (less memory, faster); off: the model's own loss.")
     gradient_checkpointing: bool = _f(False, "Recompute activations in the backward pass: much less memory, about 30% slower.")
+    shard: bool = _f(False, "With several processes (--nproc N, or several machines): split the base, the adapter and its optimizer state over them (FSDP2) instead of a whole copy in each, for a model one GPU cannot hold; 4-bit weights are then stored in the compute dtype so they can be split. sft only.")
     # optimisation
     learning_rate: float = _f(2e-4, "Peak learning rate.")
     lr_scheduler: str = _f("cosine", "Learning-rate schedule after warmup.", SCHEDULERS)
@@ -120,6 +121,8 @@ class TrainConfig:
             raise ConfigError("blend_density", "config.above_0_to_1", value=self.blend_density)
         if self.dpo_beta <= 0:
             raise ConfigError("dpo_beta", "config.dpo_beta", value=self.dpo_beta)
+        if self.shard and self.objective != "sft":
+            raise ConfigError("shard", "config.shard_sft", objective=self.objective)
         if "{prompt}" not in self.prompt_template:
             raise ConfigError("prompt_template", "config.prompt_template")
 

@@ -9,15 +9,19 @@ Memory is a sum of parts a practitioner would write on a whiteboard:
 - activations kept for the backward pass: about 34 x hidden bytes per token per layer in 16-bit
   (Korthikanti et al. 2022, with fused attention), about 2 x hidden with gradient checkpointing;
 - logits: batch x seq_len x vocabulary in fp32, for the values and their gradient.
+Sharded over N processes (`shard`, FSDP2), the figures are per GPU: base weights and adapter +
+optimizer are split N ways, and each GPU also holds the layer being computed gathered whole
+(two layers: the next one is fetched while one runs) and the output layer whole in the compute
+dtype (studio/train/shard.py keeps it outside FSDP); activations and logits are its own batch's.
 
 A time budget (TrainConfig.time_budget_min) becomes a step count here, from the same measured
 speed: the minutes, less the evaluation's estimated time and the start-up, times tokens/s, over
 the tokens of one optimizer step. That count is a ceiling: epochs (or max_steps) still bound the
 run, so a small corpus is not read twenty times over to fill the minutes (epochs 0: the budget
-alone). The budget includes the evaluation; training keeps at least
-half of it (a budget smaller than twice the evaluation runs over, and the estimate says by how
-much). The evaluation's time is written in training-speed units (EVAL_* below, measured on the
-2-core machine with the embedded model), so it scales with the machine the speed was measured on.
+alone). The budget includes the evaluation; training keeps at least half of it (a budget
+smaller than twice the evaluation runs over, and the estimate says so). The evaluation's time is
+written in training-speed units (FORWARD_SPEEDUP and GENERATION_* below, measured on the 2-core
+machine with the embedded model), so it scales with the machine the speed was measured on.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ WEIGHT_BYTES = {"nf4": 0.52, "fp4": 0.52, "int8": 1.06}
 LINEAR_PROJECTIONS_PER_LAYER = 7  # q, k, v, o, gate, up, down in Llama-style blocks
 
 
-def memory_gb(cfg, params_m: float | None, model_config: dict | None, device: str) -> dict | None:
+def memory_gb(cfg, params_m: float | None, model_config: dict | None, device: str, processes: int = 1) -> dict | None:
+    """Memory of one training process, by part, in GB; per GPU when `cfg.shard` splits it over `processes`."""
     if not params_m or not model_config:
         return None
     hidden = model_config.get("hidden_size", 0)
@@ -43,7 +48,13 @@ def memory_gb(cfg, params_m: float | None, model_config: dict | None, device: st
     activations = cfg.batch_size * cfg.seq_len * layers * per_token_layer
     logits = cfg.batch_size * cfg.seq_len * vocab * 4 * 2
     parts = {"base weights": weights, "adapter + optimizer": adapter, "activations": activations, "logits": logits}
-    return {"total": round(sum(parts.values()) / 1e9, 2), **{k: round(v / 1e9, 2) for k, v in parts.items()},
+    sharded = {}
+    if getattr(cfg, "shard", False) and processes > 1:
+        layer = (weights + adapter / 4) / layers  # one decoder layer's weights (and its adapter), whole
+        parts.update({"base weights": weights / processes, "adapter + optimizer": adapter / processes,
+                      "gathered layers": 2 * layer, "output layer": vocab * hidden * act_bytes})
+        sharded = {"sharded_over": processes}
+    return {**sharded, "total": round(sum(parts.values()) / 1e9, 2), **{k: round(v / 1e9, 2) for k, v in parts.items()},
             "lora_params_m": round(lora_params / 1e6, 2)}
 
 

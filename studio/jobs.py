@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio import runs
@@ -19,6 +20,27 @@ from studio.records import RunState, RunStatus
 from studio.train.errors import JobError
 
 _children: dict[str, subprocess.Popen] = {}
+
+
+@dataclass
+class Nodes:
+    """Several machines in one run: this one is node `rank` of `count`, and they meet at `rdzv`
+    (HOST:PORT of node 0, torchrun's c10d rendezvous). Every machine must see the run folder and the
+    data root at the same path (a shared filesystem): each process reads the config, the corpus and
+    the checkpoints from it, and rank 0 writes the run's files there."""
+    count: int = 1
+    rank: int = 0
+    rdzv: str = ""
+
+
+def torchrun(folder: Path, nproc: int, nodes: Nodes | None = None) -> list[str]:
+    """The command that runs the worker for `folder` under torchrun: on one machine (standalone), or
+    as node `nodes.rank` of several. The same command, with each machine's rank, starts the others."""
+    where = ["--standalone"] if not nodes or nodes.count == 1 else [
+        f"--nnodes={nodes.count}", f"--node-rank={nodes.rank}", "--rdzv-backend=c10d", f"--rdzv-endpoint={nodes.rdzv}",
+        f"--rdzv-id={folder.name}"]
+    return [sys.executable, "-m", "torch.distributed.run", *where, f"--nproc-per-node={nproc}",
+            "-m", "studio.train", str(folder)]
 
 
 def create_run(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
@@ -52,15 +74,20 @@ def resume(root: Path, run_id: str) -> int:
     return start(root, run_id)
 
 
-def start(root: Path, run_id: str) -> int:
+def worker_env() -> dict:
+    """The environment a worker starts in: this one, with the project importable."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+            "PYTHONUNBUFFERED": "1"}
+
+
+def start(root: Path, run_id: str, nodes: Nodes | None = None) -> int:
+    """Start the run's worker in the background (under torchrun for several processes or machines)."""
     folder = runs.run_dir(root, run_id)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
+    env = worker_env()
     nproc = runs.read_status(folder).nproc
     command = [sys.executable, "-m", "studio.train", str(folder)]
-    if nproc > 1:  # the same worker under torchrun: one process per rank, DDP between them
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-                   "-m", "studio.train", str(folder)]
+    if nproc > 1 or (nodes and nodes.count > 1):  # the same worker under torchrun, one process per rank
+        command = torchrun(folder, nproc, nodes)
     with open(folder / "worker.log", "ab") as log:
         proc = subprocess.Popen(
             command,

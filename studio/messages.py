@@ -262,6 +262,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "a link.",
                          "无法创建公开链接：没有通往 gradio 共享服务器的网络，或无法下载其隧道程序。工作室继续在 {url} 上"
                          "提供服务（除非 --host 另有设置，否则仅限本机访问）。请检查网络连接，然后用 --share 重新启动以获取链接。"),
+    # a demo visitor's own manuscripts (studio/write/visitors.py)
+    "visitor.bad_token": ("this browser's visitor key is missing or not one this demo made: reload the page to get "
+                          "a new one (manuscripts kept under the old key are not shown)",
+                          "此浏览器的访客密钥缺失或不是本演示生成的：请刷新页面以获取新的密钥（旧密钥下的稿件不会显示）"),
+    "visitor.too_many": ("a visitor keeps at most {most} manuscripts in this demo: delete one to make another",
+                         "在本演示中每位访客最多保留 {most} 份稿件：请先删除一份再新建"),
+    "visitor.too_long": ("this change would make the manuscript {chars:,} characters; in this demo a manuscript holds "
+                         "at most {most:,} (text, memory and author's note together): nothing was changed",
+                         "这次修改会让稿件达到 {chars:,} 个字符；在本演示中一份稿件最多 {most:,} 个字符（正文、记忆和"
+                         "作者注合计）：未做任何修改"),
+    "visitor.no_room": ("your manuscripts' history in this demo has reached {mb} MB, the most a visitor may keep: "
+                        "nothing was changed; delete a manuscript to go on",
+                        "你在本演示中的稿件历史已达到 {mb} MB，即每位访客可保留的上限：未做任何修改；请删除一份稿件后继续"),
+    "visitor.full": ("this demo holds manuscripts for {most} visitors already; they are cleared after {days} days "
+                     "unused: try again later", "本演示已为 {most} 位访客保存稿件；闲置 {days} 天的稿件会被清除：请稍后再试"),
+    "visitor.welcome": ("Your manuscripts here are your own: kept for this browser only, never shown to other "
+                        "visitors, at most {most} of {chars:,} characters each, removed after {days} days unused. "
+                        "Make one with a title and New.",
+                        "你在这里的稿件只属于你：只为此浏览器保存，其他访客看不到；最多 {most} 份，每份最多 {chars:,} 个"
+                        "字符，闲置 {days} 天后删除。填写标题后点“新建”即可创建。"),
     # manuscripts: the writing desk (studio/write/manuscript*.py, studio/write/context.py, studio/service.py)
     "manuscript.no_such": ("no manuscript '{id}': pick one from the list (or make it with New)",
                            "没有稿件“{id}”：请从列表中选择（或用“新建”创建）"),
@@ -367,6 +387,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 # errors in settings (studio/config.py, studio/presets.py)
 MESSAGES.update({
+    # sharded and multi-machine training (studio/train/shard.py, studio/jobs.py)
+    "service.nodes": ("several machines: this command starts node 0 (got --node-rank {rank}) and needs --rdzv HOST:PORT "
+                      "of node 0 (got '{rdzv}'); the other machines run the torchrun command it prints",
+                      "多台机器：本命令启动 0 号节点（收到 --node-rank {rank}），并需要 --rdzv 主机:端口（0 号节点的地址，"
+                      "收到 '{rdzv}'）；其他机器运行它打印的 torchrun 命令"),
+    "cli.other_nodes": ("on each other machine (K = 1 .. {last}), with the run folder on a shared disk at the same path:",
+                        "在其他每台机器上（K = 1 .. {last}），运行目录须在共享磁盘上、路径相同："),
+    "config.shard_sft": ("sharding (FSDP) trains sft runs only, not {objective}; turn shard off",
+                         "分片训练（FSDP）只用于 sft 训练，不用于 {objective}；请关闭 shard"),
     "config.setting": ("setting '{field}': {problem}", "设置 '{field}'：{problem}"),
     "config.from_0_below_1": ("{value} must be in [0, 1)", "{value} 须在 [0, 1) 之间"),
     "config.from_0_to_1": ("{value} must be between 0 and 1", "{value} 须在 0 到 1 之间"),
@@ -635,6 +664,18 @@ MESSAGES.update({
     "memory.adapter + optimizer": ("adapter + optimizer", "适配器 + 优化器"),
     "memory.activations": ("activations", "激活值"),
     "memory.logits": ("logits", "logits"),
+    "memory.gathered layers": ("layers gathered whole", "临时聚合的整层"),
+    "memory.output layer": ("output layer", "输出层"),
+    "estimate.per_gpu": (" per GPU, sharded over {n} processes", "（每块 GPU，切分到 {n} 个进程）"),
+})
+
+# terminal and control debris removed by cleaning (studio/textclean.py): the report's rules and their examples
+MESSAGES.update({
+    "rule.escapes": ("terminal escape sequences removed (colour codes, titles)", "去除终端转义序列（颜色代码、标题）"),
+    "rule.bare_codes": ("colour codes that lost their ESC byte removed ([32m … [m)", "去除缺少 ESC 字节的颜色代码（[32m … [m）"),
+    "rule.overstrikes": ("backspace overstrikes resolved, the letter kept (man pages)", "解析退格叠印，保留字母（man 手册）"),
+    "rule.controls": ("control characters removed (tab and newline kept)", "去除控制字符（保留制表符和换行）"),
+    "report.rule_example": ("{rule}, for example: {before} → {after}", "{rule}，例如：{before} → {after}"),
 })
 
 # the corpus report, tables and drafting lines (studio/ui/views.py)

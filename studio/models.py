@@ -199,7 +199,9 @@ def training_quantization(quantization: str, device: str, params_m: float | None
     return "nf4", message("quant.cpu_nf4")
 
 
-def bnb_config(quantization: str, dtype, double_quant: bool = True):
+def bnb_config(quantization: str, dtype, double_quant: bool = True, uniform_storage: bool = False):
+    """uniform_storage: 4-bit weights stored in `dtype` rather than uint8, so FSDP can shard them
+    with the other weights (studio/train/shard.py)."""
     if quantization == "none":
         return None
     from transformers import BitsAndBytesConfig
@@ -211,6 +213,7 @@ def bnb_config(quantization: str, dtype, double_quant: bool = True):
         bnb_4bit_quant_type=quantization,  # nf4 or fp4
         bnb_4bit_use_double_quant=double_quant,
         bnb_4bit_compute_dtype=dtype,
+        **({"bnb_4bit_quant_storage": dtype} if uniform_storage else {}),
     )
 
 
@@ -226,8 +229,10 @@ def load_tokenizer(source: str):
     return tok
 
 
-def load_base(source: str, quantization: str, device: str, dtype_preference: str = "auto", double_quant: bool = True):
-    """The frozen base model on `device`: 4-bit (NF4/FP4), 8-bit, or 16/32-bit."""
+def load_base(source: str, quantization: str, device: str, dtype_preference: str = "auto", double_quant: bool = True,
+              uniform_storage: bool = False, training: bool = False):
+    """The frozen base model on `device`: 4-bit (NF4/FP4), 8-bit, or 16/32-bit; `training` keeps a
+    4-bit base trainable (keep_4bit_trainable)."""
     from transformers import AutoModelForCausalLM
 
     dtype = compute_dtype(device, dtype_preference)
@@ -236,13 +241,25 @@ def load_base(source: str, quantization: str, device: str, dtype_preference: str
         model = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=dtype,
-            quantization_config=bnb_config(quantization, dtype, double_quant),
+            quantization_config=bnb_config(quantization, dtype, double_quant, uniform_storage),
             device_map={"": device},
             trust_remote_code=False,
         )
     except OSError as e:
         raise ModelUnavailable("model.cannot_fetch", model=source, error=str(e).splitlines()[0]) from None
     model.config.use_cache = False
+    return keep_4bit_trainable(model) if training else model
+
+
+def keep_4bit_trainable(model):
+    """A 4-bit base for training on the CPU: bitsandbytes (0.50) repacks a 4-bit layer for fast
+    inference on CPUs with AVX512-BF16 the first time it runs in eval mode without gradients, and
+    a repacked layer passes no gradient back to its input (with a bias it fails outright). The
+    base evaluation before training runs exactly such a pass, so training turns the repacking off;
+    drafting (inference only) keeps it. FSDP, too, must shard the stored layout, not a repacked one."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
     return model
 
 

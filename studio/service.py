@@ -17,6 +17,7 @@ from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
 from studio.records import RunState, RunView
 from studio.records import to_dict as to_record
+from studio.write import visitors
 from studio.write.drafter import Drafter
 
 
@@ -128,9 +129,11 @@ def _check_gpus_for(nproc: int, device: str) -> None:
         raise Refused("service.nproc_gpus", nproc=nproc, gpus=torch.cuda.device_count())
 
 
-def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1, **fields) -> str:
-    """Create a run and start its worker (under torchrun when nproc > 1); returns the run id at once."""
-    return start_training_config(root, training_config(corpus, preset, overrides, **fields), preset, nproc)
+def start_training(root: Path, corpus: str, preset: str, overrides: list[str] | None = None, nproc: int = 1,
+                   nodes: jobs.Nodes | None = None, **fields) -> str:
+    """Create a run and start its worker (under torchrun when nproc > 1, or as node 0 of `nodes`:
+    the other machines start `jobs.torchrun(folder, nproc, their Nodes)`); returns the run id at once."""
+    return start_training_config(root, training_config(corpus, preset, overrides, **fields), preset, nproc, nodes)
 
 
 def start_sweep(root: Path, corpus: str, preset: str, trials: int = 6, sampler: str = "tpe", trial_steps: int = 0,
@@ -393,6 +396,8 @@ def models_overview(root: Path) -> list[dict]:
 
 
 # -- manuscripts: the writing desk (studio/write/desk.py) -------------------------------------
+# `root` is the data root, or a demo visitor's own folder (visitor_root): there the visitor's caps
+# apply, runs and models are read from the owner's data root, and only published runs draft.
 def manuscripts(root: Path) -> list[dict]:
     """Every manuscript: id, title, words, revision, updated (newest first)."""
     from studio.write import desk
@@ -403,6 +408,9 @@ def manuscripts(root: Path) -> list[dict]:
 def new_manuscript(root: Path, title: str, text: str = "", memory: str = "", note: str = "", ms_id: str | None = None):
     from studio.write import desk
 
+    if visitors.is_shelf(root):
+        visitors.check_new(root)
+        visitors.check_room(root, len(title) + len(text) + len(memory) + len(note))
     return desk.new(root, title, text, memory, note, ms_id)
 
 
@@ -416,6 +424,7 @@ def manuscript(root: Path, ms_id: str) -> dict:
 def rename_manuscript(root: Path, ms_id: str, title: str):
     from studio.write import desk
 
+    _visitor_room(root, ms_id, added=len(title))
     return desk.rename(root, ms_id, title)
 
 
@@ -423,7 +432,8 @@ def delete_manuscript(root: Path, ms_id: str) -> Path:
     """Moved into manuscripts/.trash, not destroyed; returns where it went."""
     from studio.write import desk
 
-    return desk.delete(root, ms_id)
+    where = desk.delete(root, ms_id)
+    return where.relative_to(root) if visitors.is_shelf(root) else where  # a visitor is not shown the server's paths
 
 
 def save_manuscript_text(root: Path, ms_id: str, text: str, base: int | None = None) -> dict:
@@ -431,6 +441,7 @@ def save_manuscript_text(root: Path, ms_id: str, text: str, base: int | None = N
     conflict: another tab saved since; this save still wins), manuscript."""
     from studio.write import desk
 
+    _visitor_room(root, ms_id, text=len(text))
     return desk.save_text(root, ms_id, text, base)
 
 
@@ -438,6 +449,7 @@ def set_manuscript_field(root: Path, ms_id: str, name: str, value: str, base: in
     """The memory or the author's note ('memory' | 'note')."""
     from studio.write import desk
 
+    _visitor_room(root, ms_id, **{name: len(value)})
     return desk.set_field(root, ms_id, name, value, base)
 
 
@@ -446,7 +458,7 @@ def manuscript_context(root: Path, ms_id: str, panes: list[str], gen: GenConfig,
     """What the model sees: the assembled text and each part's tokens (studio/write/context.py)."""
     from studio.write import desk
 
-    return desk.context(root, ms_id, panes, gen, cursor, model)
+    return desk.context(root, ms_id, panes, gen, cursor, model, _owner_for(root, panes))
 
 
 def continue_manuscript(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: int | None = None,
@@ -456,7 +468,9 @@ def continue_manuscript(root: Path, ms_id: str, panes: list[str], gen: GenConfig
     the manuscript's pending candidates."""
     from studio.write import desk
 
-    yield from desk.continue_stream(root, drafter(root), ms_id, panes, gen, cursor, stop, model)
+    data = _owner_for(root, panes)
+    _visitor_room(root, ms_id)  # the candidates are kept in the visitor's folder
+    yield from desk.continue_stream(root, drafter(data), ms_id, panes, gen, cursor, stop, model, data)
 
 
 def use_candidate(root: Path, ms_id: str, text: str, at: int, source: str, settings: dict | None = None,
@@ -464,7 +478,8 @@ def use_candidate(root: Path, ms_id: str, text: str, at: int, source: str, setti
     """Insert a candidate at the point it was drafted for, with its source and the copied-text guard."""
     from studio.write import desk
 
-    return desk.use(root, ms_id, text, at, source, settings, anchor, revision, guard)
+    _visitor_room(root, ms_id, added=len(text))
+    return desk.use(root, ms_id, text, at, source, settings, anchor, revision, guard, visitors.owner_root(root))
 
 
 def pending_candidates(root: Path, ms_id: str) -> list[dict]:
@@ -477,18 +492,23 @@ def use_pending_candidate(root: Path, ms_id: str, n: int) -> dict:
     """Candidate n (from 1, across panes) of the last continue."""
     from studio.write import desk
 
-    return desk.use_pending(root, ms_id, n)
+    if visitors.is_shelf(root):
+        found = desk.candidates(root, ms_id)
+        _visitor_room(root, ms_id, added=len(found[n - 1]["text"]) if 1 <= n <= len(found) else 0)
+    return desk.use_pending(root, ms_id, n, visitors.owner_root(root))
 
 
 def undo_manuscript(root: Path, ms_id: str) -> dict:
     from studio.write import desk
 
+    _visitor_room(root, ms_id)
     return desk.undo(root, ms_id)
 
 
 def redo_manuscript(root: Path, ms_id: str) -> dict:
     from studio.write import desk
 
+    _visitor_room(root, ms_id)
     return desk.undo(root, ms_id, redo=True)
 
 
@@ -507,6 +527,9 @@ def manuscript_version(root: Path, ms_id: str, revision: int):
 def restore_manuscript(root: Path, ms_id: str, revision: int) -> dict:
     from studio.write import desk
 
+    if visitors.is_shelf(root):
+        old = desk.version(root, ms_id, revision)
+        visitors.check_room(root, old.size())
     return desk.restore(root, ms_id, revision)
 
 
@@ -514,7 +537,50 @@ def export_manuscript(root: Path, ms_id: str, fmt: str, sources: bool = False, l
     from studio.write import desk
     from studio.write.manuscript_export import export
 
+    _visitor_room(root, ms_id)  # a visitor's exports are written into their own folder
     return export(root, desk.view(root, ms_id)["manuscript"], fmt, sources, lang)
+
+
+# -- a demo visitor's own manuscripts (studio/write/visitors.py) ------------------------------
+def visitor_root(root: Path, token: str) -> Path:
+    """The folder a demo visitor's desk works in (pass it as `root` to the manuscript functions);
+    a token the studio did not make is refused."""
+    return visitors.shelf(root, token)
+
+
+def new_visitor_token() -> str:
+    return visitors.new_token()
+
+
+def clean_visitors(root: Path, now: float | None = None, due_only: bool = False) -> list[str]:
+    """Remove visitors' folders untouched for visitors.KEEP_DAYS (`due_only`: only when the last
+    cleaning is a day old); returns the tokens removed."""
+    return (visitors.clean_if_due if due_only else visitors.clean)(root, now=now)
+
+
+def visitor_caps() -> dict:
+    """What the welcome line states: manuscripts, characters each, days kept."""
+    return {"most": visitors.MAX_MANUSCRIPTS, "chars": visitors.MAX_CHARS, "days": visitors.KEEP_DAYS}
+
+
+def _owner_for(root: Path, panes: list[str]) -> Path:
+    """The data root whose runs draft for these manuscripts; a visitor drafts with published runs only."""
+    data = visitors.owner_root(root)
+    if data != Path(root):
+        check_demo_sources(data, panes)
+    return data
+
+
+def _visitor_room(root: Path, ms_id: str, added: int = 0, **replaced: int) -> None:
+    """In a visitor's folder: refuse a change that would pass the caps (the manuscript's characters
+    after it: its size plus `added`, with the text, memory or note lengths `replaced`)."""
+    if not visitors.is_shelf(root):
+        return
+    from studio.write import manuscript_store
+
+    ms = manuscript_store.load(root, ms_id).ms
+    parts = {"text": len(ms.text), "memory": len(ms.memory), "note": len(ms.note), **replaced}
+    visitors.check_room(root, sum(parts.values()) + added)
 
 
 # --- What the UI tabs need (one door: tabs import nothing else of the core) ---
@@ -546,12 +612,14 @@ def check_demo_sources(root: Path, sources: list[str]) -> None:
             raise DemoRefused("demo.not_published", run=source.run_id)
 
 
-DEMO_ALLOWS = frozenset({"draft"})  # a demo visitor drafts with published runs; nothing is written or trained
+# a demo visitor drafts with published runs, and writes manuscripts of their own (visitor_root): nothing of the
+# owner's is written, trained or deleted
+DEMO_ALLOWS = frozenset({"draft", "manuscript"})
 
 
 def demo_allows(demo: bool, action: str) -> bool:
     """Whether a visitor may `action` ('draft', 'judge', 'export', 'train', 'ingest', 'delete'...):
-    everything outside demo mode; in demo mode, drafting only."""
+    everything outside demo mode; in demo mode, drafting and a visitor's own manuscripts only."""
     return not demo or action in DEMO_ALLOWS
 
 
@@ -653,11 +721,14 @@ def download_model(model: str, report=None) -> str:
     return download.download(model, report)
 
 
-def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1) -> str:
+def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc: int = 1,
+                          nodes: jobs.Nodes | None = None) -> str:
     """Start a run of a config already built (the Train form: the preset's values, then the form's
     over them, through config.from_dict; the CLI: its flags); returns the run id at once."""
     if nproc < 1:
         raise Refused("service.nproc_min", nproc=nproc)
+    if nodes and nodes.count > 1 and (nodes.rank != 0 or ":" not in nodes.rdzv):
+        raise Refused("service.nodes", rank=nodes.rank, rdzv=nodes.rdzv)
     if cfg.objective == "dpo":
         raise Refused("service.dpo_elsewhere")
     if cfg.objective == "blend":
@@ -673,13 +744,14 @@ def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc:
     if budget:  # kept in the run: the worker and every resume take the count from here
         folder = runs.RunFolder.of(root, run_id)
         folder.write_status(replace(runs.read_status(folder.path), budget=to_record(budget)))
-    jobs.start(root, run_id)
+    jobs.start(root, run_id, nodes)
     return run_id
 
 
-def training_estimate_config(root: Path, cfg: TrainConfig) -> dict:
+def training_estimate_config(root: Path, cfg: TrainConfig, nproc: int = 1) -> dict:
     """Tokens, steps, time (training, evaluation, start-up) and memory of a run of this config
-    before it starts; with a time budget, the steps it buys on this machine."""
+    before it starts (memory per GPU when `shard` splits it over `nproc` processes); with a time
+    budget, the steps it buys on this machine."""
     from studio.estimate import memory_gb, plan
     from studio.models import pick_device, training_quantization
 
@@ -694,7 +766,7 @@ def training_estimate_config(root: Path, cfg: TrainConfig) -> dict:
     val_tokens = tokens.get("val") or train_tokens // 9
     return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
             "plan": plan(cfg, train_tokens, speed, val_tokens, manifest.get("mode", "text")),
-            "memory": memory_gb(cfg, params_m, config, device), "quantization": quantization, "quantization_note": why}
+            "memory": memory_gb(cfg, params_m, config, device, nproc), "quantization": quantization, "quantization_note": why}
 
 
 def _time_budget(root: Path, cfg: TrainConfig):

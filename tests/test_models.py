@@ -68,3 +68,35 @@ def test_auto_quantization_is_nf4_on_a_gpu_and_unquantized_for_a_small_model_on_
     assert models.training_quantization("auto", "cpu", 7000)[0] == "nf4"  # 28 GB of fp32 weights: too big
     assert models.training_quantization("auto", "cpu", None)[0] == "nf4"  # size unknown: the safe choice
     assert models.training_quantization("int8", "cpu", 135) == ("int8", "")  # a choice the writer made stays
+
+
+def _first_layer_lora_grad(model, ids) -> torch.Tensor:
+    model.zero_grad(set_to_none=True)
+    model.train()
+    model(input_ids=ids, labels=ids).loss.backward()
+    return next(p.grad.clone() for n, p in model.named_parameters() if "lora_A" in n and ".0." in n)
+
+
+def test_a_4bit_base_trained_on_the_cpu_keeps_its_gradients_after_an_evaluation_pass(tiny_model_dir):
+    """bitsandbytes repacks a 4-bit layer for inference on CPUs with AVX512-BF16 the first time it
+    runs in eval mode without gradients (the studio's base evaluation before training does that),
+    and afterwards the layer passes no gradient back to its input: every LoRA below the last layer
+    learns from a wrong gradient. The training base must stay trainable after an evaluation."""
+    import bitsandbytes as bnb
+    from peft import LoraConfig, get_peft_model
+
+    from studio.models import keep_4bit_trainable
+
+    model = keep_4bit_trainable(models.load_base(str(tiny_model_dir), "nf4", "cpu"))
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers and not any(m.support_avx512bf16_for_cpu for m in layers)
+    for m in layers:  # as on a CPU with AVX512-BF16, whatever this machine has
+        m.support_avx512bf16_for_cpu = True
+    model = get_peft_model(keep_4bit_trainable(model), LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    ids = torch.randint(3, 200, (1, 24), generator=torch.Generator().manual_seed(0))
+    before = _first_layer_lora_grad(model, ids)
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)  # the base evaluation
+    after = _first_layer_lora_grad(model, ids)
+    assert torch.allclose(before, after, atol=1e-5), "the evaluation pass changed the training gradients"

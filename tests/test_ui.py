@@ -103,7 +103,7 @@ def test_the_train_form_becomes_the_presets_config_with_the_form_over_it(tmp_pat
     from studio.ui.wiring import Call
 
     filled = fill_from_preset(Call(tmp_path, "en"), "quick-cpu-demo")  # what picking the preset puts in the form
-    form = TrainForm("lamp", "quick-cpu-demo", " m ", filled["epochs"], "", filled["advanced"], filled["budget"])
+    form = TrainForm("lamp", "quick-cpu-demo", " m ", filled["epochs"], "", filled["advanced"], budget=filled["budget"])
     assert form.config("en") == service.training_config("lamp", "quick-cpu-demo", ["model=m"])
     numbers = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in filled["advanced"]]
     rank = [f.name for f in ADVANCED].index("lora_r")
@@ -269,13 +269,23 @@ def test_the_desk_lists_views_restores_and_exports_revisions(root):
     assert "请先选择一个版本" in desk.restore(call, ms_id, "夜里起风了。", back["base"], None)["notice"]
 
 
-def test_a_demo_visitor_gets_no_desk_so_nothing_is_written_into_the_owners_manuscripts(tmp_path):
+def test_a_demo_visitors_desk_sends_the_visitors_own_token_with_every_event(tmp_path):
+    """In demo mode the desk is each visitor's own (tests/test_visitors.py): every one of its events
+    carries the token the browser keeps, so none can reach the owner's manuscripts."""
+    import gradio as gr
+
     from studio.ui.app import build_app
 
     def keys(app):
         return {getattr(getattr(b, "label", None), "key", None) for b in app.blocks.values()}
 
-    assert "desk.section" in keys(build_app(tmp_path, "m"))
+    owner = build_app(tmp_path, "m")
+    assert "desk.section" in keys(owner)
+    assert not any(isinstance(b, gr.BrowserState) for b in owner.blocks.values())
     demo = build_app(tmp_path, "m", demo=True)
-    assert "desk.section" not in keys(demo)
-    assert not {"continue_manuscript", "save", "use"} & {fn.api_name for fn in demo.fns.values()}
+    assert "desk.section" in keys(demo)
+    desk_fns = [fn for fn in demo.fns.values() if fn.api_name.split("_")[0] in
+                {"continue", "save", "use", "new", "delete", "rename", "open", "export", "undo", "restore"}]
+    assert len(desk_fns) >= 10
+    for fn in desk_fns:
+        assert isinstance(fn.inputs[0], gr.BrowserState), fn.api_name

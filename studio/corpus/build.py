@@ -30,7 +30,7 @@ import numpy as np
 from studio.config import CorpusConfig, to_dict
 from studio.corpus import split
 from studio.corpus.decode import CorpusError
-from studio.corpus.clean import RULE_LABELS
+from studio.corpus.clean import DEBRIS_RULES, SWITCH_RULES
 from studio.corpus.dedupe import NearDuplicates
 from studio.corpus.manifest import CorpusManifest
 from studio.corpus.prepare import init_worker, prepare_batch, prepare_in_worker, record_text
@@ -90,8 +90,8 @@ def _prepared(files, cfg, tally, tmp, count_tokens, token_every: int, workers: i
     """Prepared records in input order; the per-record work runs in `workers` processes when > 1."""
     if workers <= 1:
         for batch in _batches(files, cfg, tally, tmp):
-            records, rules = prepare_batch(batch, cfg, count_tokens, token_every)
-            _merge_rules(tally, rules)
+            records, rules, examples = prepare_batch(batch, cfg, count_tokens, token_every)
+            _merge_rules(tally, rules, examples)
             yield from records
         return
     # spawn, not fork: the studio app that calls this has threads (and maybe torch) running.
@@ -108,14 +108,16 @@ def _prepared(files, cfg, tally, tmp, count_tokens, token_every: int, workers: i
 
 
 def _collect(future, tally: Tally) -> list[list[dict]]:
-    records, rules = future.result()
-    _merge_rules(tally, rules)
+    records, rules, examples = future.result()
+    _merge_rules(tally, rules, examples)
     return records
 
 
-def _merge_rules(tally: Tally, rules: dict) -> None:
+def _merge_rules(tally: Tally, rules: dict, examples: dict) -> None:
     for rule, n in rules.items():
         tally.count(rule, n)
+    for rule, example in examples.items():  # the first in input order: batches arrive in order
+        tally.rule_examples.setdefault(rule, example)
 
 
 class TokenFit:
@@ -301,7 +303,8 @@ def ingest(files: list[tuple[Path, str]], cfg: CorpusConfig, root: Path,
         raise CorpusError("corpus.no_files")
     tmp = scratch_dir(root, cfg.name)
     tally = Tally()
-    tally.rules = {label: 0 for switch, label in RULE_LABELS.items() if getattr(cfg, switch)}
+    tally.rules = {label: 0 for switch, label in SWITCH_RULES.items() if getattr(cfg, switch)}
+    tally.rules.update({label: 0 for label in DEBRIS_RULES.values()})  # always on, reported even when nothing was found
     started = time.time()
     try:
         total_bytes = sum(Path(path).stat().st_size for path, _ in files)
@@ -357,7 +360,8 @@ def _manifest(cfg: CorpusConfig, tally: Tally, stats: dict, dropped: Dropped, sp
                   f"exact for {documents - estimated} sampled documents, estimated from characters for {estimated}"}
     return CorpusManifest(
         name=cfg.name, mode=cfg.mode, settings=to_dict(cfg), sources=tally.sources, passed_over=tally.passed_over,
-        rows={"seen": tally.rows_seen, "skipped": tally.rows_skipped, "reasons": tally.skip_reasons}, rules=tally.rules, documents=documents,
+        rows={"seen": tally.rows_seen, "skipped": tally.rows_skipped, "reasons": tally.skip_reasons}, rules=tally.rules,
+        rule_examples=tally.rule_examples, documents=documents,
         train_documents=stats["train_documents"], val_documents=stats["val_documents"], split=split_summary,
         warnings=warnings, characters=stats["characters"],
         cjk_share=round(stats["cjk_characters"] / max(stats["characters"], 1), 4), dropped=dropped.counts,

@@ -1,15 +1,17 @@
-"""Cleaning rules. Each is a switch in CorpusConfig and reports how many items it changed, so
-the corpus report can say what each rule did."""
+"""Cleaning rules. Each reports how many items it changed, so the corpus report can say what each
+rule did. Most are switches in CorpusConfig; the terminal and control debris rules (DEBRIS_RULES,
+studio/textclean.py) always run: escape codes and control characters are never trained on."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections import Counter
 
+from studio import textclean
 from studio.messages import stored_reason
 from studio.corpus.paragraphs import is_heading, one_per_line, starts_indented
 
-RULE_LABELS = {  # switch in CorpusConfig -> what the corpus report calls its count
+SWITCH_RULES = {  # switch in CorpusConfig -> what the corpus report calls its count
     "nfc": "unicode normalised (NFC)",
     "strip_markup": "HTML markup stripped",
     "join_lines": "hard-wrapped lines joined",
@@ -17,6 +19,13 @@ RULE_LABELS = {  # switch in CorpusConfig -> what the corpus report calls its co
     "strip_page_furniture": "page headers, footers and numbers removed (lines)",
     "chunk_chars": "long documents cut into pieces",
 }
+DEBRIS_RULES = {  # always on: textclean's rule -> what the corpus report calls its count (the label is its key)
+    textclean.ESCAPES: "terminal escape sequences removed",
+    textclean.BARE_CODES: "colour codes without their ESC byte removed",
+    textclean.OVERSTRIKES: "backspace overstrikes resolved (letter kept)",
+    textclean.CONTROLS: "control characters removed",
+}
+RULE_LABELS = {**SWITCH_RULES, **DEBRIS_RULES}  # every rule -> its label; the report keys its message rule.<rule>
 # Why an item was dropped: a message key (studio/messages.py) and its values. The manifest counts
 # dropped items by key ("dropped": {"drop.near": 2}) and keeps each key's message beside the counts
 # ("drop_reasons": {"drop.near": {"key": "drop.near", "fields": {"t": 0.85}}}); dropped.jsonl
@@ -46,6 +55,16 @@ _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?\s*
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"(?<![\w.])(?:\+?\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{3,4}[ .-]?\d{3,4}(?:[ .-]?\d{2,4})?(?!\w|\.\d)")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
+
+
+def remove_debris(text: str, rules: Counter, examples: dict) -> str:
+    """Terminal and control debris out (studio/textclean.py): each rule's count added to `rules`
+    under its label, and its first example ({"before", "after"}, escapes shown) kept in `examples`."""
+    cleaned = textclean.remove_debris(text)
+    for rule, n in cleaned.counts.items():
+        rules[DEBRIS_RULES[rule]] += n
+        examples.setdefault(DEBRIS_RULES[rule], cleaned.examples[rule])
+    return cleaned.text
 
 
 def normalize_whitespace(text: str) -> str:

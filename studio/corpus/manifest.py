@@ -24,6 +24,7 @@ class CorpusManifest:
     passed_over: list = field(default_factory=list)  # archive members not read, with the reason (a message)
     rows: dict = field(default_factory=lambda: {"seen": 0, "skipped": {}})  # JSONL/CSV rows seen and skipped by reason
     rules: dict = field(default_factory=dict)  # cleaning rule label -> how often it changed something
+    rule_examples: dict = field(default_factory=dict)  # rule label -> the first thing it removed: {"before", "after"}
     dropped: dict = field(default_factory=dict)  # drop reason key -> count
     drop_reasons: dict = field(default_factory=dict)  # drop reason key -> its message with this ingest's values
     warnings: list = field(default_factory=list)  # messages, e.g. a corpus too small to learn much from

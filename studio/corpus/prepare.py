@@ -26,7 +26,8 @@ def record_text(record: dict) -> str:
     return "\n\n".join(m["content"] for m in record["messages"])
 
 
-def _clean_field(text: str, cfg: CorpusConfig, rules: Counter) -> str:
+def _clean_field(text: str, cfg: CorpusConfig, rules: Counter, examples: dict) -> str:
+    text = clean.remove_debris(text, rules, examples)  # always: escape codes are never trained on
     if cfg.nfc:
         normal = clean.nfc(text)
         rules[RULE_LABELS["nfc"]] += normal != text
@@ -44,15 +45,19 @@ def _clean_field(text: str, cfg: CorpusConfig, rules: Counter) -> str:
     return text
 
 
-def clean_record(record: dict, cfg: CorpusConfig, rules: Counter) -> dict:
+def clean_record(record: dict, cfg: CorpusConfig, rules: Counter, examples: dict | None = None) -> dict:
+    """The record with every text field cleaned; rule counts added to `rules`, each rule's first
+    example (the debris rules keep one) to `examples`."""
+    examples = {} if examples is None else examples
     out = {"origin": record["origin"]}
     if "text" in record:
-        out["text"] = _clean_field(record["text"], cfg, rules)
+        out["text"] = _clean_field(record["text"], cfg, rules, examples)
     elif "prompt" in record:
-        out["prompt"] = _clean_field(record["prompt"], cfg, rules)
-        out["response"] = _clean_field(record["response"], cfg, rules)
+        out["prompt"] = _clean_field(record["prompt"], cfg, rules, examples)
+        out["response"] = _clean_field(record["response"], cfg, rules, examples)
     else:
-        out["messages"] = [{"role": m["role"], "content": _clean_field(m["content"], cfg, rules)} for m in record["messages"]]
+        out["messages"] = [{"role": m["role"], "content": _clean_field(m["content"], cfg, rules, examples)}
+                           for m in record["messages"]]
     return out
 
 
@@ -62,14 +67,16 @@ def sampled_for_tokens(key: str, every: int) -> bool:
     return every == 1 or int(key[:8], 16) % every == 0
 
 
-def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens, token_every: int) -> tuple[list[list[dict]], dict]:
+def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens,
+                  token_every: int) -> tuple[list[list[dict]], dict, dict]:
     """Each record -> its pieces, each {"piece", "drop": reason (a message() dict)} or {"drop": None, "line" (its JSON
     line), "key", "sig", "chars", "cjk", "tokens"}.
-    Returns (per-record piece lists, rule counts)."""
+    Returns (per-record piece lists, rule counts, the first example of what each debris rule removed)."""
     rules: Counter = Counter()  # rule label -> items it changed, merged into the ingest's tally
+    examples: dict = {}  # rule label -> {"before", "after"}
     out, to_count = [], []
     for record in records:
-        record = clean_record(record, cfg, rules)
+        record = clean_record(record, cfg, rules, examples)
         pieces = [record]
         if "text" in record and cfg.chunk_chars and len(record["text"]) > 1.5 * cfg.chunk_chars:
             rules[RULE_LABELS["chunk_chars"]] += 1
@@ -95,7 +102,7 @@ def prepare_batch(records: list[dict], cfg: CorpusConfig, count_tokens, token_ev
     if to_count:
         for (entry, _), n in zip(to_count, count_tokens([text for _, text in to_count])):
             entry["tokens"] = n
-    return out, dict(rules)
+    return out, dict(rules), examples
 
 
 # Worker processes: the settings and the token counter arrive once, through the initializer.
@@ -109,5 +116,5 @@ def init_worker(cfg: CorpusConfig, count_tokens, token_every: int) -> None:
     _worker.update(cfg=cfg, count_tokens=count_tokens, token_every=token_every)
 
 
-def prepare_in_worker(records: list[dict]) -> tuple[list[list[dict]], dict]:
+def prepare_in_worker(records: list[dict]) -> tuple[list[list[dict]], dict, dict]:
     return prepare_batch(records, _worker["cfg"], _worker["count_tokens"], _worker["token_every"])

@@ -29,6 +29,7 @@ class Tally:
         self.rows_skipped: dict[str, int] = {}  # reason id (tabular.skip_id) -> rows
         self.skip_reasons: dict[str, dict] = {}  # reason id -> its message
         self.rules: dict[str, int] = {}
+        self.rule_examples: dict[str, dict] = {}  # rule label -> the first thing it removed {"before", "after"}
         self.passed_over: list[dict] = []
         self.skipped_examples: list[dict] = []
 

@@ -78,7 +78,8 @@ class RunContext:
         self.quantization = quantization
         self.report.update(message=message("status.loading", model=cfg.model, quantization=quantization, device=self.device),
                            quantization=quantization, quantization_note=self.quantization_note)
-        model = load_base(source, quantization, self.device, cfg.compute_dtype, cfg.double_quant)
+        model = load_base(source, quantization, self.device, cfg.compute_dtype, cfg.double_quant,
+                          uniform_storage=cfg.shard and self.ranks.world > 1, training=True)
         self.report.update(compute_dtype=str(compute_dtype(self.device, cfg.compute_dtype)).removeprefix("torch."))
         if quantization != "none":
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,

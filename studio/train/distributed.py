@@ -8,6 +8,10 @@ whether the step worked, and the LoRA gradients are small enough (megabytes) tha
 their transfer with backward would save next to nothing. Rank 0 alone writes status, events, TensorBoard,
 checkpoints, the adapter and the evaluation; the others wait for it at barriers. With one
 process (no torchrun) every call here is a no-op.
+
+With `shard` (studio/train/shard.py) FSDP holds 1/N of the weights in each process and sums the
+gradients itself inside backward; `sharded` is then set and the replicated path's broadcast and
+sum are skipped.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class Ranks:
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.main = self.rank == 0
         self.active = False
+        self.sharded = False  # FSDP owns the trainable weights (studio/train/shard.py)
 
     def start(self, device: str) -> str:
         """Join the process group; returns this process's device (cuda:<local rank> on GPUs)."""
@@ -61,7 +66,7 @@ class Ranks:
 
     def same_start(self, params: list) -> None:
         """Every process starts from rank 0's trainable weights."""
-        if not self.active:
+        if not self.active or self.sharded:
             return
         import torch.distributed as dist
 
@@ -70,7 +75,7 @@ class Ranks:
 
     def sum_gradients(self, params: list) -> None:
         """Sum the trainable gradients over processes, flattened into one buffer (one transfer)."""
-        if not self.active:
+        if not self.active or self.sharded:
             return
         import torch
         import torch.distributed as dist

@@ -18,7 +18,7 @@ from studio.records import LossEval, Marker, SftEvaluation, TrainStep, to_dict
 from studio.adapters import ADAPTER_WEIGHTS
 from studio.estimate import total_steps
 from studio.runs import RunFolder, read_status
-from studio.train import checkpoints, continual, early_stop, final_eval, oom
+from studio.train import checkpoints, continual, early_stop, final_eval, oom, shard
 from studio.train.errors import Cancelled, TrainingFailed
 from studio.train.evaluate import mean_loss, summary
 from studio.train.loss import loss_sum
@@ -37,6 +37,7 @@ class SftRecipe:
         """setup -> train -> save -> evaluate; returns the closing message ("" for "done")."""
         self.setup()
         stopped = self.train()
+        shard.unwrap(self)  # sharded: rank 0 gets the plain model back to save and evaluate
         if not self.run.ranks.main:
             self.run.ranks.barrier()  # rank 0 saves and evaluates
             return ""
@@ -53,7 +54,7 @@ class SftRecipe:
         run, cfg = self.run, self.cfg
         torch.manual_seed(cfg.seed)
         run.report.update(message=message("status.loading_corpus"))
-        source = resolve(cfg.model, run.root)
+        source = self.source = resolve(cfg.model, run.root)
         self.tok = load_tokenizer(source)
         self.train_blocks, self.val_blocks, self.mode, self.val_records = run.prepare_data(self.tok)
         if not self.train_blocks or not self.val_blocks:
@@ -90,6 +91,7 @@ class SftRecipe:
         from transformers import get_scheduler
 
         cfg = self.cfg
+        self.model = shard.wrap(self.run, self.model)  # unchanged unless `shard`
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.run.ranks.same_start(self.params)
@@ -99,7 +101,6 @@ class SftRecipe:
     def resume(self) -> bool:
         """Continue from the newest complete checkpoint, if any: adapter, optimizer, schedule, data
         order, random state and TrainState as they were; the events after it are dropped."""
-        from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
         run = self.run
@@ -108,9 +109,9 @@ class SftRecipe:
             return False
         step, folder = found
         run.report.update(message=message("status.resuming", step=step))
-        set_peft_model_state_dict(self.model, load_file(folder / ADAPTER_WEIGHTS))
+        shard.load_adapter(run, self.model, load_file(folder / ADAPTER_WEIGHTS))
         saved = checkpoints.load_state(folder)
-        self.optimizer.load_state_dict(saved["optimizer"])
+        shard.load_optimizer(run, self.model, self.optimizer, saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.sampler.set_state(saved["order"])
         checkpoints.restore_rng(saved["rng"])
@@ -202,7 +203,7 @@ class SftRecipe:
     def clip(self) -> float:
         import torch
 
-        return float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm or float("inf")))
+        return shard.norm(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm or float("inf")))
 
     def evaluate_during(self, step: int):
         """Validation loss every eval_every steps (rank 0), with early stopping; the stop message or ""."""
@@ -210,22 +211,23 @@ class SftRecipe:
         if not (cfg.eval_every and step % cfg.eval_every == 0 and step < self.total):
             return ""
         stopped = ""
-        if run.ranks.main:
+        if run.ranks.main or shard.active(run):  # sharded, every process takes part in each forward pass
             val_loss = mean_loss(self.model, self.val_blocks, self.tok.pad_token_id, run.device)
             run.report.record(LossEval(step=step, val_loss=round(val_loss, 5)))
             self.board.add_scalar("val/loss", val_loss, step)
             stopped = early_stop.judge(self.state, val_loss, step, cfg.early_stopping_patience, cfg.early_stopping_min_delta,
-                                       lambda: checkpoints.save_adapter(self.model, run.folder / "checkpoints" / "best"))
+                                       lambda: shard.save_adapter(run, self.model, run.folder / "checkpoints" / "best"))
         if run.ranks.any(bool(stopped)) and not stopped:
             stopped = message("status.stopped_early_rank0")
         return stopped
 
     def save_checkpoint(self, step: int) -> None:
         run = self.run
+        model, optimizer = shard.saveable(run, self.model, self.optimizer)  # gathered onto rank 0 when sharded
         if run.ranks.main:
-            state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            state = {"optimizer": optimizer, "scheduler": self.scheduler.state_dict(),
                      "order": self.sampler.get_state(), "rng": checkpoints.rng_state(), "train_state": self.state.to_dict()}
-            checkpoints.save(run.folder, step, self.model, state, self.cfg.keep_last)
+            checkpoints.save(run.folder, step, model, state, self.cfg.keep_last)
             run.report.record(Marker("checkpoint", step=step))
         run.ranks.barrier()
 

@@ -1,12 +1,14 @@
 """The whole UI over one data root, and how it is served.
 
-In demo mode only the Write tab is built, over the runs the owner published, without exports,
-judging or training: the handlers that are not built are not endpoints either, so calling them
-over HTTP is refused by gradio itself, and uploads are capped at zero bytes.
+In demo mode only the Write tab is built, over the runs the owner published, without the owner's
+exports, judging or training: the handlers that are not built are not endpoints either, so calling
+them over HTTP is refused by gradio itself, and uploads are capped at zero bytes. Its desk is each
+visitor's own (studio/write/visitors.py): a folder per browser, capped, cleaned after a week unused.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 from fastapi.responses import JSONResponse
@@ -16,6 +18,7 @@ from studio import service
 from studio.messages import say
 from studio.ui import corpus_tab, models_tab, runs_tab, train_tab, write_tab
 from studio.ui.i18n import T, fixed_labels_script, translations
+from studio.ui.wiring import Call, Tab, loader
 
 STYLES = service.assets_dir() / "studio.css"
 
@@ -24,8 +27,10 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
     with gr.Blocks(title="Writing Studio") as app:
         gr.Markdown(T("app.intro_demo" if demo else "app.intro"))
         if demo:
-            write = write_tab.build(root, demo=True, forced_lang=lang)
-            loads = [write["load"]]
+            service.clean_visitors(root)  # at start; then once a day, on a visit (wiring.loader)
+            shown = SimpleNamespace(welcome=gr.Markdown(elem_id="visitor-welcome"))
+            write = write_tab.build(root, demo=True, forced_lang=lang, default_model=default_model)
+            loads = [write["load"], write["desk_load"], loader(_welcome, Tab(root, lang, True), shown, [], "welcome")]
         else:
             with gr.Tabs():
                 with gr.Tab(T("tab.corpus"), id="corpus"):
@@ -50,6 +55,11 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
     app.studio_i18n = translations(lang)
     app.studio_js = fixed_labels_script(lang)
     return app
+
+
+def _welcome(call: Call) -> str:
+    """What a demo visitor's manuscripts are: theirs alone, and the caps."""
+    return say(call.lang, "visitor.welcome", **service.visitor_caps())
 
 
 def _no_such_endpoint(request, exc) -> JSONResponse:

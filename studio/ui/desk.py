@@ -1,7 +1,8 @@
 """The writing desk at the top of the Write tab: a manuscript kept on disk (every change a revision),
 continued by the same panes and sampling settings as the comparison below it, each candidate used
 with one click, undo and redo, the memory and the author's note, what the model sees, and who wrote
-which passage. Not built in demo mode (a visitor would write into the owner's manuscripts).
+which passage. In demo mode each visitor's own manuscripts (wiring.visitor_tab: `call.root` is the
+visitor's folder, studio/write/visitors.py), drafted with the published runs only.
 
 Layout (`layout`), then the handlers, each taking plain values or the DeskForm and returning named
 updates, then `wire`. The pane choices and the sampling settings are the Write tab's own components,

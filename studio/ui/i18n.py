@@ -21,8 +21,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "tuned drafts side by side.",
                   "# 写作工作室\n导入你的语料，一键用 4-bit QLoRA 微调写作模型，并排比较基座模型与微调模型的草稿。"),
     "app.intro_demo": ("# Writing Studio: demo\nDraft with the base model and the tuned models published here, side "
-                       "by side. This demo is read-only.",
-                       "# 写作工作室：演示\n用基座模型和此处发布的微调模型并排写草稿。本演示为只读模式。"),
+                       "by side, and write a manuscript of your own with them: it is kept for this browser only. "
+                       "Nothing of the studio's own can be changed here.",
+                       "# 写作工作室：演示\n用基座模型和此处发布的微调模型并排写草稿，也可以用它们写一份自己的稿件："
+                       "稿件只为此浏览器保存。这里不能修改工作室自己的任何内容。"),
     "tab.corpus": ("Corpus", "语料"),
     "tab.train": ("Train", "训练"),
     "tab.write": ("Write", "写作"),
@@ -65,6 +67,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "here, and epochs are ignored. Empty or 0: no budget.",
                           "按你有的分钟数训练（含评测）：步数由本机实测速度算出，不再按轮数计算。留空或 0：不设预算。"),
     "train.advanced": ("Advanced settings (every field; the preset fills them)", "高级设置（全部参数，由预设自动填写）"),
+    "train.processes": ("Processes", "进程数"),
+    "train.processes_help": ("Training processes on this machine: one per GPU (or a few on the CPU); 1 = a plain worker.",
+                             "本机上的训练进程数：每块 GPU 一个（CPU 上可开几个）；1 = 单个进程。"),
     "train.train": ("Train", "开始训练"),
     "train.cancel": ("Cancel run", "取消训练"),
     "train.resume": ("Resume run", "继续训练"),
@@ -276,6 +281,7 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "train.compute_dtype": ("计算精度", "矩阵乘法的数据类型：auto = 支持 bf16 的 GPU 用 bf16（否则 fp16），CPU 上用 fp32。"),
     "train.fused_loss": ("融合损失", "直接从隐藏状态、按块计算目标 token 的交叉熵，从不生成完整的 logits（更省内存，也更快）；关闭则用模型自带的损失。"),
     "train.gradient_checkpointing": ("梯度检查点", "反向传播时重新计算激活值：显存占用大幅下降，速度约慢 30%。"),
+    "train.shard": ("分片训练（FSDP）", "多个进程（--nproc N，或多台机器）时：把基座、适配器和优化器状态切分到各进程（FSDP2），而不是每个进程各存一整份，用于一块 GPU 放不下的模型；4-bit 权重改以计算精度存放，以便切分。仅限 sft。"),
     "train.learning_rate": ("学习率", "学习率峰值。"),
     "train.lr_scheduler": ("学习率调度", "预热之后学习率的变化方式。"),
     "train.warmup_ratio": ("预热比例", "学习率从零升到峰值所用步数占总步数的比例。"),

@@ -27,7 +27,10 @@ POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
 SIMPLE = ("model", "epochs", "time_budget_min", "init_adapter")  # shown in the simple view; corpus and preset have their own pickers
 BLEND_FIELDS = ("blend_of", "blend_method", "blend_density")  # blends are made in the Runs tab
-ADVANCED = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("corpus", "corpus_version", *SIMPLE, *BLEND_FIELDS)]
+PROCESSES = ("shard",)  # shown beside the process count
+ADVANCED = [f for f in dataclasses.fields(TrainConfig)
+            if f.name not in ("corpus", "corpus_version", *SIMPLE, *BLEND_FIELDS, *PROCESSES)]
+SHARD = next(f for f in dataclasses.fields(TrainConfig) if f.name == "shard")
 
 
 # -- layout ---------------------------------------------------------------------------------
@@ -41,6 +44,8 @@ class TrainLayout:
     parent: gr.Dropdown
     preset_help: gr.Markdown
     advanced: list  # one input per ADVANCED field, in that order
+    nproc: gr.Number
+    shard: gr.Checkbox
     estimate: gr.Markdown
     train_btn: gr.Button
     cancel_btn: gr.Button
@@ -93,6 +98,10 @@ def _form(default_model: str) -> dict:
         for i in range(0, len(ADVANCED), 3):
             with gr.Row():
                 advanced += [field_input(f, start_values.get(f.name, f.default)) for f in ADVANCED[i:i + 3]]
+        with gr.Row():
+            nproc = gr.Number(label=T("train.processes"), info=T("train.processes_help"), value=1, precision=0,
+                              minimum=1, elem_id="train-nproc")
+            shard = field_input(SHARD, start_values.get("shard", False))
     estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         train_btn = gr.Button(T("train.train"), variant="primary", elem_id="train-start")
@@ -100,8 +109,9 @@ def _form(default_model: str) -> dict:
         resume_btn = gr.Button(T("train.resume"))
         refresh_btn = gr.Button(T("train.refresh"))
     message = gr.Markdown(elem_id="train-message")
-    return dict(corpus=corpus, preset=preset, model=model, epochs=epochs, budget=budget, parent=parent, preset_help=preset_help,
-                advanced=advanced, estimate=estimate, train_btn=train_btn, cancel_btn=cancel_btn,
+    return dict(corpus=corpus, preset=preset, model=model, epochs=epochs, budget=budget, parent=parent,
+                preset_help=preset_help, advanced=advanced, nproc=nproc, shard=shard, estimate=estimate,
+                train_btn=train_btn, cancel_btn=cancel_btn,
                 resume_btn=resume_btn, refresh_btn=refresh_btn, message=message)
 
 
@@ -147,12 +157,14 @@ class TrainForm:
     epochs: float | None
     parent: str | None
     advanced: list
+    nproc: float | None = 1
+    shard: bool | None = None
     budget: float | None = None  # minutes; empty means no budget (not the preset's)
 
     def values(self) -> dict:
         """The settings the form gives; an empty box leaves the preset's value, but an empty
         budget is no budget."""
-        given = {"model": (self.model or "").strip(), "epochs": self.epochs, "init_adapter": self.parent}
+        given = {"model": (self.model or "").strip(), "epochs": self.epochs, "init_adapter": self.parent, "shard": self.shard}
         given.update({f.name: v for f, v in zip(ADVANCED, self.advanced)})
         return {k: v for k, v in given.items() if v is not None and v != ""} | {"time_budget_min": self.budget or 0}
 
@@ -178,7 +190,7 @@ class SweepForm:
     budget: float | None = None
 
     def train(self) -> TrainForm:
-        return TrainForm(self.corpus, self.preset, self.model, self.epochs, self.parent, self.advanced, self.budget)
+        return TrainForm(self.corpus, self.preset, self.model, self.epochs, self.parent, self.advanced, budget=self.budget)
 
 
 def lists(call: Call, selected: str | None = None) -> dict:
@@ -216,7 +228,8 @@ def described(name: str | None, lang: str) -> str:
 def fill_from_preset(call: Call, name: str | None) -> dict:
     values = next((p["values"] for p in service.presets() if p["name"] == name), {})
     return {"preset_help": described(name, call.lang), "epochs": values.get("epochs", 1),
-            "budget": values.get("time_budget_min", 0), "advanced": [values.get(f.name, f.default) for f in ADVANCED]}
+            "budget": values.get("time_budget_min", 0), "advanced": [values.get(f.name, f.default) for f in ADVANCED],
+            "shard": values.get("shard", SHARD.default)}
 
 
 def on_load(call: Call, preset: str | None, run_id: str | None) -> dict:
@@ -228,7 +241,8 @@ def estimate_now(call: Call, form: TrainForm) -> str:
     if not form.corpus or not form.preset:
         return say(call.lang, "estimate.pick")
     try:
-        return estimate_markdown(service.training_estimate_config(call.root, form.config(call.lang)), call.lang)
+        estimate = service.training_estimate_config(call.root, form.config(call.lang), int(form.nproc or 1))
+        return estimate_markdown(estimate, call.lang)
     except USER_ERRORS as e:
         return say(call.lang, "estimate.cannot", error=e)
 
@@ -237,7 +251,7 @@ def start(call: Call, form: TrainForm) -> dict:
     if not form.corpus:
         return {"message": say(call.lang, "error", error=say(call.lang, "error.no_corpus"))}
     try:
-        run_id = service.start_training_config(call.root, form.config(call.lang), form.preset)
+        run_id = service.start_training_config(call.root, form.config(call.lang), form.preset, int(form.nproc or 1))
     except USER_ERRORS as e:
         return {"message": say(call.lang, "error", error=e)}
     rows = service.list_runs(call.root)
@@ -274,9 +288,10 @@ def wire(ui: TrainLayout, tab: Tab) -> dict:
     on(ui.sweep_btn.click, start_sweep, tab, ui, form=SweepForm, outputs=["message", "sweep_pick"])
     on(ui.sweep_pick.change, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
     on(ui.timer.tick, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
-    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "budget", "advanced"])
+    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "budget", "advanced",
+                                                                        "shard"])
     on(filled.then, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
-    for component in (ui.corpus, ui.model, ui.epochs, ui.budget):
+    for component in (ui.corpus, ui.model, ui.epochs, ui.budget, ui.nproc, ui.shard):
         on(component.change, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
     on(ui.train_btn.click, start, tab, ui, form=TrainForm, outputs=["message", "run"])
     on(ui.cancel_btn.click, cancel, tab, ui, ["run"], "message")

@@ -219,7 +219,8 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
         else f" ({render(lang, est['speed_source'])})"
     memory = say(lang, "estimate.memory", total=mem["total"], lora=mem["lora_params_m"],
                  parts=", ".join(f"{say(lang, 'memory.' + k) if 'memory.' + k in MESSAGES else k} {v:.2f}"
-                                 for k, v in mem.items() if k not in ("total", "lora_params_m"))) \
+                                 for k, v in mem.items() if k not in ("total", "lora_params_m", "sharded_over"))) \
+        + (say(lang, "estimate.per_gpu", n=mem["sharded_over"]) if "sharded_over" in mem else "") \
         if mem else say(lang, "estimate.memory_unknown")
     return budget_markdown(est, lang) + say(
         lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
@@ -275,6 +276,21 @@ def _escaped(lang: str, reason) -> str:
     return html.escape(str(render(lang, reason)))
 
 
+def _code(text: str) -> str:
+    """A cleaning example as literal code: HTML-escaped, and markdown's own characters as entities."""
+    escaped = html.escape(text)
+    for c in "\\`*_[]":
+        escaped = escaped.replace(c, f"&#{ord(c)};")
+    return f"<code>{escaped}</code>"
+
+
+def rule_examples(m: dict, lang: str) -> str:
+    """One line per cleaning rule that kept an example of what it removed (the debris rules)."""
+    return "".join("\n- " + say(lang, "report.rule_example", rule=say(lang, RULE_KEYS[k]) if k in RULE_KEYS else k,
+                                 before=_code(e["before"]), after=_code(e["after"]))
+                   for k, e in m.get("rule_examples", {}).items())
+
+
 def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
     tokens = m.get("tokens", {})
     files = "\n".join(f"| {html.escape(s['file'])} | {s['encoding']} | {s['items']} | {s['bytes']:,} |" for s in m["sources"])
@@ -307,7 +323,8 @@ def corpus_report(m: dict, estimate="", lang: str = "en") -> str:
         say(lang, "report.heading", name=m["name"], version=m["version"], mode=m["mode"]) + "\n" + head + "\n\n"
         + held + warnings
         + (say(lang, "report.rows_read", seen=rows["seen"]) + f"{skipped}\n\n" if rows.get("seen") else "")
-        + f"{_table_head(lang, 'dropped because', 'items')}{dropped}\n\n{_table_head(lang, 'cleaning rule', 'changed')}{rules}\n\n"
+        + f"{_table_head(lang, 'dropped because', 'items')}{dropped}\n\n{_table_head(lang, 'cleaning rule', 'changed')}{rules}\n"
+        f"{rule_examples(m, lang)}\n\n"
         f"{_table_head(lang, 'file', 'encoding / type', 'items', 'bytes')}\n{files}"
         + (f"\n\n{say(lang, 'report.passed_over')}{passed}" if passed else "")
     )

@@ -9,6 +9,10 @@ output) or a dict of named updates keyed by the layout's field names; `on` ties 
 `inputs` and `outputs` name layout fields; a field holding a list of components stands for all of
 them (its value is a list). A form dataclass names its inputs by its fields. An output a handler
 leaves out of its dict is left as it is. The event's api name is the handler's name.
+
+A demo visitor's desk (`visitor_tab`): every event also sends the visitor's token, kept in the
+browser's localStorage by a gr.BrowserState, and its handlers' `Call.root` is that visitor's own
+folder (studio/write/visitors.py); the page's loader makes a token for a browser that has none.
 """
 from __future__ import annotations
 
@@ -20,7 +24,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio import service
+from studio.messages import render
 from studio.ui.i18n import request_lang
+
+VISITOR_KEY = "writing-studio-visitor"  # the localStorage key (and BrowserState's secret: the browser holds both)
 
 
 @dataclass(frozen=True)
@@ -30,11 +38,14 @@ class Tab:
     forced_lang: str | None = None
     demo: bool = False
     default_model: str = ""
+    visitor: gr.BrowserState | None = None  # a demo visitor's desk: where their token is kept (visitor_tab)
 
 
 @dataclass(frozen=True)
 class Call:
-    """One event as a handler sees it: the tab's settings, the visitor's language and session."""
+    """One event as a handler sees it: the tab's settings, the visitor's language and session.
+    `root` is the data root; for a demo visitor's desk, the visitor's own folder, which the service's
+    manuscript functions take as the root of that visitor's manuscripts."""
     root: Path
     lang: str
     session: str = ""
@@ -42,9 +53,22 @@ class Call:
     default_model: str = ""
 
 
-def call_of(tab: Tab, request: gr.Request | None) -> Call:
-    return Call(tab.root, request_lang(request, tab.forced_lang), getattr(request, "session_hash", "") or "",
-                tab.demo, tab.default_model)
+def call_of(tab: Tab, request: gr.Request | None, token: str | None = None) -> Call:
+    lang = request_lang(request, tab.forced_lang)
+    root = tab.root
+    if tab.visitor is not None:
+        try:
+            root = service.visitor_root(tab.root, token)
+        except ValueError as e:  # a token the studio did not make: nothing is read or written
+            raise gr.Error(render(lang, e)) from None
+    return Call(root, lang, getattr(request, "session_hash", "") or "", tab.demo, tab.default_model)
+
+
+def visitor_tab(tab: Tab) -> Tab:
+    """The tab as a demo visitor's desk sees it: each browser's manuscripts in a folder of its own."""
+    if not tab.demo:
+        return tab
+    return dataclasses.replace(tab, visitor=gr.BrowserState(None, storage_key=VISITOR_KEY, secret=VISITOR_KEY))
 
 
 def _parts(layout, names) -> list[tuple[str, int | None]]:
@@ -88,8 +112,10 @@ def _positional(parts, result):
 def endpoint(handler, tab: Tab, in_parts, out_parts, form=None):
     """The function gradio calls: the request first (gradio fills it), then the input values."""
     def shape(request, values):
+        token, values = (values[0], values[1:]) if tab.visitor is not None else (None, values)
         named = _grouped(in_parts, values)
-        return (call_of(tab, request), form(**named)) if form else (call_of(tab, request), *named.values())
+        call = call_of(tab, request, token)
+        return (call, form(**named)) if form else (call, *named.values())
 
     if "progress" in inspect.signature(handler).parameters:  # gradio hands a bar to a `progress=gr.Progress()`
         def event(request: gr.Request, progress=gr.Progress(), *values):
@@ -110,11 +136,28 @@ def on(event, handler, tab: Tab, layout, inputs=(), outputs=(), form=None, **opt
     inputs = [f.name for f in dataclasses.fields(form)] if form else list(inputs)
     outputs = [outputs] if isinstance(outputs, str) else list(outputs)
     fn = endpoint(handler, tab, _parts(layout, inputs), _parts(layout, outputs), form)
-    return event(fn, _flat(layout, inputs) or None, _flat(layout, outputs) or None, **options)
+    return event(fn, _token(tab) + _flat(layout, inputs) or None, _flat(layout, outputs) or None, **options)
+
+
+def _token(tab: Tab) -> list:
+    return [tab.visitor] if tab.visitor is not None else []
 
 
 def loader(handler, tab: Tab, layout, inputs=(), outputs=()) -> tuple:
-    """(fn, inputs, outputs) for app.load and a tab's select: what the app runs when a page opens."""
+    """(fn, inputs, outputs) for app.load and a tab's select: what the app runs when a page opens.
+    A demo visitor's desk: a browser with no token (or one the studio did not make) is given one."""
     inputs, outputs = list(inputs), [outputs] if isinstance(outputs, str) else list(outputs)
     fn = endpoint(handler, tab, _parts(layout, inputs), _parts(layout, outputs))
-    return fn, _flat(layout, inputs) or None, _flat(layout, outputs) or None
+    if tab.visitor is None:
+        return fn, _flat(layout, inputs) or None, _flat(layout, outputs) or None
+
+    def visit(request: gr.Request, token, *values):
+        service.clean_visitors(tab.root, due_only=True)  # at most once a day
+        try:
+            service.visitor_root(tab.root, token)
+        except ValueError:
+            token = service.new_visitor_token()
+        shown = fn(request, token, *values)
+        return [*shown, token] if isinstance(shown, list) else [shown, token]
+    visit.__name__ = fn.__name__
+    return visit, [tab.visitor, *_flat(layout, inputs)], [*_flat(layout, outputs), tab.visitor]

@@ -18,7 +18,7 @@ from studio.config import GenConfig
 from studio.messages import render, say
 from studio.ui import desk, judging, views
 from studio.ui.i18n import T
-from studio.ui.wiring import Call, Tab, loader, on
+from studio.ui.wiring import Call, Tab, loader, on, visitor_tab
 
 USER_ERRORS = (ValueError, RuntimeError)  # the core's refusals (config, adapters, judging) are ValueErrors
 PANES = 1 + service.MAX_TUNED_PANES  # the base and the tuned panes
@@ -50,7 +50,7 @@ class WriteLayout:
     style_btn: gr.Button
     style_table: gr.Markdown
     judging: judging.JudgingLayout | None = None  # exports and blind judging; not built in demo mode
-    desk: desk.DeskLayout | None = None  # the manuscript at the top (studio/ui/desk.py); not built in demo mode
+    desk: desk.DeskLayout | None = None  # the manuscript at the top (studio/ui/desk.py); a visitor's own in demo mode
 
     @property
     def first_pick(self):
@@ -265,8 +265,9 @@ def wire(ui: WriteLayout, tab: Tab) -> dict:
     on(ui.refresh_btn.click, refresh, tab, ui, ["picks"], ["picks"])
     on(ui.draft_btn.click, draft, tab, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
     on(ui.stop_btn.click, stop_drafting, tab, ui, [], "message")  # generation ends at the next token; drafts stay
-    if not ui.judging:
-        return {"load": loader(refresh, tab, ui, ["picks"], ["picks"])}
+    if not ui.judging:  # demo mode: the desk works in each visitor's own folder
+        desk_load = {"desk_load": desk.wire(ui.desk, ui, visitor_tab(tab))} if ui.desk else {}
+        return {"load": loader(refresh, tab, ui, ["picks"], ["picks"]), **desk_load}
     judging.wire(ui.judging, tab)
     on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
     desk_load = {"desk_load": desk.wire(ui.desk, ui, tab)} if ui.desk else {}

@@ -15,6 +15,7 @@ from pathlib import Path
 from studio import runs
 from studio.adapters import parse_source
 from studio.config import GenConfig
+from studio.textclean import remove_debris
 from studio.write import manuscript_store as store
 from studio.write.context import Context, assemble, counter_for, fim_tokens
 from studio.write.manuscript import (HistoryMismatch, Manuscript, ManuscriptError, Passage,
@@ -157,10 +158,12 @@ def base_model(root: Path, panes: list[str], model: str | None = None) -> str:
 
 
 def context(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: int | None = None,
-            model: str | None = None) -> Context:
-    """What the model would see for a continue (the 'what the model sees' view)."""
+            model: str | None = None, data: Path | None = None) -> Context:
+    """What the model would see for a continue (the 'what the model sees' view). `data`: where runs
+    and models are, when the manuscripts are elsewhere (a demo visitor's, studio/write/visitors.py)."""
     ms = store.load(root, ms_id).ms
-    count, length = counter_for(root, base_model(root, panes, model))
+    data = data or root
+    count, length = counter_for(data, base_model(data, panes, model))
     if gen.max_new_tokens > length * 3 // 4:  # a quarter of the context at least is left for what it continues
         raise ManuscriptError("manuscript.draft_too_long", draft=gen.max_new_tokens, context=length, most=length * 3 // 4)
     text = ms.text
@@ -173,15 +176,15 @@ def context(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: in
 
 
 def continue_stream(root: Path, drafter, ms_id: str, panes: list[str], gen: GenConfig, cursor: int | None = None,
-                    stop=None, model: str | None = None):
+                    stop=None, model: str | None = None, data: Path | None = None):
     """Candidates (gen.drafts per pane) for the draft point, as they grow: first {"context": ...},
     then the drafter's items; the last is kept as the manuscript's pending candidates."""
-    ctx = context(root, ms_id, panes, gen, cursor, model)
+    ctx = context(root, ms_id, panes, gen, cursor, model, data)
     opened = store.load(root, ms_id)
     text = opened.ms.text
     at = len(text) if cursor is None else cursor
     yield {"context": ctx}
-    model = base_model(root, panes, model)  # the model whose tokenizer counted the context drafts it
+    model = base_model(data or root, panes, model)  # the model whose tokenizer counted the context drafts it
     for item in drafter.stream(panes, ctx.text, gen, "continue", stop, model, save=False):
         if item.get("done"):
             item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
@@ -200,11 +203,12 @@ def candidates(root: Path, ms_id: str) -> list[dict]:
     out = []
     for pane in pending["panes"]:
         for k, text in enumerate(pane["drafts"], 1):
-            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": text})
+            # candidates kept before drafts were cleaned may hold escape codes: the writer never sees them
+            out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": remove_debris(text).text})
     return out
 
 
-def use_pending(root: Path, ms_id: str, n: int) -> dict:
+def use_pending(root: Path, ms_id: str, n: int, data: Path | None = None) -> dict:
     found = candidates(root, ms_id)
     if not 1 <= n <= len(found):
         raise ManuscriptError("manuscript.no_candidate", n=n, count=len(found))
@@ -213,15 +217,16 @@ def use_pending(root: Path, ms_id: str, n: int) -> dict:
     settings = {**pending["settings"], "candidate": pick["candidate"], "mode": pending["mode"]}
     guard = [p["source"] for p in pending["panes"]]
     return use(root, ms_id, pick["text"], pending["at"], pick["source"], settings, pending["anchor"],
-               pending["revision"], guard)
+               pending["revision"], guard, data)
 
 
 def use(root: Path, ms_id: str, text: str, at: int, source: str, settings: dict | None = None,
-        anchor: str | None = None, revision: int | None = None, guard: list[str] | None = None) -> dict:
+        anchor: str | None = None, revision: int | None = None, guard: list[str] | None = None,
+        data: Path | None = None) -> dict:
     """Insert a candidate at the point it was drafted for (found again by the text before it when
     the writer edited since), with its source, settings and the copied-text guard's finding."""
     source = "base" if parse_source(source).key == "base" else parse_source(source).key
-    copied = copied_share(root, text, source, guard or [])
+    copied = copied_share(data or root, text, source, guard or [])
     passage = Passage(text, source, settings, copied[0] if copied else None, copied[1] if copied else None)
     notice = {}
 

@@ -31,6 +31,7 @@ from studio.adapters import (ADAPTER_WEIGHTS, BASE, COMPLETE_MARK, AdapterRefuse
 from studio.config import GenConfig
 from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
+from studio.textclean import remove_debris
 
 MODES = ("continue", "instruct", "summarize")
 EMPTY_PROMPT = {"continue": "draft.empty_continue", "instruct": "draft.empty_instruct", "summarize": "draft.empty_summarize"}
@@ -90,7 +91,8 @@ class RowStreamer:
         self.out.put(("tokens", self.texts()))
 
     def texts(self, final: bool = False) -> list[str]:
-        texts = [self.tokenizer.decode(t, skip_special_tokens=True) for t in self.tokens]
+        # what the writer sees: no escape codes or control characters, even from an adapter trained on them
+        texts = [remove_debris(self.tokenizer.decode(t, skip_special_tokens=True)).text for t in self.tokens]
         # a character split over two byte-level tokens decodes as U+FFFD until its second half comes
         return texts if final else [t.rstrip("\ufffd") for t in texts]
 
