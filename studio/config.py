@@ -72,8 +72,13 @@ class TrainConfig:
     learning_rate: float = _f(2e-4, "Peak learning rate.")
     lr_scheduler: str = _f("cosine", "Learning-rate schedule after warmup.", SCHEDULERS)
     warmup_ratio: float = _f(0.1, "Share of steps spent warming the learning rate up from zero.")
-    epochs: float = _f(1.0, "Passes over the training split (ignored when max_steps > 0).")
+    epochs: float = _f(1.0, "Passes over the training split (ignored when max_steps > 0; a time budget may stop the run sooner).")
     max_steps: int = _f(0, "Optimizer steps to run; 0 means derive from epochs.")
+    time_budget_min: float = _f(0.0, "Minutes the run may take on this machine, evaluation included; 0 or empty = no budget. "
+                                     "The studio turns them into optimizer steps from the training speed it measured here for "
+                                     "this model and settings, and the schedule (warmup, decay to zero) spans those steps. The "
+                                     "count is a ceiling: epochs or max_steps, when they give fewer steps, win (epochs 0: the "
+                                     "budget alone). Unknown speed (no run of this model on this device yet): epochs decide.")
     batch_size: int = _f(4, "Blocks per micro-batch (halved automatically if the GPU runs out of memory).")
     grad_accum: int = _f(1, "Micro-batches per optimizer step.")
     weight_decay: float = _f(0.0, "AdamW weight decay on the adapter weights.")
@@ -95,14 +100,14 @@ class TrainConfig:
         _check_choices(self)
         _positive(self, "seq_len", "lora_r", "lora_alpha", "batch_size", "grad_accum", "keep_last", "eval_max_new_tokens")
         _non_negative(self, "max_steps", "eval_every", "weight_decay", "max_grad_norm", "seed", "early_stopping_patience",
-                      "early_stopping_min_delta", "save_every", "eval_examples", "style_openings")
+                      "early_stopping_min_delta", "save_every", "eval_examples", "style_openings", "time_budget_min")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError("lora_dropout", "config.from_0_below_1", value=self.lora_dropout)
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError("warmup_ratio", "config.from_0_below_1", value=self.warmup_ratio)
         if not 0 < self.learning_rate < 1:
             raise ConfigError("learning_rate", "config.learning_rate", value=self.learning_rate)
-        if self.max_steps == 0 and self.epochs <= 0:
+        if self.max_steps == 0 and not self.time_budget_min and self.epochs <= 0:
             raise ConfigError("epochs", "config.epochs")
         if not self.model.strip():
             raise ConfigError("model", "config.model")
@@ -243,6 +248,8 @@ def apply_overrides(cfg, pairs: list[str]):
 
 def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
     kind = type(f.default)
+    if f.name == "time_budget_min" and value in (None, ""):  # an empty budget is no budget
+        return 0.0
     if value is None:
         raise ConfigError(f.name, "config.empty", source=source)
     try:

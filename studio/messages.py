@@ -181,6 +181,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "{time}{speed}. Memory ({quantization}): {memory}.",
                       "**开始之前**：共 {steps} 步（每轮 {per_epoch} 步），约 {tokens:,} 个 token；"
                       "预计{time}{speed}。内存（{quantization}）：{memory}。"),
+    # the time budget (issue 23): what it buys before the start, what the run saw after it
+    "estimate.passes": (" Sees **{share:.0%}** of the training text ({passes:.2f} passes).",
+                        "训练会看到训练集的 **{share:.0%}**（{passes:.2f} 遍）。"),
+    "estimate.evaluation": (" Then evaluation, about {time} (perplexity {loss:.0f} s, drafts {drafts:.0f} s, bias probe "
+                            "{bias:.0f} s), after about {startup:.0f} s of start-up: about **{total:.0f} min** in all.",
+                            "之后评测约 {time}（困惑度 {loss:.0f} 秒、草稿 {drafts:.0f} 秒、偏见探针 {bias:.0f} 秒），"
+                            "加上约 {startup:.0f} 秒启动：总计约 **{total:.0f} 分钟**。"),
+    "estimate.budget": ("**Time budget {minutes:g} min** (evaluation and start-up included): {steps} steps at the measured "
+                        "speed, fewer than the {by}' count, so the budget sets the length and the schedule ends at zero "
+                        "there. ",
+                        "**时间预算 {minutes:g} 分钟**（含评测和启动）：按实测速度共 {steps} 步，少于 {by} 给出的步数，"
+                        "所以由预算决定训练长度，学习率在那里降到零。"),
+    "estimate.budget_alone": ("**Time budget {minutes:g} min** (evaluation and start-up included): {steps} steps at the "
+                              "measured speed; epochs 0, so the budget alone sets the length and the schedule ends at zero "
+                              "there. ",
+                              "**时间预算 {minutes:g} 分钟**（含评测和启动）：按实测速度共 {steps} 步；epochs 为 0，"
+                              "所以只由预算决定训练长度，学习率在那里降到零。"),
+    "estimate.budget_capped": ("**Time budget {minutes:g} min** would buy {budget} steps; {by} gives fewer ({steps}), so the "
+                               "run ends sooner than the budget (raise {by} to use the whole budget). ",
+                               "**时间预算 {minutes:g} 分钟**可训练 {budget} 步；{by} 给出的步数更少（{steps} 步），"
+                               "所以训练会在预算用完之前结束（调高 {by} 即可用满预算）。"),
+    "estimate.budget_over": ("The evaluation alone takes about {eval:.0f} s of the budget; training keeps half of it, so the "
+                             "run takes longer than the budget. ",
+                             "单是评测就要约 {eval:.0f} 秒；训练至少保留一半预算，所以整个训练会超出预算。"),
+    "estimate.budget_unknown": ("**Time budget {minutes:g} min:** cannot be turned into steps yet ({source}): this run "
+                                "takes its epochs' steps and measures the speed for the next one. ",
+                                "**时间预算 {minutes:g} 分钟**：暂时无法换算成步数（{source}）：这次按轮数训练，"
+                                "并测出速度供下次使用。"),
+    "eval.seen": (" Saw {share:.0%} of the training text ({passes:.2f} passes).", "看过训练集的 {share:.0%}（{passes:.2f} 遍）。"),
+    "service.budget_no_speed": ("time_budget_min: no training speed of {model} on {device} is known yet, so the minutes cannot "
+                                "be turned into steps, and epochs is 0; set epochs (or max_steps) for this first run",
+                                "time_budget_min：还不知道 {model} 在 {device} 上的训练速度，无法把分钟换算成步数，而 epochs 为 0；"
+                                "这第一次训练请设置 epochs（或 max_steps）"),
+    "speed.measured_settings": ("measured in {model} runs with these settings on this machine",
+                                "根据本机上相同设置的 {model} 训练实测"),
     "estimate.pick": ("Pick a corpus and a preset to see the estimate.", "选好语料和预设后，这里会显示估算。"),
     "estimate.cannot": ("**Cannot estimate:** {error}", "**无法估算**：{error}"),
     "error": ("**Error:** {error}", "**出错了**：{error}"),
@@ -412,7 +447,8 @@ MESSAGES.update({
     "config.from_0_to_1": ("{value} must be between 0 and 1", "{value} 须在 0 到 1 之间"),
     "config.above_0_to_1": ("{value} must be in (0, 1]", "{value} 须在 (0, 1] 之间"),
     "config.learning_rate": ("{value} must be between 0 and 1 (e.g. 2e-4)", "{value} 须在 0 到 1 之间（例如 2e-4）"),
-    "config.epochs": ("set epochs > 0 or max_steps > 0", "请把 epochs 设为大于 0，或把 max_steps 设为大于 0"),
+    "config.epochs": ("set epochs > 0, max_steps > 0 or a time budget (time_budget_min)",
+                      "请把 epochs 设为大于 0，或把 max_steps 设为大于 0，或设置时间预算（time_budget_min）"),
     "config.model": ("name a model", "请填写一个模型"),
     "config.early_stopping": ("early stopping watches the validation loss: set eval_every > 0 too",
                               "早停要看验证损失：请同时把 eval_every 设为大于 0"),

@@ -88,10 +88,25 @@ class RunStatus:
     advice: str | None = None  # what to do about it
     reason_message: dict | None = None  # the same two as message() dicts, shown in the reader's language
     advice_message: dict | None = None
+    budget: dict | None = None  # a TimeBudget's JSON form: the steps a time budget bought at the start
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.state = RunState(self.state)
+
+
+@dataclass
+class TimeBudget:
+    """A time budget turned into optimizer steps when the run was created (studio/estimate.py), kept
+    in status.json: the worker takes its step count from here, so a resumed run keeps it even when
+    the measured speed has changed since."""
+    minutes: float
+    steps: int  # what the budget buys; max_steps > 0 caps the run below it
+    tokens_per_s: float  # the measured speed the count came from
+    speed_source: Any = ""  # a message() dict: where that speed was measured
+    eval_s: float = 0.0  # the evaluation's estimated seconds, taken out of the budget
+    startup_s: float = 0.0
+    extra: dict = field(default_factory=dict)
 
 
 # Events: one line each in events.jsonl. `kind` tells the shape; readers take the kinds they draw.
@@ -177,6 +192,9 @@ class SftEvaluation:
     train_seconds: float = 0.0
     tokens_seen: int = 0
     steps: int = 0
+    passes: float | None = None  # blocks drawn over the training split's blocks (runs before the budget have none)
+    train_blocks: int = 0
+    eval_seconds: float | None = None  # the tuned evaluation's own time, measured
     stopped_early: Any = ""
     peak_memory_gb: float = 0.0
     quantization: str = ""

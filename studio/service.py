@@ -16,6 +16,7 @@ from studio.corpus.tokens import counter_for
 from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
 from studio.records import RunState, RunView
+from studio.records import to_dict as to_record
 from studio.write import visitors
 from studio.write.drafter import Drafter
 
@@ -50,28 +51,42 @@ def dropped_items(root: Path, name: str, version: str = "", reason: str = "", of
     return read_dropped(root, name, version, reason, offset, limit)
 
 
-# Reference speed when no run has been measured here yet: the quick preset's median step on the
-# 2-core development machine (embedded 135M model, 4-bit NF4, CPU), see README.
-REFERENCE_TOKENS_PER_S = {(EMBEDDED_DEFAULT, "cpu"): 123.0}
+# Reference speed when no run has been measured here yet: the quick preset on the 2-core
+# development machine, embedded 135M model on the CPU: 123 tokens/s in 4-bit NF4 (docs/benchmarks.md,
+# first run), 184 unquantized (what `auto` picks there; issue 23: 276 steps of 512 tokens in 12.8 min).
+REFERENCE_TOKENS_PER_S = {(EMBEDDED_DEFAULT, "cpu", "nf4"): 123.0, (EMBEDDED_DEFAULT, "cpu", "none"): 184.0}
 
 
-def measured_speed(root: Path, model: str, device: str) -> tuple[float | None, str]:
-    """Median training tokens/s of this model on this device in completed runs here."""
+SPEED_SETTINGS = ("seq_len", "batch_size", "gradient_checkpointing", "use_dora")  # beside the quantization, what moves tokens/s
+
+
+def _same_settings(folder: Path, quantization: str, like: TrainConfig) -> bool:
+    cfg = runs.read_config(folder)
+    return quantization == like.quantization and all(getattr(cfg, k) == getattr(like, k) for k in SPEED_SETTINGS)
+
+
+def measured_speed(root: Path, model: str, device: str, like: TrainConfig | None = None) -> tuple[float | None, dict]:
+    """Median training tokens/s of this model on this device in completed runs here; given `like`
+    (with its quantization resolved), of the runs trained with its settings when there are any."""
     import statistics
 
-    speeds = []
+    same, other = [], []
     for row in runs.list_runs(root):
         if row["state"] != RunState.COMPLETED or row["model"] != model:
             continue
         folder = runs.run_dir(root, row["run_id"])
-        if runs.read_status(folder).device != device:
+        status = runs.read_status(folder)
+        if status.device != device:
             continue
-        speeds += [e["tokens_per_s"] for e in runs.read_events(folder)
-                   if e.get("kind") == "train" and "tokens_per_s" in e][1:]  # skip warm-up; a DPO run has none
-    if speeds:
-        return statistics.median(speeds), message("speed.measured", model=model)
-    if (model, device) in REFERENCE_TOKENS_PER_S:
-        return REFERENCE_TOKENS_PER_S[(model, device)], message("speed.reference")
+        speeds = [e["tokens_per_s"] for e in runs.read_events(folder)
+                  if e.get("kind") == "train" and "tokens_per_s" in e][1:]  # skip warm-up; a DPO run has none
+        (same if like is None or _same_settings(folder, status.quantization, like) else other).extend(speeds)
+    if same or other:
+        key = "speed.measured_settings" if like is not None and same else "speed.measured"
+        return statistics.median(same or other), message(key, model=model)
+    reference = REFERENCE_TOKENS_PER_S.get((model, device, like.quantization if like else "none"))
+    if reference:
+        return reference, message("speed.reference")
     return None, message("speed.none")
 
 
@@ -767,26 +782,49 @@ def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc:
         cfg = continuing(root, cfg)
     if nproc > 1:
         _check_gpus_for(nproc, cfg.device)
+    budget = _time_budget(root, cfg) if cfg.time_budget_min else None
     run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
+    if budget:  # kept in the run: the worker and every resume take the count from here
+        folder = runs.RunFolder.of(root, run_id)
+        folder.write_status(replace(runs.read_status(folder.path), budget=to_record(budget)))
     jobs.start(root, run_id, nodes)
     return run_id
 
 
 def training_estimate_config(root: Path, cfg: TrainConfig, nproc: int = 1) -> dict:
-    """Tokens, steps, time and memory of a run of this config before it starts (memory per GPU
-    when `shard` splits it over `nproc` processes)."""
+    """Tokens, steps, time (training, evaluation, start-up) and memory of a run of this config
+    before it starts (memory per GPU when `shard` splits it over `nproc` processes); with a time
+    budget, the steps it buys on this machine."""
     from studio.estimate import memory_gb, plan
     from studio.models import pick_device, training_quantization
 
     manifest = read_manifest(root, cfg.corpus, cfg.corpus_version)
     device = pick_device("auto") if cfg.device == "auto" else cfg.device
-    speed, source = measured_speed(root, cfg.model, device)
     params_m, config = model_facts(root, cfg.model)
     quantization, why = training_quantization(cfg.quantization, device, params_m)
     cfg = replace(cfg, quantization=quantization)
+    speed, source = measured_speed(root, cfg.model, device, like=cfg)
+    tokens = manifest.get("tokens", {})
+    train_tokens = tokens.get("train") or manifest["characters"] // 4
+    val_tokens = tokens.get("val") or train_tokens // 9
     return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
-            "plan": plan(cfg, manifest.get("tokens", {}).get("train") or manifest["characters"] // 4, speed),
+            "plan": plan(cfg, train_tokens, speed, val_tokens, manifest.get("mode", "text")),
             "memory": memory_gb(cfg, params_m, config, device, nproc), "quantization": quantization, "quantization_note": why}
+
+
+def _time_budget(root: Path, cfg: TrainConfig):
+    """The steps cfg's time budget buys here, as the TimeBudget the run keeps; None when no speed
+    of this model on this device is known (epochs decide), refused when there are no epochs either."""
+    from studio.records import TimeBudget
+
+    est = training_estimate_config(root, cfg)
+    if not est["speed"]:  # nothing to turn minutes into steps: epochs decide, and this run measures the speed
+        if not cfg.max_steps and cfg.epochs <= 0:
+            raise Refused("service.budget_no_speed", model=cfg.model, device=est["device"])
+        return None
+    return TimeBudget(minutes=cfg.time_budget_min, steps=est["plan"]["budget"]["steps"], tokens_per_s=est["speed"],
+                      speed_source=est["speed_source"], eval_s=est["plan"]["eval"]["total"],
+                      startup_s=est["plan"]["startup_s"])
 
 
 def start_sweep_config(root: Path, cfg: TrainConfig, preset: str, trials: int = 6, sampler: str = "tpe",

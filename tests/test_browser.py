@@ -77,6 +77,15 @@ def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, 
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("button", name="Refresh lists").click()
     expect(page.locator("#train-corpus input")).to_have_value("lamp")
+    # the quick preset's time budget is offered in the simple view, and the estimate follows it
+    budget, estimate = page.locator("#train-budget input"), page.locator("#train-estimate")
+    expect(budget).to_have_value("5")
+    expect(estimate).to_contain_text("Time budget 5 min")
+    expect(estimate).to_contain_text("of the training text")
+    budget.fill("0")  # no budget: the two epochs below decide
+    budget.press("Tab")
+    expect(estimate).not_to_contain_text("Time budget")
+    expect(estimate).to_contain_text("passes")
     textbox_epochs = page.locator("#train-epochs input")
     textbox_epochs.fill("2")
     page.locator("#train-start").click()
@@ -93,6 +102,7 @@ def test_a_writer_uploads_trains_reloads_drafts_and_judges(browser, studio_url, 
     assert "width:100.0%" in bar
     expect(page.locator("#run-eval")).to_contain_text("perplexity")
     expect(page.locator("#run-eval")).to_contain_text("tuned draft closer to your style")
+    expect(page.locator("#run-eval")).to_contain_text("of the training text")
     page.screenshot(path=SHOTS / "2-train.png", full_page=True)
 
     # Write: base and tuned side by side, then a blind pick

@@ -79,7 +79,8 @@ def test_early_stopping_ends_a_real_run_before_its_last_epoch_and_keeps_the_best
     # about two epochs and then rises as the adapter memorises the training split
     root, _ = finished_run
     run_id = service.start_training(root, "lamp-log", "quick-cpu-demo", [
-        "epochs=12", "learning_rate=3e-3", "eval_every=3", "early_stopping_patience=2", "save_every=0"])
+        "epochs=12", "learning_rate=3e-3", "eval_every=3", "early_stopping_patience=2", "save_every=0",
+        "time_budget_min=0"])  # twelve epochs, not the preset's five minutes
     status = jobs.wait(root, run_id, timeout=900)
     assert status.state == "completed", status
     assert status.quantization == "none" and "auto" in render("en", status.quantization_note)  # the preset's auto, on the CPU

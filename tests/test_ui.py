@@ -103,7 +103,7 @@ def test_the_train_form_becomes_the_presets_config_with_the_form_over_it(tmp_pat
     from studio.ui.wiring import Call
 
     filled = fill_from_preset(Call(tmp_path, "en"), "quick-cpu-demo")  # what picking the preset puts in the form
-    form = TrainForm("lamp", "quick-cpu-demo", " m ", filled["epochs"], "", filled["advanced"])
+    form = TrainForm("lamp", "quick-cpu-demo", " m ", filled["epochs"], "", filled["advanced"], budget=filled["budget"])
     assert form.config("en") == service.training_config("lamp", "quick-cpu-demo", ["model=m"])
     numbers = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in filled["advanced"]]
     rank = [f.name for f in ADVANCED].index("lora_r")

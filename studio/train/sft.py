@@ -16,7 +16,8 @@ from studio import jsonio
 from studio.messages import message
 from studio.records import LossEval, Marker, SftEvaluation, TrainStep, to_dict
 from studio.adapters import ADAPTER_WEIGHTS
-from studio.runs import RunFolder
+from studio.estimate import total_steps
+from studio.runs import RunFolder, read_status
 from studio.train import checkpoints, continual, early_stop, final_eval, oom, shard
 from studio.train.errors import Cancelled, TrainingFailed
 from studio.train.evaluate import mean_loss, summary
@@ -60,7 +61,8 @@ class SftRecipe:
             raise TrainingFailed("failure.too_little", "failure.too_little.advice")
         self.per_step = cfg.batch_size * cfg.grad_accum * run.ranks.world  # blocks per optimizer step, all processes
         self.per_epoch = math.ceil(len(self.train_blocks) / self.per_step)
-        self.total = cfg.max_steps or max(1, math.ceil(self.per_epoch * cfg.epochs))
+        budget = read_status(run.folder).budget  # steps a time budget bought at the start, kept for resumes
+        self.total = total_steps(cfg, self.per_epoch, budget["steps"] if budget else 0)
         run.report.update(total_steps=self.total, device=run.device.split(":")[0], processes=run.ranks.world)
         model = run.load_base(source)
         self.base = final_eval.base_evaluation(run, model, self.tok, self.val_blocks, self.val_records, self.mode)
@@ -242,7 +244,7 @@ class SftRecipe:
 
     def evaluate(self, stopped) -> SftEvaluation:
         """The tuned adapter measured as the base was, and more; written to eval.json."""
-        run, state, base = self.run, self.state, self.base
+        run, state, base, started = self.run, self.state, self.base, time.time()
         run.report.update(message=message("status.eval_tuned"))
         tuned_loss = mean_loss(self.model, self.val_blocks, self.tok.pad_token_id, run.device)
         run.report.record(LossEval(step=state.step, val_loss=round(tuned_loss, 5)))
@@ -251,6 +253,7 @@ class SftRecipe:
             split="val", val_blocks=len(self.val_blocks), base=summary(base["val_loss"]), tuned=summary(tuned_loss),
             perplexity_change=round(math.exp(min(tuned_loss, 50)) / math.exp(min(base["val_loss"], 50)) - 1, 4),
             train_seconds=round(state.train_seconds, 1), tokens_seen=state.seen, steps=state.step, stopped_early=stopped,
+            passes=round(state.step * self.per_step / len(self.train_blocks), 3), train_blocks=len(self.train_blocks),
             peak_memory_gb=final_eval.peak_memory_gb(run.device), quantization=run.quantization)
         if base.get("generation"):
             run.report.update(message=message("status.generation_tuned"))
@@ -262,5 +265,6 @@ class SftRecipe:
         if self.cfg.init_adapter:
             result.lineage = continual.lineage(run, self.model, self.tok, run.device, self.parent, base["val_loss"], tuned_loss)
         self.board.close()
+        result.eval_seconds = round(time.time() - started, 1)
         jsonio.write_json_atomic(run.folder / RunFolder.EVAL, to_dict(result))
         return result

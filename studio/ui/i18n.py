@@ -62,6 +62,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "presets/models.yaml 里的名称、Hugging Face 模型 ID，或本地文件夹。"),
     "train.epochs": ("Epochs", "训练轮数"),
     "train.epochs_help": ("Passes over the training split.", "遍历训练集的次数。"),
+    "train.budget": ("Time budget (minutes)", "时间预算（分钟）"),
+    "train.budget_help": ("Train for the minutes you have, evaluation included: the steps follow from the speed measured "
+                          "here, and epochs are ignored. Empty or 0: no budget.",
+                          "按你有的分钟数训练（含评测）：步数由本机实测速度算出，不再按轮数计算。留空或 0：不设预算。"),
     "train.advanced": ("Advanced settings (every field; the preset fills them)", "高级设置（全部参数，由预设自动填写）"),
     "train.processes": ("Processes", "进程数"),
     "train.processes_help": ("Training processes on this machine: one per GPU (or a few on the CPU); 1 = a plain worker.",
@@ -297,8 +301,11 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "train.learning_rate": ("学习率", "学习率峰值。"),
     "train.lr_scheduler": ("学习率调度", "预热之后学习率的变化方式。"),
     "train.warmup_ratio": ("预热比例", "学习率从零升到峰值所用步数占总步数的比例。"),
-    "train.epochs": ("轮数", "遍历训练集的次数（max_steps > 0 时不起作用）。"),
+    "train.epochs": ("轮数", "遍历训练集的次数（max_steps > 0 或设置了时间预算时不起作用）。"),
     "train.max_steps": ("最大步数", "优化器更新的步数；0 表示按轮数推算。"),
+    "train.time_budget_min": ("时间预算（分钟）", "这次训练在本机上可用的分钟数，含评测；0 或留空 = 不设预算。工作室按本机对这个模型和这些设置"
+                              "实测的训练速度把分钟换算成优化器步数，让预热和学习率调度覆盖整个预算并降到零；此时忽略轮数，"
+                              "max_steps > 0 时它是步数上限。"),
     "train.batch_size": ("批大小", "每个微批次的训练块数（GPU 显存不足时自动减半）。"),
     "train.grad_accum": ("梯度累积", "每次优化器更新累积的微批次数。"),
     "train.weight_decay": ("权重衰减", "适配器权重上的 AdamW 权重衰减。"),

@@ -25,7 +25,7 @@ from studio.ui.wiring import Call, Tab, loader, on
 
 POLL_SECONDS = 2
 USER_ERRORS = (ValueError, RuntimeError)
-SIMPLE = ("model", "epochs", "init_adapter")  # shown in the simple view; corpus and preset have their own pickers
+SIMPLE = ("model", "epochs", "time_budget_min", "init_adapter")  # shown in the simple view; corpus and preset have their own pickers
 BLEND_FIELDS = ("blend_of", "blend_method", "blend_density")  # blends are made in the Runs tab
 PROCESSES = ("shard",)  # shown beside the process count
 ADVANCED = [f for f in dataclasses.fields(TrainConfig)
@@ -40,6 +40,7 @@ class TrainLayout:
     preset: gr.Dropdown
     model: gr.Textbox
     epochs: gr.Number
+    budget: gr.Number
     parent: gr.Dropdown
     preset_help: gr.Markdown
     advanced: list  # one input per ADVANCED field, in that order
@@ -87,6 +88,8 @@ def _form(default_model: str) -> dict:
                            elem_id="train-model")
         epochs = gr.Number(label=T("train.epochs"), elem_id="train-epochs", value=start_values.get("epochs", 1),
                            info=T("train.epochs_help"))
+        budget = gr.Number(label=T("train.budget"), elem_id="train-budget", value=start_values.get("time_budget_min", 0),
+                           info=T("train.budget_help"), minimum=0)
     parent = gr.Dropdown(label=T("train.continue_from"), info=T("train.continue_from_help"), choices=[("—", "")],
                          value="", elem_id="train-continue-from")
     preset_help = gr.Markdown(presets[first]["description"] if first else "")
@@ -106,8 +109,9 @@ def _form(default_model: str) -> dict:
         resume_btn = gr.Button(T("train.resume"))
         refresh_btn = gr.Button(T("train.refresh"))
     message = gr.Markdown(elem_id="train-message")
-    return dict(corpus=corpus, preset=preset, model=model, epochs=epochs, parent=parent, preset_help=preset_help,
-                advanced=advanced, nproc=nproc, shard=shard, estimate=estimate, train_btn=train_btn, cancel_btn=cancel_btn,
+    return dict(corpus=corpus, preset=preset, model=model, epochs=epochs, budget=budget, parent=parent,
+                preset_help=preset_help, advanced=advanced, nproc=nproc, shard=shard, estimate=estimate,
+                train_btn=train_btn, cancel_btn=cancel_btn,
                 resume_btn=resume_btn, refresh_btn=refresh_btn, message=message)
 
 
@@ -155,12 +159,14 @@ class TrainForm:
     advanced: list
     nproc: float | None = 1
     shard: bool | None = None
+    budget: float | None = None  # minutes; empty means no budget (not the preset's)
 
     def values(self) -> dict:
-        """The settings the form gives; an empty box leaves the preset's value."""
+        """The settings the form gives; an empty box leaves the preset's value, but an empty
+        budget is no budget."""
         given = {"model": (self.model or "").strip(), "epochs": self.epochs, "init_adapter": self.parent, "shard": self.shard}
         given.update({f.name: v for f, v in zip(ADVANCED, self.advanced)})
-        return {k: v for k, v in given.items() if v is not None and v != ""}
+        return {k: v for k, v in given.items() if v is not None and v != ""} | {"time_budget_min": self.budget or 0}
 
     def config(self, lang: str) -> TrainConfig:
         """The preset's values, then the form's over them, as one TrainConfig."""
@@ -181,9 +187,10 @@ class SweepForm:
     epochs: float | None
     parent: str | None
     advanced: list
+    budget: float | None = None
 
     def train(self) -> TrainForm:
-        return TrainForm(self.corpus, self.preset, self.model, self.epochs, self.parent, self.advanced)
+        return TrainForm(self.corpus, self.preset, self.model, self.epochs, self.parent, self.advanced, budget=self.budget)
 
 
 def lists(call: Call, selected: str | None = None) -> dict:
@@ -221,7 +228,8 @@ def described(name: str | None, lang: str) -> str:
 def fill_from_preset(call: Call, name: str | None) -> dict:
     values = next((p["values"] for p in service.presets() if p["name"] == name), {})
     return {"preset_help": described(name, call.lang), "epochs": values.get("epochs", 1),
-            "advanced": [values.get(f.name, f.default) for f in ADVANCED], "shard": values.get("shard", SHARD.default)}
+            "budget": values.get("time_budget_min", 0), "advanced": [values.get(f.name, f.default) for f in ADVANCED],
+            "shard": values.get("shard", SHARD.default)}
 
 
 def on_load(call: Call, preset: str | None, run_id: str | None) -> dict:
@@ -280,9 +288,10 @@ def wire(ui: TrainLayout, tab: Tab) -> dict:
     on(ui.sweep_btn.click, start_sweep, tab, ui, form=SweepForm, outputs=["message", "sweep_pick"])
     on(ui.sweep_pick.change, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
     on(ui.timer.tick, show_sweep, tab, ui, ["sweep_pick"], "sweep_table")
-    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "advanced", "shard"])
+    filled = on(ui.preset.change, fill_from_preset, tab, ui, ["preset"], ["preset_help", "epochs", "budget", "advanced",
+                                                                        "shard"])
     on(filled.then, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
-    for component in (ui.corpus, ui.model, ui.epochs, ui.nproc, ui.shard):
+    for component in (ui.corpus, ui.model, ui.epochs, ui.budget, ui.nproc, ui.shard):
         on(component.change, estimate_now, tab, ui, form=TrainForm, outputs="estimate")
     on(ui.train_btn.click, start, tab, ui, form=TrainForm, outputs=["message", "run"])
     on(ui.cancel_btn.click, cancel, tab, ui, ["run"], "message")

@@ -122,6 +122,8 @@ def eval_markdown(ev, lang: str = "en") -> str:
                          f"{tuned['generation'][key]:.1f} ({tuned['generation'][key] - base['generation'][key]:+.1f}) |")
     lines += style_rows(ev.style, lang)
     text = "\n".join(lines) + "\n\n" + say(lang, "eval.trained", tokens=ev.tokens_seen, time=duration(ev.train_seconds, lang))
+    if ev.passes is not None:
+        text += say(lang, "eval.seen", share=min(ev.passes, 1.0), passes=ev.passes)
     if ev.stopped_early:
         stopped = str(render(lang, ev.stopped_early))
         text += f" {html.escape(stopped[0].upper() + stopped[1:])}{'' if lang == 'zh' else '.'}"
@@ -220,11 +222,41 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
                                  for k, v in mem.items() if k not in ("total", "lora_params_m", "sharded_over"))) \
         + (say(lang, "estimate.per_gpu", n=mem["sharded_over"]) if "sharded_over" in mem else "") \
         if mem else say(lang, "estimate.memory_unknown")
-    return say(lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
-               time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
-               quantization=say(lang, f"quant.name.{est['quantization']}") if f"quant.name.{est['quantization']}" in MESSAGES
-               else est["quantization"], memory=memory) \
-        + (say(lang, "estimate.note", note=est["quantization_note"]) if est.get("quantization_note") else "")
+    return budget_markdown(est, lang) + say(
+        lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
+        time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
+        quantization=say(lang, f"quant.name.{est['quantization']}") if f"quant.name.{est['quantization']}" in MESSAGES
+        else est["quantization"], memory=memory) \
+        + (say(lang, "estimate.note", note=est["quantization_note"]) if est.get("quantization_note") else "") \
+        + say(lang, "estimate.passes", share=p["share"], passes=p["passes"]) + evaluation_wait(p, lang)
+
+
+def budget_markdown(est: dict, lang: str) -> str:
+    """What a time budget buys (studio/estimate.py), before the estimate's other lines; "" without one."""
+    p = est["plan"]
+    budget = p.get("budget")
+    if not budget:
+        return ""
+    if not budget["steps"]:
+        return say(lang, "estimate.budget_unknown", minutes=budget["minutes"], source=est["speed_source"])
+    if budget["capped"]:
+        text = say(lang, "estimate.budget_capped", minutes=budget["minutes"], budget=budget["steps"], steps=p["steps"],
+                   by=budget["by"])
+    else:
+        text = say(lang, "estimate.budget" if budget["by"] else "estimate.budget_alone", minutes=budget["minutes"],
+                   steps=budget["steps"], by=budget["by"])
+    if p["eval"]["total"] + p["startup_s"] > budget["minutes"] * 30:
+        text += say(lang, "estimate.budget_over", eval=p["eval"]["total"])
+    return text
+
+
+def evaluation_wait(p: dict, lang: str) -> str:
+    """The evaluation's own time by part, and the whole wait; "" when no speed is known."""
+    ev = p.get("eval")
+    if not ev or p["minutes"] is None:
+        return ""
+    return say(lang, "estimate.evaluation", time=duration(ev["total"], lang), loss=ev["loss"], drafts=ev["drafts"],
+               bias=ev["bias"], startup=p["startup_s"], total=p["total_minutes"])
 
 
 def columns(lang: str, *names: str) -> list[str]:
