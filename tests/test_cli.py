@@ -96,7 +96,7 @@ def test_a_train_flag_reaches_the_runs_config_and_the_preset_fills_the_rest(caps
     from studio import jobs, runs
     from studio.presets import load_preset
 
-    monkeypatch.setattr(jobs, "start", lambda root, run_id, **kw: None)  # the config is what is asked about
+    monkeypatch.setattr(jobs, "start", lambda root, run_id, *nodes, **kw: None)  # the config is what is asked about
     code, out, err = run_cli(capsys, "train", "--corpus", sample_corpus, "--model", str(tiny_model_dir), "--lora-r", "4",
                              "--learning-rate", "0.003", "--no-packing", "--detach", "--data-dir", str(root), "--json")
     assert code == 0, err
