@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Re-install only when requirements.txt changes; a second `make run` reuses .venv.
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench bench-drafting bench-train clean
+.PHONY: install run test bench bench-drafting bench-train bench-gpu clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ bench-train: install
 bench-drafting: install
 	$(PY) bench/generate.py
 	$(PY) bench/compare.py
+
+# Every GPU figure in one call (docs/gpu.md); needs a CUDA GPU, about 8 minutes on one H100/H200
+bench-gpu: install
+	$(PY) bench/gpu.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) studio-data .pytest_cache
