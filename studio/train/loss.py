@@ -19,6 +19,11 @@ from studio.train.packing import IGNORE
 CHUNK_ROWS = 1024  # 1024 x 49k float32 logits = 200 MB at a time
 
 
+def head_logits(hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """One chunk of logits, in the output layer's dtype (bf16 on the GPU path)."""
+    return hidden.to(weight.dtype) @ weight.T
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -27,7 +32,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad = torch.empty_like(hidden) if need_grad else None
         for start in range(0, hidden.shape[0], chunk):
             rows = slice(start, start + chunk)
-            logits = (hidden[rows].to(weight.dtype) @ weight.T).float()
+            logits = head_logits(hidden[rows], weight).float()  # the softmax statistics in float32
             log_norm = torch.logsumexp(logits, dim=-1)
             picked = logits.gather(1, targets[rows, None]).squeeze(1)
             total += (log_norm - picked).sum()
