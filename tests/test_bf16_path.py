@@ -66,15 +66,11 @@ def test_bf16_compute_runs_every_linear_layer_and_logits_chunk_in_bf16(root, sam
     assert recipe.state.step == 1 and recipe.state.seen > 0
 
 
-def test_the_cpu_default_computes_in_float32(root, sample_corpus, tiny_model_dir, monkeypatch):
-    seen, lora, _ = one_step(root, sample_corpus, tiny_model_dir, monkeypatch)
-    assert seen and {key[1:] for key in seen} == {("torch.float32", "torch.float32")}
-    assert lora == {"torch.float32"}
-
-
-def test_the_micro_batches_of_a_step_never_wait_for_the_device(root, sample_corpus, tiny_model_dir, monkeypatch):
-    """Each float read back from a tensor waits for the device; the micro-batches' losses are summed
-    where they are, and the step reads its loss and gradient norm back once, together."""
+def test_the_cpu_default_computes_in_float32_and_a_step_waits_for_the_device_once(root, sample_corpus, tiny_model_dir,
+                                                                                     monkeypatch):
+    """Unchanged on the CPU: float32 throughout. And a float read back from a tensor waits for the
+    device (a GPU's queue of kernels drains): the micro-batches' losses are summed where they are,
+    and the step reads its loss and gradient norm back together, after clipping."""
     reads = collections.Counter()
 
     def counting(name):
@@ -101,7 +97,9 @@ def test_the_micro_batches_of_a_step_never_wait_for_the_device(root, sample_corp
             setattr(recipe, where, scoped)
 
     counting.where = "step"
-    _, _, recipe = one_step(root, sample_corpus, tiny_model_dir, monkeypatch, during=count_reads, batch_size=1,
-                            grad_accum=4)
-    assert recipe.state.step == 1
+    seen, lora, recipe = one_step(root, sample_corpus, tiny_model_dir, monkeypatch, during=count_reads, batch_size=1,
+                                  grad_accum=4)
+    assert seen and {key[1:] for key in seen} == {("torch.float32", "torch.float32")}
+    assert lora == {"torch.float32"} and recipe.state.step == 1
     assert not {key: n for key, n in reads.items() if key[1] in ("accumulate", "clip")}, reads
+    assert reads[("tolist", "step")] == 1  # loss and gradient norm, together
