@@ -20,7 +20,7 @@ from studio.runs import RunFolder
 from studio.train import checkpoints, continual, early_stop, final_eval, oom
 from studio.train.errors import Cancelled, TrainingFailed
 from studio.train.evaluate import mean_loss, summary
-from studio.train.loss import loss_sum
+from studio.train.loss import loss_sum, target_rows
 from studio.train.packing import collate, count_targets
 from studio.train.reporter import Silent, truncate_events
 from studio.train.sampler import BlockSampler
@@ -195,10 +195,11 @@ class SftRecipe:
     def backward(self, batches: list, everyone: float):
         """Gradients of this process's micro-batches; their share of the step's loss, summed on
         the device (reading each micro-batch's loss back would wait for the device every time)."""
-        reported = 0.0
-        for batch in batches:
-            batch = {k: v.to(self.run.device) for k, v in batch.items()}
-            loss = loss_sum(self.model, batch, self.cfg.fused_loss) / everyone
+        reported, device = 0.0, self.run.device
+        for batch in batches:  # copies that do not wait for the device (a blocking copy to a GPU does)
+            rows = target_rows(batch["labels"]).to(device, non_blocking=True)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            loss = loss_sum(self.model, batch, self.cfg.fused_loss, rows) / everyone
             loss.backward()
             reported = reported + loss.detach()
         return reported
