@@ -256,9 +256,10 @@ def compute_end_to_end(model, dtype, gradient_checkpointing: bool = False):
     norm still takes its statistics in float32, and the loss is reduced in float32."""
     import torch
 
-    for param in model.parameters():
+    keep = getattr(model, "_keep_in_fp32_modules", None) or []  # what a model's authors keep in float32 stays so
+    for name, param in model.named_parameters():
         param.requires_grad_(False)
-        if param.is_floating_point() and param.dtype != dtype:  # not the 4-bit weights (uint8)
+        if param.is_floating_point() and param.dtype != dtype and not any(k in name for k in keep):  # not 4-bit
             param.data = param.data.to(dtype)
     decoder = model.get_decoder()
     device_type = next(model.parameters()).device.type
