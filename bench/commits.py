@@ -1,13 +1,17 @@
 """Training speed of this tree against another commit's, side by side on this machine.
 
     .venv/bin/python bench/commits.py REV [--rounds 3] [--steps 12] [--model MODEL]
+    .venv/bin/python bench/commits.py --against-self [--rounds 3] [--steps 12]
 
 A refactor of the training loop must not cost speed. This checks out REV into a temporary git
 worktree and runs the same short studio run (the quick-cpu-demo preset, `--steps` optimizer
 steps, no evaluation extras) with each tree's own code, in its own process, in the order
 A B, B A, A B ... so that a machine whose speed drifts weighs on both alike. Each run's speed is the
 median of its steps' tokens/s as the worker logged them (the first step, warm-up, left out);
-the table gives every round and the median ratio this tree / REV.
+the table gives every round and the median ratio this tree / REV. `--against-self` runs this tree
+against itself the same way: its ratios are the machine's noise, the yardstick for a ratio
+against REV (a ratio inside that spread says nothing). For what one step does, counted rather
+than timed (operators, shapes, Python calls, the model as trained), see bench/step_profile.py.
 """
 from __future__ import annotations
 
@@ -53,15 +57,21 @@ def one_run(tree: Path, data: Path, steps: int, model: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("rev", help="the commit to compare with (e.g. a tag, main~5, a hash)")
+    parser.add_argument("rev", nargs="?", help="the commit to compare with (e.g. a tag, main~5, a hash)")
+    parser.add_argument("--against-self", action="store_true",
+                        help="compare this tree with itself (A/A): the ratios show the machine's noise")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--model", default="smollm2-135m-instruct", help="a model name both trees know")
     args = parser.parse_args()
+    if bool(args.rev) == args.against_self:
+        parser.error("give a commit to compare with, or --against-self")
+    args.rev = args.rev or "this tree again"
     with tempfile.TemporaryDirectory(prefix="bench-commits-") as tmp:
-        other = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.rev], check=True,
-                       capture_output=True)
+        other = ROOT if args.against_self else Path(tmp) / "tree"
+        if not args.against_self:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.rev], check=True,
+                           capture_output=True)
         try:
             rows = []
             for n in range(args.rounds):
@@ -73,7 +83,8 @@ def main() -> None:
                 print(f"round {n + 1}: this tree {this:.1f} tokens/s, {args.rev} {that:.1f} tokens/s, "
                       f"ratio {this / that:.3f}", flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], capture_output=True)
+            if not args.against_self:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], capture_output=True)
     ratios = [a / b for a, b in rows]
     print(f"\nmedian tokens/s: this tree {statistics.median(a for a, _ in rows):.1f}, {args.rev} "
           f"{statistics.median(b for _, b in rows):.1f}; median ratio {statistics.median(ratios):.3f} "

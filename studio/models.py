@@ -263,6 +263,54 @@ def keep_4bit_trainable(model):
     return model
 
 
+def compute_end_to_end(model, dtype, gradient_checkpointing: bool = False):
+    """The frozen base ready for LoRA training in `dtype` (bf16) end to end, in place of peft's
+    prepare_model_for_kbit_training, which upcasts every weight bitsandbytes left unquantized
+    (embeddings, norms, the LM head) to float32 so that the residual stream, attention, the LoRA
+    products and the LM head all run in float32 and only the 4-bit products in bf16. Here those
+    weights stay in `dtype` and the decoder runs under autocast, so the float32 LoRA weights (the
+    optimizer's master copy) multiply in `dtype` too (lora_in_compute_dtype, once they exist). Each
+    norm still takes its statistics in float32, and the loss is reduced in float32."""
+    import torch
+
+    keep = getattr(model, "_keep_in_fp32_modules", None) or []  # what a model's authors keep in float32 stays so
+    for name, param in model.named_parameters():
+        param.requires_grad_(False)
+        if param.is_floating_point() and param.dtype != dtype and not any(k in name for k in keep):  # not 4-bit
+            param.data = param.data.to(dtype)
+    decoder = model.get_decoder()
+    device_type = next(model.parameters()).device.type
+    contexts = []
+
+    def enter(module, args):
+        contexts.append(torch.autocast(device_type, dtype=dtype))
+        contexts[-1].__enter__()
+
+    def leave(module, args, output):
+        contexts.pop().__exit__(None, None, None)
+
+    decoder.register_forward_pre_hook(enter)
+    decoder.register_forward_hook(leave, always_call=True)  # also when the forward fails (out of memory)
+    decoder.autocast_dtype = dtype
+    if gradient_checkpointing:  # the recomputed layers run under the autocast they first ran under
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    return model
+
+
+def lora_in_compute_dtype(model) -> None:
+    """LoRA layers inside a decoder prepared by compute_end_to_end take their input as it comes
+    (bf16) instead of casting it to their float32 weights: autocast runs their products in bf16,
+    and no float32 copy of every layer's input is made and kept for the backward pass."""
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = causal_lm.get_decoder()
+    if getattr(decoder, "autocast_dtype", None) is None:
+        return
+    for module in decoder.modules():
+        if hasattr(module, "cast_input_dtype_enabled"):
+            module.cast_input_dtype_enabled = False
+
+
 def overview(root: Path) -> list[dict]:
     """The registry: what is cached here, its size on disk, and the memory its weights need."""
     from studio.estimate import WEIGHT_BYTES

@@ -4,7 +4,7 @@ not the numbers. Checked on the tiny model, forward and backward, with a LoRA ad
 import pytest
 import torch
 
-from studio.train.loss import fusable, loss_sum
+from studio.train.loss import fusable, loss_sum, target_rows
 from studio.train.packing import IGNORE, collate, count_targets, one_per_block, pack
 
 DOCS = [[5, 9, 14, 3, 8], [22, 7, 31, 40, 41, 2, 19, 11, 6], [12, 13, 4], [60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71],
@@ -70,3 +70,7 @@ def test_the_fused_loss_matches_the_plain_loss_and_its_gradients(lora_model, mon
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     with torch.no_grad():  # evaluation: the same number, no gradient work
         torch.testing.assert_close(loss_sum(lora_model, batch), plain, rtol=1e-5, atol=1e-4)
+        # the targets' places made on the host beforehand (as training does): the same number again
+        rows = target_rows(batch["labels"])
+        assert len(rows) == count_targets(batch) and rows.tolist() == sorted(rows.tolist())
+        torch.testing.assert_close(loss_sum(lora_model, batch, rows=rows), plain, rtol=1e-5, atol=1e-4)

@@ -70,7 +70,9 @@ class RunContext:
         and the choice said in the status), with input gradients for the adapter's backward pass."""
         from peft import prepare_model_for_kbit_training
 
-        from studio.models import compute_dtype, load_base, model_facts, training_quantization
+        import torch
+
+        from studio.models import compute_dtype, compute_end_to_end, load_base, model_facts, training_quantization
 
         cfg = self.cfg
         params_m, _ = model_facts(self.root, cfg.model)
@@ -80,7 +82,10 @@ class RunContext:
                            quantization=quantization, quantization_note=self.quantization_note)
         model = load_base(source, quantization, self.device, cfg.compute_dtype, cfg.double_quant,
                           uniform_storage=cfg.shard and self.ranks.world > 1, training=True)
-        self.report.update(compute_dtype=str(compute_dtype(self.device, cfg.compute_dtype)).removeprefix("torch."))
+        dtype = compute_dtype(self.device, cfg.compute_dtype)
+        self.report.update(compute_dtype=str(dtype).removeprefix("torch."))
+        if dtype == torch.bfloat16 and quantization != "int8":  # the GPU path: bf16 end to end
+            return compute_end_to_end(model, dtype, cfg.gradient_checkpointing)
         if quantization != "none":
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                                    gradient_checkpointing_kwargs={"use_reentrant": False})

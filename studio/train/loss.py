@@ -19,6 +19,11 @@ from studio.train.packing import IGNORE
 CHUNK_ROWS = 1024  # 1024 x 49k float32 logits = 200 MB at a time
 
 
+def head_logits(hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """One chunk of logits, in the output layer's dtype (bf16 on the GPU path)."""
+    return hidden.to(weight.dtype) @ weight.T
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -27,7 +32,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad = torch.empty_like(hidden) if need_grad else None
         for start in range(0, hidden.shape[0], chunk):
             rows = slice(start, start + chunk)
-            logits = (hidden[rows].to(weight.dtype) @ weight.T).float()
+            logits = head_logits(hidden[rows], weight).float()  # the softmax statistics in float32
             log_norm = torch.logsumexp(logits, dim=-1)
             picked = logits.gather(1, targets[rows, None]).squeeze(1)
             total += (log_norm - picked).sum()
@@ -54,9 +59,18 @@ def fusable(model) -> bool:
             and not getattr(config, "final_logit_softcapping", None) and getattr(config, "logit_scale", 1.0) in (1.0, None))
 
 
-def loss_sum(model, batch: dict[str, torch.Tensor], fused: bool = True) -> torch.Tensor:
+def target_rows(labels: torch.Tensor) -> torch.Tensor:
+    """Where a batch's targets are: flat indices into its (row, position) grid of the positions
+    whose next token is a target, in order. Made on the host from the collated labels, they spare
+    the device a wait: gathering with a boolean mask there reads the mask's count back first."""
+    rows, positions = (labels[:, 1:] != IGNORE).nonzero(as_tuple=True)
+    return rows * labels.shape[1] + positions
+
+
+def loss_sum(model, batch: dict[str, torch.Tensor], fused: bool = True, rows: torch.Tensor | None = None) -> torch.Tensor:
     """Summed next-token cross-entropy over the batch's targets (labels shifted by one, IGNORE
-    skipped). `model` is a causal LM, a PEFT model over one included."""
+    skipped). `model` is a causal LM, a PEFT model over one included; `rows`: target_rows of the
+    labels, already on the device (made from the labels here when not given)."""
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     labels = batch["labels"]
     # No cache: transformers reads packed documents from the position ids only without one.
@@ -66,7 +80,7 @@ def loss_sum(model, batch: dict[str, torch.Tensor], fused: bool = True) -> torch
         return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
                                                  ignore_index=IGNORE, reduction="sum")
     hidden = causal_lm.get_decoder()(**inputs).last_hidden_state
-    targets = labels[:, 1:]
-    keep = targets != IGNORE
+    rows = target_rows(labels) if rows is None else rows
     head = causal_lm.get_output_embeddings()
-    return _LinearCrossEntropy.apply(hidden[:, :-1][keep], head.weight, targets[keep], CHUNK_ROWS)
+    return _LinearCrossEntropy.apply(hidden.flatten(0, 1).index_select(0, rows), head.weight,
+                                     labels.flatten().index_select(0, rows + 1), CHUNK_ROWS)

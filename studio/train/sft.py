@@ -21,7 +21,7 @@ from studio.runs import RunFolder, read_status
 from studio.train import checkpoints, continual, early_stop, final_eval, oom, shard
 from studio.train.errors import Cancelled, TrainingFailed
 from studio.train.evaluate import mean_loss, summary
-from studio.train.loss import loss_sum
+from studio.train.loss import loss_sum, target_rows
 from studio.train.packing import collate, count_targets
 from studio.train.reporter import Silent, truncate_events
 from studio.train.sampler import BlockSampler
@@ -77,14 +77,19 @@ class SftRecipe:
         """(the model with its trainable adapter, the parent's evaluation or None)."""
         from peft import LoraConfig, get_peft_model
 
+        from studio.models import lora_in_compute_dtype
+
         cfg = self.cfg
         if cfg.init_adapter:  # keep training: the parent's adapter, not a fresh one
             model = continual.attach_parent(self.run.root, model, cfg.init_adapter)
+            lora_in_compute_dtype(model)
             return model, continual.evaluate_parent(self.run, model, self.tok, self.val_blocks, self.run.device)
         targets = "all-linear" if cfg.target_modules == "all-linear" else [m.strip() for m in cfg.target_modules.split(",")]
-        return get_peft_model(model, LoraConfig(
+        model = get_peft_model(model, LoraConfig(
             r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets,
-            use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM")), None
+            use_rslora=cfg.use_rslora, use_dora=cfg.use_dora, task_type="CAUSAL_LM"))
+        lora_in_compute_dtype(model)  # float32 LoRA weights (the optimizer's), bf16 products on the GPU path
+        return model, None
 
     def optimizer_and_schedule(self) -> None:
         import torch
@@ -155,7 +160,7 @@ class SftRecipe:
         """One optimizer step over the next blocks; a NaN/infinite loss or gradient ends the run."""
         started = time.time()
         loss, tokens = self.accumulate(self.run.ranks.share(self.sampler.draw(self.per_step, self.state)))
-        grad_norm = self.clip()
+        loss, grad_norm = on_host(loss, self.clip())  # the step's one wait for the device
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             last = checkpoints.latest(self.run.folder)
             if last:
@@ -175,7 +180,7 @@ class SftRecipe:
             self.board.add_scalar(name, value, step)
         self.run.report.update(step=step, eta_s=round(eta, 1), tokens_seen=state.seen)
 
-    def accumulate(self, blocks: list) -> tuple[float, int]:
+    def accumulate(self, blocks: list) -> tuple:
         """Forward and backward over this process's share of the step's blocks in micro-batches,
         then the gradients summed over processes; the loss is the mean over every target token
         of the step, all processes together (the micro-batch halves on out-of-memory)."""
@@ -184,23 +189,26 @@ class SftRecipe:
         self.run.ranks.sum_gradients(self.params)
         return self.run.ranks.total(reported), int(everyone)
 
-    def attempt(self, blocks: list, micro: int) -> tuple[float, float]:
+    def attempt(self, blocks: list, micro: int) -> tuple:
         self.optimizer.zero_grad(set_to_none=True)
         batches = [collate(blocks[i:i + micro], self.tok.pad_token_id) for i in range(0, len(blocks), micro)]
         everyone = max(self.run.ranks.total(sum(count_targets(batch) for batch in batches)), 1)
         return self.backward(batches, everyone), everyone
 
-    def backward(self, batches: list, everyone: float) -> float:
-        """Gradients of this process's micro-batches; their share of the step's loss."""
-        reported = 0.0
-        for batch in batches:
-            batch = {k: v.to(self.run.device) for k, v in batch.items()}
-            loss = loss_sum(self.model, batch, self.cfg.fused_loss) / everyone
+    def backward(self, batches: list, everyone: float):
+        """Gradients of this process's micro-batches; their share of the step's loss, summed on
+        the device (reading each micro-batch's loss back would wait for the device every time)."""
+        reported, device = 0.0, self.run.device
+        for batch in batches:  # copies that do not wait for the device (a blocking copy to a GPU does)
+            rows = target_rows(batch["labels"]).to(device, non_blocking=True)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            loss = loss_sum(self.model, batch, self.cfg.fused_loss, rows) / everyone
             loss.backward()
-            reported += float(loss.detach())
+            reported = reported + loss.detach()
         return reported
 
-    def clip(self) -> float:
+    def clip(self):
+        """The gradients' norm before clipping, as a tensor on the device."""
         import torch
 
         return shard.norm(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm or float("inf")))
@@ -268,3 +276,14 @@ class SftRecipe:
         result.eval_seconds = round(time.time() - started, 1)
         jsonio.write_json_atomic(run.folder / RunFolder.EVAL, to_dict(result))
         return result
+
+
+def on_host(*values) -> list[float]:
+    """Numbers (tensors on the device or floats) as floats, read back from the device at once."""
+    import torch
+
+    tensors = [v.detach().float().reshape(()) for v in values if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return [float(v) for v in values]
+    read = iter(torch.stack([t.to(tensors[0].device) for t in tensors]).tolist())
+    return [next(read) if isinstance(v, torch.Tensor) else float(v) for v in values]

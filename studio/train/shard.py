@@ -56,9 +56,10 @@ def wrap(run, model):
     return model
 
 
-def norm(total) -> float:
-    """clip_grad_norm_'s result as a number (over every shard when it is a DTensor)."""
-    return float(total.full_tensor() if hasattr(total, "full_tensor") else total)
+def norm(total):
+    """clip_grad_norm_'s result as a plain tensor (over every shard when it is a DTensor); read
+    back with the step's loss in one wait (sft.on_host)."""
+    return total.full_tensor() if hasattr(total, "full_tensor") else total
 
 
 def adapter_state(model) -> dict:
