@@ -129,7 +129,7 @@ def test_estimate_shows_memory_per_gpu_under_sharding_and_shard_is_sft_only():
     assert split["gathered layers"] > 0 and split["activations"] == whole["activations"]
     assert memory_gb(TrainConfig(quantization="nf4", shard=True), 70_000, shape, "cuda", 1) == \
         memory_gb(TrainConfig(quantization="nf4"), 70_000, shape, "cuda")  # one process: nothing to split
-    est = {"plan": {"steps": 1, "steps_per_epoch": 1, "tokens": 1, "minutes": None}, "memory": split, "speed": None,
+    est = {"plan": {"steps": 1, "steps_per_epoch": 1, "tokens": 1, "minutes": None, "share": 1.0, "passes": 1.0}, "memory": split, "speed": None,
            "speed_source": "x", "device": "cuda", "quantization": "nf4"}
     assert "per GPU, sharded over 4 processes" in estimate_markdown(est, "en")
     assert "每块 GPU，切分到 4 个进程" in estimate_markdown(est, "zh")
