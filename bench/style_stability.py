@@ -50,8 +50,9 @@ def train(root: Path, name: str, settings: list[str]) -> tuple[str, float]:
     return run_id, (time.time() - started) / 60
 
 
-def load(root: Path, run_id: str):
-    """The run's base with its adapter (a peft model), its tokenizer, and the run's config and corpus version."""
+def load(root: Path, run_id: str, checkpoint: str = ""):
+    """The run's base with its adapter (a peft model; `checkpoint`, e.g. step-20, for one of its
+    checkpoints), its tokenizer, and the run's config and corpus version."""
     from peft import PeftModel
 
     from studio.models import load_base, load_tokenizer, resolve
@@ -60,7 +61,8 @@ def load(root: Path, run_id: str):
     cfg, status = folder.config(), folder.status()
     source = resolve(cfg.model, root)
     model = load_base(source, status.quantization or "none", "cpu", cfg.compute_dtype, cfg.double_quant)
-    model = PeftModel.from_pretrained(model, str(folder.path / "adapter"), is_trainable=False)
+    adapter = folder.path / "checkpoints" / checkpoint if checkpoint else folder.path / "adapter"
+    model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
     return model, load_tokenizer(source), cfg, folder.trained_corpus_version(cfg)
 
 
@@ -100,8 +102,14 @@ def main() -> int:
     parser.add_argument("--set", nargs="*", default=[], help="key=value on top of the preset for training")
     parser.add_argument("--root", type=Path, default=None, help="data root (with --runs: where those runs are)")
     parser.add_argument("--runs", nargs="*", default=[], help="finished runs to measure instead of training")
+    parser.add_argument("--checkpoint", default="", help="with --runs: measure this checkpoint (e.g. step-20), not the adapter")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the style matches (on a machine shared "
+                        "with other jobs one thread ran 16 tokens in 21 s where two took 388 s)")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     root = args.root or Path(tempfile.mkdtemp(prefix="bench-style-")) / "data"
     targets = [(run_id, run_id) for run_id in args.runs] or [(name, None) for name in args.layouts]
     lines, rows = [], []
@@ -110,7 +118,7 @@ def main() -> int:
         if run_id is None:
             run_id, minutes = train(root, label, TRAIN_SETTINGS + args.set)
         print(json.dumps({"layout": label, "run": run_id, "train_minutes": minutes and round(minutes, 1)}), flush=True)
-        model, tok, cfg, version = load(root, run_id)
+        model, tok, cfg, version = load(root, run_id, args.checkpoint if args.runs else "")
         mine = []
         for setting in args.settings:
             openings, tokens = map(int, setting.split("x"))
