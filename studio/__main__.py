@@ -31,7 +31,7 @@ from studio.corpus.decode import CorpusError
 from studio.jobs import JobError, Nodes, torchrun
 from studio.messages import render, say
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable
-from studio.records import RunState, RunStatus
+from studio.records import RunState, RunStatus, style_from
 from studio.runs import run_dir
 from studio.paths import BadName, data_root
 from studio.write.drafter import MODES, AdapterRefused
@@ -230,10 +230,18 @@ def _bias_line(bias: dict) -> str:
             + (f" {say('en', 'bias.weights', weights=bias['weights'])}" if bias.get("weights") else ""))
 
 
-def _style_line(style: dict) -> str:
-    return (f"style distance {style['base_mean']:.3f} -> {style['tuned_mean']:.3f} (the writer's own text "
-            f"{style['writer_mean']:.3f}), tuned closer in {style['tuned_closer']} of {style['openings']} openings, "
-            f"{style.get('tuned_copied', 0):.0%} copied")
+def _style_line(style: dict, lang: str = "en") -> str:
+    """The style match on one line: the verdict and the interval it rests on, the mean distances, the
+    openings won as detail; a match measured before verdicts without them."""
+    found = style_from(style)
+    common = dict(base=found.base_mean, tuned=found.tuned_mean, wins=found.tuned_closer, n=found.openings,
+                  copied=found.tuned_copied or 0)
+    if not (found.verdict and found.interval):
+        writer = f"{found.writer_mean:.3f}" if found.writer_mean is not None else "-"
+        return say(lang, "style.line_old", writer=writer, **common)
+    return say(lang, "style.line", verdict=say(lang, f"style.verdict.{found.verdict}"), difference=found.difference,
+               confidence=found.confidence, low=found.interval[0], high=found.interval[1], writer=found.writer_mean,
+               **common)
 
 
 def _say(args, data, text: str) -> None:

@@ -29,8 +29,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "eval.none": ("No evaluation yet.", "暂无评测结果。"),
     "eval.style": ("style distance from your held-out text ({n} openings; lower is closer; your own text: {writer})",
                    "与你的留出文本的风格距离（{n} 个开头；越低越接近；你自己的文本：{writer}）"),
-    "eval.style_wins": ("tuned draft closer to your style", "微调草稿更接近你的风格"),
+    "eval.style_wins": ("detail: tuned draft closer to your style", "细节：微调草稿更接近你的风格"),
     "eval.style_wins_value": ("in {wins} of {n} openings", "{n} 个开头中有 {wins} 个"),
+    # the style verdict (studio/write/style.py): said only where the interval on the change supports it
+    "eval.style_verdict": ("style verdict: tuned against base (change in distance, {confidence:.0%} interval over "
+                           "the openings)", "风格结论：微调对比基座（距离的变化，按开头自助抽样的 {confidence:.0%} 区间）"),
+    "eval.style_verdict_value": ("**{verdict}**: {difference:+.3f} ({low:+.3f} to {high:+.3f})",
+                                 "**{verdict}**：{difference:+.3f}（{low:+.3f} 至 {high:+.3f}）"),
+    "style.verdict.closer": ("closer to your style", "更接近你的风格"),
+    "style.verdict.unclear": ("no clear change", "没有明显变化"),
+    "style.verdict.further": ("further from your style", "离你的风格更远"),
+    "style.verdict.too_few": ("too few openings to say", "开头太少，无法判断"),
+    "style.line": ("style: {verdict}; distance base {base:.3f} -> tuned {tuned:.3f}, change {difference:+.3f} "
+                   "({confidence:.0%} interval {low:+.3f} to {high:+.3f}); the writer's own text {writer:.3f}; "
+                   "tuned closer in {wins} of {n} openings, {copied:.0%} copied",
+                   "风格：{verdict}；距离 基座 {base:.3f} -> 微调 {tuned:.3f}，变化 {difference:+.3f}"
+                   "（{confidence:.0%} 区间 {low:+.3f} 至 {high:+.3f}）；作者自己的文本 {writer:.3f}；"
+                   "{n} 个开头中微调更接近的有 {wins} 个，照抄 {copied:.0%}"),
+    "style.line_old": ("style distance base {base:.3f} -> tuned {tuned:.3f}; the writer's own text {writer}; "
+                       "tuned closer in {wins} of {n} openings, {copied:.0%} copied (measured before verdicts: no interval)",
+                       "风格距离 基座 {base:.3f} -> 微调 {tuned:.3f}；作者自己的文本 {writer}；{n} 个开头中微调更接近的有 "
+                       "{wins} 个，照抄 {copied:.0%}（在有结论之前测得：没有区间）"),
     "style.pick": ("pick a tuned run in tuned pane 1 first.", "请先在微调窗格 1 中选择一个训练。"),
     "style.sample": ("First opening: *{opening}*\n\n**Base:** {base}\n\n**Tuned:** {tuned}",
                      "第一个开头：*{opening}*\n\n**基座**：{base}\n\n**微调后**：{tuned}"),

@@ -56,7 +56,7 @@ def to_dict(record) -> dict:
         value = getattr(record, f.name)
         if value is None:
             continue
-        out[f.name] = value.value if isinstance(value, Enum) else value
+        out[f.name] = value.value if isinstance(value, Enum) else to_dict(value) if dataclasses.is_dataclass(value) else value
     return out
 
 
@@ -181,6 +181,49 @@ def event_to_dict(event: Event) -> dict:
 
 
 # eval.json: one shape per recipe, told apart by `objective`.
+class StyleVerdict(str, Enum):
+    """What the style match may say: only what the interval on the change supports."""
+    CLOSER = "closer"  # the whole interval below zero: the tuned drafts are nearer the writer
+    UNCLEAR = "unclear"  # the interval holds zero: no clear change
+    FURTHER = "further"  # the whole interval above zero
+    TOO_FEW = "too_few"  # too few openings for an interval to mean anything
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class StyleEvaluation:
+    """The style match (studio/write/style.py): base and tuned continue held-out openings, each draft's
+    Burrows' Delta from the writer's held-out text. Written into eval.json (after training) and
+    style.json (on demand). Files written before the verdict have no difference, interval,
+    confidence, resamples or verdict: those stay None."""
+    openings: int = 0
+    base_mean: float | None = None
+    tuned_mean: float | None = None
+    writer_mean: float | None = None  # the writer's own continuations, scored the same way
+    difference: float | None = None  # tuned_mean - base_mean; below zero is closer
+    interval: list | None = None  # [low, high] of the difference: paired bootstrap over openings
+    confidence: float | None = None  # of the interval, e.g. 0.95
+    resamples: int | None = None
+    verdict: StyleVerdict | None = None
+    tuned_closer: int = 0  # openings where the tuned draft was closer than the base (detail)
+    tuned_copied: float | None = None  # share of the tuned drafts found in the training corpus
+    base_copied: float | None = None
+    measure: str = ""
+    rows: list = field(default_factory=list)  # [{"opening", "base", "tuned", "base_distance", "tuned_distance"}]
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict is not None:
+            self.verdict = StyleVerdict(self.verdict)
+
+
+def style_from(data: StyleEvaluation | dict | None) -> StyleEvaluation | None:
+    """The style match as its record, from eval.json's or style.json's form (or as it is)."""
+    return from_dict(StyleEvaluation, data) if isinstance(data, dict) else data
+
+
 @dataclass
 class SftEvaluation:
     """A LoRA run on a corpus: base and tuned on the held-out split, and what else was measured."""
@@ -198,11 +241,14 @@ class SftEvaluation:
     stopped_early: Any = ""
     peak_memory_gb: float = 0.0
     quantization: str = ""
-    style: dict | None = None
+    style: StyleEvaluation | None = None
     bias: dict | None = None
     lineage: dict | None = None
     objective: str = "sft"
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.style = style_from(self.style)
 
 
 @dataclass

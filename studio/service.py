@@ -15,7 +15,7 @@ from studio.corpus.store import list_corpora, read_dropped, read_manifest
 from studio.corpus.tokens import counter_for
 from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
-from studio.records import RunState, RunView
+from studio.records import RunState, RunView, style_from  # style_from: for the views
 from studio.records import to_dict as to_record
 from studio.write import visitors
 from studio.write.drafter import Drafter
@@ -217,8 +217,8 @@ def style_match(root: Path, run_id: str, openings: int = 8, gen: GenConfig | Non
         raise Refused("service.no_prose", run=run_id, corpus=cfg.corpus)
     gen = gen or GenConfig(max_new_tokens=cfg.eval_max_new_tokens, seed=cfg.seed)
     drafts = [drafter(root).compare(run_id, item["opening"], gen) for item in found]
-    result = style.score_on_corpus(root, cfg.corpus, version, found, [d["base"] for d in drafts],
-                                   [d["tuned"] for d in drafts])
+    result = to_record(style.score_on_corpus(root, cfg.corpus, version, found, [d["base"] for d in drafts],
+                                               [d["tuned"] for d in drafts]))
     write_json_atomic(folder.file(folder.STYLE), {**result, "settings": to_dict(gen)})
     return result
 

@@ -4,7 +4,7 @@ openings, the bias probe, peak memory)."""
 from __future__ import annotations
 
 from studio.messages import message
-from studio.records import LossEval
+from studio.records import LossEval, StyleEvaluation
 
 
 def generation_metrics(run, model, tok, val_records) -> dict | None:
@@ -21,10 +21,11 @@ def generation_metrics(run, model, tok, val_records) -> dict | None:
     return rouge_bleu(outputs, [r["response"] for r in pairs])
 
 
-def style_evaluation(run, model, tok, val_records) -> dict | None:
+def style_evaluation(run, model, tok, val_records) -> StyleEvaluation | None:
     """Style match (text corpora): base and tuned continue held-out openings with the same seed,
-    each continuation scored against the writer's held-out text (studio/write/style.py), with
-    the share of the tuned drafts copied from the corpus."""
+    each continuation scored against the writer's held-out text (studio/write/style.py): the mean
+    distances, the interval on the change and the verdict it supports, the openings won, and the
+    share of the tuned drafts copied from the corpus."""
     from studio.write import style
 
     cfg = run.cfg

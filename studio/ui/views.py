@@ -6,7 +6,7 @@ import html
 import pandas as pd
 
 from studio.messages import LANGUAGES, MESSAGES, render, say
-from studio.service import HISTOGRAM_EDGES, RULE_LABELS, drop_reason, dropped_item_reason, skip_reason
+from studio.service import HISTOGRAM_EDGES, RULE_LABELS, drop_reason, dropped_item_reason, skip_reason, style_from
 
 STATE_COLOURS = {"queued": "#8a8a8a", "running": "#2f6fde", "completed": "#2e9d57",
                  "failed": "#c8372d", "cancelled": "#b5832a", "interrupted": "#b5832a"}
@@ -190,16 +190,22 @@ def blend_markdown(ev, lang: str) -> str:
     return "\n".join(lines) + bias_markdown(ev.bias, lang)
 
 
-def style_rows(style: dict | None, lang: str) -> list[str]:
-    """The style match's rows of the evaluation table."""
-    if not style or not style.get("openings"):
+def style_rows(style, lang: str) -> list[str]:
+    """The style match's rows of the evaluation table (records.StyleEvaluation, or its JSON form):
+    the mean distances first, then the verdict with its interval, then the openings won as detail.
+    A match measured before verdicts has no verdict row."""
+    style = style_from(style)
+    if not style or not style.openings:
         return []
-    n = style["openings"]
-    rows = [f"| {say(lang, 'eval.style', n=n, writer=style.get('writer_mean'))} | {style['base_mean']:.3f} | "
-            f"{style['tuned_mean']:.3f} ({style['tuned_mean'] - style['base_mean']:+.3f}) |",
-            f"| {say(lang, 'eval.style_wins')} | | {say(lang, 'eval.style_wins_value', wins=style['tuned_closer'], n=n)} |"]
-    if "tuned_copied" in style:
-        rows.append(f"| {say(lang, 'eval.copied')} | {style['base_copied']:.0%} | {style['tuned_copied']:.0%} |")
+    n, base, tuned = style.openings, style.base_mean, style.tuned_mean
+    rows = [f"| {say(lang, 'eval.style', n=n, writer=style.writer_mean)} | {base:.3f} | {tuned:.3f} ({tuned - base:+.3f}) |"]
+    if style.verdict and style.interval:
+        value = say(lang, "eval.style_verdict_value", verdict=say(lang, f"style.verdict.{style.verdict}"),
+                    difference=style.difference, low=style.interval[0], high=style.interval[1])
+        rows.append(f"| {say(lang, 'eval.style_verdict', confidence=style.confidence)} | | {value} |")
+    rows.append(f"| {say(lang, 'eval.style_wins')} | | {say(lang, 'eval.style_wins_value', wins=style.tuned_closer, n=n)} |")
+    if style.tuned_copied is not None:
+        rows.append(f"| {say(lang, 'eval.copied')} | {style.base_copied or 0:.0%} | {style.tuned_copied:.0%} |")
     return rows
 
 

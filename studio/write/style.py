@@ -15,6 +15,12 @@ each of the three weighs a third of the distance.
 The z-scores use the spread of each feature across segments of the writer's training text cut to
 the drafts' length, so a difference of one typical wobble within the writer's own text counts 1.
 
+The answer leads with the mean distances (base, tuned, the writer's own held-out text) and an
+interval on the change (tuned minus base, a paired bootstrap over the openings, seeded): "closer"
+only when the whole interval lies below zero, "further" only when it lies above, else "no clear
+change". The count of openings where the tuned draft won is kept as detail: over a handful of
+short drafts it is mostly sampling noise.
+
 Why not a library: faststylometry computes its z-scores across several candidate authors (here
 there is one writer), tokenises English only, and pulls scikit-learn and wget; Delta itself is a
 few lines of numpy.
@@ -27,9 +33,13 @@ from collections import Counter
 import numpy as np
 
 from studio.corpus.paragraphs import sentences
+from studio.records import StyleEvaluation, StyleVerdict
 
 MOST_FREQUENT = 50  # the usual range for texts of a few hundred words (Burrows used 30-150)
 OPENINGS = 8
+RESAMPLES = 2000  # bootstrap resamples of the openings
+CONFIDENCE = 0.95
+MIN_OPENINGS = 5  # fewer: every resample is nearly the same few openings, and the interval means little
 OPENING_CHARS = {"latin": 160, "cjk": 40}  # about 40 tokens of English, 2-3 sentences of Chinese
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _UNIT = re.compile(rf"[{_CJK}]|[^\W\d_]+", re.UNICODE)
@@ -140,33 +150,52 @@ def _take(parts: list[tuple[str, str]], at: int, size: int) -> tuple[str, int]:
     return text, at
 
 
+def change_interval(base: list[float], tuned: list[float], resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of tuned minus base distance: the mean over openings and its percentile
+    interval from a paired bootstrap (openings drawn with replacement, each keeping its base and
+    tuned draft together), seeded so one set of distances always gives one interval."""
+    diffs = np.asarray(tuned, dtype=float) - np.asarray(base, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(diffs), size=(resamples, len(diffs)))
+    means = diffs[picks].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(diffs.mean()), float(low), float(high)
+
+
+def verdict(low: float, high: float, openings: int) -> StyleVerdict:
+    """Closer when the whole interval of the change is below zero, further when above, else no clear change."""
+    if openings < MIN_OPENINGS:
+        return StyleVerdict.TOO_FEW
+    return StyleVerdict.CLOSER if high < 0 else StyleVerdict.FURTHER if low > 0 else StyleVerdict.UNCLEAR
+
+
 def score(train_texts: list[str], val_texts: list[str], found: list[dict], base: list[str], tuned: list[str],
-          copied_share=None) -> dict:
-    """Distances of each base and tuned continuation from the writer's held-out text; tuned wins
-    an opening when it is closer. `copied_share(text)`, when given, measures how much of the tuned
-    drafts repeats the training corpus (a model can come closer by reciting)."""
+          copied_share=None) -> StyleEvaluation:
+    """Distances of each base and tuned continuation from the writer's held-out text, their means,
+    the interval on the change and the verdict; tuned wins an opening when it is closer (detail).
+    `copied_share(text)`, when given, measures how much of the tuned drafts repeats the training
+    corpus (a model can come closer by reciting)."""
     segment = int(np.mean([len(t) for t in base + tuned])) if base else 400
     delta = Delta(train_texts, val_texts, max(segment, 20))  # the spread of texts as long as the drafts
-    rows = []
-    for item, b, t in zip(found, base, tuned):
-        rows.append({"opening": item["opening"], "base": b, "tuned": t,
-                     "base_distance": round(delta.distance(b), 4), "tuned_distance": round(delta.distance(t), 4)})
-    wins = sum(r["tuned_distance"] < r["base_distance"] for r in rows)
-    result = {
-        "measure": "Burrows' Delta over the writer's most frequent words (CJK: characters and bigrams), "
-                   "punctuation and sentence length; lower is closer",
-        "openings": len(rows), "tuned_closer": wins,
-        "base_mean": round(float(np.mean([r["base_distance"] for r in rows])), 4) if rows else None,
-        "tuned_mean": round(float(np.mean([r["tuned_distance"] for r in rows])), 4) if rows else None,
-        "writer_mean": None, "rows": rows,
-    }
+    rows = [{"opening": item["opening"], "base": b, "tuned": t, "base_distance": round(delta.distance(b), 4),
+             "tuned_distance": round(delta.distance(t), 4)} for item, b, t in zip(found, base, tuned)]
+    result = StyleEvaluation(openings=len(rows), tuned_closer=sum(r["tuned_distance"] < r["base_distance"] for r in rows),
+                             rows=rows, measure="Burrows' Delta over the writer's most frequent words (CJK: characters "
+                             "and bigrams), punctuation and sentence length; lower is closer")
+    if not rows:
+        return result
+    base_d, tuned_d = [r["base_distance"] for r in rows], [r["tuned_distance"] for r in rows]
+    result.base_mean, result.tuned_mean = round(float(np.mean(base_d)), 4), round(float(np.mean(tuned_d)), 4)
+    mean, low, high = change_interval(base_d, tuned_d)
+    result.difference, result.interval = round(mean, 4), [round(low, 4), round(high, 4)]
+    result.confidence, result.resamples, result.verdict = CONFIDENCE, RESAMPLES, verdict(low, high, len(rows))
     # the writer's own continuations, scored the same way: how close "close" can be
     writers = [item["writer"][:max(len(t), 1)] for item, t in zip(found, tuned)]
-    if writers:
-        result["writer_mean"] = round(float(np.mean([delta.distance(w) for w in writers])), 4)
-    if copied_share is not None and rows:
-        result["tuned_copied"] = round(float(np.mean([copied_share(t) for t in tuned])), 4)
-        result["base_copied"] = round(float(np.mean([copied_share(b) for b in base])), 4)
+    result.writer_mean = round(float(np.mean([delta.distance(w) for w in writers])), 4)
+    if copied_share is not None:
+        result.tuned_copied = round(float(np.mean([copied_share(t) for t in tuned])), 4)
+        result.base_copied = round(float(np.mean([copied_share(b) for b in base])), 4)
     return result
 
 
@@ -177,7 +206,8 @@ def prose(root, corpus: str, version: str, split: str) -> list[str]:
     return [r["text"] for r in read_split(root, corpus, version, split) if "text" in r]
 
 
-def score_on_corpus(root, corpus: str, version: str, found: list[dict], base: list[str], tuned: list[str]) -> dict:
+def score_on_corpus(root, corpus: str, version: str, found: list[dict], base: list[str],
+                    tuned: list[str]) -> StyleEvaluation:
     """`score` against a corpus version: its training split gives the spread, its validation split
     the writer's profile, and its overlap index the copied share."""
     from studio.write.overlap import copied_spans, corpus_index
