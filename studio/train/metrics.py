@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from studio.textclean import remove_debris
+
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]|[^\W_]+", re.UNICODE)
 
 
@@ -52,4 +54,4 @@ def generate_responses(model, tokenizer, prompts: list[str], max_new_tokens: int
     finally:
         tokenizer.padding_side = side
         model.train(was_training)
-    return [text.strip() for text in out]
+    return [remove_debris(text).text.strip() for text in out]  # scored as the writer would see them

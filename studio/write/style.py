@@ -34,6 +34,7 @@ import numpy as np
 
 from studio.corpus.paragraphs import sentences
 from studio.records import StyleEvaluation, StyleVerdict
+from studio.textclean import remove_debris
 
 MOST_FREQUENT = 50  # the usual range for texts of a few hundred words (Burrows used 30-150)
 OPENINGS = 8
@@ -236,7 +237,8 @@ def continuations(model, tokenizer, prompts: list[str], max_new_tokens: int, dev
             out = model.generate(**batch, max_new_tokens=gen.max_new_tokens, do_sample=True, temperature=gen.temperature,
                                  top_p=gen.top_p, top_k=gen.top_k, repetition_penalty=gen.repetition_penalty,
                                  pad_token_id=tokenizer.pad_token_id)
-        return [t.strip() for t in tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)]
+        texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [remove_debris(t).text.strip() for t in texts]  # as the writer would see them: no escape codes
 
     try:
         with model.disable_adapter():
