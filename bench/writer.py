@@ -32,9 +32,11 @@ SETTINGS: list[str] = []  # the preset as it is (style_openings 16 since bench/s
 TARGETS = {"held-out share": (0.05, 0.20), "perplexity change": -0.20, "style wins": 0.70, "minutes": 10.0}
 
 
-def one_layout(root: Path, name: str, make, settings: list[str]) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="layout-"))
-    files = make(folder)
+def one_layout(root: Path, name: str, make, settings: list[str], repeat: int = 1) -> dict:
+    files = []
+    for seed in range(repeat):  # `repeat` texts of the same layout from other seeds: a writer's bigger folder
+        folder = Path(tempfile.mkdtemp(prefix="layout-"))
+        files += make(folder, seed=seed)
     corpus = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
     started = time.time()
     manifest = service.ingest(root, files, corpus, model=EMBEDDED_DEFAULT)
@@ -89,11 +91,12 @@ def main() -> int:
     parser.add_argument("--layouts", nargs="*", default=list(LAYOUTS), help="which layouts (default: all)")
     parser.add_argument("--set", nargs="*", default=SETTINGS, help="key=value on top of the preset")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
+    parser.add_argument("--repeat", type=int, default=1, help="files per layout, each from another seed (5: about 50k tokens)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-writer-")) / "data"
     rows = []
     for name in args.layouts:
-        rows.append(one_layout(root, name, LAYOUTS[name], args.set))
+        rows.append(one_layout(root, name, LAYOUTS[name], args.set, args.repeat))
         print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     print(f"\npreset {PRESET} + {' '.join(args.set)}, embedded model {EMBEDDED_DEFAULT}, on the CPU\n")
     print(table(rows))
