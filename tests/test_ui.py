@@ -185,6 +185,7 @@ def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root
     from studio import service
     from studio.ui import desk
     from studio.ui.wiring import Call
+    from studio.write.manuscript import words
 
     call = Call(root, "en", default_model=str(tiny_model_dir))
     assert "No manuscript yet" in desk.open_manuscript(call, None)["notice"]
@@ -193,6 +194,8 @@ def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root
     assert made["text"] == "" and made["title"] == "The <Lamp>" and "The <Lamp>" in made["notice"]
     saved = desk.save(call, ms_id, "LAMP LOG. Day 41.", made["base"])
     assert saved["notice"] == "" and saved["base"] == made["base"] + 1
+    assert made["pick"]["choices"] == [("The <Lamp> (0 words)", ms_id)]
+    assert saved["pick"] == {"__type__": "update", "choices": [("The <Lamp> (4 words)", ms_id)], "value": ms_id}
     other = service.save_manuscript_text(root, ms_id, "LAMP LOG. Day 41. Another tab.", saved["base"])  # another tab saves
     late = desk.save(call, ms_id, "LAMP LOG. Day 41. Fog.", saved["base"])
     assert "another tab" in late["notice"] and late["base"] == other["revision"] + 1
@@ -207,9 +210,10 @@ def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root
     used = desk.use(call, ms_id, form.text, answers[0]["base"], done["slots"], 0)
     assert used["text"] == "LAMP LOG. Day 41. Fog. " + first and "Candidate 1" in used["notice"]
     assert 'data-source="base"' in used["sources"] and "&lt;" not in used["sources"]  # the text has no markup
+    assert used["pick"]["choices"] == [(f"The <Lamp> ({words(used['text'])} words)", ms_id)]  # the count follows
     edited = used["text"] + " The keeper slept."
     undone = desk.undo(call, ms_id, edited, used["base"])  # the edit is saved first, then taken back
-    assert undone["text"] == used["text"]
+    assert undone["text"] == used["text"] and undone["pick"]["value"] == ms_id
     assert desk.undo(call, ms_id, undone["text"], undone["base"], redo=True)["text"] == edited
     assert service.manuscript(root, ms_id)["text"] == edited  # on disk: a reload shows it
     form = dataclasses_replace(form, text=edited, base=service.manuscript(root, ms_id)["manuscript"].revision)

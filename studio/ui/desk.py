@@ -171,12 +171,22 @@ def open_manuscript(call: Call, ms_id: str | None) -> dict:
     rows = service.manuscripts(call.root)
     ids = [r["id"] for r in rows]
     chosen = ms_id if ms_id in ids else (ids[0] if ids else None)
-    choices = [(say(call.lang, "desk.choice", title=r["title"] or r["id"], words=r["words"]), r["id"]) for r in rows]
     # with no manuscript yet, a title being typed for New stays: the page load and the tab's select
     # both land here, and the second must not clear what the writer typed after the first
     view = _opened(call, chosen) if chosen else {**_empty(), "title": gr.update(),
                                                   "notice": say(call.lang, "desk.none_yet")}
-    return {"pick": gr.update(choices=choices, value=chosen), **view, **pending_shown(call, chosen)}
+    return {"pick": gr.update(choices=_choices(call, rows), value=chosen), **view, **pending_shown(call, chosen)}
+
+
+def _choices(call: Call, rows: list[dict]) -> list[tuple[str, str]]:
+    return [(say(call.lang, "desk.choice", title=r["title"] or r["id"], words=r["words"]), r["id"]) for r in rows]
+
+
+def listed(call: Call, ms_id: str) -> dict:
+    """The manuscript list again, its word counts as they are now, the same one picked. Reopens
+    nothing: a manuscript is opened by the pick's `input` (the writer's choice), which an update
+    of its choices or value does not fire (its `change` would)."""
+    return {"pick": gr.update(choices=_choices(call, service.manuscripts(call.root)), value=ms_id)}
 
 
 def pending_shown(call: Call, ms_id: str | None) -> dict:
@@ -231,7 +241,7 @@ def save(call: Call, ms_id: str | None, text: str, base: int | None) -> dict:
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
     ms = service.manuscript(call.root, ms_id)["manuscript"]
-    return {"base": revision, "notice": notice, "sources": sources_html(ms, call.lang)}
+    return {"base": revision, "notice": notice, "sources": sources_html(ms, call.lang), **listed(call, ms_id)}
 
 
 def set_field(call: Call, ms_id: str | None, value: str, base: int | None, name: str) -> dict:
@@ -328,7 +338,8 @@ def use(call: Call, ms_id: str | None, text: str, base: int | None, slots: list,
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
     moved = render(call.lang, result["notice"]) if result.get("notice") else ""
-    return {**shown(result["manuscript"], call.lang), "notice": moved or say(call.lang, "desk.used", n=n)}
+    return {**shown(result["manuscript"], call.lang), "notice": moved or say(call.lang, "desk.used", n=n),
+            **listed(call, ms_id)}
 
 
 def undo(call: Call, ms_id: str | None, text: str, base: int | None, redo: bool = False) -> dict:
@@ -337,7 +348,7 @@ def undo(call: Call, ms_id: str | None, text: str, base: int | None, redo: bool 
         result = (service.redo_manuscript if redo else service.undo_manuscript)(call.root, ms_id)
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-    return {**shown(result["manuscript"], call.lang), "notice": ""}
+    return {**shown(result["manuscript"], call.lang), "notice": "", **listed(call, ms_id)}
 
 
 def context(call: Call, form: DeskForm) -> dict:
@@ -353,7 +364,7 @@ def context(call: Call, form: DeskForm) -> dict:
 # -- wiring ---------------------------------------------------------------------------------
 CANDIDATES = ["cands", "uses", "alts", "slots"]
 SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice", *CANDIDATES]
-EDITED = ["text", "base", "sources", "notice"]
+EDITED = ["text", "base", "sources", "notice", "pick"]  # the pick: its word counts follow the text
 
 
 def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
@@ -365,7 +376,7 @@ def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
     on(ui.new_btn.click, new_manuscript, tab, ui, ["title"], SHOWN)
     on(ui.rename_btn.click, rename_manuscript, tab, ui, ["pick", "title"], SHOWN)
     on(ui.delete_btn.click, delete_manuscript, tab, ui, ["pick"], SHOWN)
-    on(ui.text.blur, save, tab, ui, ["pick", "text", "base"], ["base", "notice", "sources"])
+    on(ui.text.blur, save, tab, ui, ["pick", "text", "base"], ["base", "notice", "sources", "pick"])
     for box, name in ((ui.memory, "memory"), (ui.note, "note")):
         on(box.blur, partial(set_field, name=name), tab, ui, ["pick", name, "base"], ["base", "notice"])
     drafted = ["base", "notice", "context_view", "cands", "uses", "alts", "slots"]
