@@ -667,6 +667,10 @@ MESSAGES.update({
     "status.resuming": ("resuming from checkpoint step {step}", "从第 {step} 步的检查点继续"),
     "status.oom_retry": ("out of memory at micro-batch {micro}: retrying at {half} with {steps} accumulation steps",
                          "微批次 {micro} 时内存不足：改用 {half} 重试，梯度累积 {steps} 步"),
+    "status.over_budget": ("stopped at step {steps} of {planned}: training took 1.5 times its {minutes}-minute time "
+                           "budget (this machine is slower now than the runs the budget was planned from)",
+                           "在第 {steps} 步（共 {planned} 步）停止：训练用时已达 {minutes} 分钟时间预算的 1.5 倍"
+                           "（这台机器现在比制定预算时参考的任务慢）"),
     "status.training": ("training", "训练中"),
     "status.training_note": ("training · {note}", "训练中 · {note}"),
     "status.stopped_early": ("stopped early at step {step}: no validation improvement in {evals} evaluations; the adapter is "

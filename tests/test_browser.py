@@ -478,7 +478,8 @@ def test_every_tab_reads_in_chinese_after_an_ingest_a_run_an_error_and_a_draft(b
     page.locator("#train-corpus input").click()
     page.get_by_role("option", name="novel", exact=True).click()
     expect(page.locator("#train-corpus input")).to_have_value("novel")
-    page.locator("#train-epochs input").fill("0")  # an error from the settings' checks
+    page.locator("#train-budget input").fill("0")  # without a time budget, 0 epochs is an error from the settings' checks
+    page.locator("#train-epochs input").fill("0")
     page.locator("#train-start").click()
     expect(page.locator("#train-message")).to_contain_text("epochs")
     look("train-error")

@@ -53,16 +53,20 @@ def test_an_empty_or_zero_budget_is_no_budget_and_a_negative_one_is_refused():
 
 
 def fake_finished_run(root, corpus: str, model_dir, speed: float, steps: int = 5, **settings) -> str:
-    """A completed run of the tiny model on the CPU whose steps went at `speed` tokens/s."""
+    """A completed run of the tiny model on the CPU that trained at `speed` tokens/s of wall clock,
+    while each step's own figure (the forward and backward alone) said ten times that."""
     cfg = service.training_config(corpus, "quick-cpu-demo", tiny_overrides(model_dir, quantization="none", **settings))
     run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
     folder = runs.RunFolder.of(root, run_id)
     status = runs.read_status(folder.path)
+    per_step = cfg.batch_size * cfg.grad_accum * cfg.seq_len
     status.state, status.device, status.quantization = RunState.COMPLETED, "cpu", "none"
+    status.tokens_seen = steps * per_step
     folder.write_status(status)
-    for step in range(1, steps + 1):  # the first step is warm-up and does not count
+    for step in range(1, steps + 1):
         jsonio.append_jsonl(folder.path / "events.jsonl", {"kind": "train", "step": step, "loss": 1.0,
-                                                           "tokens_per_s": 10_000.0 if step == 1 else speed})
+                                                           "tokens_per_s": speed * 10,
+                                                           "elapsed_s": step * per_step / speed})
     return run_id
 
 
@@ -107,3 +111,18 @@ def test_a_budgeted_run_takes_the_measured_count_ends_its_schedule_at_zero_and_k
     assert [e["step"] for e in events if e["kind"] == "resumed"] == [2]
     assert [e["step"] for e in events if e["kind"] == "train"] == list(range(1, 7))
     assert [e for e in events if e["kind"] == "train"][-1]["lr"] == 0
+
+
+def test_a_budgeted_run_that_runs_far_over_its_minutes_stops_where_it_is():
+    from types import SimpleNamespace
+
+    from studio.train.sft import OVERRUN, SftRecipe
+    from studio.train.state import TrainState
+
+    def over(minutes: float, seconds: float) -> bool:
+        recipe = SimpleNamespace(cfg=TrainConfig(time_budget_min=minutes), state=TrainState(micro_batch=1))
+        recipe.state.train_seconds = seconds
+        return SftRecipe.over_budget(recipe)
+
+    assert not over(2, 2 * 60 * OVERRUN - 1) and over(2, 2 * 60 * OVERRUN + 1)
+    assert not over(0, 10_000)  # no budget: epochs and max_steps decide, however long it takes

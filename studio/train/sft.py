@@ -28,6 +28,9 @@ from studio.train.sampler import BlockSampler
 from studio.train.state import TrainState
 
 
+OVERRUN = 1.5  # a budgeted run that took this many times its minutes stops where it is
+
+
 class SftRecipe:
     def __init__(self, run):
         self.run, self.cfg = run, run.cfg
@@ -151,10 +154,21 @@ class SftRecipe:
             if stopped:
                 run.report.record(Marker("early_stop", step=step, extra={"best_step": state.best_step}))
                 break
+            if run.ranks.any(self.over_budget()):
+                stopped = message("status.over_budget", minutes=cfg.time_budget_min, steps=step, planned=self.total)
+                run.report.record(Marker("over_budget", step=step))
+                break
             if cfg.save_every and step % cfg.save_every == 0 and step < self.total:
                 self.save_checkpoint(step)
         self.board.flush()
         return stopped
+
+    def over_budget(self) -> bool:
+        """A safety net under the time budget: its step count came from an earlier run's speed, and
+        a machine that has since slowed (other work on it, a warmer room) must not turn 5 minutes
+        into 50. Training stops at OVERRUN times the budget, saved and evaluated as usual."""
+        minutes = self.cfg.time_budget_min
+        return bool(minutes) and self.state.train_seconds > OVERRUN * minutes * 60
 
     def step(self, step: int, clock: float) -> None:
         """One optimizer step over the next blocks; a NaN/infinite loss or gradient ends the run."""
