@@ -97,7 +97,8 @@ def test_a_budgeted_run_takes_the_measured_count_ends_its_schedule_at_zero_and_k
     assert f"Saw {ev.passes:.0%} of the training text ({ev.passes:.2f} passes)" in eval_markdown(ev)
 
     # the machine has since measured a faster speed, so a count made now would differ; a resume keeps the stored one
-    fake_finished_run(root, sample_corpus, tiny_model_dir, 50_000.0, steps=40)
+    for _ in range(2):  # two faster runs outvote the slow one and the run above (a median over runs)
+        fake_finished_run(root, sample_corpus, tiny_model_dir, 50_000.0, steps=40)
     assert service.training_estimate(root, sample_corpus, "quick-cpu-demo", overrides)["plan"]["steps"] != 6
     for step, ckpt in checkpoints.complete_checkpoints(folder):
         if step > 2:
