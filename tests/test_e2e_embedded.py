@@ -1,7 +1,11 @@
 """End to end on the real embedded model (SmolLM2-135M-Instruct): the path a newcomer takes.
 
-Ingest the sample corpus, train the quick preset in 4-bit (QLoRA) on the CPU, load the adapter with
-plain peft, and check that it learned the corpus's voice. Takes a few minutes on 2 CPU cores.
+Ingest the sample corpus, train the quick preset on the CPU as a newcomer gets it (`auto`: the
+unquantized base, since its fp32 weights fit), load the adapter with plain peft, and check that it
+learned the corpus's voice. Takes a few minutes on 2 CPU cores. The 4-bit path is tested on the tiny
+model (test_models, test_distributed, test_gpu_bench): since bitsandbytes' inference repacking is
+kept off for training (models.keep_4bit_trainable), 4-bit training on this CPU runs at about a fifth
+of the unquantized speed, and the real model's nf4 run alone took 10 minutes of make test.
 """
 import math
 
@@ -23,7 +27,7 @@ def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e") / "data"
     manifest = service.ingest(root, [SAMPLE], "lamp-log")
     assert manifest["tokens"]["tokenizer"] == EMBEDDED_DEFAULT and manifest["tokens"]["train"] > 3000
-    run_id = service.start_training(root, "lamp-log", "quick-cpu-demo", ["quantization=nf4"])  # QLoRA, as on a GPU
+    run_id = service.start_training(root, "lamp-log", "quick-cpu-demo")
     status = jobs.wait(root, run_id, timeout=900)
     assert status.state == "completed", status
     return root, run_id
@@ -43,17 +47,14 @@ def plain_perplexity(model, tok, docs: list[str]) -> float:
 
 def test_quick_preset_lowers_validation_perplexity_by_a_fifth_with_a_plain_peft_load(finished_run):
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, run_id = finished_run
     cfg = runs.read_config(runs.run_dir(root, run_id))
-    assert cfg.quantization == "nf4"
+    assert cfg.quantization == "auto" and runs.read_status(runs.run_dir(root, run_id)).quantization == "none"
     source = resolve(EMBEDDED_DEFAULT, root)
     tok = AutoTokenizer.from_pretrained(source)
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=torch.float32)
-    base = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=torch.float32, device_map={"": "cpu"})
-    assert type(base.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
+    base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, device_map={"": "cpu"})
     val = [r["text"] for r in read_split(root, "lamp-log", "", "val")]
     before = plain_perplexity(base, tok, val)
     tuned = PeftModel.from_pretrained(base, runs.run_dir(root, run_id) / "adapter")

@@ -205,7 +205,7 @@ def candidates(root: Path, ms_id: str) -> list[dict]:
         for k, text in enumerate(pane["drafts"], 1):
             # candidates kept before drafts were cleaned may hold escape codes: the writer never sees them
             out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": remove_debris(text).text,
-                        "at": pending["at"], "mode": pending["mode"]})
+                        "at": pending.get("at"), "mode": pending.get("mode")})  # older pending files lack them
     return out
 
 
