@@ -28,7 +28,7 @@ from studio.ui.desk_parts import (PANES, PER_PANE, SLOTS, USER_ERRORS, DeskForm,
                                   chosen_panes, context_markdown, failed, picked, sampling, save_first, shown,
                                   source_label, sources_html, stops)
 from studio.ui.i18n import T
-from studio.ui.wiring import Call, Tab, loader, on
+from studio.ui.wiring import Call, Tab, loader, on, stop_drafting_in
 
 # the character offset of the editor's cursor (in code points, as Python counts), handed to the
 # handler in place of the hidden `cursor` number, the last of the DeskForm's inputs
@@ -307,10 +307,7 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
 
 def stop_drafting(call: Call) -> str:
     """Stop ends this visitor's continue, summary or redraft at the next token; the text so far stays."""
-    event = stops.get(call.session)
-    if event:
-        event.set()
-    return say(call.lang, "write.stopping") if event else say(call.lang, "write.nothing_drafting")
+    return stop_drafting_in(stops, call)
 
 
 def retry(call: Call, form: DeskForm):

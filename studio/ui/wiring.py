@@ -25,7 +25,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio import service
-from studio.messages import render
+from studio.messages import render, say
 from studio.ui.i18n import request_lang
 
 VISITOR_KEY = "writing-studio-visitor"  # the localStorage key (and BrowserState's secret: the browser holds both)
@@ -161,3 +161,12 @@ def loader(handler, tab: Tab, layout, inputs=(), outputs=()) -> tuple:
         return [*shown, token] if isinstance(shown, list) else [shown, token]
     visit.__name__ = fn.__name__
     return visit, [tab.visitor, *_flat(layout, inputs)], [*_flat(layout, outputs), tab.visitor]
+
+
+def stop_drafting_in(stops: dict, call: Call) -> str:
+    """A Stop button: ends the visitor's draft registered in `stops` (the comparison's or the
+    desk's) at the next token; what was drafted so far stays."""
+    event = stops.get(call.session)
+    if event:
+        event.set()
+    return say(call.lang, "write.stopping") if event else say(call.lang, "write.nothing_drafting")

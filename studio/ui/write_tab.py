@@ -18,7 +18,7 @@ from studio.config import GenConfig
 from studio.messages import render, say
 from studio.ui import desk, judging, views
 from studio.ui.i18n import T
-from studio.ui.wiring import Call, Tab, loader, on, visitor_tab
+from studio.ui.wiring import Call, Tab, loader, on, stop_drafting_in, visitor_tab
 
 USER_ERRORS = (ValueError, RuntimeError)  # the core's refusals (config, adapters, judging) are ValueErrors
 PANES = 1 + service.MAX_TUNED_PANES  # the base and the tuned panes
@@ -234,10 +234,7 @@ def draft(call: Call, form: DraftForm):
 
 
 def stop_drafting(call: Call) -> str:
-    event = _stops.get(call.session)
-    if event:
-        event.set()
-    return say(call.lang, "write.stopping") if event else say(call.lang, "write.nothing_drafting")
+    return stop_drafting_in(_stops, call)
 
 
 def style_check(call: Call, source: str | None, count) -> str:
