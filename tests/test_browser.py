@@ -579,6 +579,57 @@ def short_drafts(page, sampling: str, tokens: str, tokens_label: str) -> None:
     box.press("Enter")
 
 
+def wait_until(page, condition, failure: str, seconds: float = 30) -> None:
+    """Poll `condition` while the page's events run (Playwright serves routes and events while it waits)."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(failure)
+
+
+def test_a_late_answer_to_opening_the_write_tab_leaves_what_the_writer_typed(browser, studio_url, studio_root):
+    """A busy server answers the Write tab's select late (held here until the writer has made a
+    manuscript and typed its memory). The answer refreshes the lists and leaves the screen alone:
+    before, it reopened the newest manuscript over the memory being typed (CI lost it that way)."""
+    from playwright.sync_api import expect
+
+    from studio import service
+
+    page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1400})
+    page.set_default_timeout(60_000)
+    held = []
+
+    def hold_selects(route):
+        # a tab's select carries its SelectData; the clicks, blurs and page loads carry none
+        if (route.request.post_data_json or {}).get("event_data"):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/queue/join*", hold_selects)
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Write").click()
+    wait_until(page, lambda: held, "the Write tab's select was not sent")
+    textbox(page, "manuscript-title").fill("Late Answer")
+    page.locator("#manuscript-new").click()
+    expect(page.locator("#manuscript-notice")).to_contain_text("Made manuscript")
+    page.get_by_text("Memory, author's note, what the model sees").click()
+    memory = textbox(page, "manuscript-memory")
+    memory.fill("Gulls at dawn.")
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(3_000)  # the late answer has come (nothing on the screen says so: that is the point)
+    expect(memory).to_have_value("Gulls at dawn.")
+    expect(page.locator("#manuscript-pick input")).to_have_value(re.compile("Late Answer"))
+    textbox(page, "manuscript-text").click()  # leaving the memory box saves it
+    [made] = [r for r in service.manuscripts(studio_root) if r["title"] == "Late Answer"]
+    wait_until(page, lambda: service.manuscript(studio_root, made["id"])["manuscript"].memory == "Gulls at dawn.",
+               "the memory was not saved")
+    page.close()
+    service.delete_manuscript(studio_root, made["id"])
+
+
 def test_a_writer_writes_a_short_story_at_the_desk_and_finds_it_after_a_reload(browser, studio_url, studio_root,
                                                                               tiny_model_dir):
     """The manuscript at the top of the Write tab, as a writer uses it: a new one, memory and author's

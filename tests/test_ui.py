@@ -223,6 +223,14 @@ def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root
     assert "| memory | 0 |" in seen["context_view"] and "The keeper slept." in seen["context_view"]
     assert desk.set_field(call, ms_id, "A <lighthouse>.", seen["base"], "memory")["notice"] == ""
     assert "| memory | 0 |" not in desk.context(call, form)["context_view"]
+    # the boxes as they are on the screen, their blur's save not yet answered: saved first, then seen
+    typed = dataclasses_replace(form, memory="Gulls at dawn.", note="Storm coming.", base=None)
+    assert "Gulls at dawn." in desk.context(call, typed)["context_view"]
+    assert [getattr(service.manuscript(root, ms_id)["manuscript"], f) for f in ("memory", "note")] == [
+        "Gulls at dawn.", "Storm coming."]
+    back = desk.refresh_desk(call, ms_id)  # the Write tab's select: the lists, not the screen
+    assert set(back) == {"pick", "summary_model"} and back["pick"]["value"] == ms_id
+    assert "value" not in desk.refresh_desk(call, None)["pick"]  # a manuscript made meanwhile stays picked
     gone = desk.delete_manuscript(call, ms_id)
     assert gone["pick"]["value"] is None and "trash" in gone["notice"]
 

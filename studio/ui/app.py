@@ -45,7 +45,8 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
                     models = models_tab.build(root, lang)
             loads = [corpus["load"], train["load"], write["load"], write["desk_load"], runs["load"], models["load"]]
             # Opening a tab reads the disk again: a run that finished meanwhile shows its state and adapter.
-            for page, (fn, inputs, outputs) in ((write_page, write["load"]), (write_page, write["desk_load"]),
+            # The desk refreshes its lists only: the manuscript on the screen is the writer's (desk.refresh_desk).
+            for page, (fn, inputs, outputs) in ((write_page, write["load"]), (write_page, write["desk_refresh"]),
                                                 (runs_page, runs["load"]),
                                                 (models_page, models["load"])):
                 page.select(fn, inputs, outputs)

@@ -99,16 +99,18 @@ class DeskLayout:
 
 def _manage() -> dict:
     with gr.Row():
-        pick = gr.Dropdown(label=T("desk.pick"), choices=[], elem_id="manuscript-pick", scale=2)
+        # the pick, New and the boxes open when the page's load has answered (open_desk): a late
+        # answer would otherwise replace what was typed before it came
+        pick = gr.Dropdown(label=T("desk.pick"), choices=[], elem_id="manuscript-pick", scale=2, interactive=False)
         title = gr.Textbox(label=T("desk.title"), elem_id="manuscript-title", scale=2)
-        new_btn = gr.Button(T("desk.new"), scale=0, elem_id="manuscript-new")
+        new_btn = gr.Button(T("desk.new"), scale=0, elem_id="manuscript-new", interactive=False)
         rename_btn = gr.Button(T("desk.rename"), scale=0, elem_id="manuscript-rename")
         delete_btn = gr.Button(T("desk.delete"), scale=0, variant="stop", elem_id="manuscript-delete")
     return dict(pick=pick, title=title, new_btn=new_btn, rename_btn=rename_btn, delete_btn=delete_btn)
 
 
 def _editor() -> dict:
-    text = gr.Textbox(label=T("desk.text"), lines=16, elem_id="manuscript-text")
+    text = gr.Textbox(label=T("desk.text"), lines=16, elem_id="manuscript-text", interactive=False)
     with gr.Row():
         continue_btn = gr.Button(T("desk.continue"), variant="primary", elem_id="manuscript-continue")
         cursor_btn = gr.Button(T("desk.continue_cursor"), elem_id="manuscript-continue-cursor")
@@ -204,8 +206,26 @@ def pending_shown(call: Call, ms_id: str | None) -> dict:
 
 
 def open_desk(call: Call, ms_id: str | None) -> dict:
-    """What a page load shows: the manuscript, its candidates, the models that can summarize."""
-    return {**open_manuscript(call, ms_id), **desk_tools.summary_choices(call)}
+    """What a page load shows: the manuscript, its candidates, the models that can summarize; and
+    the desk opened for writing (it starts closed, see _manage)."""
+    shown_now = open_manuscript(call, ms_id)
+    opened = {name: gr.update(value=shown_now[name], interactive=True) for name in READY if name in shown_now}
+    return {**shown_now, **opened, "pick": {**shown_now["pick"], "interactive": True},
+            "new_btn": gr.update(interactive=True), **desk_tools.summary_choices(call)}
+
+
+def refresh_desk(call: Call, ms_id: str | None) -> dict:
+    """Coming back to the Write tab: the lists as they are now (the manuscripts and their word counts,
+    the models that can summarize); what is on the screen stays. A reload here would replace what
+    the writer typed after the request left (the memory typed while a slow server answered the
+    tab's select was lost that way), and the writer's edits are saved against their revision anyway.
+    Only a manuscript deleted elsewhere is replaced, by the newest (open_manuscript)."""
+    rows = service.manuscripts(call.root)
+    if ms_id and ms_id not in {r["id"] for r in rows}:
+        return {**open_manuscript(call, None), **desk_tools.summary_choices(call)}
+    # no value with no manuscript picked: a New answered meanwhile has picked one, and it stays
+    pick = gr.update(choices=_choices(call, rows), value=ms_id) if ms_id else gr.update(choices=_choices(call, rows))
+    return {"pick": pick, **desk_tools.summary_choices(call)}
 
 
 def new_manuscript(call: Call, title: str) -> dict:
@@ -279,7 +299,7 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
         if not panes:
             raise ValueError(say(call.lang, "write.no_panes"))
         gen = form.gen()
-        revision, notice = save_first(call, form.pick, form.text, form.base)
+        revision, notice = save_first(call, form.pick, form.text, form.base, form.memory, form.note)
         yield {"base": revision, "notice": notice or say(call.lang, "write.drafting"),
                "uses": [gr.update(visible=False)] * SLOTS, "alts": [gr.update(visible=False)] * SLOTS}
         stop = stops[call.session] = threading.Event()
@@ -350,7 +370,7 @@ def undo(call: Call, ms_id: str | None, text: str, base: int | None, redo: bool 
 
 def context(call: Call, form: DeskForm) -> dict:
     try:
-        revision, notice = save_first(call, form.pick, form.text, form.base)
+        revision, notice = save_first(call, form.pick, form.text, form.base, form.memory, form.note)
         ctx = service.manuscript_context(call.root, form.pick, form.panes() or ["base"], form.gen(),
                                          model=call.default_model or None)
     except USER_ERRORS as e:
@@ -361,11 +381,15 @@ def context(call: Call, form: DeskForm) -> dict:
 # -- wiring ---------------------------------------------------------------------------------
 CANDIDATES = ["cands", "uses", "alts", "slots"]
 SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice", *CANDIDATES]
+# with the pick and New: what the page load opens for writing (not the memory and the note: a box in
+# a closed accordion, made interactive by an update, did not send what was typed into it after)
+READY = ["text"]
 EDITED = ["text", "base", "sources", "notice", "pick"]  # the pick: its word counts follow the text
 
 
-def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
-    """Join the Write tab's pane and sampling components, wire the desk, return its page loader."""
+def wire(ui: DeskLayout, write, tab: Tab) -> dict:
+    """Join the Write tab's pane and sampling components, wire the desk; return its page loader
+    ("desk_load") and what the Write tab's select runs ("desk_refresh")."""
     ui = dataclasses.replace(ui, with_base=write.with_base, picks=write.picks, max_new=write.max_new,
                              temperature=write.temperature, top_p=write.top_p, top_k=write.top_k,
                              repetition=write.repetition, seed=write.seed, drafts=write.drafts)
@@ -393,4 +417,5 @@ def wire(ui: DeskLayout, write, tab: Tab) -> tuple:
     on(ui.export_btn.click, export, tab, ui, ["pick", "text", "base", "export_fmt", "export_sources"],
        ["base", "export_file", "notice"])
     desk_tools.wire(ui, tab)
-    return loader(open_desk, tab, ui, ["pick"], SHOWN + ["summary_model"])
+    return {"desk_load": loader(open_desk, tab, ui, ["pick"], SHOWN + ["summary_model", "new_btn"]),
+            "desk_refresh": loader(refresh_desk, tab, ui, ["pick"], ["pick", "summary_model"])}

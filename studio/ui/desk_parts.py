@@ -37,7 +37,12 @@ class DeskForm:
     repetition: float
     seed: float | None
     drafts: float
-    cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it)
+    # the memory and the author's note as they are on the screen: saved with the text before a
+    # draft, so a box the writer has not left yet (its blur's save still in flight, or never sent)
+    # is what the model sees; None keeps what is stored
+    memory: str | None = None
+    note: str | None = None
+    cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it); last
 
     def panes(self) -> list[str]:
         return chosen_panes(self)
@@ -90,13 +95,19 @@ def picked(call: Call, ms_id: str | None) -> str:
     return ms_id
 
 
-def save_first(call: Call, ms_id: str | None, text: str, base: int | None) -> tuple[int, str]:
-    """Save the editor's text when it differs from the disk: (revision, conflict notice or '')."""
-    now = service.manuscript(call.root, picked(call, ms_id))
-    if now["text"] == (text or ""):
-        return now["manuscript"].revision, ""
-    saved = service.save_manuscript_text(call.root, ms_id, text or "", base)
-    return saved["revision"], render(call.lang, saved["notice"]) if saved["notice"] else ""
+def save_first(call: Call, ms_id: str | None, text: str, base: int | None, memory: str | None = None,
+               note: str | None = None) -> tuple[int, str]:
+    """Save the editor's text (and the memory and the note, when given) where they differ from the
+    disk: (revision, conflict notice or '')."""
+    now = service.manuscript(call.root, picked(call, ms_id))["manuscript"]
+    revision, notices = now.revision, []
+    if now.text != (text or ""):
+        saved = service.save_manuscript_text(call.root, ms_id, text or "", base)
+        revision, notices = saved["revision"], [saved["notice"]]
+    for name, value in (("memory", memory), ("note", note)):
+        if value is not None and getattr(now, name) != value:
+            revision = service.set_manuscript_field(call.root, ms_id, name, value, revision)["revision"]
+    return revision, " ".join(render(call.lang, n) for n in notices if n)
 
 
 def candidate_updates(item: dict, labels: list) -> tuple[list, list, list]:

@@ -263,11 +263,11 @@ def wire(ui: WriteLayout, tab: Tab) -> dict:
     on(ui.draft_btn.click, draft, tab, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
     on(ui.stop_btn.click, stop_drafting, tab, ui, [], "message")  # generation ends at the next token; drafts stay
     if not ui.judging:  # demo mode: the desk works in each visitor's own folder
-        desk_load = {"desk_load": desk.wire(ui.desk, ui, visitor_tab(tab))} if ui.desk else {}
+        desk_load = desk.wire(ui.desk, ui, visitor_tab(tab)) if ui.desk else {}
         return {"load": loader(refresh, tab, ui, ["picks"], ["picks"]), **desk_load}
     judging.wire(ui.judging, tab)
     on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
-    desk_load = {"desk_load": desk.wire(ui.desk, ui, tab)} if ui.desk else {}
+    desk_load = desk.wire(ui.desk, ui, tab) if ui.desk else {}
     return {"load": loader(on_load, tab, ui, ["picks"], ["picks", "rates"]), **desk_load}
 
 
