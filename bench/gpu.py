@@ -257,7 +257,7 @@ def studio_run(data: Path, corpus: str, model: Path, args, quantization: str) ->
     estimate = service.training_estimate_config(data, cfg)["memory"] or {}
     speeds = [e["tokens_per_s"] for e in steps[1:]] or [steps[0]["tokens_per_s"]]
     return {"run_id": run_id, "tokens_per_s": statistics.median(speeds), "steps": len(steps),
-            "tokens": evaluation["tokens_seen"], "peak_gb": evaluation["peak_memory_gb"] * 2**30 / 1e9,
+            "tokens": evaluation["tokens_seen"], "peak_gb": evaluation["peak_memory_gb"],
             "val_loss": evaluation["tuned"]["loss"], "base_val_loss": evaluation["base"]["loss"],
             "last_train_loss": steps[-1]["loss"], "estimate_gb": estimate.get("total"), "estimate": estimate,
             "quantization": evaluation.get("quantization"), "compute_dtype": status.compute_dtype}
@@ -357,7 +357,7 @@ def standard_recipe(spec: dict) -> dict:
     return {"tokens_per_s": statistics.median(speeds), "steps": len(clock.times), "tokens": targets,
             "val_loss": mean_loss(model, val, tok.pad_token_id, spec["device"]),
             "last_train_loss": losses[-1] if losses else None,
-            "peak_gb": peak_memory_gb(spec["device"]) * 2**30 / 1e9, "quantization": spec["quantization"]}
+            "peak_gb": peak_memory_gb(spec["device"]), "quantization": spec["quantization"]}
 
 
 def child(spec: dict, timeout: float) -> dict:

@@ -77,7 +77,10 @@ def style_match(root: Path, model, tok, cfg, version: str, openings: int, tokens
     return {"openings": result.openings, "tokens": tokens, "seed": seed, "verdict": str(result.verdict),
             "base": result.base_mean, "tuned": result.tuned_mean, "writer": result.writer_mean,
             "change": result.difference, "interval": result.interval, "wins": result.tuned_closer,
-            "copied": result.tuned_copied, "seconds": round(time.time() - started, 1)}
+            "copied": result.tuned_copied, "seconds": round(time.time() - started, 1),
+            # per opening, to try other summaries of the same drafts without drafting again
+            "base_distances": [r["base_distance"] for r in result.rows],
+            "tuned_distances": [r["tuned_distance"] for r in result.rows]}
 
 
 def summary(layout: str, rows: list[dict]) -> list[str]:

@@ -67,12 +67,13 @@ def bias_probe(run, model, tok) -> dict | None:
 
 
 def peak_memory_gb(device: str) -> float:
-    """The most memory this run held: GPU memory allocated by torch on CUDA, else the process's
-    peak resident size (model, activations, optimizer and all)."""
+    """The most memory this run held, in GB (10^9 bytes, as the estimate says it): GPU memory
+    allocated by torch on CUDA, else the process's peak resident size (model, activations,
+    optimizer and all)."""
     import resource
 
     import torch
 
     if device.startswith("cuda"):
-        return round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)  # KiB on Linux
+        return round(torch.cuda.max_memory_allocated(device) / 1e9, 3)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 3)  # KiB on Linux
