@@ -459,6 +459,9 @@ MESSAGES.update({
                       "收到 '{rdzv}'）；其他机器运行它打印的 torchrun 命令"),
     "cli.other_nodes": ("on each other machine (K = 1 .. {last}), with the run folder on a shared disk at the same path:",
                         "在其他每台机器上（K = 1 .. {last}），运行目录须在共享磁盘上、路径相同："),
+    "service.dpo_budget": ("a DPO run takes no time budget (time_budget_min={minutes}): its minutes are measured on sft "
+                           "runs; set epochs or max_steps instead",
+                           "DPO 训练不接受时间预算（time_budget_min={minutes}）：预算按 sft 训练的速度换算；请改设 epochs 或 max_steps"),
     "config.shard_sft": ("sharding (FSDP) trains sft runs only, not {objective}; turn shard off",
                          "分片训练（FSDP）只用于 sft 训练，不用于 {objective}；请关闭 shard"),
     "config.setting": ("setting '{field}': {problem}", "设置 '{field}'：{problem}"),

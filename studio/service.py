@@ -296,8 +296,11 @@ def run_lineage(root: Path, run_id: str) -> dict:
     return {"run_id": run_id, "chain": chain(root, run_id), "blend_of": blended}
 
 
+# no time budget: its minutes turn into steps at the speed of sft runs, and a DPO run over the judged
+# pairs (a few dozen) is short anyway; epochs or max_steps decide
 DPO_DEFAULTS = {"learning_rate": 5e-5, "epochs": 2.0, "max_steps": 0, "batch_size": 2, "grad_accum": 1,
-                "warmup_ratio": 0.1, "eval_every": 0, "early_stopping_patience": 0, "save_every": 0}
+                "warmup_ratio": 0.1, "eval_every": 0, "early_stopping_patience": 0, "save_every": 0,
+                "time_budget_min": 0.0}
 
 
 def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) -> str:
@@ -317,6 +320,8 @@ def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) 
     start = runs.read_config(runs.run_dir(root, source.run_id))
     cfg = replace(start, objective="dpo", init_adapter=source.key, **DPO_DEFAULTS)
     cfg = apply_overrides(cfg, overrides or [])
+    if cfg.time_budget_min:
+        raise Refused("service.dpo_budget", minutes=cfg.time_budget_min)
     run_id = jobs.create_run(root, cfg, preset="dpo")
     folder = runs.run_dir(root, run_id)
     write_jsonl_atomic(folder / PAIRS_FILE, pairs)

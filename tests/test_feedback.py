@@ -125,6 +125,14 @@ def test_a_dpo_run_reports_its_real_step_count(dpo_by_epochs):
     assert set(seen) <= {0, final.total_steps}, seen  # never -1, never a guess
 
 
+def test_a_dpo_run_takes_no_time_budget_from_its_parent_and_refuses_one_it_is_given(dpo_by_epochs, root, trained_run):
+    folder, _, _ = dpo_by_epochs
+    assert runs.read_config(runs.run_dir(root, trained_run)).time_budget_min == 5  # quick-cpu-demo's budget
+    assert runs.read_config(folder).time_budget_min == 0  # not inherited: the DPO run ran its epochs
+    with pytest.raises(service.Refused, match="no time budget .*set epochs or max_steps"):
+        service.start_dpo(root, trained_run, ["time_budget_min=3"])
+
+
 def test_a_dpo_run_writes_preference_evaluations_not_loss_evaluations(dpo_by_epochs):
     folder, _, _ = dpo_by_epochs
     events = runs.read_events(folder)
