@@ -124,7 +124,7 @@ def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("style", parents=[common], help="style match: base and tuned continue held-out openings, "
                                                        "each scored against the writer's held-out text")
     s.add_argument("run")
-    s.add_argument("--openings", type=int, default=8, help="how many held-out openings (default 8)")
+    s.add_argument("--openings", type=int, default=24, help="how many held-out openings (default 24: one verdict across seeds)")
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
     s = sub.add_parser("download", parents=[common], help="fetch a hub model into the local cache (resumes a stopped one)")
     s.add_argument("model", help="a registry name (presets/models.yaml) or a hub id org/name")

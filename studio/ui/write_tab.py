@@ -111,7 +111,7 @@ def _style(demo: bool) -> dict:
     with gr.Accordion(T("write.style"), open=False, visible=service.demo_allows(demo, "style")):
         gr.Markdown(T("write.style_help"))
         with gr.Row():
-            style_openings = gr.Number(value=8, precision=0, minimum=1, maximum=32, label=T("write.style_openings"))
+            style_openings = gr.Number(value=24, precision=0, minimum=1, maximum=64, label=T("write.style_openings"))
             style_btn = gr.Button(T("write.style_start"), elem_id="style-start")
         style_table = gr.Markdown(elem_id="style-result")
     return dict(style_openings=style_openings, style_btn=style_btn, style_table=style_table)
