@@ -87,28 +87,14 @@ def candidate_tokens(root: Path, ms_id: str, n: int, data: Path | None = None) -
     return pieces(tok, tok(pending["panes"][p]["drafts"][k], add_special_tokens=False)["input_ids"])
 
 
-@contextlib.contextmanager
-def _loaded(drafter, source, model: str):
-    """The drafter's model with the source's adapter attached, held so no draft runs meanwhile."""
-    with drafter._lock:
-        name, quantization, device, _ = drafter._base_for([source], model)
-        drafter._ensure_base(name, quantization, device)
-        if source.run_id:
-            drafter._ensure_adapter(source, {source.key})
-        yield drafter.model
-
-
 def _probabilities(drafter, ids: list[int], adapter: str | None):
-    """Next-token probabilities after `ids`, with `adapter` active (None: the base)."""
+    """Next-token probabilities after `ids` under the held model, with `adapter` active (None: the base)."""
     import torch
 
     model = drafter.model
-    if adapter is None:
-        switch = model.disable_adapter() if drafter._adapters else contextlib.nullcontext()
-    else:
+    if adapter is not None:
         model.set_adapter(adapter)
-        switch = contextlib.nullcontext()
-    with torch.inference_mode(), switch:
+    with torch.inference_mode(), drafter.without_adapters() if adapter is None else contextlib.nullcontext():
         logits = model(input_ids=torch.tensor([ids], device=drafter.device)).logits[0, -1].float()
     return torch.softmax(logits, dim=-1)
 
@@ -123,7 +109,7 @@ def alternatives(drafter, root: Path, ms_id: str, n: int, position: int, top: in
     ids = tok(pending["panes"][p]["drafts"][k], add_special_tokens=False)["input_ids"]
     if not 0 <= position <= len(ids):
         raise ManuscriptError("manuscript.token_position", position=position, last=len(ids))
-    with _loaded(drafter, source, pending["model"]):
+    with drafter.holding(pending["panes"][p]["source"], pending["model"], tuned_only=False):
         base = _probabilities(drafter, prompt + ids[:position], None)
         tuned = _probabilities(drafter, prompt + ids[:position], source.key) if source.run_id else None
     drafting = tuned if tuned is not None else base

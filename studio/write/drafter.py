@@ -220,18 +220,25 @@ class Drafter:
         self.model.eval()
 
     @contextlib.contextmanager
-    def holding(self, source_text: str):
+    def holding(self, source_text: str, model: str | None = None, tuned_only: bool = True):
         """The loaded model with `source_text`'s adapter active, the tokenizer and the device, held
-        (no draft runs meanwhile) for a measurement such as the bias probe."""
+        (no draft runs meanwhile) for a measurement such as the bias probe or token alternatives.
+        With tuned_only=False the base is accepted too (`model`: which base; its adapters, if
+        any are loaded, stay attached: switch them off with `without_adapters`)."""
         source = parse_source(source_text)
-        if not source.run_id:
+        if tuned_only and not source.run_id:
             raise AdapterRefused("draft.pick_tuned")
         with self._lock:
-            model_name, quantization, device, _ = self._base_for([source], None)
+            model_name, quantization, device, _ = self._base_for([source], model)
             self._ensure_base(model_name, quantization, device)
-            self._ensure_adapter(source, {source.key})
-            self.model.set_adapter(source.key)
+            if source.run_id:
+                self._ensure_adapter(source, {source.key})
+                self.model.set_adapter(source.key)
             yield self.model, self.tokenizer, self.device
+
+    def without_adapters(self):
+        """A context in which the held model computes as its base (no adapter active)."""
+        return self.model.disable_adapter() if self._adapters else contextlib.nullcontext()
 
     def _base_for(self, sources: list[Source], model: str | None) -> tuple[str, str, str, dict]:
         """The base model every pane shares, and the first tuned run's config (for templates)."""
