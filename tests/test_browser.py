@@ -736,18 +736,28 @@ def test_a_writer_writes_in_chinese_at_the_desk_cut_at_full_stops_summarized_int
     page.locator("#manuscript-new").click()
     expect(page.locator("#manuscript-notice")).to_contain_text("已新建稿件")
     page.get_by_text("记忆、作者注、模型看到的内容").click()
-    textbox(page, "manuscript-memory").fill("一座灯塔。")
+    memory = textbox(page, "manuscript-memory")
+    expect(memory).to_be_visible()
+    memory.fill("一座灯塔。")
     editor = textbox(page, "manuscript-text")
+    editor.click()  # leaving the memory box saves it
+    [made] = [r for r in service.manuscripts(studio_root) if r["title"] == "灯塔日志"]
+    wait_until(page, lambda: service.manuscript(studio_root, made["id"])["manuscript"].memory == "一座灯塔。",
+               "the memory was not saved when the writer left its box")
     opening = "".join(f"第{n}句写作工作室测试。" for n in range(80)) + "风很大！灯还亮着吗？"
     editor.fill(opening)
+    expect(memory).to_have_value("一座灯塔。")  # nothing answered late has emptied the box
     page.locator("#manuscript-continue").click()
     expect(page.locator("#use-1")).to_be_visible(timeout=120_000)
     expect(page.locator("#manuscript-notice")).to_contain_text("个候选")
     candidate = textbox(page, "cand-1").input_value()
     page.locator("#use-1").click()
     expect(editor).to_have_value(opening + candidate)
+    shown_by_continue = page.locator("#manuscript-context code").inner_text()  # from before the candidate was used
     page.locator("#manuscript-context-btn").click()
     expect(page.locator("#manuscript-context")).to_contain_text("省略了较早的")
+    if candidate.strip():  # wait for the button's own answer
+        expect(page.locator("#manuscript-context code")).not_to_have_text(shown_by_continue)
     sent = page.locator("#manuscript-context code").inner_text()
     kept = sent.split("一座灯塔。", 1)[1].strip()
     assert kept.startswith("第") and opening[opening.index(kept[:12]) - 1] == "。", "cut after a Chinese full stop"

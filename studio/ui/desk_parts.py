@@ -39,7 +39,7 @@ class DeskForm:
     drafts: float
     # the memory and the author's note as they are on the screen: saved with the text before a
     # draft, so a box the writer has not left yet (its blur's save still in flight, or never sent)
-    # is what the model sees; None keeps what is stored
+    # is what the model sees; None or empty keeps what is stored
     memory: str | None = None
     note: str | None = None
     cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it); last
@@ -105,7 +105,9 @@ def save_first(call: Call, ms_id: str | None, text: str, base: int | None, memor
         saved = service.save_manuscript_text(call.root, ms_id, text or "", base)
         revision, notices = saved["revision"], [saved["notice"]]
     for name, value in (("memory", memory), ("note", note)):
-        if value is not None and getattr(now, name) != value:
+        # an empty box is not saved over a stored memory here: a box a late page update emptied
+        # must not erase it (a writer who clears the box has it saved when they leave it, blur)
+        if value and getattr(now, name) != value:
             revision = service.set_manuscript_field(call.root, ms_id, name, value, revision)["revision"]
     return revision, " ".join(render(call.lang, n) for n in notices if n)
 

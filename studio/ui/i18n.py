@@ -420,7 +420,11 @@ def fixed_labels_script(lang: str | None = None) -> str:
     return ("() => { if (!(" + chinese + ")) return; const zh = " + json.dumps(GRADIO_FIXED_ZH, ensure_ascii=False) + ";"
             " const fix = () => { for (const el of document.querySelectorAll('[aria-label], [title]')) {"
             " for (const a of ['aria-label', 'title']) { const v = el.getAttribute(a); if (v && zh[v]) el.setAttribute(a, zh[v]); } } };"
-            " fix(); new MutationObserver(fix).observe(document.body, {subtree: true, childList: true,"
+            # at most once a frame: a streaming draft changes the page many times a second, and
+            # each pass reads every labelled element of the page
+            " let queued = false; const later = () => { if (!queued) { queued = true;"
+            " requestAnimationFrame(() => { queued = false; fix(); }); } };"
+            " fix(); new MutationObserver(later).observe(document.body, {subtree: true, childList: true,"
             " attributes: true, attributeFilter: ['aria-label', 'title']}); }")
 
 
