@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import secrets
 import sys
 import threading
 from pathlib import Path
 
+from studio.config import ConfigError, DemoLimits
 from studio.models import EMBEDDED_DEFAULT, ModelUnavailable, registry, resolve
 from studio.paths import data_root
 
@@ -28,7 +30,24 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="read-only: only the Write tab, over published runs; no uploads, training, deletes or files")
     p.add_argument("--lang", choices=["en", "zh"], help="interface language for every visitor (default: the browser's)")
     p.add_argument("--max-upload-mb", type=float, default=200, help="largest file accepted by an upload (default 200)")
+    limits = p.add_argument_group("demo limits", "what one visitor of a --demo link may ask (docs/sharing.md)")
+    for f in dataclasses.fields(DemoLimits):
+        limits.add_argument(demo_flag(f.name), type=f.type if callable(f.type) else int, default=f.default,
+                            metavar="N", help=f"{f.metadata['help']} (default {f.default})")
     return p.parse_args(argv)
+
+
+def demo_flag(name: str) -> str:
+    return "--demo-" + name.replace("_", "-")
+
+
+def demo_limits(args: argparse.Namespace) -> DemoLimits:
+    """The DemoLimits of the --demo-* flags; a bad value stops the launch and names its flag."""
+    values = {f.name: getattr(args, "demo_" + f.name) for f in dataclasses.fields(DemoLimits)}
+    try:
+        return DemoLimits(**values)
+    except ConfigError as e:
+        raise SystemExit(f"{demo_flag(e.field)}: {e}") from None
 
 
 def parse_logins(auth: str | None, auth_file: Path | None) -> list[tuple[str, str]]:
@@ -66,6 +85,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logins = parse_logins(args.auth, args.auth_file)
+    limits = demo_limits(args)
     if args.share and not logins:
         # A public link is never open: without --auth, a strong password made now, shown once.
         password = secrets.token_urlsafe(16)
@@ -74,7 +94,10 @@ def main(argv=None) -> None:
               flush=True)
     root = data_root(args.data_dir)
     threading.Thread(target=warm_model_cache, args=(root, args.model), daemon=True).start()
+    from studio import service
     from studio.ui.app import build_app, launch
+
+    service.set_demo_limits(limits)  # before the page is built: a visitor's sliders stop at them
 
     print(f"Writing Studio: data in {root}{' (demo mode: Write tab over published runs only)' if args.demo else ''}",
           flush=True)

@@ -188,6 +188,24 @@ class GenConfig:
             raise ConfigError("drafts", "config.between", value=self.drafts, low=1, high=4)
 
 
+@dataclass
+class DemoLimits:
+    """What one stranger on a `--demo` link may ask of the owner's machine (docs/sharing.md). The
+    owner sets each with an app flag (--demo-max-tokens ...); the checks are in studio/write/demo_gate.py."""
+    max_new_tokens: int = _f(128, "Most tokens one draft of a visitor may ask for.")
+    rows: int = _f(4, "Most rows one draft of a visitor may ask for: panes x drafts per pane.")
+    drafts_per_minute: int = _f(6, "Drafts (comparisons, continues, summaries, redrafts) one visitor may start in a minute.")
+    prompt_chars: int = _f(4000, "Longest prompt of the comparison panel a visitor may send.")
+    new_visitors_per_address: int = _f(12, "New visitor keys handed to one network address in an hour.")
+    new_visitors_per_hour: int = _f(300, "New visitor keys handed out in an hour, all addresses together.")
+    visitors: int = _f(500, "Visitors who have written something, kept at once (8 MB each at most).")
+
+    def __post_init__(self):
+        _positive(self, *(f.name for f in dataclasses.fields(self)))
+        if self.max_new_tokens > 4096:
+            raise ConfigError("max_new_tokens", "config.between", value=self.max_new_tokens, low=1, high=4096)
+
+
 def blend_parts(text: str) -> list[tuple[str, float]]:
     """'run-a:0.5, run-b:0.5' as [(run, weight)]; a run without a weight gets 1. Malformed parts
     raise ConfigError naming blend_of."""

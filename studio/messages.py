@@ -294,8 +294,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "visitor.no_room": ("your manuscripts' history in this demo has reached {mb} MB, the most a visitor may keep: "
                         "nothing was changed; delete a manuscript to go on",
                         "你在本演示中的稿件历史已达到 {mb} MB，即每位访客可保留的上限：未做任何修改；请删除一份稿件后继续"),
-    "visitor.full": ("this demo holds manuscripts for {most} visitors already; they are cleared after {days} days "
-                     "unused: try again later", "本演示已为 {most} 位访客保存稿件；闲置 {days} 天的稿件会被清除：请稍后再试"),
+    "visitor.full": ("this demo is full: it keeps manuscripts for {most} visitors, and every one of them wrote within "
+                     "the last {hours} hours: try again later (nothing of yours was changed)",
+                     "本演示已满：它为 {most} 位访客保存稿件，且每一位都在最近 {hours} 小时内写过：请稍后再试（你的内容未做任何修改）"),
+    "visitor.full_now": ("**This demo is full right now**: it keeps manuscripts for {most} visitors and all of them "
+                         "wrote within the last {hours} hours, so a new manuscript is refused until one is free.",
+                         "**本演示目前已满**：它为 {most} 位访客保存稿件，且所有人都在最近 {hours} 小时内写过，"
+                         "因此在有空位之前无法新建稿件。"),
+    "visitor.keys_address": ("too many new visitors from your network address: this demo hands out {n} visitor keys "
+                             "an hour to one address. Try again in about {minutes} minutes, or keep using the browser "
+                             "you started in.",
+                             "来自你的网络地址的新访客过多：本演示每小时只向一个地址发放 {n} 个访客密钥。请约 {minutes} "
+                             "分钟后再试，或继续使用你最初打开的浏览器。"),
+    "visitor.keys_all": ("this demo is busy: it hands out {n} new visitor keys an hour and they are all taken. "
+                         "Try again in about {minutes} minutes.",
+                         "本演示正忙：每小时发放 {n} 个新访客密钥，目前已全部发完。请约 {minutes} 分钟后再试。"),
+    "visitor.draft_tokens": ("a draft in this demo takes at most {most} new tokens (asked: {asked}): lower "
+                             "'Max new tokens'", "本演示中每次生成最多 {most} 个新 token（请求了 {asked} 个）：请调低“最多生成 token 数”"),
+    "visitor.draft_rows": ("a draft in this demo has at most {most} rows, panes x drafts per pane (asked: {asked}): "
+                           "pick fewer panes or drafts", "本演示中每次生成最多 {most} 行，即窗格数 × 每窗格草稿数（请求了 {asked} 行）：请减少窗格或草稿数"),
+    "visitor.prompt_chars": ("a prompt in this demo holds at most {most:,} characters (this one: {asked:,}): shorten it",
+                             "本演示中提示最多 {most:,} 个字符（当前 {asked:,} 个）：请缩短"),
+    "visitor.one_draft": ("your previous draft is still running: wait for it or press Stop, then start the next",
+                          "你的上一次生成仍在进行：请等待它完成或点击“停止”，然后再开始下一次"),
+    "visitor.draft_rate": ("this demo starts at most {n} drafts a minute for each visitor: the next one can start in "
+                           "{seconds} s", "本演示每位访客每分钟最多开始 {n} 次生成：下一次可在 {seconds} 秒后开始"),
     "visitor.welcome": ("Your manuscripts here are your own: kept for this browser only, never shown to other "
                         "visitors, at most {most} of {chars:,} characters each, removed after {days} days unused. "
                         "Make one with a title and New.",
@@ -859,6 +882,8 @@ MESSAGES.update({
                           "已从 {source} 开始 DPO 训练 **{run}**：请到“训练”页查看进度。"),
     "draft.queued": ("another draft is being written; this one starts when it ends", "另一份草稿正在生成；它结束后再开始这一份"),
     "draft.stopped_queued": ("stopped while queued: nothing was drafted", "排队时已停止：没有生成任何内容"),
+    "draft.queued_at": ("queued: number {position} in line; the draft joins the others being written as soon as "
+                        "there is room", "排队中：第 {position} 位；一有空位就加入正在生成的草稿"),
 })
 
 # models: loading and downloading (studio/models.py, studio/download.py, the Models tab)

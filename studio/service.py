@@ -17,7 +17,7 @@ from studio.models import EMBEDDED_DEFAULT, model_facts
 from studio.presets import list_presets, load_preset, read_preset
 from studio.records import RunState, RunView, style_from  # style_from: for the views
 from studio.records import to_dict as to_record
-from studio.write import visitors
+from studio.write import demo_gate, visitors
 from studio.write.drafter import Drafter
 
 
@@ -332,11 +332,30 @@ def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) 
 def draft_stream(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
                  stop=None, model: str | None = None):
     """The drafts of every pane as they grow (see Drafter.stream); the last item is complete and
-    carries, per draft, the share copied from each tuned run's corpus."""
-    for item in drafter(root).stream(panes, prompt, gen, mode, stop, model):
-        if item.get("done"):
-            annotate_overlap(root, item)
-        yield item
+    carries, per draft, the share copied from each tuned run's corpus. `root` may be a demo
+    visitor's folder: the owner's published runs draft, within the visitor's limits, and the draft
+    is kept in the visitor's own drafts/drafts.jsonl (within their caps), never in the owner's."""
+    data = _owner_for(root, panes)
+    visitor = data != Path(root)
+    with demo_gate.drafting(root, gen.max_new_tokens, len(panes) * gen.drafts, len(prompt)):
+        for item in drafter(data).stream(panes, prompt, gen, mode, stop, model, save=not visitor):
+            if item.get("done"):
+                annotate_overlap(data, item)
+                if visitor:
+                    _keep_visitor_draft(root, item)
+            yield item
+
+
+def _keep_visitor_draft(folder: Path, item: dict) -> None:
+    """A visitor's comparison draft, in their own folder, when it fits under their disk cap."""
+    from studio.jsonio import append_jsonl
+
+    try:
+        visitors.check_room(folder, 0)
+    except visitors.VisitorError:
+        return  # the draft is shown; only keeping it is past the cap
+    (folder / "drafts").mkdir(parents=True, exist_ok=True)
+    append_jsonl(folder / "drafts" / "drafts.jsonl", item)
 
 
 def draft_panes(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue") -> dict:
@@ -426,7 +445,7 @@ def new_manuscript(root: Path, title: str, text: str = "", memory: str = "", not
     from studio.write import desk
 
     if visitors.is_shelf(root):
-        visitors.check_new(root)
+        visitors.check_new(root, most=demo_gate.LIMITS.visitors)
         visitors.check_room(root, len(title) + len(text) + len(memory) + len(note))
     return desk.new(root, title, text, memory, note, ms_id)
 
@@ -487,7 +506,8 @@ def continue_manuscript(root: Path, ms_id: str, panes: list[str], gen: GenConfig
 
     data = _owner_for(root, panes)
     _visitor_room(root, ms_id)  # the candidates are kept in the visitor's folder
-    yield from desk.continue_stream(root, drafter(data), ms_id, panes, gen, cursor, stop, model, data)
+    with demo_gate.drafting(root, gen.max_new_tokens, len(panes) * gen.drafts):
+        yield from desk.continue_stream(root, drafter(data), ms_id, panes, gen, cursor, stop, model, data)
 
 
 def use_candidate(root: Path, ms_id: str, text: str, at: int, source: str, settings: dict | None = None,
@@ -565,8 +585,23 @@ def visitor_root(root: Path, token: str) -> Path:
     return visitors.shelf(root, token)
 
 
-def new_visitor_token() -> str:
-    return visitors.new_token()
+def new_visitor_token(root: Path, address: str = "") -> str:
+    """A key for a new visitor from `address`, refused past the hourly limits (demo_gate)."""
+    return demo_gate.issue_key(root, address)
+
+
+def set_demo_limits(limits) -> None:
+    """The owner's DemoLimits (app flags), for every visitor of this process."""
+    demo_gate.set_limits(limits)
+
+
+def demo_limits():
+    """What one demo visitor may ask (studio/config.py DemoLimits), as the owner set it."""
+    return demo_gate.LIMITS
+
+
+def demo_is_full(root: Path) -> bool:
+    return visitors.is_full(root, demo_gate.LIMITS.visitors)
 
 
 def clean_visitors(root: Path, now: float | None = None, due_only: bool = False) -> list[str]:
@@ -577,7 +612,8 @@ def clean_visitors(root: Path, now: float | None = None, due_only: bool = False)
 
 def visitor_caps() -> dict:
     """What the welcome line states: manuscripts, characters each, days kept."""
-    return {"most": visitors.MAX_MANUSCRIPTS, "chars": visitors.MAX_CHARS, "days": visitors.KEEP_DAYS}
+    return {"most": visitors.MAX_MANUSCRIPTS, "chars": visitors.MAX_CHARS, "days": visitors.KEEP_DAYS,
+            "visitors": demo_gate.LIMITS.visitors, "hours": visitors.PROTECT_S // 3600}
 
 
 def _owner_for(root: Path, panes: list[str]) -> Path:
@@ -621,7 +657,8 @@ def redraft_candidate(root: Path, ms_id: str, n: int, position: int, token_id: i
     from studio.write import alternatives
 
     data = _owner_for(root, [c["source"] for c in pending_candidates(root, ms_id) if c["n"] == n])
-    yield from alternatives.redraft(drafter(data), root, ms_id, n, position, token_id, stop, data)
+    with demo_gate.drafting(root, 0, 1):  # the redraft's length is the candidate's, drafted within the limits
+        yield from alternatives.redraft(drafter(data), root, ms_id, n, position, token_id, stop, data)
 
 
 def summarize_manuscript(root: Path, ms_id: str, source: str, gen: GenConfig, stop=None, model: str | None = None):
@@ -631,7 +668,8 @@ def summarize_manuscript(root: Path, ms_id: str, source: str, gen: GenConfig, st
     from studio.write.summarize import summarize_stream
 
     data = _owner_for(root, [source])
-    yield from summarize_stream(root, drafter(data), ms_id, source, gen, stop, model, data)
+    with demo_gate.drafting(root, gen.max_new_tokens, 1):
+        yield from summarize_stream(root, drafter(data), ms_id, source, gen, stop, model, data)
 
 
 def manuscript_style(root: Path, ms_id: str, run_id: str | None = None):
@@ -659,14 +697,16 @@ class DemoRefused(Keyed, ValueError):
 
 
 def visible_runs(root: Path, demo: bool = False) -> list[dict]:
-    """The runs a visitor sees: every run, or in demo mode the published ones only."""
-    return [row for row in list_runs(root) if row["published"] or not demo]
+    """The runs a visitor sees: every run, or in demo mode the published ones only (of the owner's
+    data root, when `root` is a visitor's folder)."""
+    return [row for row in list_runs(visitors.owner_root(root)) if row["published"] or not demo]
 
 
 def check_demo_sources(root: Path, sources: list[str]) -> None:
     """Demo mode drafts with published runs only, whatever a caller sends over HTTP."""
     from studio.adapters import parse_source
 
+    root = visitors.owner_root(root)  # a visitor's folder: the owner's runs
     for source in map(parse_source, sources):
         if source.run_id and not is_published(root, source.run_id):
             raise DemoRefused("demo.not_published", run=source.run_id)
@@ -692,7 +732,7 @@ def checkpoints(root: Path, run_id: str) -> list[dict]:
     """A run's final adapter and its checkpoints (source, step, val_loss, final), oldest first."""
     from studio.write.drafter import checkpoints_of
 
-    return checkpoints_of(root, run_id)
+    return checkpoints_of(visitors.owner_root(root), run_id)
 
 
 def run_of_source(source: str) -> str:

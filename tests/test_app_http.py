@@ -51,7 +51,7 @@ def test_demo_mode_has_no_write_endpoint_and_queues_no_write_call_over_http(serv
         assert reply.status_code != 200 and "event_id" not in reply.text, (name, reply.status_code, reply.text[:200])
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing was written
     upload = httpx.post(f"{url}/gradio_api/upload", files={"files": ("story.txt", b"A short story.")})
-    assert upload.status_code == 413 and "maximum allowed size of 0 bytes" in upload.text  # demo uploads: zero bytes
+    assert upload.status_code == 403 and "no uploads" in upload.text  # the demo takes no files at all
 
 
 def test_demo_mode_refuses_write_calls_with_a_client_error_not_a_server_error(served):

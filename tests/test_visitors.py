@@ -13,12 +13,17 @@ import pytest
 
 from conftest import free_port
 from studio import service
-from studio.config import GenConfig
+from studio.config import DemoLimits, GenConfig
 from studio.messages import render
 from studio.write import manuscript_store as store
-from studio.write import visitors
+from studio.write import demo_gate, visitors
 
-A, B = "a" * 32, "b" * 32
+
+
+@pytest.fixture
+def keys(root) -> tuple[str, str]:
+    """Two visitors' keys, as the server hands them out (signed: a key cannot be made up)."""
+    return service.new_visitor_token(root, ""), service.new_visitor_token(root, "")
 
 
 def age(folder: Path, days: float) -> None:
@@ -28,12 +33,13 @@ def age(folder: Path, days: float) -> None:
         os.utime(path, (then, then))
 
 
-def test_each_visitor_writes_in_a_folder_of_their_own_never_in_the_owners(root):
+def test_each_visitor_writes_in_a_folder_of_their_own_never_in_the_owners(root, keys):
+    A, B = keys
     owner = service.new_manuscript(root, "The owner's book", "Chapter one.")
     a, b = service.visitor_root(root, A), service.visitor_root(root, B)
     mine = service.new_manuscript(a, "Lamp", "The keeper climbed the stair.")
     service.save_manuscript_text(a, mine.id, "The keeper climbed the stair at dusk.")
-    assert a == root / "demo-visitors" / A and (a / "manuscripts" / mine.id / store.HISTORY).exists()
+    assert a == root / "demo-visitors" / A[:32] and (a / "manuscripts" / mine.id / store.HISTORY).exists()
     assert [r["title"] for r in service.manuscripts(a)] == ["Lamp"]
     assert service.manuscripts(b) == []  # the other visitor sees nothing
     assert [r["id"] for r in service.manuscripts(root)] == [owner.id]  # nor does the owner's list change
@@ -53,7 +59,8 @@ def test_a_token_the_studio_did_not_make_is_refused(root, token):
     assert not (root / "demo-visitors").exists()
 
 
-def test_a_visitor_keeps_at_most_three_manuscripts_of_200000_characters(root):
+def test_a_visitor_keeps_at_most_three_manuscripts_of_200000_characters(root, keys):
+    A, B = keys
     a = service.visitor_root(root, A)
     made = [service.new_manuscript(a, f"Story {n}", "Once.") for n in range(visitors.MAX_MANUSCRIPTS)]
     with pytest.raises(visitors.VisitorError) as refused:
@@ -77,7 +84,8 @@ def test_a_visitor_keeps_at_most_three_manuscripts_of_200000_characters(root):
     service.new_manuscript(a, "Room again")  # a deleted one makes room
 
 
-def test_past_the_disk_cap_the_trash_goes_first_then_changes_are_refused(root, monkeypatch):
+def test_past_the_disk_cap_the_trash_goes_first_then_changes_are_refused(root, monkeypatch, keys):
+    A, B = keys
     a = service.visitor_root(root, A)
     ms = service.new_manuscript(a, "Long", "y" * 50_000)
     service.delete_manuscript(a, ms.id)
@@ -91,15 +99,17 @@ def test_past_the_disk_cap_the_trash_goes_first_then_changes_are_refused(root, m
     assert service.manuscript(a, kept.id)["text"] == "w" * 45_000
 
 
-def test_the_number_of_visitors_is_capped(root, monkeypatch):
-    monkeypatch.setattr(visitors, "MAX_VISITORS", 1)
+def test_the_number_of_visitors_is_capped(root, monkeypatch, keys):
+    A, B = keys
+    monkeypatch.setattr(demo_gate, "LIMITS", DemoLimits(visitors=1))
     service.new_manuscript(service.visitor_root(root, A), "First")
-    with pytest.raises(visitors.VisitorError, match="1 visitors already"):
+    with pytest.raises(visitors.VisitorError, match="this demo is full"):
         service.new_manuscript(service.visitor_root(root, B), "Second")
     service.new_manuscript(service.visitor_root(root, A), "The first visitor goes on")
 
 
-def test_visitors_untouched_for_a_week_are_cleaned_and_nothing_else(root, tmp_path):
+def test_visitors_untouched_for_a_week_are_cleaned_and_nothing_else(root, tmp_path, keys):
+    A, B = keys
     old, fresh = service.visitor_root(root, A), service.visitor_root(root, B)
     service.new_manuscript(old, "Old")
     service.new_manuscript(fresh, "Fresh")
@@ -111,17 +121,18 @@ def test_visitors_untouched_for_a_week_are_cleaned_and_nothing_else(root, tmp_pa
     for folder in (old, outside, root / "demo-visitors" / "notes"):
         age(folder, visitors.KEEP_DAYS + 1)
     age(fresh, visitors.KEEP_DAYS - 1)
-    assert service.clean_visitors(root) == [A]
+    assert service.clean_visitors(root) == [A[:32]]
     assert not any(str(folder).startswith(str(old)) for folder in store._open)  # nor kept in memory
     assert not old.exists() and fresh.is_dir() and outside.is_dir() and (root / "demo-visitors" / "notes").is_dir()
     assert [r["title"] for r in service.manuscripts(root)] == ["The owner's"]
     # once a day: a visit soon after does not clean again, one a day later does
     age(fresh, visitors.KEEP_DAYS + 1)
     assert service.clean_visitors(root, due_only=True) == []
-    assert service.clean_visitors(root, now=time.time() + 86400 + 1, due_only=True) == [B]
+    assert service.clean_visitors(root, now=time.time() + 86400 + 1, due_only=True) == [B[:32]]
 
 
-def test_a_visitor_drafts_with_the_owners_models_and_published_runs_only(root, tiny_model_dir):
+def test_a_visitor_drafts_with_the_owners_models_and_published_runs_only(root, tiny_model_dir, keys):
+    A, B = keys
     a = service.visitor_root(root, A)
     ms = service.new_manuscript(a, "Lamp", "The keeper climbed the stair.")
     gen = GenConfig(max_new_tokens=8, temperature=0, drafts=1)
@@ -136,10 +147,11 @@ def test_a_visitor_drafts_with_the_owners_models_and_published_runs_only(root, t
     assert path.parent == a / "exports"  # their export stays in their folder
 
 
-def test_two_demo_visitors_over_http_see_only_their_own_manuscripts(root, tiny_model_dir):
+def test_two_demo_visitors_over_http_see_only_their_own_manuscripts(root, tiny_model_dir, keys):
+    A, B = keys
     from studio.ui.app import build_app, launch
 
-    old = service.visitor_root(root, "c" * 32)
+    old = service.visitor_root(root, service.new_visitor_token(root, ""))
     service.new_manuscript(old, "Left a week ago")
     age(old, visitors.KEEP_DAYS + 1)
     app = build_app(root, str(tiny_model_dir), demo=True)
@@ -164,8 +176,9 @@ def test_two_demo_visitors_over_http_see_only_their_own_manuscripts(root, tiny_m
         assert [c[0] for c in listed[B]] == ["B's diary (0 words)"]
         named = reply("open_manuscript", B, "a-s-secret")  # B names A's manuscript: refused, nothing of A's shown
         assert "event: error" in named and "diary" not in named
-        bad = reply("open_manuscript", "../../x", None)
-        assert "event: error" in bad and "reload the page" in bad
+        for bad in ("../../x", A[:32] + "0" * 32, "d" * 32):  # a path, a made-up signature, an unsigned new key
+            refused = reply("open_manuscript", bad, None)
+            assert "event: error" in refused and "reload the page" in refused
         assert not (root / "manuscripts").exists()  # the owner's manuscripts were never written
     finally:
         app.close()

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
 from gradio.route_utils import FnIndexInferError
 
 from studio import service
@@ -21,10 +22,15 @@ from studio.ui.i18n import T, fixed_labels_script, translations
 from studio.ui.wiring import Call, Tab, loader
 
 STYLES = service.assets_dir() / "studio.css"
+CACHE_CHECK_S, CACHE_KEEP_S = 600, 3600
+DEMO_CONCURRENCY = 32  # events of one kind running at once in demo mode (gradio's thread pool holds 40)
+UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+FN_INDEX_ROUTES = ("/queue/join", "/run/predict", "/api/predict")  # where a caller names an event by number
 
 
 def build_app(root: Path, default_model: str, demo: bool = False, lang: str | None = None) -> gr.Blocks:
-    with gr.Blocks(title="Writing Studio") as app:
+    # gradio's copies of exports and uploads: removed an hour after they were made (studio/ui/downloads.py)
+    with gr.Blocks(title="Writing Studio", delete_cache=(CACHE_CHECK_S, CACHE_KEEP_S)) as app:
         gr.Markdown(T("app.intro_demo" if demo else "app.intro"))
         if demo:
             service.clean_visitors(root)  # at start; then once a day, on a visit (wiring.loader)
@@ -59,8 +65,12 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
 
 
 def _welcome(call: Call) -> str:
-    """What a demo visitor's manuscripts are: theirs alone, and the caps."""
-    return say(call.lang, "visitor.welcome", **service.visitor_caps())
+    """What a demo visitor's manuscripts are: theirs alone, and the caps; first, when the demo is full."""
+    caps = service.visitor_caps()
+    welcome = say(call.lang, "visitor.welcome", **caps)
+    if service.demo_is_full(call.root):
+        return say(call.lang, "visitor.full_now", most=caps["visitors"], hours=caps["hours"]) + "\n\n" + welcome
+    return welcome
 
 
 def _no_such_endpoint(request, exc) -> JSONResponse:
@@ -69,16 +79,41 @@ def _no_such_endpoint(request, exc) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
 
+def _unknown_fn_index(request, exc) -> JSONResponse:
+    """A `fn_index` this app does not have (gradio looks it up in a dict and lets the KeyError out):
+    the caller's error, 404. A KeyError on any other route stays the server's error."""
+    if request.url.path.rstrip("/").endswith(FN_INDEX_ROUTES):
+        return JSONResponse({"detail": f"no event {exc}"}, status_code=404)
+    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+class RefuseUploads:
+    """Demo mode takes no files at all: the upload route answers 403 before reading a byte (a size
+    cap of zero still let a 0-byte file into gradio's cache)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith(UPLOAD_PATHS):
+            await JSONResponse({"detail": "this demo takes no uploads"}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            logins: list[tuple[str, str]] | None = None, demo: bool = False, max_upload_mb: float = 200,
            block: bool = True) -> gr.Blocks:
     if share and not logins:
         raise ValueError(say(app.studio_lang, "app.share_login"))
-    app.queue(default_concurrency_limit=2)
+    # a demo's visitors draft together in one batch (studio/write/batching.py): their events must be
+    # able to run at once to join it; the owner's studio keeps two at a time
+    app.queue(default_concurrency_limit=DEMO_CONCURRENCY if demo else 2)
     app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
                max_file_size=service.upload_limit_bytes(demo, max_upload_mb), i18n=app.studio_i18n, js=app.studio_js,
                css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True,
-               app_kwargs={"exception_handlers": {FnIndexInferError: _no_such_endpoint}})
+               app_kwargs={"exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _unknown_fn_index},
+                           "middleware": [Middleware(RefuseUploads)] if demo else []})
     if share and not app.share_url:
         print(say(app.studio_lang, "app.share_failed", url=app.local_url), flush=True)
     if block:

@@ -8,6 +8,7 @@ import gradio as gr
 
 from studio import service
 from studio.messages import MESSAGES, render, say
+from studio.ui.downloads import downloadable
 from studio.ui.desk_parts import USER_ERRORS, picked, save_first, shown
 from studio.ui.i18n import T
 from studio.ui.wiring import Call
@@ -73,4 +74,4 @@ def export(call: Call, ms_id: str | None, text: str, base: int | None, fmt: str,
         path = service.export_manuscript(call.root, ms_id, fmt, bool(sources), call.lang)
     except USER_ERRORS as e:
         return {"notice": say(call.lang, "error", error=render(call.lang, e))}
-    return {"base": revision, "export_file": str(path), "notice": notice or say(call.lang, "desk.exported", fmt=fmt)}
+    return {"base": revision, "export_file": downloadable(path), "notice": notice or say(call.lang, "desk.exported", fmt=fmt)}

@@ -11,6 +11,7 @@ import gradio as gr
 from studio import service
 from studio.messages import say
 from studio.ui import views
+from studio.ui.downloads import downloadable
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, on
 
@@ -78,7 +79,7 @@ def layout(last: gr.State, message: gr.Markdown, picks: list) -> JudgingLayout:
 def export(call: Call, record: dict | None, fmt: str) -> dict:
     if not record:
         return {"export_file": None, "message": say(call.lang, "error", error=say(call.lang, "write.export_first"))}
-    return {"export_file": str(service.export_drafts(call.root, record, fmt)),
+    return {"export_file": downloadable(service.export_drafts(call.root, record, fmt)),
             "message": say(call.lang, "write.exported", id=record["id"], fmt=fmt)}
 
 
@@ -115,7 +116,7 @@ def export_dpo(call: Call) -> dict:
         path, pairs = service.export_preferences(call.root)
     except USER_ERRORS as e:
         return {"dpo_file": None, "dpo_message": say(call.lang, "error", error=e)}
-    return {"dpo_file": str(path), "dpo_message": say(call.lang, "write.dpo_exported", n=pairs)}
+    return {"dpo_file": downloadable(path), "dpo_message": say(call.lang, "write.dpo_exported", n=pairs)}
 
 
 def train_dpo(call: Call, source: str | None) -> str:

@@ -13,6 +13,7 @@ from studio import service
 from studio.config import BLEND_METHODS
 from studio.messages import say
 from studio.ui import views
+from studio.ui.downloads import downloadable
 from studio.ui.actions import act_on_run
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on
@@ -201,7 +202,7 @@ def export_zip(call: Call, a: str | None) -> dict:
     if not a:
         return {"export_file": None, "message": say(call.lang, "error", error=say(call.lang, "run.pick_first"))}
     try:
-        return {"export_file": str(service.export_adapter_zip(call.root, a)),
+        return {"export_file": downloadable(service.export_adapter_zip(call.root, a)),
                 "message": say(call.lang, "export.zip_done", run=a)}
     except USER_ERRORS as e:
         return {"export_file": None, "message": say(call.lang, "error", error=e)}

@@ -156,11 +156,29 @@ def loader(handler, tab: Tab, layout, inputs=(), outputs=()) -> tuple:
         try:
             service.visitor_root(tab.root, token)
         except ValueError:
-            token = service.new_visitor_token()
+            try:  # handed out at a bounded rate per address and overall: a script cannot mint keys
+                token = service.new_visitor_token(tab.root, client_address(request))
+            except ValueError as e:
+                raise gr.Error(render(request_lang(request, tab.forced_lang), e), duration=None) from None
         shown = fn(request, token, *values)
         return [*shown, token] if isinstance(shown, list) else [shown, token]
     visit.__name__ = fn.__name__
     return visit, [tab.visitor, *_flat(layout, inputs)], [*_flat(layout, outputs), tab.visitor]
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def client_address(request: gr.Request | None) -> str:
+    """The visitor's network address: the peer's, or, behind a proxy on this machine (gradio's
+    share tunnel, a local reverse proxy), the first X-Forwarded-For entry. A remote peer's
+    X-Forwarded-For is not believed: a script could send a new one with every request. A local
+    proxy that names nobody (no header) gives '': the visitors behind it share no per-address limit."""
+    host = getattr(getattr(request, "client", None), "host", "") or ""
+    forwarded = (request.headers.get("x-forwarded-for") or "") if request is not None else ""
+    if host in LOOPBACK:  # '' when a local proxy names nobody: only the limit on everyone applies
+        return forwarded.split(",")[0].strip()
+    return host
 
 
 def stop_drafting_in(stops: dict, call: Call) -> str:

@@ -17,7 +17,7 @@ from studio import service
 from studio.config import GenConfig
 from studio.messages import render, say
 from studio.ui import desk, judging, views
-from studio.ui.i18n import T
+from studio.ui.i18n import T, text
 from studio.ui.wiring import Call, Tab, loader, on, stop_drafting_in, visitor_tab
 
 USER_ERRORS = (ValueError, RuntimeError)  # the core's refusals (config, adapters, judging) are ValueErrors
@@ -74,18 +74,21 @@ def _prompt_and_picks() -> dict:
     return dict(mode=mode, with_base=with_base, prompt=prompt, picks=picks, refresh_btn=refresh_btn)
 
 
-def _sampling() -> dict:
-    defaults = GenConfig()
+def _sampling(demo: bool = False) -> dict:
+    defaults, limits = GenConfig(), service.demo_limits()
+    # a demo visitor's sliders stop at the owner's limits (the service refuses more, whatever is sent)
+    most_new, most_drafts = (limits.max_new_tokens, max(1, min(4, limits.rows))) if demo else (512, 4)
     with gr.Accordion(T("write.sampling"), open=False):
         with gr.Row():
-            max_new = gr.Slider(8, 512, value=defaults.max_new_tokens, step=8, label=T("write.max_new"))
+            max_new = gr.Slider(8, most_new, value=min(defaults.max_new_tokens, most_new), step=8,
+                                label=T("write.max_new"))
             temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label=T("write.temperature"))
             top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label=T("write.top_p"))
             top_k = gr.Number(value=defaults.top_k, precision=0, label=T("write.top_k"))
         with gr.Row():
             repetition = gr.Slider(0.8, 2, value=defaults.repetition_penalty, step=0.05, label=T("write.repetition"))
             seed = gr.Number(value=defaults.seed, precision=0, label=T("write.seed"))
-            drafts = gr.Slider(1, 4, value=1, step=1, label=T("write.drafts"))
+            drafts = gr.Slider(1, most_drafts, value=1, step=1, label=T("write.drafts"))
     return dict(max_new=max_new, temperature=temperature, top_p=top_p, top_k=top_k, repetition=repetition, seed=seed,
                 drafts=drafts)
 
@@ -119,7 +122,7 @@ def _style(demo: bool) -> dict:
 
 def layout(demo: bool = False) -> WriteLayout:
     desk_ui = desk.layout() if service.demo_allows(demo, "manuscript") else None
-    parts = {"last": gr.State(None), **_prompt_and_picks(), **_sampling(), **_panes()}
+    parts = {"last": gr.State(None), **_prompt_and_picks(), **_sampling(demo), **_panes()}
     judged = None
     if service.demo_allows(demo, "judge"):
         judged = judging.layout(parts["last"], parts["message"], parts["picks"])
@@ -176,7 +179,8 @@ def check_demo_panes(root: Path, panes: list[str], demo: bool = True) -> None:
 
 
 def mode_hint(call: Call, mode: str):
-    return gr.update(info=T(f"write.hint_{mode}"))
+    mode = mode if mode in service.DRAFT_MODES else "continue"  # a script may send anything
+    return gr.update(info=text(f"write.hint_{mode}", call.lang))  # a plain string: JSON over the REST route too
 
 
 def refresh(call: Call, picks: list) -> dict:
@@ -204,7 +208,7 @@ def draft(call: Call, form: DraftForm):
     """Stream the drafts of every pane; a few updates a second, then the finished comparison."""
     hidden = [gr.update(visible=False, value=None)] * PANES
     panes = form.panes()
-    labels = [(T("write.base_label") if p == "base" else p) for p in panes]
+    labels = [(text("write.base_label", call.lang) if p == "base" else p) for p in panes]
     try:
         gen = form.gen()
         if not panes:
@@ -260,10 +264,12 @@ def on_load(call: Call, picks: list) -> dict:
 def wire(ui: WriteLayout, tab: Tab) -> dict:
     on(ui.mode.change, mode_hint, tab, ui, ["mode"], "mode")
     on(ui.refresh_btn.click, refresh, tab, ui, ["picks"], ["picks"])
-    on(ui.draft_btn.click, draft, tab, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
-    on(ui.stop_btn.click, stop_drafting, tab, ui, [], "message")  # generation ends at the next token; drafts stay
-    if not ui.judging:  # demo mode: the desk works in each visitor's own folder
-        desk_load = desk.wire(ui.desk, ui, visitor_tab(tab)) if ui.desk else {}
+    # demo mode: the comparison's drafts and the desk are each visitor's own (their folder, their limits)
+    drafting = visitor_tab(tab)
+    on(ui.draft_btn.click, draft, drafting, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
+    on(ui.stop_btn.click, stop_drafting, drafting, ui, [], "message")  # generation ends at the next token; drafts stay
+    if not ui.judging:
+        desk_load = desk.wire(ui.desk, ui, drafting) if ui.desk else {}
         return {"load": loader(refresh, tab, ui, ["picks"], ["picks"]), **desk_load}
     judging.wire(ui.judging, tab)
     on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
