@@ -2,8 +2,11 @@
 
 Whole files (status.json, eval.json, manifest.json, corpus.json) are replaced atomically: a reader
 sees the old file or the new one, never half of one, and a kill during the write leaves the old one.
-Logs (events.jsonl, drafts.jsonl, history) are appended a line at a time; a kill can cut the last
-line short, so the reader drops a last line that does not parse and keeps everything before it.
+The new file is fsynced before the rename and its folder after it, so a power cut keeps one of the
+two; each thread writes its own temporary file, so two threads writing the same file do not mix.
+Logs (events.jsonl, drafts.jsonl, history) are appended a line at a time and fsynced; a kill can cut
+the last line short, so the reader drops a last line that does not parse and keeps everything
+before it.
 A damaged line anywhere else is not a kill: that file was edited or broken, and the reader says
 which file and line instead of guessing.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -24,10 +28,32 @@ class DamagedFile(ValueError):
         self.path, self.line, self.problem = path, line, problem
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename, a new file) to disk. Where folders cannot be opened
+    (Windows) there is nothing to do: the rename itself is durable there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # a file system that cannot sync a folder (some network mounts)
+    finally:
+        os.close(fd)
+
+
+def temp_name(path: Path) -> Path:
+    """A temporary name beside `path` that is this thread's own: `.<name>.<pid>.<thread>.tmp`."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path` (this thread's own), flush it to disk, rename it over
+    `path`, then flush the folder so the rename survives a power cut."""
+    path = Path(path)
+    tmp = temp_name(path)
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -37,6 +63,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk leaves the old file and no debris
         raise
+    fsync_dir(path.parent)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -59,12 +86,20 @@ def read_json(path: Path, default: Any = None) -> Any:
         raise DamagedFile(path, exc.lineno, f"not valid JSON ({exc.msg})") from exc
 
 
-def append_jsonl(path: Path, record: dict) -> None:
+def append_jsonl(path: Path, record: dict, *, sync: bool = True) -> None:
     """One record as one line. A single write of a whole line, so concurrent appenders interleave
-    whole lines; fsync is left to the OS (a log line lost to a power cut is re-done on resume)."""
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
+    whole lines; flushed to disk before it returns (`sync=False`: left to the OS, for a log whose
+    lines are re-done anyway)."""
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    path = Path(path)
+    new = not path.exists()
+    with open(path, "ab") as fh:
         fh.write(line)
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    if sync and new:
+        fsync_dir(path.parent)  # the file's name too, the first time
 
 
 def read_jsonl(path: Path, *, skip_damaged: bool = False) -> list[dict]:

@@ -12,14 +12,21 @@ the two, or a snapshot left behind, loses nothing. Undo and redo are lines too (
 revision applies its inverse), so they walk the whole history, however long, and survive restarts.
 
 What is read, in this process, is kept with the history's byte length; a second tab or process
-that saved since is caught up by reading only the new lines. Writes hold a file lock.
+that saved since is caught up by reading only the new lines. Writes hold a file lock (`locked`).
+
+Every history line is fsynced before the save returns, and manuscript.json's rename is followed by
+a sync of the folder. A last line without its newline is either being written right now (by the
+holder of the lock) or was cut by a kill: only the lock tells the two apart, so a reader without it
+treats that line as not yet written (it reads no further, changes nothing, and reads the line's rest
+when it comes), and it is cut (kept aside, with a notice) only under the lock: at the start of a
+save, or by an opening that finds the lock free.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import shutil
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,15 +79,37 @@ class Open:
 
 
 _open: dict[Path, Open] = {}
+_held = threading.local()  # .folders: the manuscripts whose file lock this thread holds
+_guards: dict[Path, threading.RLock] = {}
+_guards_lock = threading.Lock()
+
+
+def _guard(folder: Path) -> threading.RLock:
+    """This process's lock on its in-memory Open of `folder` (Gradio answers in threads): taken
+    before the file lock, never after it, so threads and processes cannot wait on each other."""
+    with _guards_lock:
+        return _guards.setdefault(folder, threading.RLock())
+
+
+def holding(folder: Path) -> bool:
+    return folder in getattr(_held, "folders", ())
 
 
 @contextmanager
-def locked(folder: Path):
+def locked(folder: Path, wait: bool = True):
+    """The manuscript's file lock (re-entrant within a thread). `wait=False`: BlockingIOError at
+    once if another thread or process holds it."""
+    held = _held.__dict__.setdefault("folders", set())
+    if folder in held:
+        yield
+        return
     with open(folder / LOCK, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        held.add(folder)
         try:
             yield
         finally:
+            held.discard(folder)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
@@ -99,16 +128,58 @@ def _set_aside(path: Path, what: str) -> Path:
     return aside
 
 
-def _cut_tail(folder: Path, raw: bytes) -> bytes:
-    """A history whose last line has no newline was cut by a kill in mid-write: keep the cut bytes
-    in a side file, drop them from the history (so the next line starts cleanly), say so."""
-    end = raw.rfind(b"\n") + 1
+def _whole(raw: bytes) -> bytes:
+    """`raw` up to its last newline: a last line without one is not (yet) a line."""
+    return raw[:raw.rfind(b"\n") + 1]
+
+
+def _cut_tail(folder: Path, end: int, torn: bytes, line: int) -> dict:
+    """Under the lock, a history whose last line has no newline was cut by a kill in mid-write:
+    keep the cut bytes in a side file, drop them from the history (so the next line starts
+    cleanly); the notice that says so."""
+    assert holding(folder), "a torn line is cut only under the manuscript's lock"
     path = folder / HISTORY
     aside = path.with_name(f"{HISTORY}.cut-{_stamp()}")
-    aside.write_bytes(raw[end:])
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{HISTORY}.cut-{_stamp()}-{n}")
+    aside.write_bytes(torn)
     with open(path, "r+b") as fh:
         fh.truncate(end)
-    return raw[:end]
+        fh.flush()
+        os.fsync(fh.fileno())
+    jsonio.fsync_dir(folder)
+    return message("manuscript.cut_line", file=str(path), line=line)
+
+
+def _mend_tail(folder: Path) -> dict | None:
+    """Under the lock, before a line is appended: cut a torn last line (a dead writer's), reading
+    only the history's end. The cut-line notice, or None."""
+    path = folder / HISTORY
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return None
+        pos, tail = size, b""
+        while pos > 0 and b"\n" not in tail:
+            step = min(pos, 1 << 16)
+            pos -= step
+            fh.seek(pos)
+            tail = fh.read(step) + tail
+        end = pos + tail.rfind(b"\n") + 1
+        fh.seek(0)
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) if end else 0
+        fh.seek(end)
+        torn = fh.read()
+    return _cut_tail(folder, end, torn, lines + 1)
 
 
 def _parse(raw: bytes, first_line: int, folder: Path, notices: list[dict]) -> tuple[list[dict], int]:
@@ -133,21 +204,22 @@ def _parse(raw: bytes, first_line: int, folder: Path, notices: list[dict]) -> tu
 def load(root: Path, ms_id: str) -> Open:
     """The manuscript as it is now on disk (read once per process, then only what others added)."""
     folder = folder_of(root, ms_id)
-    cached = _open.get(folder)
-    if cached is not None:
-        try:
-            size = (folder / HISTORY).stat().st_size
-        except FileNotFoundError:
-            size = -1
-        if size == cached.offset:
-            return cached
-        if size > cached.offset:
-            return _catch_up(cached)
-    if not folder.is_dir():
-        _open.pop(folder, None)
-        raise ManuscriptError("manuscript.no_such", id=ms_id)
-    _open[folder] = opened = _read(folder, ms_id)
-    return opened
+    with _guard(folder):
+        cached = _open.get(folder)
+        if cached is not None:
+            try:
+                size = (folder / HISTORY).stat().st_size
+            except FileNotFoundError:
+                size = -1
+            if size == cached.offset:
+                return cached
+            if size > cached.offset:
+                return _catch_up(cached)
+        if not folder.is_dir():
+            _open.pop(folder, None)
+            raise ManuscriptError("manuscript.no_such", id=ms_id)
+        _open[folder] = opened = _read(folder, ms_id)
+        return opened
 
 
 def _catch_up(opened: Open) -> Open:
@@ -155,7 +227,7 @@ def _catch_up(opened: Open) -> Open:
     with open(opened.folder / HISTORY, "rb") as fh:
         fh.seek(opened.offset)
         raw = fh.read()
-    raw = raw[:raw.rfind(b"\n") + 1]  # a line still being written is read next time
+    raw = _whole(raw)  # a line still being written is read next time: the offset stops before it
     entries, count = _parse(raw, opened.line, opened.folder, opened.notices)
     for entry in entries:
         _replay(opened, entry)
@@ -175,29 +247,64 @@ def _replay(opened: Open, entry: dict) -> None:
     opened.take(entry)
 
 
+class _NeedsLock(Exception):
+    """Opening the manuscript has to write (cut a torn line, set a damaged file aside, rebuild
+    manuscript.json, start a history): it is read again under the lock, which makes that safe."""
+
+
 def _read(folder: Path, ms_id: str) -> Open:
+    """The manuscript from the disk. Read without the lock first (a save under way is not waited
+    for); what needs a write is done under the lock. A torn last line is cut only if the lock is
+    free (its writer is dead); while a save holds the lock that line is its own, not yet written."""
+    if holding(folder):
+        return _read_as_is(folder, ms_id, may_write=True)[0]
+    try:
+        opened, torn = _read_as_is(folder, ms_id, may_write=False)
+    except _NeedsLock:
+        with locked(folder):
+            return _read_as_is(folder, ms_id, may_write=True)[0]
+    if torn:
+        got = False
+        try:
+            with locked(folder, wait=False):
+                got = True
+                return _read_as_is(folder, ms_id, may_write=True)[0]
+        except OSError:  # not got: a save is appending that line (or the lock is read-only): read it when whole
+            if got:
+                raise
+    return opened
+
+
+def _read_as_is(folder: Path, ms_id: str, may_write: bool) -> tuple[Open, bool]:
+    """(the manuscript, whether a torn last line was left unread). Without `may_write` nothing is
+    changed on disk: what would need it raises _NeedsLock."""
     notices: list[dict] = []
     history = folder / HISTORY
     raw = history.read_bytes() if history.exists() else b""
-    lines_before = raw.count(b"\n")
-    if raw and not raw.endswith(b"\n"):
-        raw = _cut_tail(folder, raw)
-        notices.append(message("manuscript.cut_line", file=str(history), line=lines_before + 1))
+    whole = _whole(raw)
+    torn = len(whole) < len(raw)
+    if torn and may_write:
+        notices.append(_cut_tail(folder, len(whole), raw[len(whole):], whole.count(b"\n") + 1))
+        torn = False
+    raw = whole
     entries, count = _parse(raw, 0, folder, notices)
-    snapshot, rebuilt = _read_snapshot(folder, bool(entries), notices), False
+    snapshot, rebuilt = _read_snapshot(folder, bool(entries), notices, may_write), False
     if snapshot is None:
         snapshot, rebuilt = Manuscript(ms_id), bool(entries)
     opened = Open(folder, snapshot, offset=len(raw), line=count, notices=notices)
     for entry in entries:
         _replay(opened, entry)
-    if not entries and snapshot.revision:  # a manuscript.json without its history: start one from it
-        _start_history(opened)
-    if rebuilt:
-        write_snapshot(opened)
-    return opened
+    if (not entries and snapshot.revision) or rebuilt:
+        if not may_write:
+            raise _NeedsLock()
+        if not entries:  # a manuscript.json without its history: start one from it
+            _start_history(opened)
+        if rebuilt:
+            write_snapshot(opened)
+    return opened, torn
 
 
-def _read_snapshot(folder: Path, has_history: bool, notices: list[dict]) -> Manuscript | None:
+def _read_snapshot(folder: Path, has_history: bool, notices: list[dict], may_write: bool = True) -> Manuscript | None:
     path = folder / STATE
     try:
         data = jsonio.read_json(path)
@@ -207,6 +314,8 @@ def _read_snapshot(folder: Path, has_history: bool, notices: list[dict]) -> Manu
             return None
         return Manuscript.from_dict(data)
     except (jsonio.DamagedFile, KeyError, TypeError, ValueError, AttributeError) as exc:
+        if not may_write:
+            raise _NeedsLock() from exc
         aside = _set_aside(path, "damaged")
         key = "manuscript.damaged_json" if has_history else "manuscript.damaged_json_alone"
         notices.append(message(key, file=str(path), problem=str(getattr(exc, "problem", exc))[:120], aside=aside.name))
@@ -222,9 +331,16 @@ def _start_history(opened: Open) -> None:
 
 
 def _append(opened: Open, entry: dict) -> None:
+    """One history line, in one write, on disk before the save returns (under the lock)."""
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    with open(opened.folder / HISTORY, "ab") as fh:
+    path = opened.folder / HISTORY
+    new = opened.offset == 0 and not path.exists()
+    with open(path, "ab") as fh:
         fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if new:
+        jsonio.fsync_dir(opened.folder)  # the history's name, the first time
     opened.offset += len(line)
     opened.line += 1
     opened.take(entry)
@@ -243,8 +359,11 @@ def commit(root: Path, ms_id: str, kind: str, build, base: int | None = None, of
     folder = folder_of(root, ms_id)
     if not folder.is_dir():
         raise ManuscriptError("manuscript.no_such", id=ms_id)
-    with locked(folder):
+    with _guard(folder), locked(folder):
+        cut = _mend_tail(folder)  # a dead writer's torn line: the next line must start cleanly
         opened = load(root, ms_id)
+        if cut:
+            opened.notices.append(cut)
         ms = opened.ms
         ops = build(ms)
         if isinstance(ops, tuple):  # undo and redo name the revision they take back or bring back
@@ -272,18 +391,19 @@ def create(root: Path, ms_id: str, title: str, ops: list[dict]) -> Open:
     folder = folder_of(root, ms_id)
     if folder.exists():
         raise ManuscriptError("manuscript.exists", id=ms_id)
+    ms = Manuscript(ms_id)
+    apply_all(ms, ops)
+    if ms.size() > MAX_CHARS:
+        raise ManuscriptError("manuscript.too_big", chars=ms.size(), limit=MAX_CHARS)
     folder.mkdir(parents=True)
-    _open.pop(folder, None)
-    opened = Open(folder, Manuscript(ms_id))
-    _open[folder] = opened
-    apply_all(opened.ms, ops)
-    if opened.ms.size() > MAX_CHARS:
-        shutil.rmtree(folder)
-        raise ManuscriptError("manuscript.too_big", chars=opened.ms.size(), limit=MAX_CHARS)
-    opened.ms.revision, opened.ms.updated = 1, time.time()
-    _append(opened, {"rev": 1, "base": 0, "kind": "create", "time": round(opened.ms.updated, 3), "ops": ops})
-    write_snapshot(opened)
-    return opened
+    jsonio.fsync_dir(folder.parent)
+    with _guard(folder), locked(folder):
+        opened = Open(folder, ms)
+        _open[folder] = opened
+        ms.revision, ms.updated = 1, time.time()
+        _append(opened, {"rev": 1, "base": 0, "kind": "create", "time": round(ms.updated, 3), "ops": ops})
+        write_snapshot(opened)
+        return opened
 
 
 def undo_ops(opened: Open, redo: bool = False) -> tuple[int, list[dict]]:
