@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.jsonio import temp_name
+
 WORD_WINDOW = 8
 CJK_WINDOW = 13
 _UNIT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]|[^\W_]+", re.UNICODE)
@@ -81,8 +83,9 @@ def corpus_index(root: Path, corpus: str, version: str = "") -> np.ndarray:
         return _loaded[path]
     texts = (t for split in ("train", "val") for r in read_split(root, corpus, manifest["version"], split) for t in record_texts(r))
     index = build_index(texts)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, index)
+    tmp = temp_name(path)  # this thread's own: two visitors' first drafts of a run may build it at once
+    with open(tmp, "wb") as fh:
+        np.save(fh, index)
     tmp.replace(path)
     _loaded[path] = index
     return index
