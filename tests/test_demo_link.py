@@ -248,3 +248,19 @@ def test_exports_download_from_a_data_folder_outside_the_working_and_temp_folder
             app.close()
     finally:
         shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_a_visitors_desk_tools_offer_the_owners_published_runs(root, trained_run, tiny_model_dir):
+    from studio.ui import desk_tools
+    from studio.ui.wiring import Call
+
+    service.publish_run(root, trained_run)
+    folder = service.visitor_root(root, service.new_visitor_token(root, ""))
+    offered = desk_tools.summary_choices(Call(folder, "en", "s", demo=True))["summary_model"]["choices"]
+    assert [value for _, value in offered] == ["base", trained_run]  # not the base alone
+    ms = service.new_manuscript(folder, "Lamp", "The keeper climbed the stair. " * 4)
+    with pytest.raises(ValueError, match="no model-written passage"):  # the run is found published, then judged
+        service.manuscript_style(folder, ms.id, trained_run)
+    service.publish_run(root, trained_run, False)
+    with pytest.raises(service.DemoRefused):
+        service.manuscript_style(folder, ms.id, trained_run)
