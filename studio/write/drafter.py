@@ -2,11 +2,12 @@
 
 The base is loaded once per (model, weights, device); adapters (a run's final adapter or any of
 its saved checkpoints) are attached by name when first asked for and kept, least recently used
-first out, so a click never reloads a model. A comparison is one `generate` call on a batch whose
-rows use different adapters (PEFT mixed-adapter batches, "__base__" for the plain base): every
-pane shares the prompt, the sampling settings, the seed and one pass over the weights. Tokens
-stream to the caller row by row while generation runs in a thread; a stop flag ends it at the
-next token.
+first out, so a click never reloads a model. Every draft's rows (a pane's candidates, the panes of
+a comparison, the drafts of other visitors) join one running batch that a loop thread advances a
+token at a time (studio/write/batching.py): rows of different adapters share a forward pass (PEFT
+mixed-adapter batches, "__base__" for the plain base), a draft that arrives mid-way joins at the
+next step instead of waiting for the others to end. Tokens stream to the caller row by row; a
+stop flag ends a draft at the next step.
 
 On the CPU the base is drafted in bf16 rather than the 4-bit weights it was trained on: bitsandbytes
 de-quantizes every 4-bit matrix on every token there, and bf16 halves the bytes each token reads
@@ -32,6 +33,7 @@ from studio.config import GenConfig
 from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
 from studio.textclean import remove_debris
+from studio.write.batching import MAX_ROWS, Request, Scheduler
 
 MODES = ("continue", "instruct", "summarize")
 EMPTY_PROMPT = {"continue": "draft.empty_continue", "instruct": "draft.empty_instruct", "summarize": "draft.empty_summarize"}
@@ -67,8 +69,11 @@ def checkpoints_of(root: Path, run_id: str) -> list[dict]:
 
 
 class RowStreamer:
-    """A transformers streamer for a whole batch: the first `put` is the prompt, each later one
-    the next token of every row. Decoded texts go to a queue the caller reads while generating."""
+    """The tokens of a draft's rows as they come: `add` takes one step's token of every row (the
+    batch loop), `put` is the transformers streamer interface (its first call is the prompt).
+    Each step puts a ("tokens", None) tick on the queue the caller reads; the caller decodes when
+    it looks (`texts`), so the loop that drafts for everyone spends no time decoding one draft and
+    a slow reader decodes only the newest tokens."""
 
     def __init__(self, tokenizer, rows: int, out: queue.Queue):
         self.tokenizer, self.out = tokenizer, out
@@ -80,35 +85,29 @@ class RowStreamer:
         if not self._prompt_seen:
             self._prompt_seen = True
             return
+        self.add(value.reshape(-1).tolist())
+
+    def add(self, tokens: list[int | None]) -> None:
+        """One token per row; None for a row that left the batch (it ended)."""
         eos = self.tokenizer.eos_token_id
-        for row, token in enumerate(value.reshape(-1).tolist()):
-            if self.finished[row]:
+        for row, token in enumerate(tokens):
+            if token is None or self.finished[row]:
                 continue
             if token == eos:
                 self.finished[row] = True
                 continue
             self.tokens[row].append(token)
-        self.out.put(("tokens", self.texts()))
+        self.out.put(("tokens", None))
 
     def texts(self, final: bool = False) -> list[str]:
         # what the writer sees: no escape codes or control characters, even from an adapter trained on them
-        texts = [remove_debris(self.tokenizer.decode(t, skip_special_tokens=True)).text for t in self.tokens]
+        # (list(t): a copy, as the loop may append to it meanwhile)
+        texts = [remove_debris(self.tokenizer.decode(list(t), skip_special_tokens=True)).text for t in self.tokens]
         # a character split over two byte-level tokens decodes as U+FFFD until its second half comes
         return texts if final else [t.rstrip("\ufffd") for t in texts]
 
     def end(self) -> None:
         pass
-
-
-def stop_criteria(stop: threading.Event):
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    class StopWhenAsked(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
-
-    return StoppingCriteriaList([StopWhenAsked()])
 
 
 def drafting_bytes(model_config: dict, rows: int, tokens: int, weights: int = 0) -> int:
@@ -155,8 +154,16 @@ def drafting_weights(device: str, trained_quantization: str) -> tuple[str, str]:
     return trained_quantization, "auto"
 
 
+def check_prompt(mode: str, text: str) -> None:
+    """Refuse a mode that does not exist or an empty prompt (before anything loads)."""
+    if mode not in MODES:
+        raise DraftRefused("draft.mode", mode=mode, modes=", ".join(MODES))
+    if not text.strip():
+        raise DraftRefused(EMPTY_PROMPT[mode])
+
+
 class Drafter:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, max_rows: int = MAX_ROWS):
         self.root = root
         self.model = None  # the base, later wrapped as a PeftModel once an adapter is attached
         self.tokenizer = None
@@ -165,15 +172,23 @@ class Drafter:
         self._key = None
         self._loaded: tuple[str, str, str] | None = None  # (model, trained quantization, device) of the base in memory
         self._adapters: OrderedDict[str, Path] = OrderedDict()
-        self._lock = threading.Lock()  # one generate at a time; other callers queue here
+        self._lock = threading.Lock()  # the batch loop holds it for a step, `holding` for a measurement
+        self._batch = Scheduler(self, self._lock, max_rows)  # its loop thread starts with the first draft
 
     # -- models -------------------------------------------------------------------------
-    def _ensure_base(self, model_name: str, quantization: str, device_preference: str) -> None:
-        from studio.models import load_base, load_tokenizer, pick_device, resolve
+    @staticmethod
+    def _base_key(model_name: str, quantization: str, device_preference: str) -> tuple[str, str, str, str]:
+        """(model, quantization, dtype, device) of the base a draft needs: drafts of one key share a batch."""
+        from studio.models import pick_device
 
         device = pick_device(device_preference)
-        quant, dtype = drafting_weights(device, quantization)
-        key = (model_name, quant, dtype, device)
+        return (model_name, *drafting_weights(device, quantization), device)
+
+    def _ensure_base(self, model_name: str, quantization: str, device_preference: str) -> None:
+        from studio.models import load_base, load_tokenizer, resolve
+
+        key = self._base_key(model_name, quantization, device_preference)
+        model_name, quant, dtype, device = key
         self._loaded = (model_name, quantization, device_preference)
         if self._key == key:
             return
@@ -214,7 +229,9 @@ class Drafter:
             self.model.load_adapter(str(folder), adapter_name=source.key, is_trainable=False)
         self._adapters[source.key] = folder
         while len(self._adapters) > CACHED_ADAPTERS:
-            oldest = next(k for k in self._adapters if k not in keep)
+            oldest = next((k for k in self._adapters if k not in keep), None)
+            if oldest is None:  # every cached adapter drafts a row now: keep more until rows end
+                break
             self.model.delete_adapter(oldest)
             del self._adapters[oldest]
         self.model.eval()
@@ -228,11 +245,12 @@ class Drafter:
         source = parse_source(source_text)
         if tuned_only and not source.run_id:
             raise AdapterRefused("draft.pick_tuned")
-        with self._lock:
-            model_name, quantization, device, _ = self._base_for([source], model)
+        model_name, quantization, device, _ = self._base_for([source], model)
+        with self._lock:  # between two steps of the batch loop; a batch on another base drains first
+            self._batch.wait_for_base(self._base_key(model_name, quantization, device))
             self._ensure_base(model_name, quantization, device)
             if source.run_id:
-                self._ensure_adapter(source, {source.key})
+                self._ensure_adapter(source, self._batch.active_adapters() | {source.key})
                 self.model.set_adapter(source.key)
             yield self.model, self.tokenizer, self.device
 
@@ -261,10 +279,7 @@ class Drafter:
     def prompt_for(self, mode: str, text: str, templates: dict) -> str:
         from studio.formatting import prompt_text
 
-        if mode not in MODES:
-            raise DraftRefused("draft.mode", mode=mode, modes=", ".join(MODES))
-        if not text.strip():
-            raise DraftRefused(EMPTY_PROMPT[mode])
+        check_prompt(mode, text)
         if mode == "continue":
             return text
         template = templates.get("prompt_template", "{prompt}")
@@ -292,99 +307,76 @@ class Drafter:
 
     def stream(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
                stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> Iterator[dict]:
-        """Draft `prompt` in every pane in one batched generate call, yielding the texts so far
-        as they grow; the last item has `done` set and, with `save`, is kept in drafts/drafts.jsonl."""
+        """Draft `prompt` in every pane, yielding the texts so far as they grow (and `waiting` items
+        while queued); the rows join the batch every draft shares. The last item has `done` set
+        and, with `save`, is kept in drafts/drafts.jsonl."""
         sources = self._check_panes(panes)
+        check_prompt(mode, prompt)
         stop = stop or threading.Event()
         model_name, quantization, device, templates = self._base_for(sources, model)
-        if not self._lock.acquire(blocking=False):
-            yield {"waiting": True, "message": message("draft.queued")}
-            self._lock.acquire()
-        try:
-            rows = [s for s in sources for _ in range(gen.drafts)]
-            for waiting in self._wait_for_memory(model_name, quantization, device, len(rows),
-                                                 len(prompt) + 512 + gen.max_new_tokens, stop):
-                yield {"waiting": True, "message": waiting}
-            if stop.is_set():
-                yield {"waiting": True, "message": message("draft.stopped_queued")}
-                return
-            self._ensure_base(model_name, quantization, device)
-            keep = {s.key for s in sources}
-            for s in sources:
-                if s.run_id:
-                    self._ensure_adapter(s, keep)
-            text = self.prompt_for(mode, prompt, templates)
-            started = time.time()
-            streamer, first_token = yield from self._generate(rows, text, mode, gen, stop)
-            result = self._result(rows, streamer, time.time() - started, first_token)
-            result.update(mode=mode, prompt=prompt, prompt_text=text, settings=gen.__dict__, stopped=stop.is_set())
-            if save:
-                self._save(result)
-            yield result
-        finally:
-            self._lock.release()
-
-    def _generation_args(self, rows: list[Source], text: str, mode: str, gen: GenConfig, stop: threading.Event,
-                         streamer: RowStreamer) -> tuple[dict, contextlib.AbstractContextManager]:
-        """The `generate` arguments of one batch, and the adapter context its rows need."""
-        tok = self.tokenizer
-        enc = tok([text] * len(rows), return_tensors="pt", add_special_tokens=mode == "continue").to(self.device)
-        sampling = gen.temperature > 0
-        kwargs = dict(
-            **enc, max_new_tokens=gen.max_new_tokens, do_sample=sampling,
-            temperature=gen.temperature if sampling else None, top_p=gen.top_p if sampling else None,
-            top_k=(gen.top_k or None) if sampling else None, repetition_penalty=gen.repetition_penalty,
-            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-            streamer=streamer, stopping_criteria=stop_criteria(stop), use_cache=True)
-        names = [s.key if s.run_id else BASE for s in rows]
-        adapters = contextlib.nullcontext()
-        if self._adapters and len(set(names)) > 1:
-            kwargs["adapter_names"] = names  # a mixed batch: PEFT routes each row to its adapter
-        elif self._adapters and names[0] == BASE:
-            adapters = self.model.disable_adapter()
-        elif self._adapters:
-            self.model.set_adapter(names[0])  # one adapter for every row: no per-row routing cost
-        return kwargs, adapters
-
-    def _generate(self, rows: list[Source], text: str, mode: str, gen: GenConfig, stop: threading.Event):
-        """Generate in a thread, yielding a snapshot of the texts as tokens come; returns the
-        streamer (every token) and the seconds to the first token."""
-        import torch
-
+        rows = [s for s in sources for _ in range(gen.drafts)]
+        for waiting in self._wait_for_memory(model_name, quantization, device, len(rows),
+                                             len(prompt) + 512 + gen.max_new_tokens, stop):
+            yield {"waiting": True, "message": waiting}
+        if stop.is_set():
+            yield {"waiting": True, "message": message("draft.stopped_queued")}
+            return
         out: queue.Queue = queue.Queue()
-        streamer = RowStreamer(self.tokenizer, len(rows), out)
-        kwargs, adapters = self._generation_args(rows, text, mode, gen, stop, streamer)
+        request = Request(adapters=[s.key if s.run_id else BASE for s in rows], gen=gen, stop=stop, out=out,
+                          base=self._base_key(model_name, quantization, device),
+                          streamer=RowStreamer(None, len(rows), out),  # the tokenizer comes with the base, in `admit`
+                          payload={"sources": sources, "mode": mode, "prompt": prompt, "templates": templates,
+                                   "base": (model_name, quantization, device)})
+        self._batch.submit(request)
+        if not (yield from self._follow(request, rows)):
+            return
+        seconds = time.time() - request.started
+        result = self._result(rows, request.streamer, seconds, request.first_token)
+        result.update(mode=mode, prompt=prompt, prompt_text=request.payload["text"], settings=gen.__dict__,
+                      stopped=stop.is_set(), queued_s=round(request.started - request.queued, 2))
+        if save:
+            self._save(result)
+        yield result
 
-        def generate():
-            try:
-                torch.manual_seed(gen.seed)
-                with torch.inference_mode(), adapters:
-                    self.model.generate(**kwargs)
-                out.put(("done", None))
-            except BaseException as exc:  # noqa: BLE001 - handed to the reading side
-                out.put(("error", exc))
+    def admit(self, request: Request, keep: set[str]) -> list[int]:
+        """Load what `request` needs and return its prompt's token ids. The batch loop calls this
+        with the lock held, when the request joins; adapters named in `keep` stay loaded."""
+        payload = request.payload
+        self._ensure_base(*payload["base"])
+        for s in payload["sources"]:
+            if s.run_id:
+                self._ensure_adapter(s, keep)
+        payload["text"] = text = self.prompt_for(payload["mode"], payload["prompt"], payload["templates"])
+        request.streamer.tokenizer = self.tokenizer
+        return self.tokenizer(text, add_special_tokens=payload["mode"] == "continue")["input_ids"]
 
-        started, first_token = time.time(), None
-        worker = threading.Thread(target=generate, daemon=True)
-        worker.start()
+    def _follow(self, request: Request, rows: list[Source]) -> Iterator[dict]:
+        """Yield the request's queue positions and growing texts until it is done; returns False
+        when it was stopped before it started."""
         kind = ""
         try:
-            while kind != "done":
-                kind, value = out.get()
-                while kind == "tokens" and not out.empty():  # a slow reader gets the newest texts only
-                    kind, value = out.get()
-                if kind == "tokens":
-                    first_token = first_token or time.time() - started
-                    yield self._snapshot(rows, value, False)
+            while kind not in ("done", "stopped"):
+                kind, value = request.out.get()
+                while kind == "tokens" and not request.out.empty():  # a slow reader gets the newest texts only
+                    kind, value = request.out.get()
+                if kind == "waiting":
+                    yield {"waiting": True, "message": message("draft.queued_at", position=value)}
+                elif kind == "tokens":
+                    yield self._snapshot(rows, request.streamer.texts(), False)
+                elif kind == "stopped":
+                    yield {"waiting": True, "message": message("draft.stopped_queued")}
                 elif kind == "error":
                     if "out of memory" in str(value).lower():
                         raise DraftFailed("draft.gpu_oom") from value
                     raise value
         finally:
-            if kind != "done":
-                stop.set()  # the reader left early (an error, a closed page): end generation now
-            worker.join()
-        return streamer, first_token
+            if kind not in ("done", "stopped"):
+                request.stop.set()  # the reader left early (an error, a closed page): its rows leave at the next step
+        return kind == "done"
+
+    def busy(self) -> dict:
+        """Rows drafting now and drafts waiting to join them."""
+        return self._batch.busy()
 
     def _result(self, rows: list[Source], streamer: RowStreamer, seconds: float, first_token: float | None) -> dict:
         result = self._snapshot(rows, streamer.texts(final=True), True)

@@ -1,0 +1,332 @@
+"""Continuous batching: the drafts of every visitor share one running batch.
+
+One loop thread, owned by the Drafter, runs steps. A step admits at most one waiting request (its
+prefill: the prompt once per distinct adapter of its rows, the KV cache then repeated to its rows,
+so the candidates of a pane share one prefill) and then advances every active row by one token in
+one forward pass. A request that arrives mid-draft joins at the next step instead of waiting for
+the others to end: no draft waits more than one prefill between two of its tokens.
+
+Rows of different requests have different prompt lengths, adapters and sampling settings. The
+batch is left-padded: every row's keys and values end at the last column of the cache, a 2D mask
+has 0 on the padding, and each row's position is its own count of real tokens, so a row computes
+what it would alone. When a request joins, the shorter side is padded on the left to the longer;
+when rows leave, the rest are selected and the leading columns that are padding in every row
+dropped. Each request samples with its own generator seeded with its seed: its drafts do not
+depend on what else is in the batch.
+
+The loop takes the Drafter's lock for each step; `Drafter.holding` takes the same lock, so a
+measurement has the model alone between two steps. Loading a model happens only inside a step, in
+`owner.admit`, and a request for another base waits until the batch has drained.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.adapters import BASE
+
+MAX_ROWS = 32  # rows in one forward pass; a request that would pass it waits for rows to end
+IDLE_EXIT_S = 30.0  # a loop with nothing to draft for this long ends (the next draft starts another)
+_loops: weakref.WeakSet = weakref.WeakSet()  # schedulers whose loop may be running, closed at exit
+
+
+@dataclass(eq=False)
+class Request:
+    """One draft: `adapters` names each row's adapter (BASE for the plain base), `base` the base
+    model it needs (any hashable key), `streamer` takes each step's tokens (RowStreamer), `out`
+    the events the caller reads: ("waiting", position), ("tokens", None), ("done", None),
+    ("stopped", None) when stopped before it started, ("error", exception)."""
+    adapters: list[str]
+    base: Any
+    gen: Any  # GenConfig
+    stop: threading.Event
+    streamer: Any
+    out: Any  # queue.Queue
+    payload: Any = None  # what the owner needs to build the prompt (mode, text, templates)
+    queued: float = field(default_factory=time.time)
+    started: float | None = None  # when its prefill began
+    first_token: float | None = None  # seconds from `started` to its first token
+    position: int = 0  # last queue position told to the caller
+    sampling: Any = None  # (logits processors, generator), set when it joins
+
+
+@dataclass(eq=False)
+class Row:
+    request: Request
+    index: int  # which row of its request
+    adapter: str
+    ids: list[int]  # the prompt and the tokens drafted so far; the last is not in the cache yet
+    drafted: int = 0
+    ended: bool = False
+
+
+def sampler(gen, device):
+    """The logits processors of `gen` in generate's order, and a generator seeded with its seed
+    (None when greedy): the same request draws the same tokens whatever shares its batch."""
+    import torch
+    from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
+                              TopKLogitsWarper, TopPLogitsWarper)
+
+    processors = LogitsProcessorList()
+    if gen.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(gen.repetition_penalty))
+    if gen.temperature == 0:
+        return processors, None
+    if gen.temperature != 1.0:
+        processors.append(TemperatureLogitsWarper(gen.temperature))
+    if gen.top_k:
+        processors.append(TopKLogitsWarper(gen.top_k))
+    if gen.top_p < 1.0:
+        processors.append(TopPLogitsWarper(gen.top_p))
+    return processors, torch.Generator(device=device).manual_seed(gen.seed)
+
+
+def left_pad(tensor, width: int, dim: int):
+    """`tensor` with zero columns in front along `dim` up to `width`."""
+    import torch.nn.functional as F
+
+    missing = width - tensor.shape[dim]
+    if not missing:
+        return tensor
+    return F.pad(tensor, (0, 0) * (tensor.dim() - 1 - dim % tensor.dim()) + (missing, 0))
+
+
+class Scheduler:
+    """The model loop. `owner` (the Drafter) has `model`, `tokenizer`, `device`, and
+    `admit(request, keep) -> prompt token ids`, which loads what the request needs without
+    unloading an adapter named in `keep`."""
+
+    def __init__(self, owner, lock: threading.Lock, max_rows: int = MAX_ROWS):
+        self.owner, self.lock, self.max_rows = owner, lock, max_rows
+        self.waiting: deque[Request] = deque()
+        self.changed = threading.Condition()  # guards `waiting`; notified when it grows or the batch drains
+        self.rows: list[Row] = []
+        self.base = None  # the base key of the rows in the batch
+        self.cache = None  # a DynamicCache whose layers hold every row's keys and values, left-padded
+        self.mask = None  # (rows, columns): 1 on real tokens
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    # -- the caller's side ----------------------------------------------------------------
+    def submit(self, request: Request) -> None:
+        with self.changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="draft-loop", daemon=True)
+                self._thread.start()
+                _loops.add(self)
+            self.waiting.append(request)
+            self.changed.notify_all()
+
+    def busy(self) -> dict:
+        with self.changed:
+            return {"rows": len(self.rows), "waiting": len(self.waiting)}
+
+    def active_adapters(self) -> set[str]:
+        return {a for r in list(self.rows) for a in r.request.adapters}
+
+    def wait_for_base(self, base) -> None:
+        """Block until the batch is empty or drafting on `base` (call with `lock` held: it is
+        released while waiting)."""
+        while self.rows and self.base != base:
+            self.lock.release()
+            with self.changed:
+                self.changed.wait(0.05)
+            self.lock.acquire()
+
+    def close(self) -> None:
+        """End the loop after its current step. At exit: a daemon thread stopped by the interpreter
+        inside a torch call aborts the process ("terminate called without an active exception")."""
+        with self.changed:
+            self._closing, thread = True, self._thread
+            self.changed.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+
+    # -- the loop -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self.changed:
+                if not self.waiting and not self.rows:
+                    self.changed.wait(IDLE_EXIT_S)
+                if self._closing or not (self.waiting or self.rows):  # idle: end, so an unused drafter can go
+                    self._thread = None
+                    return
+            try:
+                with self.lock:
+                    self._step()
+            except BaseException as exc:  # noqa: BLE001 - a failed step fails its requests, not the loop
+                self._fail({r.request for r in self.rows}, exc)
+                self.rows, self.cache, self.mask = [], None, None
+            self._tell_positions()
+
+    def _step(self) -> None:
+        request = self._next()
+        if request is not None:
+            try:
+                self._prefill(request)
+            except BaseException as exc:  # noqa: BLE001 - the joining request fails; the batch goes on
+                self._fail({request}, exc)
+        self._drop_ended()
+        if self.rows:
+            self._decode()
+            self._drop_ended()
+
+    def _next(self) -> Request | None:
+        """The first waiting request if it can join now (FIFO: one that waits holds the others back)."""
+        with self.changed:
+            for request in [r for r in self.waiting if r.stop.is_set()]:
+                self.waiting.remove(request)
+                request.out.put(("stopped", None))
+            if not self.waiting:
+                return None
+            head = self.waiting[0]
+            if self.rows and (head.base != self.base or len(self.rows) + len(head.adapters) > self.max_rows):
+                return None
+            return self.waiting.popleft()
+
+    def _tell_positions(self) -> None:
+        with self.changed:
+            for position, request in enumerate(self.waiting, 1):
+                if request.position != position:
+                    request.position = position
+                    request.out.put(("waiting", position))
+
+    def _prefill(self, request: Request) -> None:
+        import torch
+        from transformers import DynamicCache
+
+        request.started = time.time()
+        ids = self.owner.admit(request, self.active_adapters() | set(request.adapters))
+        names = list(dict.fromkeys(request.adapters))
+        prompt = torch.tensor([ids] * len(names), device=self.owner.device)
+        cache, mask = DynamicCache(), torch.ones_like(prompt)
+        positions = torch.arange(len(ids), device=prompt.device).expand(len(names), -1)
+        logits = self._forward(names, prompt, mask, positions, cache)
+        to_rows = torch.tensor([names.index(a) for a in request.adapters], device=prompt.device)
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys[to_rows], layer.values[to_rows]
+        rows = [Row(request, i, a, list(ids)) for i, a in enumerate(request.adapters)]
+        request.sampling = sampler(request.gen, prompt.device)
+        self._choose(rows, logits[to_rows])
+        request.first_token = time.time() - request.started
+        self._join(rows, cache, mask[to_rows])
+
+    def _join(self, rows: list[Row], cache, mask) -> None:
+        """Add rows to the batch: both sides left-padded to the longer one."""
+        import torch
+
+        if not self.rows:
+            self.rows, self.cache, self.mask, self.base = rows, cache, mask, rows[0].request.base
+            return
+        width = max(self.mask.shape[1], mask.shape[1])
+
+        def joined(mine, theirs):
+            return torch.cat([left_pad(mine, width, 2), left_pad(theirs, width, 2)])
+
+        layers = [(joined(m.keys, t.keys), joined(m.values, t.values)) for m, t in zip(self.cache.layers, cache.layers)]
+        for layer, (keys, values) in zip(self.cache.layers, layers):  # set once all are built: an error (out of
+            layer.keys, layer.values = keys, values                   # memory) leaves the batch as it was
+        self.mask = torch.cat([left_pad(self.mask, width, 1), left_pad(mask, width, 1)])
+        self.rows = self.rows + rows
+
+    def _decode(self) -> None:
+        import torch
+
+        step = torch.tensor([[r.ids[-1]] for r in self.rows], device=self.mask.device)
+        positions = self.mask.sum(dim=1, keepdim=True)  # each row's count of real tokens
+        # (no cache_position: transformers 5 takes the query's column from the cache's length)
+        self.mask = torch.cat([self.mask, torch.ones_like(step)], dim=1)
+        logits = self._forward([r.adapter for r in self.rows], step, self.mask, positions, self.cache)
+        self._choose(self.rows, logits)
+
+    def _forward(self, adapters: list[str], input_ids, mask, positions, cache):
+        """The last position's logits (fp32) of every row, each through its own adapter."""
+        import torch
+
+        model, route, context = self.owner.model, {}, contextlib.nullcontext()
+        if hasattr(model, "peft_config"):  # adapters are attached
+            if len(set(adapters)) > 1:
+                route["adapter_names"] = adapters  # a mixed batch: PEFT routes each row to its adapter
+            elif adapters[0] == BASE:
+                context = model.disable_adapter()
+            elif model.active_adapter != adapters[0]:
+                model.set_adapter(adapters[0])  # one adapter for every row: no per-row routing cost
+        with torch.inference_mode(), context:
+            out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                        use_cache=True, logits_to_keep=1, **route)
+        return out.logits[:, -1, :].float()
+
+    def _choose(self, rows: list[Row], logits) -> None:
+        """Pick each row's next token with its request's sampling, and hand them to the streamers."""
+        import torch
+
+        eos = self._eos_ids()
+        groups: dict[Request, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(row.request, []).append(i)
+        for request, where in groups.items():
+            processors, generator = request.sampling
+            scores = logits[where]
+            if processors:
+                scores = processors(torch.tensor([rows[i].ids for i in where], device=scores.device), scores)
+            if generator is None:
+                chosen = scores.argmax(dim=-1)
+            else:
+                chosen = torch.multinomial(scores.softmax(dim=-1), 1, generator=generator).squeeze(1)
+            tokens: list[int | None] = [None] * len(request.adapters)
+            for i, token in zip(where, chosen.tolist()):
+                row = rows[i]
+                row.ids.append(token)
+                row.drafted += 1
+                row.ended = token in eos or row.drafted >= request.gen.max_new_tokens
+                tokens[row.index] = token
+            request.streamer.add(tokens)
+
+    def _eos_ids(self) -> set[int]:
+        ids = {self.owner.tokenizer.eos_token_id}
+        configured = getattr(getattr(self.owner.model, "generation_config", None), "eos_token_id", None)
+        ids.update(configured if isinstance(configured, list) else [configured])
+        return ids - {None}
+
+    def _drop_ended(self) -> None:
+        """Rows that ended (eos, max_new_tokens, their request stopped) leave the batch; a request
+        whose rows have all left is done."""
+        import torch
+
+        stopped = {r.request for r in self.rows if r.request.stop.is_set()}
+        keep = [i for i, r in enumerate(self.rows) if not r.ended and r.request not in stopped]
+        if len(keep) == len(self.rows):
+            return
+        staying = {self.rows[i].request for i in keep}
+        for request in dict.fromkeys(r.request for r in self.rows):
+            if request not in staying:
+                request.out.put(("done", None))
+        if not keep:
+            self.rows, self.cache, self.mask = [], None, None
+            with self.changed:
+                self.changed.notify_all()  # a request for another base (or `holding` one) may go now
+            return
+        index = torch.tensor(keep, device=self.mask.device)
+        mask = self.mask[index]
+        first = int(mask.any(dim=0).nonzero()[0])  # columns before it are padding in every row left
+        self.mask = mask[:, first:]
+        for layer in self.cache.layers:
+            layer.keys, layer.values = layer.keys[index, :, first:], layer.values[index, :, first:]
+        self.rows = [self.rows[i] for i in keep]
+
+    @staticmethod
+    def _fail(requests, exc: BaseException) -> None:
+        for request in requests:
+            request.out.put(("error", exc))
+
+
+@atexit.register
+def _close_loops() -> None:
+    for scheduler in list(_loops):
+        scheduler.close()
