@@ -199,6 +199,8 @@ class DemoLimits:
     new_visitors_per_address: int = _f(12, "New visitor keys handed to one network address in an hour.")
     new_visitors_per_hour: int = _f(300, "New visitor keys handed out in an hour, all addresses together.")
     visitors: int = _f(500, "Visitors who have written something, kept at once (8 MB each at most).")
+    closed_session_s: int = _f(600, "Seconds the server keeps a closed page's session (its widgets' state, about 0.5 MB).")
+    idle_session_s: int = _f(7200, "Seconds the server keeps a session that made no call (a script's one-off call, a tab left open).")
 
     def __post_init__(self):
         _positive(self, *(f.name for f in dataclasses.fields(self)))

@@ -264,3 +264,28 @@ def test_a_visitors_desk_tools_offer_the_owners_published_runs(root, trained_run
     service.publish_run(root, trained_run, False)
     with pytest.raises(service.DemoRefused):
         service.manuscript_style(folder, ms.id, trained_run)
+
+
+def test_sessions_of_ended_visits_are_forgotten_not_kept_for_good(root, tiny_model_dir):
+    from studio.ui.app import DEMO_SESSIONS, build_app, launch, reap_sessions
+
+    app = build_app(root, str(tiny_model_dir), demo=True)
+    launch(app, port=free_port(), block=False, demo=True)
+    url = app.local_url.rstrip("/")
+    try:
+        assert app.state_session_capacity == DEMO_SESSIONS
+        for n in range(6):  # a script's calls, each its own session, never closed by a heartbeat
+            httpx.post(f"{url}/gradio_api/call/_welcome", json={"data": [], "session_hash": f"script-{n}"})
+        deadline = time.time() + 30
+        while len(app.state_holder.session_data) < 6 and time.time() < deadline:
+            time.sleep(0.2)
+        held = set(app.state_holder.session_data)
+        assert {f"script-{n}" for n in range(6)} <= held
+        app.state_holder.session_data["script-0"].is_closed = True  # a tab that was closed
+        assert reap_sessions(app, closed_s=600, idle_s=7200) == 0  # in use a moment ago: kept
+        assert reap_sessions(app, closed_s=600, idle_s=7200, now=time.time() + 601) == 1  # closed 10 min ago
+        assert reap_sessions(app, closed_s=600, idle_s=7200, now=time.time() + 7201) == len(held) - 1
+        assert not app.state_holder.session_data
+        assert rest(url, "_welcome")[0] == "complete"  # a visitor who comes back gets a new session
+    finally:
+        app.close()

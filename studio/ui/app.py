@@ -7,6 +7,9 @@ visitor's own (studio/write/visitors.py): a folder per browser, capped, cleaned 
 """
 from __future__ import annotations
 
+import datetime
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +26,8 @@ from studio.ui.wiring import Call, Tab, loader
 
 STYLES = service.assets_dir() / "studio.css"
 CACHE_CHECK_S, CACHE_KEEP_S = 600, 3600
+DEMO_SESSIONS = 2000  # page sessions kept at most in demo mode, least recently used out (gradio's default: 10,000)
+REAP_EVERY_S = 60
 DEMO_CONCURRENCY = 32  # events of one kind running at once in demo mode (gradio's thread pool holds 40)
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
 FN_INDEX_ROUTES = ("/queue/join", "/run/predict", "/api/predict")  # where a caller names an event by number
@@ -101,6 +106,30 @@ class RefuseUploads:
         await self.app(scope, receive, send)
 
 
+def reap_sessions(app: gr.Blocks, closed_s: float, idle_s: float, now: float | None = None) -> int:
+    """Forget the page sessions that ended: closed (the tab's heartbeat stopped) `closed_s` ago, or
+    with no call for `idle_s` (a script's call without a session, a tab left for hours). Gradio
+    drops only their gr.State values after an hour and keeps each session's copy of the page's
+    config (about 0.5 MB, tests/test_demo_link.py) until 10,000 sessions: on a public link that is
+    memory held for every visit, never given back. Returns how many were forgotten."""
+    holder = app.state_holder
+    now = datetime.datetime.now() if now is None else datetime.datetime.fromtimestamp(now)
+    with holder.lock:
+        ended = [sid for sid, state in list(holder.session_data.items())
+                 if (age := (now - holder.time_last_used.get(sid, now)).total_seconds()) > idle_s
+                 or (state.is_closed and age > closed_s)]
+        for sid in ended:
+            holder.session_data.pop(sid, None)
+            holder.time_last_used.pop(sid, None)
+    return len(ended)
+
+
+def _reap_forever(app: gr.Blocks, closed_s: float, idle_s: float) -> None:
+    while True:
+        time.sleep(REAP_EVERY_S)
+        reap_sessions(app, closed_s, idle_s)
+
+
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            logins: list[tuple[str, str]] | None = None, demo: bool = False, max_upload_mb: float = 200,
            block: bool = True) -> gr.Blocks:
@@ -109,7 +138,12 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sha
     # a demo's visitors draft together in one batch (studio/write/batching.py): their events must be
     # able to run at once to join it; the owner's studio keeps two at a time
     app.queue(default_concurrency_limit=DEMO_CONCURRENCY if demo else 2)
+    if demo:  # strangers' sessions: kept while in use, forgotten after (reap_sessions)
+        limits = service.demo_limits()
+        threading.Thread(target=_reap_forever, args=(app, limits.closed_session_s, limits.idle_session_s),
+                         name="session-reaper", daemon=True).start()
     app.launch(server_name=host, server_port=port, share=share, auth=logins or None,
+               state_session_capacity=DEMO_SESSIONS if demo else 10_000,
                max_file_size=service.upload_limit_bytes(demo, max_upload_mb), i18n=app.studio_i18n, js=app.studio_js,
                css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True,
                app_kwargs={"exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _unknown_fn_index},
