@@ -287,6 +287,7 @@ class Visitor:
     latencies: list = field(default_factory=list)
     tokens: int = 0
     errors: list = field(default_factory=list)
+    ended_at_once: int = 0  # continues whose candidate was empty because the model's first token was its end
     seen: list = field(default_factory=list)  # every text the server sent this visitor
     spans: list = field(default_factory=list)  # (start, end) of each continue
 
@@ -355,15 +356,19 @@ class Visitor:
         ended = time.perf_counter()
         cands = _visible_candidates(named)
         self.seen.append(json.dumps(named, default=str))
-        if not cands:
-            empty = any(name.startswith("cand-") and isinstance(v, dict) and v.get("visible") for name, v in named)
+        empty = any(name.startswith("cand-") and isinstance(v, dict) and v.get("visible") for name, v in named)
+        if not cands and empty and "candidate(s)" in _notice(named):
+            # a finished continue whose draft is empty: the model ended its text at once (an end-of-text
+            # token first, as after "...with extra words removed."); timed, not an error, counted apart
+            self.ended_at_once += 1
+        elif not cands:
             self.errors.append(f"continue: {'only empty candidates' if empty else 'no candidate'} "
                                f"(notice: {_notice(named)[:160]})")
             return []
         self.latencies.append(ended - started)
         self.spans.append((started, ended))
         self.tokens += sum(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in cands)
-        if use:
+        if use and cands:
             used = self.call("use", {"token": self.token, "manuscript-pick": self.ms_id, "manuscript-text": self.text})
             self.seen.append(json.dumps(used, default=str))
             text = next((_value(v) for name, v in used if name == "manuscript-text"), None)
@@ -427,6 +432,10 @@ class Phase:
     @property
     def crossed(self) -> int:
         return sum(v.crossed(self.visitors) for v in self.visitors)
+
+    @property
+    def ended_at_once(self) -> int:
+        return sum(v.ended_at_once for v in self.visitors)
 
     def pct(self, q: float) -> float:
         xs = sorted(self.latencies)
@@ -660,7 +669,7 @@ def main(argv=None) -> None:
             mem[f"after {n} visitor(s) (their sessions still open)"] = phase.mem_after
             one = statistics.median(baseline.latencies) if baseline.latencies else float("nan")
             print(f"  {summary_line(phase, one, baseline.tok_s)} (load avg {fmt(phase.load[0], 1)}-"
-                  f"{fmt(phase.load[1], 1)})", flush=True)
+                  f"{fmt(phase.load[1], 1)}; {phase.ended_at_once} continue(s) the model ended at once)", flush=True)
         hogged = None
         if args.hog:
             n = max(args.visitors)

@@ -346,6 +346,17 @@ def draft_stream(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode
             yield item
 
 
+SCREEN_UPDATE_S = 0.25  # a streaming draft's screen updates, with the batch to itself
+
+
+def screen_update_s(root: Path) -> float:
+    """Seconds between two screen updates of a streaming draft: a few a second, fewer while many drafts
+    share the batch. Each update costs the server a new copy of every component it touches (gradio),
+    and at 20 visitors those copies took a third of the demo server's time (docs/benchmarks.md)."""
+    rows = drafter(visitors.owner_root(root)).busy()["rows"]
+    return SCREEN_UPDATE_S * max(1.0, rows / 4)
+
+
 def _keep_visitor_draft(folder: Path, item: dict) -> None:
     """A visitor's comparison draft, in their own folder, when it fits under their disk cap."""
     from studio.jsonio import append_jsonl

@@ -293,15 +293,14 @@ def _where(ctx, at: int | None, lang: str) -> str:
 def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
     """Save the editor, then stream candidates for every pane side by side (from the end, or from
     the cursor); Use buttons at the end. Stop ends the draft and keeps what it has as candidates."""
-    panes, last, where = form.panes(), 0.0, ""
+    panes, last, where, every = form.panes(), 0.0, "", service.SCREEN_UPDATE_S
     labels = [say(call.lang, "manuscript.source_base") if p == "base" else p for p in panes]
     try:
         if not panes:
             raise ValueError(say(call.lang, "write.no_panes"))
         gen = form.gen()
         revision, notice = save_first(call, form.pick, form.text, form.base, form.memory, form.note)
-        yield {"base": revision, "notice": notice or say(call.lang, "write.drafting"),
-               "uses": [gr.update(visible=False)] * SLOTS, "alts": [gr.update(visible=False)] * SLOTS}
+        yield {"base": revision, "notice": notice or say(call.lang, "write.drafting")}
         stop = stops[call.session] = threading.Event()
         at = _cursor(form, at_cursor)
         for item in service.continue_manuscript(call.root, form.pick, panes, gen, at, stop,
@@ -312,17 +311,28 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
                        "notice": notice or where or say(call.lang, "write.drafting")}
             elif item.get("waiting"):
                 yield {"notice": render(call.lang, item["message"])}
-            elif item.get("done") or time.time() - last >= 0.25:
-                last = time.time()
-                boxes, buttons, slots = candidate_updates(item, labels)
+            elif item.get("done") or time.time() - last >= every:
+                last, every = time.time(), service.screen_update_s(call.root)
+                boxes, _, slots = candidate_updates(item, labels)  # the buttons come after (candidate_buttons)
                 done = say(call.lang, "desk.stopped" if item.get("stopped") else "desk.candidates",
                            n=sum(s is not None for s in slots)) if item.get("done") else None
-                yield {"cands": boxes, "uses": buttons, "alts": buttons, "slots": slots,
+                yield {"cands": boxes, "slots": slots,
                        "notice": " ".join(filter(None, [notice, where, done])) or say(call.lang, "write.drafting")}
     except USER_ERRORS as e:
         yield {"notice": failed(call, e)}
     finally:
         stops.pop(call.session, None)
+
+
+def hide_buttons(call: Call) -> dict:
+    """A continue begins: the last candidates' Use and Alternatives buttons go until the new ones come."""
+    return {"uses": [gr.update(visible=False)] * SLOTS, "alts": [gr.update(visible=False)] * SLOTS}
+
+
+def candidate_buttons(call: Call, ms_id: str | None) -> dict:
+    """A continue ended: the Use and Alternatives buttons of the candidates it kept on disk."""
+    shown_now = pending_shown(call, ms_id)
+    return {"uses": shown_now["uses"], "alts": shown_now["alts"]}
 
 
 def stop_drafting(call: Call) -> str:
@@ -400,12 +410,18 @@ def wire(ui: DeskLayout, write, tab: Tab) -> dict:
     on(ui.text.blur, save, tab, ui, ["pick", "text", "base"], ["base", "notice", "sources", "pick"])
     for box, name in ((ui.memory, "memory"), (ui.note, "note")):
         on(box.blur, partial(set_field, name=name), tab, ui, ["pick", name, "base"], ["base", "notice"])
-    drafted = ["base", "notice", "context_view", "cands", "uses", "alts", "slots"]
-    on(ui.continue_btn.click, continue_manuscript, tab, ui, form=DeskForm, outputs=drafted)
-    on(ui.cursor_btn.click, partial(continue_manuscript, at_cursor=True), tab, ui, form=DeskForm, outputs=drafted,
-       js=CURSOR_JS)
+    # A continue streams into the candidate boxes only: gradio builds a new component for every output of
+    # every update it sends (even an empty one), and 16 boxes with 32 buttons at four updates a second
+    # took a third of the demo server's time at 20 visitors (py-spy, docs/benchmarks.md). The buttons
+    # are hidden as it starts and shown once, from the disk, when it ends.
+    drafted = ["base", "notice", "context_view", "cands", "slots"]
+    for button, handler, extra, js in ((ui.continue_btn, continue_manuscript, [], None),
+                                       (ui.cursor_btn, partial(continue_manuscript, at_cursor=True), [], CURSOR_JS),
+                                       (ui.retry_btn, retry, ["seed"], None)):
+        on(button.click, hide_buttons, tab, ui, [], ["uses", "alts"])
+        drafting = on(button.click, handler, tab, ui, form=DeskForm, outputs=drafted + extra, **({"js": js} if js else {}))
+        on(drafting.then, candidate_buttons, tab, ui, ["pick"], ["uses", "alts"])
     on(ui.stop_btn.click, stop_drafting, tab, ui, [], "notice")  # the draft ends at the next token; it stays
-    on(ui.retry_btn.click, retry, tab, ui, form=DeskForm, outputs=drafted + ["seed"])
     for slot, button in enumerate(ui.uses):
         on(button.click, partial(use, slot=slot), tab, ui, ["pick", "text", "base", "slots"], EDITED)
     on(ui.undo_btn.click, undo, tab, ui, ["pick", "text", "base"], EDITED)

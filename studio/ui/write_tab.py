@@ -218,14 +218,14 @@ def draft(call: Call, form: DraftForm):
         yield {"message": say(call.lang, "error", error=e), "last": None, "copied": hidden}
         return
     stop = _stops[call.session] = threading.Event()
-    shown = 0.0
+    shown, every = 0.0, service.SCREEN_UPDATE_S
     try:
         for item in service.draft_stream(call.root, panes, form.prompt, gen, form.mode, stop):
             if item.get("waiting"):
                 yield {"message": render(call.lang, item["message"]), "copied": hidden}
             elif not item["done"]:
-                if time.time() - shown >= 0.25:  # a few updates a second: the browser keeps up, the CPU drafts
-                    shown = time.time()
+                if time.time() - shown >= every:  # a few updates a second: the browser keeps up, the CPU drafts
+                    shown, every = time.time(), service.screen_update_s(call.root)
                     yield {"message": say(call.lang, "write.drafting"), "boxes": _pane_updates(item, labels, call.lang),
                            "copied": hidden}
             else:
