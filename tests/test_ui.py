@@ -204,7 +204,10 @@ def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root
     answers = list(desk.continue_manuscript(call, form))
     done = answers[-1]
     assert "2 candidate(s)" in done["notice"] and done["slots"][:3] == [1, 2, None]
-    assert [u["visible"] for u in done["uses"][:3]] == [True, True, False]
+    assert "uses" not in done  # the boxes stream; the buttons come once, from the disk, when it ends
+    buttons = desk.candidate_buttons(call, ms_id)
+    assert [u["visible"] for u in buttons["uses"][:3]] == [True, True, False] and buttons["alts"][1]["visible"]
+    assert not any(u["visible"] for u in desk.hide_buttons(call)["uses"])
     assert any("| manuscript |" in a.get("context_view", "") for a in answers)
     first = done["cands"][0]["value"]
     used = desk.use(call, ms_id, form.text, answers[0]["base"], done["slots"], 0)
@@ -275,7 +278,8 @@ def test_the_desk_continues_from_the_cursor_stops_and_shows_its_candidates_again
         if "cands" in item and not stopped:
             stopped.append(desk.stop_drafting(call))
     assert stopped == ["Stopping…"] and "Stopped: what was drafted so far" in item["notice"]
-    assert 0 < len(service.pending_candidates(root, ms_id)[0]["text"]) and item["uses"][0]["visible"]
+    assert 0 < len(service.pending_candidates(root, ms_id)[0]["text"])
+    assert desk.candidate_buttons(call, ms_id)["uses"][0]["visible"]
     assert desk.stop_drafting(call) == "Nothing is being drafted."
     from types import SimpleNamespace
 
