@@ -7,7 +7,9 @@ visitor's own (studio/write/visitors.py): a folder per browser, capped, cleaned 
 """
 from __future__ import annotations
 
+import ctypes
 import datetime
+import gc
 import threading
 import time
 from pathlib import Path
@@ -124,10 +126,21 @@ def reap_sessions(app: gr.Blocks, closed_s: float, idle_s: float, now: float | N
     return len(ended)
 
 
+def give_back_memory() -> None:
+    """Hand the heap that Python and torch freed back to the system (glibc keeps it otherwise, so
+    the process's size never falls after a crowd of visitors leaves). Not on other C libraries."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reap_forever(app: gr.Blocks, closed_s: float, idle_s: float) -> None:
     while True:
         time.sleep(REAP_EVERY_S)
-        reap_sessions(app, closed_s, idle_s)
+        if reap_sessions(app, closed_s, idle_s):
+            gc.collect()  # a session's components refer to each other
+            give_back_memory()
 
 
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
