@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from studio.config import GenConfig
 from studio.models import EMBEDDED_DEFAULT, load_base, load_tokenizer, resolve
