@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 from fastapi.responses import JSONResponse
-from starlette.middleware import Middleware
 from gradio.route_utils import FnIndexInferError
+from starlette.middleware import Middleware
 
 from studio import service
 from studio.messages import say
