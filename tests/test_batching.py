@@ -251,3 +251,37 @@ def test_a_draft_for_another_base_joins_only_an_empty_batch(tiny_model_dir, tmp_
     assert other.waiting() and behind.waiting(), "the other base waits for the batch to drain, the next in line behind it"
     assert other.result["queued_s"] >= first.result["seconds"] - 0.05
     assert drafter._key[0] == model  # the first base is loaded again for the draft behind
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_decode_attention_gives_the_logits_of_sdpa(tiny_model_dir, padded):
+    """The drafter's CPU attention (studio/write/attention.py) against transformers' sdpa: a prompt and
+    then decode steps of a batch, with left padding (a boolean mask) and without (no mask at all)."""
+    import torch
+    from transformers import AutoModelForCausalLM, DynamicCache
+
+    from studio.write.attention import NAME, use_decode_attention
+
+    torch.manual_seed(1)
+    ids = torch.randint(3, 500, (3, 40))
+    mask = torch.ones_like(ids)
+    if padded:
+        mask[1, :7], mask[2, :19] = 0, 0
+    results = []
+    for decode in (False, True):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+        if decode:
+            use_decode_attention(model)
+            assert model.config._attn_implementation == NAME
+        cache, step_mask, steps = DynamicCache(), mask, []
+        with torch.inference_mode():
+            out = model(ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
+                        past_key_values=cache, use_cache=True)
+            for _ in range(5):
+                token = out.logits[:, -1:].argmax(-1)
+                position = step_mask.sum(1, keepdim=True)
+                step_mask = torch.cat([step_mask, torch.ones_like(token)], 1)
+                out = model(token, attention_mask=step_mask, position_ids=position, past_key_values=cache, use_cache=True)
+                steps.append(out.logits[:, -1])
+        results.append(torch.stack(steps))
+    assert torch.allclose(results[0], results[1], atol=1e-5), (results[0] - results[1]).abs().max()

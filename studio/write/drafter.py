@@ -33,6 +33,7 @@ from studio.config import GenConfig
 from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
 from studio.textclean import remove_debris
+from studio.write.attention import use_decode_attention
 from studio.write.batching import MAX_ROWS, Request, Scheduler
 
 MODES = ("continue", "instruct", "summarize")
@@ -197,6 +198,8 @@ class Drafter:
         self.tokenizer = load_tokenizer(source)
         self.model = load_base(source, quant, device, dtype)
         self.model.config.use_cache = True
+        if device == "cpu":  # one query against the cache: plain products beat the fused kernel there
+            use_decode_attention(self.model)
         self.model.eval()
         self.device, self.weights = device, f"{quant if quant != 'none' else ''} {dtype}".strip()
         self._key, self._adapters = key, OrderedDict()

@@ -1,0 +1,47 @@
+"""Attention for drafting on the CPU: PyTorch's fused kernel for a prompt, plain matrix products for
+one new token.
+
+A decode step asks attention for one query against the whole cache. On the CPU, PyTorch's fused
+kernel (`scaled_dot_product_attention`) does that slowly in bf16: transformers calls it with
+`enable_gqa` when the batch has no padding, and at 20 rows of 300 tokens on SmolLM2-135M that was
+half the step (159 ms against 77 ms for the same step with a padding mask; `bench/batching.py`
+prints both). Two matrix products over the key/value heads, with the query heads of a group side
+by side so no key is copied, cost a fraction of it; the softmax runs in float32. A prompt (more
+than one query) still goes to the fused kernel, which is the fastest there.
+"""
+from __future__ import annotations
+
+NAME = "studio_decode"  # the attn_implementation name a drafting model runs with
+
+
+def decode_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """transformers' attention interface: query (batch, heads, q, dim), key and value (batch,
+    kv heads, columns, dim), attention_mask a boolean (batch, 1, q, columns) where True attends,
+    or None; returns ((batch, q, heads, dim), None)."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if query.shape[2] != 1 or kwargs.get("position_bias") is not None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, **kwargs)
+    batch, heads, _, dim = query.shape
+    groups = key.shape[1]
+    grouped = query.reshape(batch, groups, heads // groups, dim)  # a group's query heads share one key head
+    scores = torch.matmul(grouped, key.transpose(2, 3))
+    scores = scores.float() * (scaling if scaling is not None else dim ** -0.5)
+    if attention_mask is not None:
+        scores = scores.masked_fill(~attention_mask[:, :, :, -key.shape[2]:].bool(), float("-inf"))
+    weights = scores.softmax(dim=-1).to(value.dtype)
+    return torch.matmul(weights, value).reshape(batch, heads, 1, dim).transpose(1, 2), None
+
+
+def use_decode_attention(model) -> None:
+    """Run `model` (a transformers model, maybe inside a PeftModel) with decode_attention; masks
+    are made as for sdpa (boolean). Registered once per process under NAME."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(NAME, decode_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base.set_attn_implementation(NAME)
