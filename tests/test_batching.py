@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import SAMPLE
+from studio.adapters import BASE
 from studio.config import GenConfig
 from studio.messages import render
 from studio.write import drafter as drafter_module
@@ -200,7 +201,9 @@ def test_drafts_beyond_the_rows_of_a_batch_wait_and_are_told_their_place(tiny_mo
     assert all(d.result["done"] for d in (first, second, third))
     assert first.waiting() == []  # it joined at once
     assert second.waiting() == ["queued: number 1 in line; the draft joins the others being written as soon as there is room"]
-    assert [w.split(";")[0] for w in third.waiting()] == ["queued: number 2 in line", "queued: number 1 in line"]
+    # when the first ends both fit: they join in one step, their prompts read in one forward pass
+    assert [w.split(";")[0] for w in third.waiting()] == ["queued: number 2 in line"]
+    assert third.result["queued_s"] == pytest.approx(second.result["queued_s"], abs=0.05)
     assert "排队中：第 2 位" in render("zh", next(i["message"] for i in third.items if i.get("waiting")))
     for d in (first, second, third):  # waiting changed nothing in what they drafted
         assert d.texts()["base"] == [alone(drafter, d.args[1], d.args[2])] * d.args[2].drafts
@@ -285,3 +288,69 @@ def test_decode_attention_gives_the_logits_of_sdpa(tiny_model_dir, padded):
                 steps.append(out.logits[:, -1])
         results.append(torch.stack(steps))
     assert torch.allclose(results[0], results[1], atol=1e-5), (results[0] - results[1]).abs().max()
+
+
+def test_the_batch_sampler_draws_from_the_distribution_generate_would():
+    """choose_tokens/top_probabilities against transformers' processors (repetition penalty,
+    temperature, top-k, top-p in generate's order), row by row with settings of their own."""
+    import torch
+    from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
+                              TopKLogitsWarper, TopPLogitsWarper)
+
+    from studio.write.batching import Request, Row, choose_tokens, top_probabilities
+
+    torch.manual_seed(0)
+    logits = torch.randn(4, 300) * 3
+    gens = [GenConfig(temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1),
+            GenConfig(temperature=1.3, top_k=0, top_p=0.5, repetition_penalty=1.0),
+            GenConfig(temperature=0.5, top_k=7, top_p=1.0, repetition_penalty=1.5),
+            GenConfig(temperature=0, top_k=50, top_p=0.9, repetition_penalty=1.2)]
+    seen = [[3, 17, 17, 250], [5], [int(logits[2].argmax()), 9], [int(logits[3].argmax())]]
+    rows = [Row(Request([BASE], None, g, None, None, None), 0, BASE, ids) for g, ids in zip(gens, seen)]
+    for request in (r.request for r in rows):
+        request.sampling = torch.Generator().manual_seed(1)
+
+    def generate_would(i: int):
+        g = gens[i]
+        chain = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(g.repetition_penalty)])
+        if g.temperature:
+            chain += [TemperatureLogitsWarper(g.temperature)] + ([TopKLogitsWarper(g.top_k)] if g.top_k else [])
+            chain += [TopPLogitsWarper(g.top_p)] if g.top_p < 1 else []
+        return chain(torch.tensor([seen[i]]), logits[i:i + 1].clone())[0]
+
+    penalised = torch.stack([generate_would(i) if gens[i].temperature == 0 else
+                             RepetitionPenaltyLogitsProcessor(gens[i].repetition_penalty)(
+                                 torch.tensor([seen[i]]), logits[i:i + 1].clone())[0] for i in range(4)])
+    probs, ids = top_probabilities(penalised[:3], gens[:3])
+    for i in range(3):
+        mine = torch.zeros(300).scatter(0, ids[i], probs[i])
+        assert torch.allclose(mine, generate_would(i).softmax(-1), atol=1e-6), i
+    tokens = choose_tokens(logits.clone(), rows)
+    assert tokens[3] == int(generate_would(3).argmax())  # greedy, after the penalty
+    for i in range(3):
+        assert generate_would(i).softmax(-1)[tokens[i]] > 0  # every draw is one generate could make
+
+
+def test_waiting_drafts_are_prefilled_together_within_the_token_budget(tiny, monkeypatch):
+    """Drafts that wait join in one step, their prompts left-padded into one forward pass, as many
+    as PREFILL_TOKENS of padded prompt allow (the first always); each is still what it is alone."""
+    from studio.write import batching
+
+    drafter, model = tiny
+    groups = []
+    prefill = batching.Scheduler._prefill
+    monkeypatch.setattr(batching.Scheduler, "_prefill", lambda self, requests: (groups.append(len(requests)),
+                                                                                 prefill(self, requests))[1])
+    texts = [prompt(12), prompt(30, 50), prompt(5, 200), prompt(40, 300)]
+    lengths = [len(drafter_tokens(drafter, model, t)) for t in texts]
+    monkeypatch.setattr(batching, "PREFILL_TOKENS", 2 * max(lengths[:2]))  # the first two fit, not a third
+    drafts = together(drafter, model, *[(["base"], t, GREEDY) for t in texts])
+    for d, text in zip(drafts, texts):
+        assert d.texts()["base"] == [alone(drafter, text, GREEDY)]
+    assert groups[0] == 2 and sum(groups) == 4, groups
+
+
+def drafter_tokens(drafter, model, text: str) -> list[int]:
+    from studio.models import load_tokenizer
+
+    return load_tokenizer(model)(text)["input_ids"]
