@@ -36,25 +36,42 @@ def prompt_of(tok, n: int, offset: int = 0) -> str:
 
 
 def step_costs(root: Path, sizes=(1, 4, 8, 16, 20)) -> None:
-    """The model alone: a 300-token prefill, and one decode step at each batch size (best of 10)."""
+    """The model alone: a 300-token prefill, and one decode step at each batch size (best of 10),
+    with the drafter's CPU attention (studio/write/attention.py) and with transformers' sdpa, rows
+    of one length (no mask: sdpa's enable_gqa path) and left-padded ones (a mask), side by side."""
     from transformers import DynamicCache
+
+    from studio.write.attention import use_decode_attention
 
     source = resolve(EMBEDDED_DEFAULT, root)
     quant, dtype = drafting_weights("cpu", "nf4")
     tok, model = load_tokenizer(source), load_base(source, quant, "cpu", dtype).eval()
     ids = tok(prompt_of(tok, 300), return_tensors="pt")["input_ids"]
+
+    def step(b: int, padded: bool) -> float:
+        cache, mask = DynamicCache(), torch.ones(b, ids.shape[1], dtype=torch.long)
+        if padded:
+            mask[1:, :30] = 0
+        model(ids.repeat(b, 1), attention_mask=mask, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        token, best = torch.full((b, 1), 42), float("inf")
+        for _ in range(10):
+            mask = torch.cat([mask, torch.ones(b, 1, dtype=torch.long)], dim=1)
+            best = min(best, _timed(lambda: model(token, attention_mask=mask, past_key_values=cache, use_cache=True,
+                                                  position_ids=mask.sum(dim=1, keepdim=True) - 1)))
+        return best
+
     with torch.inference_mode():
         model(ids[:, :20])  # the first call of a process pays for warming up
         prefill = min(_timed(lambda: model(ids, past_key_values=DynamicCache(), use_cache=True, logits_to_keep=1))
                       for _ in range(3))
         print(f"prefill of 300 tokens: {prefill * 1000:.0f} ms ({dtype} weights)")
+        sdpa = {(b, p): step(b, p) for b in sizes for p in (False, True)}
+        use_decode_attention(model)
         for b in sizes:
-            cache = DynamicCache()
-            model(ids.repeat(b, 1), past_key_values=cache, use_cache=True, logits_to_keep=1)
-            step = torch.full((b, 1), 42)
-            best = min(_timed(lambda i=i: model(step, past_key_values=cache, use_cache=True,
-                                                position_ids=torch.full((b, 1), 300 + i))) for i in range(10))
-            print(f"decode step at batch {b:2d}: {best * 1000:6.1f} ms ({best * 1000 / b:5.1f} ms a row)")
+            for padded in (False, True):
+                mine = step(b, padded)
+                print(f"decode step at batch {b:2d} ({'padded' if padded else 'one length'}): {mine * 1000:6.1f} ms "
+                      f"({mine * 1000 / b:5.1f} ms a row); sdpa {sdpa[b, padded] * 1000:6.1f} ms")
 
 
 def _timed(fn) -> float:

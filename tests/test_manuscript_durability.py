@@ -233,3 +233,19 @@ def test_a_save_flushes_its_history_line_and_the_folder_after_the_snapshot_renam
     synced.clear()
     jsonio.append_jsonl(root / "log.jsonl", {"a": 1})
     assert synced == [str(root / "log.jsonl"), str(root)]
+
+
+def test_the_manuscripts_kept_read_in_memory_are_bounded(tmp_path, monkeypatch):
+    """A demo's visitors each open a manuscript: past OPEN_KEPT the least recently used is forgotten
+    and read again from disk, whole, when next opened."""
+    from studio.write import desk
+    from studio.write import manuscript_store as store
+
+    monkeypatch.setattr(store, "OPEN_KEPT", 3)
+    store._open.clear()
+    ids = [desk.new(tmp_path, f"Title {n}", f"Opening {n}.").id for n in range(5)]
+    assert len(store._open) == 3 and store.folder_of(tmp_path, ids[0]) not in store._open
+    store.load(tmp_path, ids[2])  # used: now the most recent
+    desk.new(tmp_path, "Another", "Text.")
+    assert store.folder_of(tmp_path, ids[2]) in store._open and store.folder_of(tmp_path, ids[3]) not in store._open
+    assert store.load(tmp_path, ids[0]).ms.text == "Opening 0."

@@ -28,6 +28,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,9 @@ class Open:
             self.done.append(self.undone.pop())
 
 
-_open: dict[Path, Open] = {}
+OPEN_KEPT = 64  # manuscripts kept read in memory, the least recently used forgotten first
+_open: OrderedDict[Path, Open] = OrderedDict()  # a demo's visitors each open one: without a bound it only grows
+_open_lock = threading.Lock()  # the order of `_open` (each folder's Open is guarded by its own lock)
 _held = threading.local()  # .folders: the manuscripts whose file lock this thread holds
 _guards: dict[Path, threading.RLock] = {}
 _guards_lock = threading.Lock()
@@ -205,7 +208,7 @@ def load(root: Path, ms_id: str) -> Open:
     """The manuscript as it is now on disk (read once per process, then only what others added)."""
     folder = folder_of(root, ms_id)
     with _guard(folder):
-        cached = _open.get(folder)
+        cached = _recall(folder)
         if cached is not None:
             try:
                 size = (folder / HISTORY).stat().st_size
@@ -216,10 +219,29 @@ def load(root: Path, ms_id: str) -> Open:
             if size > cached.offset:
                 return _catch_up(cached)
         if not folder.is_dir():
-            _open.pop(folder, None)
+            forget(folder)
             raise ManuscriptError("manuscript.no_such", id=ms_id)
-        _open[folder] = opened = _read(folder, ms_id)
+        opened = _read(folder, ms_id)
+        _remember(folder, opened)
         return opened
+
+
+def _recall(folder: Path) -> Open | None:
+    with _open_lock:
+        opened = _open.get(folder)
+        if opened is not None:
+            _open.move_to_end(folder)
+        return opened
+
+
+def _remember(folder: Path, opened: Open) -> None:
+    """Keep `opened` read; past OPEN_KEPT the least recently used goes (read again from disk when
+    next loaded: everything in it is saved there)."""
+    with _open_lock:
+        _open[folder] = opened
+        _open.move_to_end(folder)
+        while len(_open) > OPEN_KEPT:
+            _open.popitem(last=False)
 
 
 def _catch_up(opened: Open) -> Open:
@@ -399,7 +421,7 @@ def create(root: Path, ms_id: str, title: str, ops: list[dict]) -> Open:
     jsonio.fsync_dir(folder.parent)
     with _guard(folder), locked(folder):
         opened = Open(folder, ms)
-        _open[folder] = opened
+        _remember(folder, opened)
         ms.revision, ms.updated = 1, time.time()
         _append(opened, {"rev": 1, "base": 0, "kind": "create", "time": round(ms.updated, 3), "ops": ops})
         write_snapshot(opened)
@@ -432,7 +454,8 @@ def state_at(root: Path, ms_id: str, revision: int) -> Manuscript:
 
 
 def forget(folder: Path) -> None:
-    _open.pop(folder, None)
+    with _open_lock:
+        _open.pop(folder, None)
 
 
 def read_pending(folder: Path) -> dict | None:
