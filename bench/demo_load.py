@@ -462,6 +462,9 @@ def run_phase(label: str, server: Server, page: Page, run_id: str, tokenizer, n:
         _guard(v, "page load", v.open_page)
         if v.token:
             _guard(v, "new manuscript", v.new_manuscript)
+            if not v.ms_id and not v.errors:  # refused on the page (the demo is full, say): counted, not skipped
+                v.errors.append("new manuscript: none made (the page refused it; a demo whose visitor folders "
+                                "are all in use says it is full: use a fresh --data-dir)")
 
     with futures.ThreadPoolExecutor(max_workers=len(everyone)) as pool:
         list(pool.map(enter, everyone))
