@@ -44,7 +44,7 @@ def step_costs(root: Path, sizes=(1, 4, 8, 16, 20)) -> None:
     from studio.write.attention import use_decode_attention
 
     source = resolve(EMBEDDED_DEFAULT, root)
-    quant, dtype = drafting_weights("cpu", "nf4")
+    quant, dtype = drafting_weights("cpu", "nf4", root, EMBEDDED_DEFAULT)
     tok, model = load_tokenizer(source), load_base(source, quant, "cpu", dtype).eval()
     ids = tok(prompt_of(tok, 300), return_tensors="pt")["input_ids"]
 

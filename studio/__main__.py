@@ -9,6 +9,7 @@
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
     python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
+    python -m studio calibrate [--model MODEL]
     python -m studio download MODEL [--size]
     python -m studio export RUN_ID[@step-N] [--merged | --gguf [--quant f16|bf16|q8_0]]
     python -m studio publish RUN_ID [--off]
@@ -126,6 +127,9 @@ def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
     s.add_argument("run")
     s.add_argument("--openings", type=int, default=24, help="how many held-out openings (default 24: one verdict across seeds)")
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
+    s = sub.add_parser("calibrate", parents=[common], help="time the drafting paths (4-bit, bf16, fp32) on this machine "
+                                                           "again, keep the fastest whose drafts hold, print the table")
+    s.add_argument("--model", default=EMBEDDED_DEFAULT, help="base model (registry name, hub id or folder)")
     s = sub.add_parser("download", parents=[common], help="fetch a hub model into the local cache (resumes a stopped one)")
     s.add_argument("model", help="a registry name (presets/models.yaml) or a hub id org/name")
     s.add_argument("--size", action="store_true", help="only say how big it is and how much is already here")
@@ -366,6 +370,14 @@ def _runs(args, root) -> int:
     return 0
 
 
+def _calibrate(args, root) -> int:
+    from studio.calibrate import table
+
+    data = service.calibrate_drafting(root, args.model)
+    _say(args, data, table(data))
+    return 0
+
+
 def _download(args, root) -> int:
     from studio import download
 
@@ -506,7 +518,7 @@ def _manuscript(args, root) -> int:
 COMMANDS = {"ingest": _ingest, "train": _train, "resume": _train, "dpo": _train, "blend": _train, "sweep": _sweep,
             "sweep-drive": _sweep_drive, "draft": _draft, "requests": _requests, "bias": _bias, "style": _style,
             "runs": _runs, "download": _download, "export": _export, "publish": _publish, "delete": _delete,
-            "manuscript": _manuscript}
+            "manuscript": _manuscript, "calibrate": _calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

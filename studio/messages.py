@@ -749,6 +749,11 @@ MESSAGES.update({
     "epoch.unknown": ("Training time per epoch on {device}: unknown ({source}).", "在 {device} 上每轮训练耗时：未知（{source}）。"),
     "epoch.minutes": ("About {minutes:.1f} min per epoch on {device} at {speed:.0f} tokens/s ({source}).",
                       "在 {device} 上每轮约 {minutes:.1f} 分钟，每秒 {speed:.0f} 个 token（{source}）。"),
+    "calibrate.unknown_path": ("{env}={path} is not a drafting path: use one of {paths}, or unset {env} to let "
+                               "the studio measure this machine", "{env}={path} 不是可用的生成方式：请用 {paths} 之一，"
+                               "或取消 {env}，让工作室在本机测一次"),
+    "calibrate.cannot_run": ("{env}={path} cannot run here (bitsandbytes is not installed): this machine can draft "
+                             "with {paths}", "{env}={path} 在这里无法运行（未安装 bitsandbytes）：本机可用 {paths}"),
     "quant.gpu": ("auto: 4-bit NF4 (QLoRA) on the GPU", "auto：在 GPU 上用 4 位 NF4（QLoRA）"),
     "quant.cpu_none": ("auto: unquantized LoRA (fp32) on the CPU: 4-bit is no faster here and learns less, and the model's "
                        "{gb:.1f} GB of fp32 weights fit in memory",

@@ -914,3 +914,10 @@ def assets_dir() -> Path:
 def sample_files() -> list[Path]:
     """The sample corpus written for this project (a lighthouse keeper's log)."""
     return sorted((assets_dir() / "samples").glob("*.txt"))
+
+
+def calibrate_drafting(root: Path, model: str) -> dict:
+    """Time the drafting paths for `model` on this machine again and keep the choice (studio/calibrate.py)."""
+    from studio import calibrate
+
+    return calibrate.calibrate(root, model)

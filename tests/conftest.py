@@ -110,3 +110,7 @@ def finished_copy(root: Path, run_id: str, **status) -> str:
         setattr(finished, name, value)
     runs.RunFolder(folder).write_status(finished)
     return other
+
+# Drafting tests run on the bf16 path the drafter used before it calibrated (tests/test_calibrate.py
+# tests the calibration itself): no test pays for timing three paths of its own tiny model.
+os.environ.setdefault("STUDIO_DRAFT_PATH", "bf16")

@@ -24,7 +24,7 @@ GREEDY = GenConfig(max_new_tokens=24, temperature=0, repetition_penalty=1.0)
 @pytest.fixture(autouse=True)
 def float32(monkeypatch):
     """Draft in float32 (bf16 on the CPU otherwise), where a row alone and a row in a batch agree."""
-    monkeypatch.setattr(drafter_module, "drafting_weights", lambda device, quantization: ("none", "fp32"))
+    monkeypatch.setattr(drafter_module, "drafting_weights", lambda device, quantization, root, model: ("none", "fp32"))
 
 
 def prompt(words: int, start: int = 0) -> str:

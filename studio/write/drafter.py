@@ -29,6 +29,7 @@ from typing import Iterator
 from studio import runs
 from studio.adapters import (ADAPTER_WEIGHTS, BASE, COMPLETE_MARK, AdapterRefused, Source, adapter_folder,  # noqa: F401
                              parse_source)
+from studio.calibrate import drafting_path, weights_of
 from studio.config import GenConfig
 from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
@@ -148,10 +149,12 @@ def wait_for_gpu_memory(device: str, need: int, stop: threading.Event, free=free
         waited += poll_s
 
 
-def drafting_weights(device: str, trained_quantization: str) -> tuple[str, str]:
-    """(quantization, dtype) to draft with: bf16 on the CPU, the run's own on a GPU."""
+def drafting_weights(device: str, trained_quantization: str, root: Path, model: str) -> tuple[str, str]:
+    """(quantization, dtype) to draft with: on a GPU the run's own; on the CPU what the calibration
+    measured fastest on this machine for this base (studio/calibrate.py; the first draft of a
+    base on a machine waits for it, about 10 s for the embedded model)."""
     if device == "cpu":
-        return "none", "bf16"
+        return weights_of(drafting_path(root, model)[0])
     return trained_quantization, "auto"
 
 
@@ -177,13 +180,12 @@ class Drafter:
         self._batch = Scheduler(self, self._lock, max_rows)  # its loop thread starts with the first draft
 
     # -- models -------------------------------------------------------------------------
-    @staticmethod
-    def _base_key(model_name: str, quantization: str, device_preference: str) -> tuple[str, str, str, str]:
+    def _base_key(self, model_name: str, quantization: str, device_preference: str) -> tuple[str, str, str, str]:
         """(model, quantization, dtype, device) of the base a draft needs: drafts of one key share a batch."""
         from studio.models import pick_device
 
         device = pick_device(device_preference)
-        return (model_name, *drafting_weights(device, quantization), device)
+        return (model_name, *drafting_weights(device, quantization, self.root, model_name), device)
 
     def _ensure_base(self, model_name: str, quantization: str, device_preference: str) -> None:
         from studio.models import load_base, load_tokenizer, resolve
@@ -213,7 +215,7 @@ class Drafter:
         device = pick_device(device_preference)
         if not device.startswith("cuda"):
             return
-        quant, dtype = drafting_weights(device, quantization)
+        quant, dtype = drafting_weights(device, quantization, self.root, model_name)
         params_m, config = model_facts(self.root, model_name)
         loaded = self._key == (model_name, quant, dtype, device)
         weights = 0 if loaded or not params_m else int(params_m * 1e6 * WEIGHT_BYTES.get(quant, 2))
