@@ -6,7 +6,8 @@ this machine with the embedded model and a rank-16 LoRA adapter.
 Baselines, loaded the way the transformers and peft docs teach:
 - QLoRA as trained: the base in 4-bit NF4 (bitsandbytes, fp32 compute on the CPU) + PeftModel;
 - the default dtype: the base as stored (fp32) + PeftModel.
-The studio: Drafter.draft with one tuned pane (bf16 weights on the CPU, streamed).
+The studio: Drafter.draft with one tuned pane (on the CPU the weights the calibration chose for
+this machine, studio/calibrate.py, printed with its table; streamed).
 Reported: tokens/s (median of --repeats full-length greedy drafts) and time to the first token
 (median); target: at least 2x the QLoRA baseline's tokens/s and a first token within 1 s.
 """
@@ -71,6 +72,13 @@ def main() -> None:
     print("| path | tokens/s | first token (s) |\n|---|---|---|")
     for name, rate, first_s in rows:
         print(f"| {name} | {rate:.1f} | {first_s:.3f} |")
+    from studio import calibrate
+
+    path, why, detail = calibrate.drafting_path(data, EMBEDDED_DEFAULT)
+    print(f"\nthe drafter's path on this machine: {path} ({why}, {detail})")
+    kept = calibrate.remembered(data, EMBEDDED_DEFAULT)
+    if kept:
+        print(calibrate.table(kept))
     studio, qlora, fp32 = rows[2][1], rows[0][1], rows[1][1]
     print(f"studio / 4-bit baseline = {studio / qlora:.2f}x (target >= 2); studio / fp32 baseline = {studio / fp32:.2f}x; "
           f"first token {rows[2][2]:.3f} s (target < 1 s)")
