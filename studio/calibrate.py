@@ -34,6 +34,7 @@ import logging
 import os
 import platform
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,10 @@ DEMO_ROWS = 8
 PROMPT = ("The keeper climbed the stairs of the lighthouse at dusk and lit the lamp, as he had every "
           "evening for thirty years. 灯塔看守人在黄昏时登上台阶，点亮了灯。Below him the sea")
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "asimd", "sve")
+
+
+_calibrating = threading.Lock()
+_failed: dict[tuple[Path, str], str] = {}  # (root, model) whose calibration failed in this process: why
 
 
 class CalibrationRefused(Keyed, ValueError):
@@ -234,14 +239,18 @@ def drafting_path(root: Path, model: str) -> tuple[str, str, str]:
     path = forced_path()
     if path:
         return path, "forced", f"{FORCE_ENV}={path}"
-    found = remembered(root, model)
-    if found:
-        return found["chosen"], "calibrated", found["when"]
-    try:
-        found = calibrate(root, model)
-    except Exception as exc:  # noqa: BLE001 - drafting goes on, on the safe path, and says why
-        log.warning("drafting calibration for %s failed (%s); drafting in fp32", model, exc)
-        return "fp32", "calibration failed", f"{type(exc).__name__}: {str(exc)[:200]}"
+    with _calibrating:  # two first drafts at once: the second waits for the first one's result
+        found = remembered(root, model)
+        if found:
+            return found["chosen"], "calibrated", found["when"]
+        if (root, model) in _failed:  # tried again by the next process, not at every draft
+            return "fp32", "calibration failed", _failed[root, model]
+        try:
+            found = calibrate(root, model)
+        except Exception as exc:  # noqa: BLE001 - drafting goes on, on the safe path, and says why
+            log.warning("drafting calibration for %s failed (%s); drafting in fp32", model, exc)
+            _failed[root, model] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return "fp32", "calibration failed", _failed[root, model]
     return found["chosen"], "calibrated", found["when"]
 
 

@@ -86,7 +86,11 @@ def test_a_failed_calibration_drafts_in_fp32_and_says_why(tiny_root, monkeypatch
     monkeypatch.setattr(calibrate, "measure", broken)
     path, why, detail = calibrate.drafting_path(root, model)
     assert (path, why) == ("fp32", "calibration failed") and "oneDNN" in detail
-    assert calibrate.remembered(root, model) is None  # tried again next time
+    assert calibrate.remembered(root, model) is None  # nothing kept: the next process tries again
+    monkeypatch.setattr(calibrate, "measure", fake_measure({"fp32": 10, "bf16": 17, "nf4": 12}))
+    assert calibrate.drafting_path(root, model)[:2] == ("fp32", "calibration failed")  # not at every draft
+    calibrate._failed.clear()
+    assert calibrate.drafting_path(root, model)[:2] == ("bf16", "calibrated")
 
 
 def test_a_forced_path_is_used_or_refused_with_what_the_machine_can_run(tiny_root, monkeypatch):
