@@ -7,7 +7,7 @@ Baselines, loaded the way the transformers and peft docs teach:
 - QLoRA as trained: the base in 4-bit NF4 (bitsandbytes, fp32 compute on the CPU) + PeftModel;
 - the default dtype: the base as stored (fp32) + PeftModel.
 The studio: Drafter.draft with one tuned pane (on the CPU the weights the calibration chose for
-this machine, studio/calibrate.py, printed with its table; streamed).
+this machine, studio/write/calibrate.py, printed with its table; streamed).
 Reported: tokens/s (median of --repeats full-length greedy drafts) and time to the first token
 (median); target: at least 2x the QLoRA baseline's tokens/s and a first token within 1 s.
 """
@@ -72,7 +72,7 @@ def main() -> None:
     print("| path | tokens/s | first token (s) |\n|---|---|---|")
     for name, rate, first_s in rows:
         print(f"| {name} | {rate:.1f} | {first_s:.3f} |")
-    from studio import calibrate
+    from studio.write import calibrate
 
     path, why, detail = calibrate.drafting_path(data, EMBEDDED_DEFAULT)
     print(f"\nthe drafter's path on this machine: {path} ({why}, {detail})")

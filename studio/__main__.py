@@ -371,7 +371,7 @@ def _runs(args, root) -> int:
 
 
 def _calibrate(args, root) -> int:
-    from studio.calibrate import table
+    from studio.write.calibrate import table
 
     data = service.calibrate_drafting(root, args.model)
     _say(args, data, table(data))

@@ -917,7 +917,7 @@ def sample_files() -> list[Path]:
 
 
 def calibrate_drafting(root: Path, model: str) -> dict:
-    """Time the drafting paths for `model` on this machine again and keep the choice (studio/calibrate.py)."""
-    from studio import calibrate
+    """Time the drafting paths for `model` on this machine again and keep the choice (studio/write/calibrate.py)."""
+    from studio.write import calibrate
 
     return calibrate.calibrate(root, model)

@@ -1,4 +1,4 @@
-"""The drafting path chosen on the machine it runs on (studio/calibrate.py): fake timing tables for
+"""The drafting path chosen on the machine it runs on (studio/write/calibrate.py): fake timing tables for
 the choice and its quality rule, the kept result redone when the machine or the version changes,
 a failed calibration falling back to fp32, forced paths, and one real calibration on the tiny
 model through the CLI."""
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from studio import calibrate
 from studio.messages import render
+from studio.write import calibrate
 
 
 @pytest.fixture(autouse=True)

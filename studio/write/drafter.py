@@ -29,7 +29,7 @@ from typing import Iterator
 from studio import runs
 from studio.adapters import (ADAPTER_WEIGHTS, BASE, COMPLETE_MARK, AdapterRefused, Source, adapter_folder,  # noqa: F401
                              parse_source)
-from studio.calibrate import drafting_path, weights_of
+from studio.write.calibrate import drafting_path, weights_of
 from studio.config import GenConfig
 from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
@@ -151,7 +151,7 @@ def wait_for_gpu_memory(device: str, need: int, stop: threading.Event, free=free
 
 def drafting_weights(device: str, trained_quantization: str, root: Path, model: str) -> tuple[str, str]:
     """(quantization, dtype) to draft with: on a GPU the run's own; on the CPU what the calibration
-    measured fastest on this machine for this base (studio/calibrate.py; the first draft of a
+    measured fastest on this machine for this base (studio/write/calibrate.py; the first draft of a
     base on a machine waits for it, about 10 s for the embedded model)."""
     if device == "cpu":
         return weights_of(drafting_path(root, model)[0])
