@@ -9,7 +9,7 @@
     python -m studio dpo RUN_ID [--set key=value ...] [--detach]
     python -m studio draft --run RUN_ID [--run RUN_ID@step-N ...] --prompt TEXT [--mode continue|instruct|summarize] [--seed S]
     python -m studio runs
-    python -m studio calibrate [--model MODEL]
+    python -m studio calibrate [--model MODEL] [--only drafting|training]
     python -m studio download MODEL [--size]
     python -m studio export RUN_ID[@step-N] [--merged | --gguf [--quant f16|bf16|q8_0]]
     python -m studio publish RUN_ID [--off]
@@ -127,9 +127,11 @@ def _add_writing_commands(sub, common: argparse.ArgumentParser) -> None:
     s.add_argument("run")
     s.add_argument("--openings", type=int, default=24, help="how many held-out openings (default 24: one verdict across seeds)")
     sub.add_parser("runs", parents=[common], help="list runs with state and metrics")
-    s = sub.add_parser("calibrate", parents=[common], help="time the drafting paths (4-bit, bf16, fp32) on this machine "
-                                                           "again, keep the fastest whose drafts hold, print the table")
+    s = sub.add_parser("calibrate", parents=[common], help="time the drafting and the LoRA training paths (4-bit, bf16, "
+                                                           "fp32) on this CPU again, keep the fastest of each whose "
+                                                           "output holds against fp32, print the tables")
     s.add_argument("--model", default=EMBEDDED_DEFAULT, help="base model (registry name, hub id or folder)")
+    s.add_argument("--only", choices=["drafting", "training"], help="measure one of the two (default: both)")
     s = sub.add_parser("download", parents=[common], help="fetch a hub model into the local cache (resumes a stopped one)")
     s.add_argument("model", help="a registry name (presets/models.yaml) or a hub id org/name")
     s.add_argument("--size", action="store_true", help="only say how big it is and how much is already here")
@@ -371,10 +373,17 @@ def _runs(args, root) -> int:
 
 
 def _calibrate(args, root) -> int:
-    from studio.write.calibrate import table
+    from studio.train import calibrate as training
+    from studio.write import calibrate as drafting
 
-    data = service.calibrate_drafting(root, args.model)
-    _say(args, data, table(data))
+    found, lines = {}, []
+    if args.only != "training":
+        found["drafting"] = service.calibrate_drafting(root, args.model)
+        lines.append(drafting.table(found["drafting"]))
+    if args.only != "drafting":
+        found["training"] = service.calibrate_training(root, args.model)
+        lines.append(training.table(found["training"]))
+    _say(args, found, "\n\n".join(lines))
     return 0
 
 

@@ -62,9 +62,9 @@ class TrainConfig:
     use_rslora: bool = _f(False, "Rank-stabilised LoRA: scale by alpha / sqrt(rank), which keeps high ranks learning.")
     use_dora: bool = _f(False, "DoRA: learn each weight's magnitude apart from its direction (slower steps, sometimes better).")
     # base weights
-    quantization: str = _f("auto", "Base weights: nf4 or fp4 = 4-bit QLoRA (bitsandbytes); int8 = 8-bit; none = 16/32-bit LoRA; auto = nf4 on a GPU, and on the CPU none when the model's fp32 weights fit in a quarter of the memory (4-bit is no faster there and learns less), else nf4.", QUANTIZATIONS)
+    quantization: str = _f("auto", "Base weights: nf4 or fp4 = 4-bit QLoRA (bitsandbytes); int8 = 8-bit; none = 16/32-bit LoRA; auto = nf4 on a GPU; on the CPU the path measured fastest on this machine whose loss holds (python -m studio calibrate; before the first measurement none where the fp32 weights fit in a quarter of the memory, else nf4).", QUANTIZATIONS)
     double_quant: bool = _f(True, "4-bit: quantize the quantization constants too (saves ~0.4 bit per weight).")
-    compute_dtype: str = _f("auto", "Dtype of the matmuls: auto = bf16 on GPUs that have it (else fp16), fp32 on the CPU.", COMPUTE_DTYPES)
+    compute_dtype: str = _f("auto", "Dtype of the matmuls: auto = bf16 on GPUs that have it (else fp16); on the CPU bf16 where this machine measured it faster with the loss holding, else fp32.", COMPUTE_DTYPES)
     fused_loss: bool = _f(True, "Cross-entropy straight from the hidden states, a chunk of target tokens at a time: the full logits are never made (less memory, faster); off: the model's own loss.")
     gradient_checkpointing: bool = _f(False, "Recompute activations in the backward pass: much less memory, about 30% slower.")
     shard: bool = _f(False, "With several processes (--nproc N, or several machines): split the base, the adapter and its optimizer state over them (FSDP2) instead of a whole copy in each, for a model one GPU cannot hold; 4-bit weights are then stored in the compute dtype so they can be split. sft only.")

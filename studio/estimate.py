@@ -90,11 +90,11 @@ def eval_seconds(cfg, val_tokens: int, tokens_per_s: float | None, mode: str = "
     return {**{k: round(v, 1) for k, v in parts.items()}, "total": round(sum(parts.values()), 1)}
 
 
-def budget_steps(cfg, tokens_per_s: float, eval_s: float) -> int:
+def budget_steps(cfg, tokens_per_s: float, eval_s: float, startup_s: float = STARTUP_SECONDS) -> int:
     """Optimizer steps that fit in cfg.time_budget_min on a machine training at tokens_per_s, after
     the evaluation and the start-up; at least half the budget trains."""
     budget = cfg.time_budget_min * 60
-    train_s = max(budget - eval_s - STARTUP_SECONDS, budget / 2)
+    train_s = max(budget - eval_s - startup_s, budget / 2)
     return max(1, int(train_s * tokens_per_s / tokens_per_step(cfg)))
 
 
@@ -107,14 +107,17 @@ def total_steps(cfg, steps_per_epoch: int, budget: int = 0) -> int:
     return limit or 1  # epochs 0 and no count from a budget: the service refuses such a start
 
 
-def plan(cfg, train_tokens: int, tokens_per_s: float | None, val_tokens: int = 0, mode: str = "text") -> dict:
+def plan(cfg, train_tokens: int, tokens_per_s: float | None, val_tokens: int = 0, mode: str = "text",
+         calibrating_s: float = 0.0) -> dict:
     """Steps and time for `cfg` on a corpus of `train_tokens` training tokens: the steps' share of
     the training split and passes over it, the evaluation's time, and what a time budget buys
-    (None when the speed is unknown)."""
+    (None when the speed is unknown). `calibrating_s`: the first run on a machine measures its
+    training paths before it starts (studio/train/calibrate.py), part of the start-up."""
     blocks = max(1, math.ceil(train_tokens / cfg.seq_len))
     per_epoch = math.ceil(blocks / (cfg.batch_size * cfg.grad_accum))
     evaluation = eval_seconds(cfg, val_tokens, tokens_per_s, mode)
-    budget = budget_steps(cfg, tokens_per_s, evaluation["total"]) if cfg.time_budget_min and tokens_per_s else 0
+    startup = STARTUP_SECONDS + calibrating_s
+    budget = budget_steps(cfg, tokens_per_s, evaluation["total"], startup) if cfg.time_budget_min and tokens_per_s else 0
     steps = total_steps(cfg, per_epoch, budget)
     fixed = cfg.max_steps or steps == budget
     tokens = steps * tokens_per_step(cfg) if fixed else min(steps * tokens_per_step(cfg), train_tokens * max(cfg.epochs, 1))
@@ -123,8 +126,8 @@ def plan(cfg, train_tokens: int, tokens_per_s: float | None, val_tokens: int = 0
     return {"steps": steps, "steps_per_epoch": per_epoch, "tokens": int(tokens),
             "minutes": round(minutes, 1) if minutes is not None else None,
             "passes": round(passes, 2), "share": round(min(passes, 1.0), 2),
-            "eval": evaluation, "startup_s": STARTUP_SECONDS,
-            "total_minutes": round(minutes + (evaluation["total"] + STARTUP_SECONDS) / 60, 1) if minutes is not None else None,
+            "eval": evaluation, "startup_s": startup,
+            "total_minutes": round(minutes + (evaluation["total"] + startup) / 60, 1) if minutes is not None else None,
             "budget": {"minutes": cfg.time_budget_min, "steps": budget, "capped": bool(budget and steps < budget),
                        "by": "max_steps" if cfg.max_steps else "epochs" if cfg.epochs > 0 else ""}
             if cfg.time_budget_min else None}

@@ -755,9 +755,28 @@ MESSAGES.update({
     "calibrate.cannot_run": ("{env}={path} cannot run here (bitsandbytes is not installed): this machine can draft "
                              "with {paths}", "{env}={path} 在这里无法运行（未安装 bitsandbytes）：本机可用 {paths}"),
     "quant.gpu": ("auto: 4-bit NF4 (QLoRA) on the GPU", "auto：在 GPU 上用 4 位 NF4（QLoRA）"),
-    "quant.cpu_none": ("auto: unquantized LoRA (fp32) on the CPU: 4-bit is no faster here and learns less, and the model's "
-                       "{gb:.1f} GB of fp32 weights fit in memory",
-                       "auto：在 CPU 上用不量化的 LoRA（fp32）：这里 4 位既不更快、学得也更少，而模型 {gb:.1f} GB 的 fp32 权重放得进内存"),
+    "train_path.calibrated": ("auto: {path} ({weights}), the fastest path measured on this machine whose loss stays "
+                              "within {tolerance} of fp32's (tokens/s: {rates}; measured {when}; `python -m studio "
+                              "calibrate` measures again)",
+                              "auto：{path}（{weights}），本机实测最快、且损失与 fp32 相差不超过 {tolerance} 的方式"
+                              "（每秒 token：{rates}；测于 {when}；`python -m studio calibrate` 可重新测量）"),
+    "train_path.first_run": ("auto: fp32 LoRA for now: this machine has not been measured yet; the first run measures "
+                             "the paths (fp32, bf16, 4-bit; about {seconds} s) and takes the fastest whose loss holds",
+                             "auto：暂用 fp32 LoRA：本机尚未测量；第一次训练会先测各方式（fp32、bf16、4 位；约 {seconds} 秒），"
+                             "选损失不变差的最快一种"),
+    "train_path.unmeasured": ("auto: fp32 LoRA: no path measured on this machine agrees with these settings",
+                              "auto：fp32 LoRA：本机测过的方式都不符合这些设置"),
+    "train_path.failed": ("auto: fp32 LoRA, the safe path: measuring this machine failed ({error}); the next run "
+                          "measures again", "auto：用最稳妥的 fp32 LoRA：本机测量失败（{error}）；下次训练会再测"),
+    "train_path.forced": ("{env}={path} sets the training path", "{env}={path} 指定了训练方式"),
+    "train_path.unknown": ("{env}={path} is not a training path: use one of {paths}, or unset {env} to let the studio "
+                           "measure this machine", "{env}={path} 不是可用的训练方式：请用 {paths} 之一，或取消 {env}，让工作室在本机测一次"),
+    "train_path.cannot_run": ("{setting} cannot run here (bitsandbytes is not installed): set {paths}, or install "
+                              "bitsandbytes", "{setting} 在这里无法运行（未安装 bitsandbytes）：请设 {paths}，或安装 bitsandbytes"),
+    "status.calibrating": ("Measuring how fast this machine trains {model} (fp32, bf16, 4-bit; once per machine, "
+                           "about {seconds} s)", "正在测量本机训练 {model} 的速度（fp32、bf16、4 位；每台机器一次，约 {seconds} 秒）"),
+    "speed.calibrated": ("measured by this machine's calibration ({when}); a finished run here gives the figure with "
+                         "evaluation and reporting", "本机校准实测（{when}）；在本机训练完一次，可得到含评估与汇报的数字"),
     "quant.cpu_nf4": ("auto: 4-bit NF4 on the CPU: the fp32 weights would take over a quarter of the memory",
                       "auto：在 CPU 上用 4 位 NF4：fp32 权重会占用超过四分之一的内存"),
     "memory.base weights": ("base weights", "基座权重"),
@@ -862,7 +881,8 @@ MESSAGES.update({
                       "首个 token 用时 {first} 秒），设备 {device}（{weights}），种子 {seed}。"),
     "draft.stopped": (" Stopped early.", " 已提前停止。"),
     "estimate.note": (" ({note}.)", "（{note}。）"),
-    "quant.name.none": ("none: full-precision weights", "不量化：全精度权重"),
+    "quant.name.none": ("none: unquantized weights", "不量化的权重"),
+    "estimate.compute": (", {dtype} compute", "，{dtype} 计算"),
     "quant.name.nf4": ("4-bit NF4", "4 位 NF4"),
     "quant.name.fp4": ("4-bit FP4", "4 位 FP4"),
     "quant.name.int8": ("8-bit", "8 位"),

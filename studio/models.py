@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from studio.messages import Keyed, message
+from studio.messages import Keyed
 from studio.paths import PROJECT_ROOT, models_dir
 
 log = logging.getLogger(__name__)
@@ -184,21 +184,6 @@ def memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def training_quantization(quantization: str, device: str, params_m: float | None) -> tuple[str, dict | str]:
-    """The quantization a run trains with, and why when `auto` chose it. On a GPU 4-bit NF4 is the
-    QLoRA default. On the CPU 4-bit is no faster (the matmuls run in fp32 either way) and the
-    quantized base scores worse (bench/train.py: validation loss 3.56 against 3.44 unquantized
-    after the same tokens), so a model whose fp32 weights take under a quarter of the memory
-    trains unquantized."""
-    if quantization != "auto":
-        return quantization, ""
-    if device.startswith("cuda"):
-        return "nf4", message("quant.gpu")
-    if params_m and params_m * 1e6 * 4 < memory_bytes() / 4:
-        return "none", message("quant.cpu_none", gb=params_m * 4 / 1e3)
-    return "nf4", message("quant.cpu_nf4")
-
-
 def bnb_config(quantization: str, dtype, double_quant: bool = True, uniform_storage: bool = False):
     """uniform_storage: 4-bit weights stored in `dtype` rather than uint8, so FSDP can shard them
     with the other weights (studio/train/shard.py)."""
@@ -236,7 +221,7 @@ def load_base(source: str, quantization: str, device: str, dtype_preference: str
     from transformers import AutoModelForCausalLM
 
     dtype = compute_dtype(device, dtype_preference)
-    quantization = training_quantization(quantization, device, None)[0]  # `auto` without a size: nf4
+    quantization = "nf4" if quantization == "auto" else quantization  # a run's `auto` is resolved before (train/calibrate.py)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             source,
@@ -293,6 +278,26 @@ def compute_end_to_end(model, dtype, gradient_checkpointing: bool = False):
     decoder.register_forward_hook(leave, always_call=True)  # also when the forward fails (out of memory)
     decoder.autocast_dtype = dtype
     if gradient_checkpointing:  # the recomputed layers run under the autocast they first ran under
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    return model
+
+
+def prepare_for_training(model, quantization: str, dtype, gradient_checkpointing: bool = False):
+    """A frozen base loaded by load_base(training=True), ready for a LoRA adapter: in bf16 end to
+    end under autocast (compute_end_to_end: the GPU path, and the CPU's where it multiplies bf16
+    fast), a k-bit base through peft's recipe (float32 around the k-bit products), or as it is; input
+    gradients on when layers are recomputed."""
+    import torch
+
+    if dtype == torch.bfloat16 and quantization != "int8":
+        return compute_end_to_end(model, dtype, gradient_checkpointing)
+    if quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
+                                               gradient_checkpointing_kwargs={"use_reentrant": False})
+    if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     return model

@@ -29,7 +29,7 @@ class RunFolder:
     """runs/<run-id>/ and every path in it: who wants a run's file asks here, by name."""
     CONFIG, STATUS, EVENTS, EVAL = "config.yaml", "status.json", "events.jsonl", "eval.json"
     BASE_EVAL, CORPUS, STYLE, BIAS = "base_eval.json", "corpus.json", "style.json", "bias.json"
-    DRAFTS, LOG, PUBLISHED = "drafts.jsonl", "worker.log", "published"
+    DRAFTS, LOG, PUBLISHED, TRAIN_PATH = "drafts.jsonl", "worker.log", "published", "train_path.json"
 
     def __init__(self, path: Path):
         self.path = Path(path)

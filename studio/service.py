@@ -60,9 +60,14 @@ REFERENCE_TOKENS_PER_S = {(EMBEDDED_DEFAULT, "cpu", "nf4"): 123.0, (EMBEDDED_DEF
 SPEED_SETTINGS = ("seq_len", "batch_size", "gradient_checkpointing", "use_dora")  # beside the quantization, what moves tokens/s
 
 
-def _same_settings(folder: Path, quantization: str, like: TrainConfig) -> bool:
+def _same_settings(folder: Path, status, like: TrainConfig) -> bool:
+    """Whether a finished run trained as `like` would (its path resolved): weights, compute dtype
+    (runs from before the dtype was kept count by their weights), and the settings that move speed."""
     cfg = runs.read_config(folder)
-    return quantization == like.quantization and all(getattr(cfg, k) == getattr(like, k) for k in SPEED_SETTINGS)
+    dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(like.compute_dtype)
+    return (status.quantization == like.quantization and (not status.compute_dtype or not dtype
+                                                           or status.compute_dtype == dtype)
+            and all(getattr(cfg, k) == getattr(like, k) for k in SPEED_SETTINGS))
 
 
 def _wall_clock_speed(folder: Path, tokens_seen: int | None) -> float | None:
@@ -92,7 +97,7 @@ def measured_speed(root: Path, model: str, device: str, like: TrainConfig | None
             continue
         speed = _wall_clock_speed(folder, status.tokens_seen)
         if speed:
-            (same if like is None or _same_settings(folder, status.quantization, like) else other).append(speed)
+            (same if like is None or _same_settings(folder, status, like) else other).append(speed)
     if same or other:
         key = "speed.measured_settings" if like is not None and same else "speed.measured"
         return statistics.median(same or other), message(key, model=model)
@@ -850,6 +855,7 @@ def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc:
         cfg = continuing(root, cfg)
     if nproc > 1:
         _check_gpus_for(nproc, cfg.device)
+    _check_training_path(root, cfg)
     budget = _time_budget(root, cfg) if cfg.time_budget_min else None
     run_id = jobs.create_run(root, cfg, preset=preset, nproc=nproc)
     if budget:  # kept in the run: the worker and every resume take the count from here
@@ -859,25 +865,54 @@ def start_training_config(root: Path, cfg: TrainConfig, preset: str = "", nproc:
     return run_id
 
 
+def _check_training_path(root: Path, cfg: TrainConfig) -> None:
+    """A path this machine cannot run (4-bit without bitsandbytes, an unknown STUDIO_TRAIN_PATH) is
+    refused before the run is made, with what the machine can run (train/calibrate.PathRefused)."""
+    from studio.models import pick_device
+    from studio.train.calibrate import training_path
+
+    device = pick_device("auto") if cfg.device == "auto" else cfg.device
+    training_path(root, cfg.model, device, cfg.quantization, cfg.compute_dtype, model_facts(root, cfg.model)[0])
+
+
 def training_estimate_config(root: Path, cfg: TrainConfig, nproc: int = 1) -> dict:
     """Tokens, steps, time (training, evaluation, start-up) and memory of a run of this config
     before it starts (memory per GPU when `shard` splits it over `nproc` processes); with a time
     budget, the steps it buys on this machine."""
     from studio.estimate import memory_gb, plan
-    from studio.models import pick_device, training_quantization
+    from studio.models import pick_device
+    from studio.train.calibrate import training_path
 
     manifest = read_manifest(root, cfg.corpus, cfg.corpus_version)
     device = pick_device("auto") if cfg.device == "auto" else cfg.device
     params_m, config = model_facts(root, cfg.model)
-    quantization, why = training_quantization(cfg.quantization, device, params_m)
-    cfg = replace(cfg, quantization=quantization)
-    speed, source = measured_speed(root, cfg.model, device, like=cfg)
+    path = training_path(root, cfg.model, device, cfg.quantization, cfg.compute_dtype, params_m)
+    cfg = replace(cfg, quantization=path.quantization, compute_dtype=path.compute_dtype)
+    speed, source, calibrating_s = _estimated_speed(root, cfg, device, path)
     tokens = manifest.get("tokens", {})
     train_tokens = tokens.get("train") or manifest["characters"] // 4
     val_tokens = tokens.get("val") or train_tokens // 9
     return {"device": device, "speed": speed, "speed_source": source, "params_m": params_m,
-            "plan": plan(cfg, train_tokens, speed, val_tokens, manifest.get("mode", "text")),
-            "memory": memory_gb(cfg, params_m, config, device, nproc), "quantization": quantization, "quantization_note": why}
+            "plan": plan(cfg, train_tokens, speed, val_tokens, manifest.get("mode", "text"), calibrating_s),
+            "memory": memory_gb(cfg, params_m, config, device, nproc), "quantization": path.quantization,
+            "compute_dtype": path.compute_dtype, "quantization_note": path.note}
+
+
+def _estimated_speed(root: Path, cfg: TrainConfig, device: str, path) -> tuple[float | None, dict, float]:
+    """(tokens/s, where the figure comes from, seconds the run spends measuring the machine first):
+    finished runs here with these settings first, then the calibration's rate for the chosen path,
+    then other runs or the reference figure."""
+    from studio.train import calibrate
+
+    speed, source = measured_speed(root, cfg.model, device, like=cfg)
+    if source.get("key") == "speed.measured_settings" or not device.startswith("cpu"):
+        return speed, source, 0.0
+    data = calibrate.remembered(root, cfg.model)
+    row = next((r for r in data["rows"] if r["path"] == path.path and r.get("tok_s")), None) if data else None
+    if row:
+        return row["tok_s"], message("speed.calibrated", when=data["when"]), 0.0
+    first_run = isinstance(path.note, dict) and path.note.get("key") == "train_path.first_run"
+    return speed, source, calibrate.BUDGET_S / 2 if first_run else 0.0
 
 
 def _time_budget(root: Path, cfg: TrainConfig):
@@ -921,3 +956,11 @@ def calibrate_drafting(root: Path, model: str) -> dict:
     from studio.write import calibrate
 
     return calibrate.calibrate(root, model)
+
+
+def calibrate_training(root: Path, model: str) -> dict:
+    """Time the LoRA training paths for `model` on this machine's CPU again and keep the choice
+    (studio/train/calibrate.py)."""
+    from studio.train import calibrate
+
+    return calibrate.calibrate(root, model, model_facts(root, model)[0])

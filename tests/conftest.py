@@ -111,6 +111,8 @@ def finished_copy(root: Path, run_id: str, **status) -> str:
     runs.RunFolder(folder).write_status(finished)
     return other
 
-# Drafting tests run on the bf16 path the drafter used before it calibrated (tests/test_calibrate.py
-# tests the calibration itself): no test pays for timing three paths of its own tiny model.
+# Drafting tests run on the bf16 path the drafter used before it calibrated, training runs on the
+# fp32 path the Train tab took before (tests/test_calibrate.py and tests/test_train_calibrate.py
+# test the calibrations themselves): no test pays for timing three paths of its own tiny model.
 os.environ.setdefault("STUDIO_DRAFT_PATH", "bf16")
+os.environ.setdefault("STUDIO_TRAIN_PATH", "fp32")

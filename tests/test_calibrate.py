@@ -116,6 +116,7 @@ def test_calibrate_on_the_tiny_model_from_the_cli(tiny_root, capsys):
     assert main(["calibrate", "--model", model, "--data-dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "tok/s (1 row)" in out and "chosen" in out
+    assert f"training {model}" in out and "loss after" in out  # the training paths too (studio/train/calibrate.py)
     data = calibrate.remembered(root, model)
     fp32 = data["rows"][0]
     assert fp32["path"] == "fp32" and fp32["holds"] and fp32["agreement"] == 1.0 and fp32["tok_s"] > 0

@@ -58,16 +58,24 @@ def test_tiny_local_model_loads_in_4bit_on_cpu(tiny_model_dir):
     assert not model.config.to_dict().get("trust_remote_code", False)
 
 
-def test_auto_quantization_is_nf4_on_a_gpu_and_unquantized_for_a_small_model_on_the_cpu(monkeypatch):
+def test_auto_quantization_is_nf4_on_a_gpu_and_fp32_where_it_fits_before_the_cpu_is_measured(tmp_path, monkeypatch):
     from studio import models
+    from studio.train import calibrate
 
+    monkeypatch.delenv(calibrate.FORCE_ENV, raising=False)
     monkeypatch.setattr(models, "memory_bytes", lambda: 16 * 2**30)
-    assert models.training_quantization("auto", "cuda:0", 135)[0] == "nf4"
-    quantization, why = models.training_quantization("auto", "cpu", 135)  # 0.5 GB of fp32 weights in 16 GB
-    assert quantization == "none" and "no faster" in render("en", why) and "不更快" in render("zh", why)
-    assert models.training_quantization("auto", "cpu", 7000)[0] == "nf4"  # 28 GB of fp32 weights: too big
-    assert models.training_quantization("auto", "cpu", None)[0] == "nf4"  # size unknown: the safe choice
-    assert models.training_quantization("int8", "cpu", 135) == ("int8", "")  # a choice the writer made stays
+
+    def path(device, quantization="auto", params_m=135):
+        found = calibrate.training_path(tmp_path, "m", device, quantization, "auto", params_m)
+        return found.quantization, found.compute_dtype, found.note
+
+    assert path("cuda:0")[0] == "nf4" and render("en", path("cuda:0")[2]).startswith("auto: 4-bit NF4 (QLoRA)")
+    quantization, dtype, why = path("cpu")  # 0.5 GB of fp32 weights in 16 GB, no calibration yet
+    assert (quantization, dtype) == ("none", "fp32") and "first run measures" in render("en", why)
+    assert "第一次训练会先测" in render("zh", why)
+    assert path("cpu", params_m=7000)[0] == "nf4"  # 28 GB of fp32 weights: too big
+    assert path("cpu", params_m=None)[0] == "nf4"  # size unknown: the safe choice
+    assert path("cpu", "int8")[0] == "int8"  # the writer's choice stays
 
 
 def _first_layer_lora_grad(model, ids) -> torch.Tensor:

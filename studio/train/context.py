@@ -24,6 +24,7 @@ class RunContext:
         self.report = Reporter(folder) if self.ranks.main else Silent()
         self.device = "cpu"
         self.quantization, self.quantization_note = "", ""  # what the base is trained in; why, when `auto` chose
+        self.compute_dtype = self.cfg.compute_dtype  # resolved by load_base
         self.cancel_requested = False
         self.holding_slot = False
         self.corpus_version = ""  # the version prepare_data read
@@ -66,30 +67,39 @@ class RunContext:
                 manifest["mode"], val_records)
 
     def load_base(self, source: str):
-        """The frozen base, ready for LoRA training: quantized as the run says (`auto` resolved,
-        and the choice said in the status), with input gradients for the adapter's backward pass."""
-        from peft import prepare_model_for_kbit_training
-
-        import torch
-
-        from studio.models import compute_dtype, compute_end_to_end, load_base, model_facts, training_quantization
+        """The frozen base, ready for LoRA training on the run's path (train/calibrate.py: `auto`
+        resolved, on a CPU not measured yet after measuring it; the choice and why said in the
+        status and kept in the run folder, so a resumed run trains as it began)."""
+        from studio.models import compute_dtype, load_base, prepare_for_training
 
         cfg = self.cfg
-        params_m, _ = model_facts(self.root, cfg.model)
-        quantization, self.quantization_note = training_quantization(cfg.quantization, self.device, params_m)
-        self.quantization = quantization
-        self.report.update(message=message("status.loading", model=cfg.model, quantization=quantization, device=self.device),
-                           quantization=quantization, quantization_note=self.quantization_note)
-        model = load_base(source, quantization, self.device, cfg.compute_dtype, cfg.double_quant,
+        path = self.training_path()
+        self.quantization, self.quantization_note, self.compute_dtype = path["quantization"], path["note"], path["compute_dtype"]
+        self.report.update(message=message("status.loading", model=cfg.model, quantization=self.quantization,
+                                           device=self.device),
+                           quantization=self.quantization, quantization_note=self.quantization_note)
+        model = load_base(source, self.quantization, self.device, self.compute_dtype, cfg.double_quant,
                           uniform_storage=cfg.shard and self.ranks.world > 1, training=True)
-        dtype = compute_dtype(self.device, cfg.compute_dtype)
+        dtype = compute_dtype(self.device, self.compute_dtype)
         self.report.update(compute_dtype=str(dtype).removeprefix("torch."))
-        if dtype == torch.bfloat16 and quantization != "int8":  # the GPU path: bf16 end to end
-            return compute_end_to_end(model, dtype, cfg.gradient_checkpointing)
-        if quantization != "none":
-            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
-                                                   gradient_checkpointing_kwargs={"use_reentrant": False})
-        if cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            model.enable_input_require_grads()
-        return model
+        return prepare_for_training(model, self.quantization, dtype, cfg.gradient_checkpointing)
+
+    def training_path(self) -> dict:
+        """{quantization, compute_dtype, note, path} of this run, chosen once (rank 0) and kept."""
+        from dataclasses import asdict
+
+        from studio.models import model_facts
+        from studio.train import calibrate
+
+        cfg = self.cfg
+
+        def choose() -> dict:
+            params_m, _ = model_facts(self.root, cfg.model)
+            if self.device == "cpu" and "auto" in (cfg.quantization, cfg.compute_dtype) \
+                    and calibrate.remembered(self.root, cfg.model) is None:
+                self.report.update(message=message("status.calibrating", model=cfg.model,
+                                                   seconds=round(calibrate.BUDGET_S / 2)))
+            return asdict(calibrate.training_path(self.root, cfg.model, self.device, cfg.quantization, cfg.compute_dtype,
+                                                  params_m, measure_now=True))
+
+        return self.computed_once(RunFolder.TRAIN_PATH, choose) or jsonio.read_json(self.folder / RunFolder.TRAIN_PATH)

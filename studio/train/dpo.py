@@ -138,7 +138,7 @@ class DpoRecipe:
         from studio.models import compute_dtype
 
         run, cfg = self.run, self.cfg
-        dtype = compute_dtype(run.device, cfg.compute_dtype)
+        dtype = compute_dtype(run.device, run.compute_dtype)  # as load_base resolved it
         return DPOConfig(
             output_dir=str(run.folder / "trl"), beta=cfg.dpo_beta, learning_rate=cfg.learning_rate,
             lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio

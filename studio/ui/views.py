@@ -231,8 +231,10 @@ def estimate_markdown(est: dict, lang: str = "en") -> str:
     return budget_markdown(est, lang) + say(
         lang, "estimate.text", steps=p["steps"], per_epoch=p["steps_per_epoch"], tokens=p["tokens"],
         time=say(lang, "estimate.on", time=time_text, device=est["device"]), speed=speed,
-        quantization=say(lang, f"quant.name.{est['quantization']}") if f"quant.name.{est['quantization']}" in MESSAGES
-        else est["quantization"], memory=memory) \
+        quantization=(say(lang, f"quant.name.{est['quantization']}") if f"quant.name.{est['quantization']}" in MESSAGES
+                      else est["quantization"]) + (say(lang, "estimate.compute", dtype=est["compute_dtype"])
+                                                   if est.get("compute_dtype", "auto") != "auto" else ""),
+        memory=memory) \
         + (say(lang, "estimate.note", note=est["quantization_note"]) if est.get("quantization_note") else "") \
         + say(lang, "estimate.passes", share=p["share"], passes=p["passes"]) + evaluation_wait(p, lang)
 

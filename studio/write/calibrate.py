@@ -18,33 +18,30 @@ and their log-probabilities differ from fp32's by at most LOGPROB_TOLERANCE nats
 whole calibration stops trying paths after BUDGET_S (about 10 s in all on the embedded 135M model
 on a 2-core CPU); paths not tried are listed as such.
 
-The result is a JSON file under `<data>/models/calibration/`, keyed by what identifies the
-machine and the libraries (CPU model and flags, PyTorch's CPU capability, threads, versions of
-torch, transformers, peft and bitsandbytes, this module's version): a change of any of them, or a
+The result is a JSON file under `<data>/models/calibration/` (studio/calibration.py), keyed by
+what identifies the machine and the libraries (CPU model and flags, PyTorch's CPU capability,
+threads, versions of torch, transformers, peft and bitsandbytes; this module's VERSION): a change of any of them, or a
 file written by another version, is ignored and the calibration runs again. STUDIO_DRAFT_PATH
 forces a path (nf4, bf16 or fp32); `python -m studio calibrate` reruns it and prints the table.
 A calibration that fails leaves the drafter on fp32, the safe path, and says why.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
 import os
-import platform
 import statistics
 import threading
 import time
 from pathlib import Path
 
-from studio import jsonio
+from studio import calibration
+from studio.calibration import hardware, hardware_key
 from studio.messages import Keyed
-from studio.paths import models_dir
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
+KIND = "draft"
 DRAFT_PATHS = ("nf4", "bf16", "fp32")
 FORCE_ENV = "STUDIO_DRAFT_PATH"
 BUDGET_S = 30.0
@@ -54,7 +51,6 @@ LOGPROB_TOLERANCE = 0.1  # nats, mean |log p(path) - log p(fp32)| over the refer
 DEMO_ROWS = 8
 PROMPT = ("The keeper climbed the stairs of the lighthouse at dusk and lit the lamp, as he had every "
           "evening for thirty years. 灯塔看守人在黄昏时登上台阶，点亮了灯。Below him the sea")
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "asimd", "sve")
 
 
 _calibrating = threading.Lock()
@@ -65,56 +61,15 @@ class CalibrationRefused(Keyed, ValueError):
     """A forced path this machine cannot run."""
 
 
-@functools.cache
-def hardware() -> dict:
-    """What the timings depend on: the processor, its vector extensions, the thread count, the
-    library versions. A different value is a different machine for the calibration. Read once a
-    process (the drafter asks at every draft)."""
-    import torch
-
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() in ("flags", "Features"):
-                flags.update(value.split())
-    except OSError:  # not Linux: the platform's name and PyTorch's capability below stand in
-        pass
-    versions = {}
-    for name in ("torch", "transformers", "peft", "bitsandbytes"):
-        try:
-            versions[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - a missing package is part of what the machine is
-            versions[name] = None
-    return {"cpu": model, "machine": platform.machine(), "flags": sorted(flags & set(CPU_FLAGS)),
-            "capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
-            "versions": versions, "calibration": VERSION}
-
-
-def hardware_key(facts: dict) -> str:
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def calibration_file(root: Path, model: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in model)[:120]
-    return models_dir(root) / "calibration" / f"{safe}.json"
+    return calibration.calibration_file(root, model, KIND)
 
 
 def remembered(root: Path, model: str, facts: dict | None = None) -> dict | None:
     """The calibration kept for `model` on this machine, or None (none yet, another machine or
     library version, a file another version of the studio wrote, or one that cannot be read)."""
-    try:
-        data = jsonio.read_json(calibration_file(root, model), default=None)
-    except (jsonio.DamagedFile, OSError):  # measured again and written anew
-        return None
-    facts = facts or hardware()
-    if not isinstance(data, dict) or data.get("version") != VERSION or data.get("key") != hardware_key(facts):
-        return None
-    if data.get("chosen") not in DRAFT_PATHS:
-        return None
-    return data
+    data = calibration.read(root, model, KIND, VERSION, facts or hardware())
+    return data if data and data.get("chosen") in DRAFT_PATHS else None
 
 
 def forced_path() -> str | None:
@@ -139,8 +94,7 @@ def bitsandbytes_runs() -> bool:
 def weights_of(path: str, facts: dict | None = None) -> tuple[str, str]:
     """(quantization, dtype) that load_base takes for a drafting path."""
     if path == "nf4":
-        flags = (facts or hardware())["flags"]
-        return "nf4", "bf16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "fp32"
+        return "nf4", "bf16" if calibration.has_bf16(facts or hardware()) else "fp32"
     return "none", path
 
 
@@ -228,8 +182,7 @@ def calibrate(root: Path, model: str, budget_s: float = BUDGET_S, measure_path=N
     data = {"version": VERSION, "key": hardware_key(facts), "hardware": facts, "model": model,
             "when": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.perf_counter() - started, 1),
             "rows": rows, "chosen": chosen["path"]}
-    calibration_file(root, model).parent.mkdir(parents=True, exist_ok=True)
-    jsonio.write_json_atomic(calibration_file(root, model), data)
+    calibration.keep(root, model, KIND, data)
     return data
 
 
