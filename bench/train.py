@@ -8,8 +8,12 @@ sample text with a fixed seed; the same training and validation documents for ev
 - baseline: transformers `Trainer` + peft LoRA on a 4-bit NF4 base, as their documentation
   teaches it (prepare_model_for_kbit_training with its default gradient checkpointing, one example
   per document truncated to the sequence length, dynamic padding per batch).
-- studio: a real studio run (service.start_training: the worker process, packing, fused loss),
-  4-bit NF4 and, as the studio picks on the CPU for a small model, 16-bit LoRA without quantizing.
+- studio: a real studio run (service.start_training: the worker process, packing, fused loss) on
+  each training path the calibration times (studio/train/calibrate.py): fp32 LoRA, bf16 LoRA
+  (where the CPU has bf16 instructions; on a GPU, the GPU's bf16) and 4-bit NF4 with the compute
+  dtype `auto` gives it. The calibration's table and choice are printed first; the row it chose is
+  marked, and the target is read from it: at least 60% of the matmul rate measured here for the
+  dtype it computes in.
 - --levers: the studio run again with one lever changed at a time.
 Every path: the same model, sequence length, LoRA rank and targets, learning rate and schedule,
 about as many target tokens per optimizer step (4 padded documents for the baseline, 2 packed rows
@@ -49,8 +53,6 @@ BATCH, STUDIO_BATCH = 4, 2
 LEVERS = {  # name: (overrides on the studio's 4-bit run, the prediction written before measuring)
     "no packing": (["packing=false"], "slower by the padding share of the baseline batches (about 1.5x fewer tokens/s)"),
     "plain loss": (["fused_loss=false"], "about 5% slower, 0.3 GB more peak memory (full logits and their gradient)"),
-    "bf16 compute": (["compute_dtype=bf16"], "many times slower on a CPU without AVX512-BF16 (bf16 matmul rate below); "
-                     "on the CPU it trains one step only, or it would take half an hour"),
     "gradient checkpointing": (["gradient_checkpointing=true"], "about 25% slower (a second forward), less memory"),
     "micro-batch 4": (["batch_size=4"], "speed within 5% (2 x 256 rows already fill the matmuls); loss higher "
                       "after the same tokens (half the optimizer steps)"),
@@ -95,6 +97,43 @@ def matmul_rates() -> dict:
             times.append((time.perf_counter() - start) / count)
         rates[str(dtype).removeprefix("torch.")] = 2 * n ** 3 / sorted(times)[1] / 1e9
     return rates
+
+
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")
+ATTENTION_OPS = ("flash_attention", "scaled_dot_product", "aten::_softmax", "aten::_softmax_backward")
+
+
+def step_breakdown(path: str, params: int, seq_len: int) -> dict:
+    """Where a training step on `path` spends its time (CPU): self time of the profiled operators in
+    two steps of STUDIO_BATCH x seq_len tokens, grouped as matrix products, attention and the rest
+    (elementwise, casts, the optimizer), and the rate the products themselves reach."""
+    import time
+
+    import torch
+
+    from studio.calibration import hardware
+    from studio.models import resolve
+    from studio.train import calibrate
+
+    source = resolve(MODEL, OUT / "data")
+    model, tok, optimizer = calibrate.prepared(source, path, hardware())
+    batches = calibrate.sample_blocks(tok, 3, STUDIO_BATCH, seq_len)
+    calibrate.train_step(model, optimizer, batches[0])  # warm-up
+    start = time.perf_counter()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for batch in batches[1:]:
+            calibrate.train_step(model, optimizer, batch)
+    wall = (time.perf_counter() - start) / 2
+    parts = {"matrix products": 0.0, "attention": 0.0, "the rest": 0.0}
+    for event in prof.key_averages():
+        kind = ("matrix products" if event.key in MATMUL_OPS else
+                "attention" if any(k in event.key for k in ATTENTION_OPS) else "the rest")
+        parts[kind] += event.self_cpu_time_total / 1e6 / 2
+    total = sum(parts.values())
+    counted = 4 * params * STUDIO_BATCH * seq_len / 1e9  # GFLOP a step, as the table counts them
+    return {"step_s": wall, "tok_s": STUDIO_BATCH * seq_len / wall,
+            "shares": {k: v / total for k, v in parts.items()},
+            "matmul_gflops": counted / (parts["matrix products"] * wall / total)}
 
 
 def validation_loss(model, tok, docs: list[str], seq_len: int) -> float:
@@ -175,11 +214,11 @@ def studio(spec: dict) -> dict:
     overrides = [f"model={MODEL}", f"seq_len={spec['seq_len']}", f"lora_r={LORA['r']}", f"lora_alpha={LORA['alpha']}",
                  f"lora_dropout={LORA['dropout']}", "target_modules=all-linear", f"learning_rate={LEARNING_RATE}",
                  "lr_scheduler=cosine", f"warmup_ratio={WARMUP}", f"batch_size={STUDIO_BATCH}", "grad_accum=1",
-                 f"max_steps={steps}", "save_every=0", "eval_every=0", "eval_examples=0", "quantization=nf4",
-                 *spec["overrides"]]
+                 f"max_steps={steps}", "save_every=0", "eval_every=0", "eval_examples=0", *spec["overrides"]]
     run_id = service.start_training(data, "bench", "quick-cpu-demo", overrides)
     status = service.wait_for_run(data, run_id)
     folder = runs.run_dir(data, run_id)
+    trained_in = f"{status.quantization} weights, {status.compute_dtype} compute"
     if status.state != "completed":
         raise SystemExit(f"studio run {run_id} ended {status.state}: {status.reason}; see {folder}/worker.log")
     ev = json.loads((folder / "eval.json").read_text())
@@ -189,7 +228,7 @@ def studio(spec: dict) -> dict:
     model = PeftModel.from_pretrained(load_base(source, quantization, device), folder / "adapter")
     return {"tokens": ev["tokens_seen"], "seconds": ev["train_seconds"], "peak_gb": ev["peak_memory_gb"], "device": device,
             "val_loss": validation_loss(model, tok, spec["val"], spec["seq_len"]), "steps": ev["steps"],
-            "note": f"run {run_id}"}
+            "note": f"run {run_id} ({trained_in})", "compute_dtype": status.compute_dtype}
 
 
 def child(label: str, spec: dict) -> dict:
@@ -238,19 +277,29 @@ def main() -> None:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     params = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolve(MODEL, data))).num_parameters()
-    paths = {"baseline (Trainer + peft, 4-bit NF4)": ("baseline", []), "studio, 4-bit NF4": ("studio", []),
-             "studio, 16-bit LoRA (no quantization)": ("studio", ["quantization=none"])}
+    from studio.calibration import has_bf16, hardware
+    from studio.train import calibrate
+
+    gpu = torch.cuda.is_available()
+    chosen = ""
+    if not gpu:  # the path the studio takes here: measured once per machine, as a first run does
+        kept = calibrate.remembered(data, MODEL) or service.calibrate_training(data, MODEL)
+        chosen = kept["chosen"]
+        print(calibrate.table(kept), file=sys.stderr, flush=True)
+    paths = {"baseline (Trainer + peft, 4-bit NF4)": ("baseline", []),
+             "studio, fp32 LoRA": ("studio", ["quantization=none", "compute_dtype=fp32"])}
+    if gpu or has_bf16(hardware()):
+        paths["studio, bf16 LoRA"] = ("studio", ["quantization=none", "compute_dtype=bf16"])
+    paths["studio, 4-bit NF4"] = ("studio", ["quantization=nf4"])
+    mark = {"fp32": "studio, fp32 LoRA", "bf16": "studio, bf16 LoRA", "nf4": "studio, 4-bit NF4"}.get(chosen)
     levers = args.lever or (list(LEVERS) if args.levers else [])
-    paths |= {f"studio 4-bit, {name}": ("studio", LEVERS[name][0]) for name in levers}
+    paths |= {f"studio 4-bit, {name}": ("studio", ["quantization=nf4", *LEVERS[name][0]]) for name in levers}
     if args.levers:
-        paths["studio, 4-bit NF4 (again: the noise)"] = ("studio", [])
+        paths["studio, 4-bit NF4 (again: the noise)"] = ("studio", ["quantization=nf4"])
     results = {}
     for label, (kind, overrides) in paths.items():
         print(f"... {label}", file=sys.stderr, flush=True)
-        tokens = args.tokens
-        if "compute_dtype=bf16" in overrides and not torch.cuda.is_available():
-            tokens = STUDIO_BATCH * args.seq_len  # one step: bf16 crawls on this CPU
-        results[label] = child(label, {**spec, "path": kind, "overrides": overrides, "tokens": tokens})
+        results[label] = child(label, {**spec, "path": kind, "overrides": overrides, "tokens": args.tokens})
     base = results["baseline (Trainer + peft, 4-bit NF4)"]
     base_speed = base["tokens"] / base["seconds"]
     print(f"\nTraining {MODEL} ({params / 1e6:.0f} M parameters), seq_len {args.seq_len}, LoRA r {LORA['r']} all-linear, "
@@ -264,10 +313,23 @@ def main() -> None:
     for label, r in results.items():
         speed = r["tokens"] / r["seconds"]
         flops = 4 * params * speed / 1e9
+        label = f"**{label} (the calibration's choice)**" if label == mark else label
         print(f"| {label} | {r['tokens']:,} | {speed:.0f} | {speed / base_speed:.2f} | {r['peak_gb']:.2f} | "
               f"{r['val_loss']:.4f} | {100 * (r['val_loss'] / base['val_loss'] - 1):+.1f}% | "
               f"{100 * flops / rates['bfloat16']:.0f}% | {100 * flops / rates['float32']:.0f}% |")
     print("\n" + "\n".join(f"- {label}: {r['note']}" for label, r in results.items()))
+    if mark in results:
+        r = results[mark]
+        dtype = r["compute_dtype"] or "float32"
+        share = 4 * params * r["tokens"] / r["seconds"] / 1e9 / rates[dtype]
+        print(f"\nthe calibration chose {chosen} on this machine: {r['tokens'] / r['seconds']:.0f} tokens/s = "
+              f"{share:.0%} of the {dtype} matmul rate ({rates[dtype]:.0f} GFLOP/s; target >= 60%), "
+              f"{r['tokens'] / r['seconds'] / base_speed:.2f}x the baseline")
+        b = step_breakdown(chosen, params, args.seq_len)
+        print(f"where a {chosen} step goes ({STUDIO_BATCH} x {args.seq_len} tokens, profiled, {b['tok_s']:.0f} tokens/s "
+              f"in the loop alone): " + ", ".join(f"{k} {v:.0%}" for k, v in b["shares"].items())
+              + f"; the products alone at {b['matmul_gflops']:.0f} GFLOP/s "
+              f"({b['matmul_gflops'] / rates[dtype]:.0%} of the {dtype} rate)")
     if levers:
         print("\nPredictions written before measuring:")
         for name in levers:

@@ -256,15 +256,20 @@ def test_a_draft_for_another_base_joins_only_an_empty_batch(tiny_model_dir, tmp_
     assert drafter._key[0] == model  # the first base is loaded again for the draft behind
 
 
-@pytest.mark.parametrize("padded", [True, False])
-def test_decode_attention_gives_the_logits_of_sdpa(tiny_model_dir, padded):
+@pytest.mark.parametrize("padded,dtype,cast_up_to", [(True, "float32", None), (False, "float32", None),
+                                                    (True, "bfloat16", 0), (True, "bfloat16", 10**9)])
+def test_decode_attention_gives_the_logits_of_sdpa(tiny_model_dir, padded, dtype, cast_up_to, monkeypatch):
     """The drafter's CPU attention (studio/write/attention.py) against transformers' sdpa: a prompt and
-    then decode steps of a batch, with left padding (a boolean mask) and without (no mask at all)."""
+    then decode steps of a batch, with left padding (a boolean mask) and without (no mask at all); in
+    bf16 both ways it multiplies (a small cache cast to float32, a large one as it is)."""
     import torch
     from transformers import AutoModelForCausalLM, DynamicCache
 
+    from studio.write import attention
     from studio.write.attention import NAME, use_decode_attention
 
+    if cast_up_to is not None:
+        monkeypatch.setattr(attention, "CAST_UP_TO", cast_up_to)
     torch.manual_seed(1)
     ids = torch.randint(3, 500, (3, 40))
     mask = torch.ones_like(ids)
@@ -272,7 +277,8 @@ def test_decode_attention_gives_the_logits_of_sdpa(tiny_model_dir, padded):
         mask[1, :7], mask[2, :19] = 0, 0
     results = []
     for decode in (False, True):
-        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa",
+                                                     dtype=getattr(torch, dtype)).eval()
         if decode:
             use_decode_attention(model)
             assert model.config._attn_implementation == NAME
@@ -286,8 +292,9 @@ def test_decode_attention_gives_the_logits_of_sdpa(tiny_model_dir, padded):
                 step_mask = torch.cat([step_mask, torch.ones_like(token)], 1)
                 out = model(token, attention_mask=step_mask, position_ids=position, past_key_values=cache, use_cache=True)
                 steps.append(out.logits[:, -1])
-        results.append(torch.stack(steps))
-    assert torch.allclose(results[0], results[1], atol=1e-5), (results[0] - results[1]).abs().max()
+        results.append(torch.stack(steps).float())
+    tolerance = 1e-5 if dtype == "float32" else 0.02 * results[0].abs().max()  # bf16: 8 bits of mantissa
+    assert torch.allclose(results[0], results[1], atol=tolerance), (results[0] - results[1]).abs().max()
 
 
 def test_the_batch_sampler_draws_from_the_distribution_generate_would():

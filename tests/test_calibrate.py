@@ -12,8 +12,10 @@ from studio.write import calibrate
 
 @pytest.fixture(autouse=True)
 def measured(monkeypatch):
-    """These tests choose by measuring (conftest forces the bf16 path for every other test)."""
+    """These tests choose by measuring (conftest forces the bf16 path for every other test), in this
+    process, where their fake measurements are."""
     monkeypatch.delenv(calibrate.FORCE_ENV, raising=False)
+    monkeypatch.setattr(calibrate, "APART", False)
 
 
 def fake_measure(speeds: dict, drift: dict | None = None, calls: list | None = None):
@@ -121,3 +123,16 @@ def test_calibrate_on_the_tiny_model_from_the_cli(tiny_root, capsys):
     fp32 = data["rows"][0]
     assert fp32["path"] == "fp32" and fp32["holds"] and fp32["agreement"] == 1.0 and fp32["tok_s"] > 0
     assert data["chosen"] in calibrate.DRAFT_PATHS and data["seconds"] < calibrate.BUDGET_S
+
+
+def test_the_first_draft_calibrates_in_a_process_of_its_own(tiny_root, monkeypatch):
+    """In the app the calibration runs apart (its compute threads would slow every later draft of the
+    process, studio/write/calibrate.py calibrate_apart): the result is read back from the file; a
+    calibration that fails there is drafted in fp32 with its error."""
+    root, model = tiny_root
+    monkeypatch.setattr(calibrate, "APART", True)
+    path, why, when = calibrate.drafting_path(root, model)
+    assert why == "calibrated" and calibrate.remembered(root, model)["when"] == when
+    missing = str(root / "no-such-model")
+    path, why, detail = calibrate.drafting_path(root, missing)
+    assert (path, why) == ("fp32", "calibration failed") and "python -m studio calibrate exited" in detail

@@ -119,30 +119,28 @@ def choose(rows: list[dict], allowed=lambda row: True) -> dict | None:
     return max(good, key=lambda r: r["tok_s"]) if good else None
 
 
-def sample_blocks(tok, count: int) -> list[dict]:
-    """`count` batches of ROWS x SEQ_LEN tokens cut from the sample text, in order (labels = ids)."""
+def sample_blocks(tok, count: int, rows: int = ROWS, width: int = SEQ_LEN) -> list[dict]:
+    """`count` batches of rows x width tokens cut from the sample text, in order (labels = ids)."""
     import torch
 
     ids = tok(SAMPLE.read_text(encoding="utf-8"))["input_ids"]
-    if len(ids) < count * ROWS * SEQ_LEN:
-        ids = ids * (count * ROWS * SEQ_LEN // max(1, len(ids)) + 1)  # a short sample read again
+    if len(ids) < count * rows * width:
+        ids = ids * (count * rows * width // max(1, len(ids)) + 1)  # a short sample read again
     batches = []
     for i in range(count):
-        rows = torch.tensor(ids[i * ROWS * SEQ_LEN:(i + 1) * ROWS * SEQ_LEN]).view(ROWS, SEQ_LEN)
-        batches.append({"input_ids": rows, "labels": rows.clone(), "position_ids": torch.arange(SEQ_LEN).repeat(ROWS, 1)})
+        block = torch.tensor(ids[i * rows * width:(i + 1) * rows * width]).view(rows, width)
+        batches.append({"input_ids": block, "labels": block.clone(), "position_ids": torch.arange(width).repeat(rows, 1)})
     return batches
 
 
-def measure(source: str, path: str, facts: dict) -> dict:
-    """One path: load, attach the adapter, STEPS timed optimizer steps, the held-out loss after."""
+def prepared(source: str, path: str, facts: dict):
+    """(model with a fresh LoRA adapter on `path`, tokenizer, optimizer): the same start on every path."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     from studio.models import compute_dtype, load_base, load_tokenizer, lora_in_compute_dtype, prepare_for_training
-    from studio.train.loss import loss_sum
 
     quant, dtype_name = weights_of(path, facts)
-    started = time.perf_counter()
     tok = load_tokenizer(source)
     dtype = compute_dtype("cpu", dtype_name)
     model = prepare_for_training(load_base(source, quant, "cpu", dtype_name, training=True), quant, dtype)
@@ -150,19 +148,38 @@ def measure(source: str, path: str, facts: dict) -> dict:
     model = get_peft_model(model, LoraConfig(r=LORA_R, lora_alpha=2 * LORA_R, lora_dropout=0.0,
                                              target_modules="all-linear", task_type="CAUSAL_LM"))
     lora_in_compute_dtype(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE)
+    model.train()
+    return model, tok, optimizer
+
+
+def train_step(model, optimizer, batch: dict) -> float:
+    """One optimizer step on one batch (every token a target); its mean loss."""
+    from studio.train.loss import loss_sum
+
+    optimizer.zero_grad(set_to_none=True)
+    rows, width = batch["input_ids"].shape
+    loss = loss_sum(model, batch) / (rows * (width - 1))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def measure(source: str, path: str, facts: dict) -> dict:
+    """One path: load, attach the adapter, STEPS timed optimizer steps, the held-out loss after."""
+    import torch
+
+    from studio.train.loss import loss_sum
+
+    quant, dtype_name = weights_of(path, facts)
+    started = time.perf_counter()
+    model, tok, optimizer = prepared(source, path, facts)
     batches = sample_blocks(tok, STEPS + 2)
     loaded, steps, losses = time.perf_counter() - started, [], []
-    model.train()
     for batch in batches[:STEPS]:
         step = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_sum(model, batch) / (ROWS * (SEQ_LEN - 1))
-        loss.backward()
-        optimizer.step()
+        losses.append(train_step(model, optimizer, batch))
         steps.append(time.perf_counter() - step)
-        losses.append(loss.item())
     model.eval()
     with torch.no_grad():
         held_out = statistics.fmean(float(loss_sum(model, b)) / (ROWS * (SEQ_LEN - 1)) for b in batches[STEPS:])

@@ -8,10 +8,17 @@ half the step (159 ms against 77 ms for the same step with a padding mask; `benc
 prints both). Two matrix products over the key/value heads, with the query heads of a group side
 by side so no key is copied, cost a fraction of it; the softmax runs in float32. A prompt (more
 than one query) still goes to the fused kernel, which is the fastest there.
+
+A small cache (the desk's one row) is multiplied in float32: a bf16 product of a shape oneDNN has
+not seen makes it build a kernel, and the cache grows by one column a step. `bench/batching.py`'s
+step costs, 2026-12-07, rows of 300 tokens: one row 34-36 ms a step with the cast against 44-46
+without, 8 rows 48-51 against 64-65; casting 20 rows' cache at every layer cost more than it
+saved (85-97 against 74-78 ms), so a large batch keeps its products in bf16.
 """
 from __future__ import annotations
 
 NAME = "studio_decode"  # the attn_implementation name a drafting model runs with
+CAST_UP_TO = 4096  # rows x cached tokens under which one step's products run in float32
 
 
 def decode_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
@@ -26,13 +33,17 @@ def decode_attention(module, query, key, value, attention_mask, scaling=None, dr
                                       scaling=scaling, **kwargs)
     batch, heads, _, dim = query.shape
     groups = key.shape[1]
+    dtype = query.dtype
+    if batch * key.shape[2] <= CAST_UP_TO:  # a small cache: its products in float32 (see the module's doc)
+        query, key, value = query.float(), key.float(), value.float()
     grouped = query.reshape(batch, groups, heads // groups, dim)  # a group's query heads share one key head
     scores = torch.matmul(grouped, key.transpose(2, 3))
     scores = scores.float() * (scaling if scaling is not None else dim ** -0.5)
     if attention_mask is not None:
         scores = scores.masked_fill(~attention_mask[:, :, :, -key.shape[2]:].bool(), float("-inf"))
     weights = scores.softmax(dim=-1).to(value.dtype)
-    return torch.matmul(weights, value).reshape(batch, heads, 1, dim).transpose(1, 2), None
+    out = torch.matmul(weights, value).to(dtype)
+    return out.reshape(batch, heads, 1, dim).transpose(1, 2), None
 
 
 def use_decode_attention(model) -> None:

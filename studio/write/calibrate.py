@@ -40,7 +40,7 @@ from studio.messages import Keyed
 
 log = logging.getLogger(__name__)
 
-VERSION = 2
+VERSION = 3
 KIND = "draft"
 DRAFT_PATHS = ("nf4", "bf16", "fp32")
 FORCE_ENV = "STUDIO_DRAFT_PATH"
@@ -53,6 +53,7 @@ PROMPT = ("The keeper climbed the stairs of the lighthouse at dusk and lit the l
           "evening for thirty years. 灯塔看守人在黄昏时登上台阶，点亮了灯。Below him the sea")
 
 
+APART = True  # calibrate in a process of its own (calibrate_apart); tests measure in theirs
 _calibrating = threading.Lock()
 _failed: dict[tuple[Path, str], str] = {}  # (root, model) whose calibration failed in this process: why
 
@@ -186,6 +187,26 @@ def calibrate(root: Path, model: str, budget_s: float = BUDGET_S, measure_path=N
     return data
 
 
+def calibrate_apart(root: Path, model: str) -> dict:
+    """calibrate() in a process of its own (`python -m studio calibrate --only drafting`). In the
+    app's process it would run on the thread that asked for the first draft, and PyTorch's OpenMP
+    gives every thread that computes a team of worker threads of its own: with two teams on a
+    2-core machine (the calibration's and the draft loop's) libgomp stops spinning between parallel
+    regions and every later decode step waits on the kernel instead; the drafter drafted 11 tokens/s
+    instead of 19 for the life of the process (studio/write/batching.py keeps all drafting on one
+    thread for this). The three models it loads leave the app's memory with the process, too."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "studio", "calibrate", "--only", "drafting", "--model", model,
+                           "--data-dir", str(root)], capture_output=True, text=True, timeout=BUDGET_S * 20)
+    found = remembered(root, model)
+    if done.returncode or found is None:
+        raise RuntimeError(f"python -m studio calibrate exited {done.returncode}: "
+                           + (done.stderr.strip().splitlines() or ["no output"])[-1][:300])
+    return found
+
+
 def drafting_path(root: Path, model: str) -> tuple[str, str, str]:
     """(path, why, how) the drafter uses for `model` on this CPU: forced, remembered, or measured
     now (the first draft of a model on a machine waits for it). A failed calibration: fp32."""
@@ -199,7 +220,7 @@ def drafting_path(root: Path, model: str) -> tuple[str, str, str]:
         if (root, model) in _failed:  # tried again by the next process, not at every draft
             return "fp32", "calibration failed", _failed[root, model]
         try:
-            found = calibrate(root, model)
+            found = calibrate_apart(root, model) if APART else calibrate(root, model)
         except Exception as exc:  # noqa: BLE001 - drafting goes on, on the safe path, and says why
             log.warning("drafting calibration for %s failed (%s); drafting in fp32", model, exc)
             _failed[root, model] = f"{type(exc).__name__}: {str(exc)[:200]}"
