@@ -50,6 +50,15 @@ def hardware() -> dict:
             "versions": versions}
 
 
+def bitsandbytes_runs() -> bool:
+    """Whether 4-bit weights can be had here (bitsandbytes installed, with a build for this machine)."""
+    try:
+        import bitsandbytes  # noqa: F401
+    except Exception:  # noqa: BLE001 - not installed, or no build for this machine
+        return False
+    return True
+
+
 def has_bf16(facts: dict) -> bool:
     return bool(BF16_FLAGS & set(facts["flags"]))
 

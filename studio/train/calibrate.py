@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio import calibration
-from studio.calibration import hardware, hardware_key
+from studio.calibration import bitsandbytes_runs, hardware, hardware_key
 from studio.messages import Keyed, message
 
 log = logging.getLogger(__name__)
@@ -80,14 +80,6 @@ def weights_of(path: str, facts: dict) -> tuple[str, str]:
 def path_of(quantization: str, dtype: str, facts: dict) -> str:
     """The calibrated path a (quantization, compute dtype) pair is, or ""."""
     return next((p for p in TRAIN_PATHS if weights_of(p, facts) == (quantization, dtype)), "")
-
-
-def bitsandbytes_runs() -> bool:
-    try:
-        import bitsandbytes  # noqa: F401
-    except Exception:  # noqa: BLE001 - not installed, or no build for this machine
-        return False
-    return True
 
 
 def fits(path: str, params_m: float | None, memory_bytes: int) -> bool:

@@ -25,6 +25,7 @@ class RunContext:
         self.device = "cpu"
         self.quantization, self.quantization_note = "", ""  # what the base is trained in; why, when `auto` chose
         self.compute_dtype = self.cfg.compute_dtype  # resolved by load_base
+        self._train_path: dict | None = None
         self.cancel_requested = False
         self.holding_slot = False
         self.corpus_version = ""  # the version prepare_data read
@@ -85,7 +86,13 @@ class RunContext:
         return prepare_for_training(model, self.quantization, dtype, cfg.gradient_checkpointing)
 
     def training_path(self) -> dict:
-        """{quantization, compute_dtype, note, path} of this run, chosen once (rank 0) and kept."""
+        """{quantization, compute_dtype, note, path} of this run, chosen once (rank 0) and kept; read
+        once a process (rank 0 loads the base again alone after sharded training: no barrier then)."""
+        if self._train_path is None:
+            self._train_path = self._choose_training_path()
+        return self._train_path
+
+    def _choose_training_path(self) -> dict:
         from dataclasses import asdict
 
         from studio.models import model_facts

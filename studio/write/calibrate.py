@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from studio import calibration
-from studio.calibration import hardware, hardware_key
+from studio.calibration import bitsandbytes_runs, hardware, hardware_key
 from studio.messages import Keyed
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,6 @@ def forced_path() -> str | None:
     if value == "nf4" and not bitsandbytes_runs():
         raise CalibrationRefused("calibrate.cannot_run", path=value, paths="bf16, fp32", env=FORCE_ENV)
     return value
-
-
-def bitsandbytes_runs() -> bool:
-    try:
-        import bitsandbytes  # noqa: F401
-    except Exception:  # noqa: BLE001 - not installed, or no build for this machine
-        return False
-    return True
 
 
 def weights_of(path: str, facts: dict | None = None) -> tuple[str, str]:
@@ -192,9 +184,10 @@ def calibrate_apart(root: Path, model: str) -> dict:
     app's process it would run on the thread that asked for the first draft, and PyTorch's OpenMP
     gives every thread that computes a team of worker threads of its own: with two teams on a
     2-core machine (the calibration's and the draft loop's) libgomp stops spinning between parallel
-    regions and every later decode step waits on the kernel instead; the drafter drafted 11 tokens/s
-    instead of 19 for the life of the process (studio/write/batching.py keeps all drafting on one
-    thread for this). The three models it loads leave the app's memory with the process, too."""
+    regions and every decode step waits on the kernel instead: the drafter drafted 11 tokens/s
+    instead of 19 while the other thread lived (in the app a request's worker thread, which the
+    server ends after 10 s idle; in a script its main thread, for good). The three models it loads
+    leave the app's memory with the process, too."""
     import subprocess
     import sys
 
