@@ -18,12 +18,13 @@ and their log-probabilities differ from fp32's by at most LOGPROB_TOLERANCE nats
 whole calibration stops trying paths after BUDGET_S (about 10 s in all on the embedded 135M model
 on a 2-core CPU); paths not tried are listed as such.
 
-The result is a JSON file under `<data>/models/calibration/` (studio/calibration.py), keyed by
-what identifies the machine and the libraries (CPU model and flags, PyTorch's CPU capability,
-threads, versions of torch, transformers, peft and bitsandbytes; this module's VERSION): a change of any of them, or a
-file written by another version, is ignored and the calibration runs again. STUDIO_DRAFT_PATH
-forces a path (nf4, bf16 or fp32); `python -m studio calibrate` reruns it and prints the table.
-A calibration that fails leaves the drafter on fp32, the safe path, and says why.
+The first draft of a base on a machine measures in a process of its own (calibrate_apart). The
+result is a JSON file under `<data>/models/calibration/` (studio/calibration.py), keyed by what
+identifies the machine and the libraries (CPU model and flags, PyTorch's CPU capability, threads,
+versions of torch, transformers, peft and bitsandbytes; this module's VERSION): a change of any
+of them, or a file written by another version, is ignored and the calibration runs again.
+STUDIO_DRAFT_PATH forces a path (nf4, bf16 or fp32); `python -m studio calibrate` reruns it and
+prints the table. A calibration that fails leaves the drafter on fp32, the safe path, and says why.
 """
 from __future__ import annotations
 
