@@ -768,7 +768,7 @@ MESSAGES.update({
                               "auto：fp32 LoRA：本机测过的方式都不符合这些设置"),
     "train_path.failed": ("auto: fp32 LoRA, the safe path: measuring this machine failed ({error}); the next run "
                           "measures again", "auto：用最稳妥的 fp32 LoRA：本机测量失败（{error}）；下次训练会再测"),
-    "train_path.forced": ("{env}={path} sets the training path", "{env}={path} 指定了训练方式"),
+    "train_path.forced": ("auto: {env}={path} sets the training path", "auto：{env}={path} 指定了训练方式"),
     "train_path.unknown": ("{env}={path} is not a training path: use one of {paths}, or unset {env} to let the studio "
                            "measure this machine", "{env}={path} 不是可用的训练方式：请用 {paths} 之一，或取消 {env}，让工作室在本机测一次"),
     "train_path.cannot_run": ("{setting} cannot run here (bitsandbytes is not installed): set {paths}, or install "
