@@ -911,8 +911,7 @@ def _estimated_speed(root: Path, cfg: TrainConfig, device: str, path) -> tuple[f
     row = next((r for r in data["rows"] if r["path"] == path.path and r.get("tok_s")), None) if data else None
     if row:
         return row["tok_s"], message("speed.calibrated", when=data["when"]), 0.0
-    first_run = isinstance(path.note, dict) and path.note.get("key") == "train_path.first_run"
-    return speed, source, calibrate.BUDGET_S / 2 if first_run else 0.0
+    return speed, source, calibrate.BUDGET_S / 2 if path.measures_first else 0.0
 
 
 def _time_budget(root: Path, cfg: TrainConfig):

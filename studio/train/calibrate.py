@@ -68,6 +68,7 @@ class TrainPath:
     compute_dtype: str  # fp32, bf16, fp16, or auto on a GPU
     note: dict | str = ""  # a message (studio/messages.py) saying why, "" when the run set both
     path: str = ""  # fp32, bf16 or nf4 when it is one of the calibrated paths
+    measures_first: bool = False  # the run measures this machine before it loads the base
 
 
 def weights_of(path: str, facts: dict) -> tuple[str, str]:
@@ -293,7 +294,8 @@ def training_path(root: Path, model: str, device: str, quantization: str = "auto
     # not measured (or nothing measured agrees with the settings): the safe path, fp32 where it fits
     q = quantization if quantization != "auto" else "none" if fits("fp32", params_m, memory_bytes()) else "nf4"
     d = compute_dtype if compute_dtype != "auto" else weights_of("nf4", facts)[1] if q != "none" else "fp32"
+    first = note is None and data is None and not measure_now and q == "none"  # the estimate, before the first run
     if note is None:
         note = message("train_path.first_run" if measure_now or data is None else "train_path.unmeasured",
                        seconds=round(BUDGET_S / 2)) if q == "none" else message("quant.cpu_nf4")
-    return TrainPath(q, d, note, path_of(q, d, facts))
+    return TrainPath(q, d, note, path_of(q, d, facts), measures_first=first)
