@@ -400,7 +400,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manuscript.context_total": ("{tokens} of {budget} tokens; {cut:,} characters of older text left out",
                                  "共 {tokens}/{budget} 个 token；省略了较早的 {cut:,} 个字符"),
     # the writing desk in the Write tab (studio/ui/desk.py)
-    "desk.choice": ("{title} ({words:,} words)", "{title}（{words:,} 词）"),
+    # 字, as a Chinese word processor counts: each Chinese character one, each Latin word one (manuscript.words)
+    "desk.choice": ("{title} ({words:,} words)", "{title}（{words:,} 字）"),
     "desk.none_yet": ("No manuscript yet: give it a title and press New.", "还没有稿件：填写标题后点“新建”。"),
     "desk.pick_first": ("pick a manuscript or make one with New", "请选择一份稿件，或用“新建”创建一份"),
     "desk.created": ("Made manuscript **{title}**.", "已新建稿件 **{title}**。"),
@@ -960,6 +961,100 @@ MESSAGES.update({
     "gguf.tensor": ("no GGUF name for tensor {tensor} of a {arch} model", "{arch} 模型的张量 {tensor} 没有对应的 GGUF 名称"),
 })
 
+# recall of text that scrolled out of the context (studio/write/recall.py)
+MESSAGES.update({
+    "recall.from": ("Recalled from paragraph {paragraph} ({tokens} tokens): “{opening}”",
+                    "召回自第 {paragraph} 段（{tokens} 个 token）：“{opening}”"),
+})
+
+# the story bible (studio/write/bible.py, bible_formats.py)
+MESSAGES.update({
+    "bible.not_object": ("a bible entry must be an object with a name, keys and text (got {got})",
+                         "设定集条目必须是包含名称、关键词和正文的对象（实际是 {got}）"),
+    "bible.no_name": ("an entry needs a name (the one you see in the list): give it one",
+                      "条目需要一个名称（列表里显示的那个）：请起一个名称"),
+    "bible.no_text": ("entry '{entry}': the text is empty: write what the model should know when the entry comes in",
+                      "条目“{entry}”：正文为空：请写下条目生效时模型应当知道的内容"),
+    "bible.no_keys": ("entry '{entry}' has no keys: give at least one word or name that brings it in, or make it "
+                      "always on", "条目“{entry}”没有关键词：请至少给一个能触发它的词或名字，或把它设为常驻"),
+    "bible.type": ("entry '{entry}': {field} must be {expected} (got {got})",
+                   "条目“{entry}”：{field} 必须是{expected}（实际是 {got}）"),
+    "bible.kind.text": ("text", "文本"),
+    "bible.kind.list": ("a list of texts", "文本列表"),
+    "bible.kind.bool": ("true or false", "true 或 false"),
+    "bible.kind.int": ("a whole number", "整数"),
+    "bible.kind.number": ("a number", "数字"),
+    "bible.choice": ("entry '{entry}': {field} '{value}' is not one of {choices}",
+                     "条目“{entry}”：{field} 的值“{value}”不在 {choices} 之中"),
+    "bible.range": ("entry '{entry}': {field} must be at least {low} (got {value})",
+                    "条目“{entry}”：{field} 至少为 {low}（实际是 {value}）"),
+    "bible.bad_regex": ("entry '{entry}': key {pattern} is not a valid regular expression ({error}); fix it, or write it "
+                        "without the slashes to match it as plain text",
+                        "条目“{entry}”：关键词 {pattern} 不是有效的正则表达式（{error}）；请修正，或去掉两边的斜杠按普通文本匹配"),
+    "bible.regex_flag": ("entry '{entry}': key {pattern} has the flag '{flag}'; a regular-expression key understands only "
+                         "i (any case), s (. matches line breaks) and m (^ and $ at each line)",
+                         "条目“{entry}”：关键词 {pattern} 带有标志“{flag}”；正则关键词只支持 i（不分大小写）、s（. 匹配换行）"
+                         "和 m（^ 与 $ 匹配每一行）"),
+    "bible.setting": ("bible setting {field} = {value}: it must be {expected} from {low} to {high} (the default is "
+                      "{default})", "设定集设置 {field} = {value}：必须是 {low} 到 {high} 之间的{expected}（默认值为 {default}）"),
+    "bible.settings_shape": ("the bible's settings must be an object (got {got}); the defaults are used",
+                             "设定集的设置必须是对象（实际是 {got}）；已使用默认设置"),
+    "bible.shape": ("a bible is {{\"entries\": [...], \"settings\": {{...}}}} or a list of entries (got {got})",
+                    "设定集的格式是 {{\"entries\": [...], \"settings\": {{...}}}} 或条目列表（实际是 {got}）"),
+    "bible.bad_entry": ("entry {n} ('{name}') was left out: {why}; the other entries were kept",
+                        "第 {n} 个条目（“{name}”）未载入：{why}；其余条目已保留"),
+    "bible.recursion_limit": ("entries brought in by other entries stopped after {steps} steps; still waiting: {names}. "
+                              "Raise the recursion steps to bring them in too",
+                              "由其他条目带入的条目在 {steps} 轮后停止；仍在等待：{names}。提高递归轮数即可一并带入"),
+    "bible.constants_over": ("the always-on entries need {tokens} tokens, more than the bible's budget of {budget}: "
+                             "left out {names}. Shorten them or raise the budget",
+                             "常驻条目需要 {tokens} 个 token，超过了设定集 {budget} 个 token 的预算：未放入 {names}。"
+                             "请缩短它们或提高预算"),
+    "bible.over_budget": ("matched but over the bible's budget of {budget} tokens: {names}",
+                          "已匹配但超出设定集 {budget} 个 token 的预算：{names}"),
+    "bible.unreadable": ("{file} could not be read ({error})", "无法读取 {file}（{error}）"),
+    "bible.not_json": ("{file} is not JSON: line {line}, column {column}: {error}. Export the lorebook again from its "
+                       "app, or fix that line", "{file} 不是 JSON：第 {line} 行第 {column} 列：{error}。"
+                       "请从原应用重新导出设定集，或修正那一行"),
+    "bible.unknown_format": ("{file} is not a lorebook this studio reads: it reads SillyTavern world info (.json), "
+                             "NovelAI lorebooks (.lorebook) and Kobold Lite saved stories or world info exports (.json)",
+                             "{file} 不是本工作室能读取的设定集：支持 SillyTavern 世界书（.json）、NovelAI 设定集"
+                             "（.lorebook）以及 Kobold Lite 的故事存档或世界信息导出（.json）"),
+    "bible.unsupported": ("entry '{entry}': {field} ({value}) has no counterpart here and was not imported",
+                          "条目“{entry}”：{field}（{value}）在这里没有对应功能，未导入"),
+    "bible.book_unsupported": ("{field} ({value}) of the whole book has no counterpart here and was not imported",
+                               "整本设定集的 {field}（{value}）在这里没有对应功能，未导入"),
+    "bible.position": ("entry '{entry}': position {value} in {format} has no exact counterpart; it is placed {position}",
+                       "条目“{entry}”：{format} 中的位置 {value} 没有完全对应的位置；已放在{position}"),
+    "bible.position.after_memory": ("after the memory", "记忆之后"),
+    "bible.position.before_note": ("before the author's note", "作者注之前"),
+    "bible.position.depth": ("a number of paragraphs before the draft point", "草稿点之前若干段处"),
+    "bible.scan_depth": ("entry '{entry}': SillyTavern scanned its last {value} messages; here it scans the last "
+                         "{chars} characters (about {per} a message): adjust it if that is too far or too near",
+                         "条目“{entry}”：SillyTavern 扫描最近 {value} 条消息；这里扫描最近 {chars} 个字符"
+                         "（按每条约 {per} 个字符估算）：如远近不合适请调整"),
+    "bible.probability": ("entry '{entry}': fired {value}% of the time in {format}; here it fires every time its keys "
+                          "match", "条目“{entry}”：在 {format} 中按 {value}% 的概率触发；这里只要关键词匹配就每次触发"),
+    "bible.bias": ("entry '{entry}': NovelAI bias groups ({phrases}) were not imported: the studio does not bias "
+                   "words", "条目“{entry}”：NovelAI 的偏置组（{phrases}）未导入：本工作室不对词语做偏置"),
+    "bible.anti_keys": ("entry '{entry}': anti-keys {keys} were not imported: an entry here has one kind of secondary "
+                        "keys and this one already has others; make a second entry with them (logic not_any)",
+                        "条目“{entry}”：排除关键词 {keys} 未导入：这里每个条目只有一种次要关键词，而它已经有了；"
+                        "请用它们另建一个条目（逻辑 not_any）"),
+    "bible.scan_full": ("Kobold Lite searched the whole context for keys; here the last {chars} characters are searched "
+                        "(the bible's scan range)", "Kobold Lite 在整个上下文中查找关键词；这里只查找最近 {chars} 个字符"
+                        "（设定集的扫描范围）"),
+    "bible.kobold_story": ("only the world info of this Kobold Lite story was imported: its text, memory and author's "
+                           "note were not", "只导入了这个 Kobold Lite 故事的世界信息：正文、记忆和作者注没有导入"),
+})
+
+# phrases to avoid (studio/write/banned.py): a ban list kept out of every draft
+MESSAGES.update({
+    "banned.stuck": ("{pane}, draft {draft}: stopped early, as every way on led back to the banned phrase “{phrase}”; "
+                     "the draft keeps the text written so far",
+                     "{pane}，草稿 {draft}：提前停止了，因为每一种写法都会回到禁用短语“{phrase}”；草稿保留已写出的文字"),
+})
+
 LANGUAGES = ("en", "zh")
 
 
@@ -1029,3 +1124,82 @@ def _rebuild(cls, state: dict):
     error.__dict__.update(state)
     Exception.__init__(error, say("en", state["key"], **state["fields"]))
     return error
+
+# the story bible, phrases to avoid and the setup, as the desk, the service and the CLI say them
+# (studio/write/desk_bible.py, desk_setup.py, studio/service/story.py, studio/ui/desk_story.py)
+MESSAGES.update({
+    "desk_setup.damaged": ("{file} (the panes and settings this manuscript drafts with) could not be read: the "
+                           "defaults are shown; a continue keeps them again",
+                           "{file}（本稿件续写所用的栏位与设置）无法读取：显示的是默认值；下次续写会重新保存"),
+    "desk.setup_gone": ("the run(s) {runs} this manuscript last drafted with are gone: pick another in the pane",
+                        "本稿件上次续写所用的训练 {runs} 已不存在：请在栏位中另选一个"),
+    "desk.restored_from": ("{n} candidate(s) kept from the last continue ({when}; {panes}; seed {seed}): use one, or "
+                           "Continue again.", "上次续写保留的 {n} 个候选（{when}；{panes}；种子 {seed}）：采用其一，或再续写一次。"),
+    "desk.restored_cut": ("The last continue was cut off when its page closed ({when}; {panes}; seed {seed}): the {n} "
+                          "candidate(s) drafted until then are kept. Use one, or Continue again.",
+                          "上次续写在页面关闭时中断（{when}；{panes}；种子 {seed}）：已保留此前写出的 {n} 个候选。"
+                          "采用其一，或再续写一次。"),
+    "manuscript.part_bible": ("story bible", "故事设定"),
+    "manuscript.part_recall": ("recalled passages", "召回的段落"),
+    "bible.shared_gone": ("this manuscript used the bible of '{id}', which is gone: its own bible is used",
+                          "本稿件使用的是 “{id}” 的设定集，而它已不存在：现使用本稿件自己的设定集"),
+    "bible.no_entry": ("no entry named '{name}' in the bible (entries: {names})", "设定集中没有名为 “{name}” 的条目（现有：{names}）"),
+    "bible.name_taken": ("an entry named '{name}' is already in the bible: give this one another name",
+                         "设定集中已有名为 “{name}” 的条目：请给这一条另起名字"),
+    "bible.bad_row": ("row {n} of the bible: {error}. Nothing was saved: mend that row and save again",
+                      "设定集第 {n} 行：{error}。未保存任何内容：请改好这一行再保存"),
+    "bible.share_chain": ("'{id}' itself uses the bible of '{of}': share '{of}' instead",
+                          "“{id}” 本身使用的是 “{of}” 的设定集：请直接共享 “{of}”"),
+    "banned.too_many": ("{count} phrases to avoid: at most {most}; remove some", "{count} 条禁用短语：最多 {most} 条；请删掉一些"),
+    "banned.studio_owner_only": ("the studio-wide phrases are the owner's: a visitor sets their manuscript's own",
+                                 "全局禁用短语只能由所有者设置：访客只能设置自己稿件的禁用短语"),
+    "bible.why_constant": ("always on", "始终启用"),
+    "bible.why_via": ("named in entry '{entry}' (key “{word}”)", "由条目 “{entry}” 提及（关键词 “{word}”）"),
+    "bible.why_key": ("“{word}” at character {at}", "“{word}”，位于第 {at} 个字符"),
+    "bible.fired_heading": ("| story-bible entry | why it came in | tokens |", "| 设定条目 | 为何载入 | 词元 |"),
+    "recall.heading": ("| recalled from character | passage | tokens |", "| 召回自第几个字符 | 段落 | 词元 |"),
+    "bible.of_other": ("This manuscript uses the bible of '{id}': changes here are made there.",
+                       "本稿件使用 “{id}” 的设定集：在这里的修改会保存到那里。"),
+    "bible.own": ("its own bible", "自己的设定集"),
+    "bible.saved": ("Bible saved: {n} entries (revision {revision}; Undo takes it back).",
+                    "设定集已保存：{n} 个条目（修订 {revision}；撤销可以收回）。"),
+    "bible.choose_file": ("choose a lorebook file first (SillyTavern .json, NovelAI .lorebook, Kobold Lite .json)",
+                          "请先选择设定文件（SillyTavern .json、NovelAI .lorebook、Kobold Lite .json）"),
+    "bible.imported": ("{n} entries imported from a {format} file.", "已从 {format} 文件导入 {n} 个条目。"),
+    "bible.unmapped": ("Not carried over as it was:", "未能原样导入的内容："),
+    "bible.exported": ("The bible as SillyTavern World Info JSON: download it below.", "设定集已导出为 SillyTavern World Info JSON：请在下方下载。"),
+    "banned.saved": ("{n} phrase(s) to avoid in this manuscript; drafts go back and choose again instead of writing them.",
+                     "本稿件有 {n} 条禁用短语；续写遇到时会回退并重新选择，而不会写出它们。"),
+    "banned.pick_run": ("pick a run in Tuned pane 1 first: suggestions compare its drafts with its corpus",
+                        "请先在“微调栏 1”中选择一个训练：建议是把它的草稿与其语料比较得出的"),
+    "banned.suggestion": ("{phrase} ({drafts:.1f} per 10k words in its drafts, {corpus:.1f} in your corpus)",
+                          "{phrase}（草稿中每万字 {drafts:.1f} 次，你的语料中 {corpus:.1f} 次）"),
+    "banned.suggested": ("{n} phrase(s) run {run} uses far more than your corpus: tick those to ban.",
+                         "训练 {run} 比你的语料多用得多的短语有 {n} 条：勾选要禁用的。"),
+})
+
+# the desk's inline mode (studio/ui/desk.py): the draft streams into the text
+MESSAGES.update({
+    "desk.inline_kept": ("Drafted by {source} into the text, marked in the sources view: write on to keep it, Retry "
+                         "replaces it, Undo takes it out.",
+                         "{source} 的续写已写进正文，并在来源视图中标出：接着写下去即保留，重试会替换它，撤销会取出它。"),
+    "desk.inline_stopped": ("Stopped: what {source} drafted so far is in the text (Retry replaces it, Undo takes it out).",
+                            "已停止：{source} 已写出的部分在正文中（重试会替换它，撤销会取出它）。"),
+    "desk.inline_empty": ("The model ended without a word: nothing was added. Retry with the next seed.",
+                          "模型没有写出任何字就结束了：正文未改动。请用下一个种子重试。"),
+})
+
+# saving while typing, and a refused save (studio/ui/desk.py)
+MESSAGES.update({
+    "desk.saved_at": ("Saved at {time} (revision {revision}).", "已于 {time} 保存（修订 {revision}）。"),
+    "desk.refused_kept": ("Not saved: {error}. The editor is back to the saved text; what you had is kept in {file}, "
+                          "offered for download under History and export.",
+                          "未保存：{error}。编辑框已恢复为已保存的文本；你刚才的文字保存在 {file}，可在“历史记录与导出”中下载。"),
+})
+
+# draft the bible (studio/write/bible_draft.py, studio/ui/desk_story.py)
+MESSAGES.update({
+    "bible.proposing": ("The model is listing characters and places…\n\n{text}", "模型正在列出人物和地点……\n\n{text}"),
+    "bible.proposed": ("{n} proposed entries added to the table, not saved yet: edit them, delete the rows you do not "
+                       "want, then Save bible.", "已在表格中加入 {n} 个建议条目，尚未保存：请修改，删掉不要的行，再点“保存设定集”。"),
+})
