@@ -17,6 +17,12 @@ when rows leave, the rest are selected and the leading columns that are padding 
 dropped. Each request samples with its own generator seeded with its seed: its drafts do not
 depend on what else is in the batch.
 
+A request with a ban list (studio/write/banned.py) never emits a banned phrase: when a row's token
+completes one, the row goes back to the token where it began and bans that token there. Going back
+in a left-padded cache: the row's columns from the last kept token on are masked out (its position,
+the count of its real columns, goes back with them) and the last kept token is fed again at the
+next step, so its column is computed once more, exactly; the other rows see nothing of it.
+
 The loop takes the Drafter's lock for each step; `Drafter.holding` takes the same lock, so a
 measurement has the model alone between two steps. Loading a model happens only inside a step, in
 `owner.admit`, and a request for another base waits until the batch has drained.
@@ -33,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.adapters import BASE
+from studio.textclean import remove_debris
+from studio.write.banned import MAX_BANS_AT, MAX_REWINDS
 
 MAX_ROWS = 32  # rows in one forward pass; a request that would pass it waits for rows to end
 PREFILL_TOKENS = 2048  # padded prompt tokens prefilled in one step (the first waiting request always goes)
@@ -59,6 +67,8 @@ class Request:
     position: int = 0  # last queue position told to the caller
     ids: list[int] | None = None  # its prompt's token ids, once admitted
     sampling: Any = None  # its seeded torch.Generator (None when greedy), set when it joins
+    banned: Any = None  # its BanList (studio/write/banned.py), None when it bans nothing
+    stuck: list = field(default_factory=list)  # (row index, phrase) of rows the ban list left no way on
 
 
 @dataclass(eq=False)
@@ -70,6 +80,9 @@ class Row:
     drafted: int = 0
     ended: bool = False
     seen: Any = None  # (vocabulary,) bool: the tokens in `ids`, for the repetition penalty
+    bans: dict = field(default_factory=dict)  # drafted position -> token ids banned there (a phrase began with them)
+    rewinds: int = 0  # times a banned phrase sent it back
+    forget: int | None = None  # after going back: the real cache columns to keep (the rest get masked out)
 
     def seen_tokens(self, vocabulary: int, device):
         import torch
@@ -78,6 +91,21 @@ class Row:
             self.seen = torch.zeros(vocabulary, dtype=torch.bool, device=device)
             self.seen[torch.tensor(self.ids, dtype=torch.long, device=device)] = True
         return self.seen
+
+    def rewind(self, to: int) -> None:
+        """Go back to `to` drafted tokens and ban, at that position, the token that was drafted there.
+        Bans further on were made after a prefix that is gone, and go with it."""
+        first = len(self.ids) - self.drafted + to  # the index in ids of the token to ban
+        token = self.ids[first]
+        del self.ids[first:]
+        self.drafted, self.seen, self.rewinds = to, None, self.rewinds + 1  # `seen`: rebuilt from ids when needed
+        self.bans = {p: ids for p, ids in self.bans.items() if p <= to}
+        self.bans.setdefault(to, set()).add(token)
+        self.forget = len(self.ids) - 1  # the last kept token is fed again, its column computed once more
+
+    def no_way_on(self) -> bool:
+        """Whether the ban list leaves this row no way on (too many returns, or to one position)."""
+        return self.rewinds > MAX_REWINDS or len(self.bans.get(self.drafted, ())) > MAX_BANS_AT
 
 
 def sampler(gen, device):
@@ -113,6 +141,18 @@ def choose_tokens(logits, rows: list[Row]) -> list[int]:
             picks = torch.multinomial(probs[mine, :k], 1, generator=request.sampling).squeeze(1)  # numbers depend on it
             chosen[where[mine]] = ids[mine].gather(1, picks.unsqueeze(1)).squeeze(1)
     return chosen.tolist()
+
+
+def without_bans(logits, rows: list[Row]):
+    """`logits` with every token a row has banned at its next position set to -inf (a new tensor:
+    the model's logits are inference tensors)."""
+    import torch
+
+    where = [(i, token) for i, row in enumerate(rows) if row.bans for token in row.bans.get(row.drafted, ())]
+    if not where:
+        return logits
+    index = torch.tensor(where, device=logits.device).T
+    return logits.index_put((index[0], index[1]), torch.tensor(float("-inf"), device=logits.device))
 
 
 def top_probabilities(logits, gens: list) -> tuple[Any, Any]:
@@ -296,7 +336,9 @@ class Scheduler:
         self._choose(rows, logits[index])
         for request in requests:
             request.first_token = time.time() - request.started
-        self._join(rows, cache, mask[index])
+        mask = mask[index]
+        self._forget(rows, mask)
+        self._join(rows, cache, mask)
 
     def _join(self, rows: list[Row], cache, mask) -> None:
         """Add rows to the batch: both sides left-padded to the longer one."""
@@ -325,6 +367,7 @@ class Scheduler:
         self.mask = torch.cat([self.mask, torch.ones_like(step)], dim=1)
         logits = self._forward([r.adapter for r in self.rows], step, self.mask, positions, self.cache)
         self._choose(self.rows, logits)
+        self._forget(self.rows, self.mask)
 
     def _forward(self, adapters: list[str], input_ids, mask, positions, cache):
         """The last position's logits (fp32) of every row, each through its own adapter."""
@@ -347,18 +390,49 @@ class Scheduler:
         return out.logits[:, -1, :].float()
 
     def _choose(self, rows: list[Row], logits) -> None:
-        """Pick each row's next token with its request's sampling, and hand them to the streamers."""
+        """Pick each row's next token with its request's sampling, and hand them to the streamers.
+        A token that completes a banned phrase sends its row back first: the streamer never gets it."""
         eos = self._eos_ids()
         chosen: dict[Request, list[int | None]] = {}
-        for row, token in zip(rows, choose_tokens(logits, rows)):
+        for row, token in zip(rows, choose_tokens(without_bans(logits, rows), rows)):
             row.ids.append(token)
             if row.seen is not None:
                 row.seen[token] = True
             row.drafted += 1
             row.ended = token in eos or row.drafted >= row.request.gen.max_new_tokens
-            chosen.setdefault(row.request, [None] * len(row.request.adapters))[row.index] = token
+            tokens = chosen.setdefault(row.request, [None] * len(row.request.adapters))
+            if row.request.banned is not None and self._went_back(row):
+                continue  # None for this row: nothing new to show
+            tokens[row.index] = token
         for request, tokens in chosen.items():
             request.streamer.add(tokens)
+
+    def _went_back(self, row: Row) -> bool:
+        """If the row's text now holds a banned phrase, send the row back to where the phrase began
+        (and tell its streamer to drop what follows); a row with no way on ends there."""
+        found = row.request.banned.find(self._decode_ids, row.ids, row.drafted)
+        if found is None:
+            return False
+        to, phrase = found
+        row.rewind(to)
+        row.request.streamer.drop(row.index, to)
+        row.ended = row.no_way_on()
+        if row.ended:
+            row.request.stuck.append((row.index, phrase))
+        return True
+
+    def _decode_ids(self, ids: list[int]) -> str:
+        """Token ids as the writer would see them (no escape codes or control characters)."""
+        return remove_debris(self.owner.tokenizer.decode(ids, skip_special_tokens=True)).text
+
+    @staticmethod
+    def _forget(rows: list[Row], mask) -> None:
+        """Mask out, in each row that went back, its cache columns beyond the real ones it keeps (`mask`
+        has one line per row in `rows`). Its position, the count of its real columns, goes back too."""
+        for i, row in enumerate(rows):
+            if row.forget is not None:
+                mask[i] *= mask[i].cumsum(0) <= row.forget
+                row.forget = None
 
     def _eos_ids(self) -> set[int]:
         ids = {self.owner.tokenizer.eos_token_id}

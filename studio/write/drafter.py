@@ -35,6 +35,7 @@ from studio.jsonio import append_jsonl, read_jsonl
 from studio.messages import Keyed, message
 from studio.textclean import remove_debris
 from studio.write.attention import use_decode_attention
+from studio.write.banned import BanList
 from studio.write.batching import MAX_ROWS, Request, Scheduler
 
 MODES = ("continue", "instruct", "summarize")
@@ -75,12 +76,17 @@ class RowStreamer:
     batch loop), `put` is the transformers streamer interface (its first call is the prompt).
     Each step puts a ("tokens", None) tick on the queue the caller reads; the caller decodes when
     it looks (`texts`), so the loop that drafts for everyone spends no time decoding one draft and
-    a slow reader decodes only the newest tokens."""
+    a slow reader decodes only the newest tokens.
 
-    def __init__(self, tokenizer, rows: int, out: queue.Queue):
-        self.tokenizer, self.out = tokenizer, out
+    With a ban list (`banned`), a row that went back drops its tokens from there (`drop`), and a
+    text shown while drafting holds back its tail while that may still become a banned phrase
+    (`prompt_tail`: the end of the prompt, where a phrase may have begun); the final text is whole."""
+
+    def __init__(self, tokenizer, rows: int, out: queue.Queue, banned: BanList | None = None):
+        self.tokenizer, self.out, self.banned = tokenizer, out, banned
         self.tokens: list[list[int]] = [[] for _ in range(rows)]
         self.finished = [False] * rows
+        self.prompt_tail = ""
         self._prompt_seen = False
 
     def put(self, value) -> None:
@@ -101,12 +107,21 @@ class RowStreamer:
             self.tokens[row].append(token)
         self.out.put(("tokens", None))
 
+    def drop(self, row: int, keep: int) -> None:
+        """Forget row `row`'s tokens after the first `keep` (it went back: a banned phrase began there)."""
+        del self.tokens[row][keep:]
+
     def texts(self, final: bool = False) -> list[str]:
         # what the writer sees: no escape codes or control characters, even from an adapter trained on them
         # (list(t): a copy, as the loop may append to it meanwhile)
         texts = [remove_debris(self.tokenizer.decode(list(t), skip_special_tokens=True)).text for t in self.tokens]
+        if final:
+            return texts
         # a character split over two byte-level tokens decodes as U+FFFD until its second half comes
-        return texts if final else [t.rstrip("\ufffd") for t in texts]
+        texts = [t.rstrip("\ufffd") for t in texts]
+        if self.banned is not None:
+            texts = [t[:len(t) - self.banned.held(self.prompt_tail, t)] for t in texts]
+        return texts
 
     def end(self) -> None:
         pass
@@ -311,12 +326,15 @@ class Drafter:
         return sources
 
     def stream(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
-               stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> Iterator[dict]:
+               stop: threading.Event | None = None, model: str | None = None, save: bool = True,
+               banned: list[str] | None = None) -> Iterator[dict]:
         """Draft `prompt` in every pane, yielding the texts so far as they grow (and `waiting` items
-        while queued); the rows join the batch every draft shares. The last item has `done` set
-        and, with `save`, is kept in drafts/drafts.jsonl."""
+        while queued); the rows join the batch every draft shares. The last item has `done` set,
+        `notices` (message dicts: a draft the ban list left no way on) and, with `save`, is kept in
+        drafts/drafts.jsonl. No draft contains a phrase of `banned` (studio/write/banned.py)."""
         sources = self._check_panes(panes)
         check_prompt(mode, prompt)
+        ban_list = BanList.of(banned)
         stop = stop or threading.Event()
         model_name, quantization, device, templates = self._base_for(sources, model)
         rows = [s for s in sources for _ in range(gen.drafts)]
@@ -328,8 +346,9 @@ class Drafter:
             return
         out: queue.Queue = queue.Queue()
         request = Request(adapters=[s.key if s.run_id else BASE for s in rows], gen=gen, stop=stop, out=out,
-                          base=self._base_key(model_name, quantization, device),
-                          streamer=RowStreamer(None, len(rows), out),  # the tokenizer comes with the base, in `admit`
+                          base=self._base_key(model_name, quantization, device), banned=ban_list,
+                          # the tokenizer comes with the base, in `admit`
+                          streamer=RowStreamer(None, len(rows), out, ban_list),
                           payload={"sources": sources, "mode": mode, "prompt": prompt, "templates": templates,
                                    "base": (model_name, quantization, device)})
         self._batch.submit(request)
@@ -338,7 +357,10 @@ class Drafter:
         seconds = time.time() - request.started
         result = self._result(rows, request.streamer, seconds, request.first_token)
         result.update(mode=mode, prompt=prompt, prompt_text=request.payload["text"], settings=gen.__dict__,
-                      stopped=stop.is_set(), queued_s=round(request.started - request.queued, 2))
+                      stopped=stop.is_set(), queued_s=round(request.started - request.queued, 2),
+                      notices=stuck_notices(rows, gen.drafts, request.stuck))
+        if ban_list is not None:
+            result["banned"] = ban_list.phrases
         if save:
             self._save(result)
         yield result
@@ -353,7 +375,10 @@ class Drafter:
                 self._ensure_adapter(s, keep)
         payload["text"] = text = self.prompt_for(payload["mode"], payload["prompt"], payload["templates"])
         request.streamer.tokenizer = self.tokenizer
-        return self.tokenizer(text, add_special_tokens=payload["mode"] == "continue")["input_ids"]
+        ids = self.tokenizer(text, add_special_tokens=payload["mode"] == "continue")["input_ids"]
+        if request.banned is not None:  # a banned phrase may begin in the prompt and end in the draft
+            request.streamer.prompt_tail = self.tokenizer.decode(ids[-request.banned.window:], skip_special_tokens=True)
+        return ids
 
     def _follow(self, request: Request, rows: list[Source]) -> Iterator[dict]:
         """Yield the request's queue positions and growing texts until it is done; returns False
@@ -407,10 +432,11 @@ class Drafter:
         append_jsonl(folder / "drafts.jsonl", result)
 
     def draft(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
-              stop: threading.Event | None = None, model: str | None = None, save: bool = True) -> dict:
+              stop: threading.Event | None = None, model: str | None = None, save: bool = True,
+              banned: list[str] | None = None) -> dict:
         """The finished drafts (the stream consumed to its end)."""
         result = {}
-        for result in self.stream(panes, prompt, gen, mode, stop, model, save):
+        for result in self.stream(panes, prompt, gen, mode, stop, model, save, banned):
             pass
         return result
 
@@ -419,6 +445,12 @@ class Drafter:
         result = self.draft(["base", run_id], prompt, gen, mode)
         base, tuned = (p["drafts"][0] for p in result["panes"])
         return {**result, "run_id": run_id, "base": base, "tuned": tuned}
+
+
+def stuck_notices(rows: list[Source], per_pane: int, stuck: list[tuple[int, str]]) -> list[dict]:
+    """A notice for each draft that ended early because every way on led to a banned phrase."""
+    return [message("banned.stuck", phrase=phrase, pane=rows[index].label, draft=index % per_pane + 1)
+            for index, phrase in sorted(stuck)]
 
 
 def read_drafts(root: Path, draft_id: str | None = None) -> list[dict]:
