@@ -8,6 +8,7 @@ studio/ui/desk.py wires them with the rest of the desk."""
 from __future__ import annotations
 
 import threading
+import unicodedata
 from functools import partial
 
 import gradio as gr
@@ -21,13 +22,18 @@ from studio.ui.wiring import Call, Tab, on
 
 
 TOKEN_COLOURS = {"a": "#e3ecfa", "b": "#f8ecd9"}  # neighbouring tokens alternate, so each one shows
+# Whitespace drawn as text editors draw it: a token of spaces or a line break is a chip like any other
+# (gradio draws no chip for a part of a token that is empty or only whitespace, so chip k was not token k)
+SHOWN_WHITESPACE = {" ": "\u00b7", "\t": "\u21e5", "\n": "\u23ce", "\r": "\u240d"}  # · ⇥ ⏎ ␍
 
 
 # -- layout ---------------------------------------------------------------------------------
 def layout() -> dict:
     with gr.Accordion(T("desk.alt_section"), open=False, elem_id="manuscript-alternatives"):
+        # the colours tell neighbours apart; their category names ("a", "b") are no text for a writer
         tokens = gr.HighlightedText(label=T("desk.alt_tokens"), combine_adjacent=False, show_legend=False,
-                                    color_map=TOKEN_COLOURS, elem_id="manuscript-tokens")
+                                    show_inline_category=False, show_whitespaces=True, color_map=TOKEN_COLOURS,
+                                    elem_id="manuscript-tokens")
         with gr.Row():
             alt_position = gr.Number(label=T("desk.alt_position"), precision=0, minimum=0, scale=0,
                                      elem_id="manuscript-alt-position")
@@ -67,9 +73,30 @@ def show_tokens(call: Call, ms_id: str | None, slots: list, slot: int) -> dict:
             "alt_table": say(call.lang, "desk.tokens_of", n=n, source=source, count=len(pieces))}
 
 
+def shown_token(piece: str) -> str:
+    """A token as its chip shows it: whitespace as a visible mark (other spaces, such as the
+    full-width one, as ·; control characters as their Unicode pictures), then its line breaks
+    again, after the chip (gradio breaks the line there and draws no chip for what follows);
+    '' (a piece of a character split over two tokens) as an ellipsis."""
+    if not piece:
+        return "\u2026"
+    marks = []
+    for c in piece:
+        if c in SHOWN_WHITESPACE:
+            marks.append(SHOWN_WHITESPACE[c])
+        elif c.isspace():
+            marks.append(SHOWN_WHITESPACE[" "])
+        elif unicodedata.category(c) == "Cc":
+            marks.append(chr(0x2400 + ord(c)) if ord(c) < 0x20 else "\u2421" if c == "\x7f" else "\ufffd")
+        else:
+            marks.append(c)
+    return "".join(marks) + "\n" * piece.count("\n")
+
+
 def token_view(pieces: list[str]) -> list[tuple[str, str]]:
-    """The tokens for the HighlightedText: each its own span, neighbours in two colours."""
-    return [(p or "\u2026", "ab"[k % 2]) for k, p in enumerate(pieces)]
+    """The tokens for the HighlightedText: each one chip (chip k is token k, as a click reports it),
+    its whitespace shown, neighbours in two colours."""
+    return [(shown_token(p), "ab"[k % 2]) for k, p in enumerate(pieces)]
 
 
 def clicked_token(evt: gr.SelectData) -> int:

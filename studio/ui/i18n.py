@@ -9,6 +9,7 @@ visitor's language (request_lang), errors from the core included.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import gradio as gr
 
@@ -148,7 +149,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk.new": ("New", "新建"),
     "desk.rename": ("Rename", "重命名"),
     "desk.delete": ("Delete", "删除"),
-    "desk.text": ("The manuscript (saved when you leave the box)", "稿件正文（离开输入框时自动保存）"),
+    "desk.text": ("The manuscript (saved as you type)", "稿件正文（输入时自动保存）"),
     "desk.continue": ("Continue", "续写"),
     "desk.retry": ("Retry (next seed)", "重试（换下一个种子）"),
     "desk.undo": ("Undo", "撤销"),
@@ -379,26 +380,63 @@ STRINGS.update({
     "status.queue_position": ("In queue: {position} of {size}", "排队中：第 {position} 位，共 {size} 位"),
 })
 
-# Accessible names gradio writes in English without a translation key. The page puts them in the
-# visitor's language with a small script (launch's `js`), the only hook gradio offers for them.
+# Accessible names and titles gradio 6.31 writes in English with no translation key (its frontend
+# has them as plain text): the page puts them in its language with a small script (launch's `js`,
+# the only hook gradio offers for them), and back in English when the visitor switches to English.
 GRADIO_FIXED_ZH = {
     "Click to upload or drop files": "点击上传或拖放文件",
     "Gradio footer navigation": "Gradio 页脚导航",
     "Copy table data": "复制表格数据",
     "Copied to clipboard": "已复制到剪贴板",
+    "Copy": "复制",  # a Markdown code block's and a textbox's copy button
+    "Copied": "已复制",
+    "Copied!": "已复制！",
+    "Reset to default value": "恢复默认值",  # a slider's reset button
+    "Empty value": "暂无内容",  # an output with nothing in it yet
+    "Fullscreen": "全屏",
+    "Exit fullscreen mode": "退出全屏",
+    "Dataframe": "数据表",
+    "Table actions": "表格操作",
+    "Open cell menu": "打开单元格菜单",
+    "File upload": "上传文件",
+    "More tabs": "更多标签页",
+    "Download": "下载",
+    "Clear": "清除",
+    "Close": "关闭",
+    "Language": "语言",  # the Settings panel's language picker
 }
-
+# ... and those gradio writes as English words before a component's (translated) label
+GRADIO_PREFIXED_ZH = {
+    "number input for ": "数字输入框：",
+    "range slider for ": "滑块：",
+}
+# The language a visitor picked in gradio's Settings panel. Gradio 6.31 keeps it for the open page
+# only: a reload starts again from the browser's language, and the server never hears of it. The
+# page keeps it in this cookie (fixed_labels_script): the server writes its text in it
+# (request_lang), and the next page opens in it (PICKED_LANGUAGE_SCRIPT).
+LANG_COOKIE = "writing-studio-lang"
+# Put first in the page's <head> (studio/ui/app.py's OpenInPickedLanguage), before gradio's own
+# scripts: gradio sets its language once, from the browser's, as it starts. Set after the page has
+# drawn, its tabs keep the labels of the first language (gradio re-labels only the open tab).
+PICKED_LANGUAGE_SCRIPT = ("<script>(() => { const m = document.cookie.match(/(?:^|;\\s*)" + LANG_COOKIE
+                          + "=([^;]+)/); if (!m) return; const lang = decodeURIComponent(m[1]);"
+                          " Object.defineProperty(navigator, 'language', {get: () => lang, configurable: true});"
+                          " Object.defineProperty(navigator, 'languages', {get: () => [lang], configurable: true});"
+                          " })();</script>")
 
 
 def request_lang(request: gr.Request | None, forced: str | None = None) -> str:
-    """The language of text a handler builds: `--lang` when the owner fixed one, else the visitor's
-    browser language (its first Accept-Language choice, which is also what gradio's labels follow
-    until the visitor picks another in the Settings panel; that pick stays in the browser)."""
+    """The language of text a handler builds: `--lang` when the owner fixed one, else the language
+    the visitor picked in gradio's Settings panel (LANG_COOKIE), else the browser's language (its
+    first Accept-Language choice, which is also what gradio's labels follow until a pick)."""
     if forced:
         return forced
-    header = request.headers.get("accept-language", "") if request is not None else ""
-    return "zh" if header.split(",")[0].strip().lower().startswith("zh") else "en"
-
+    headers = request.headers if request is not None else {}
+    # read by hand: http.cookies gives up on the whole header at one cookie it finds malformed
+    cookies = (c.partition("=") for c in headers.get("cookie", "").split(";"))
+    picked = next((value for name, _, value in cookies if name.strip() == LANG_COOKIE), "")
+    first = picked or headers.get("accept-language", "").split(",")[0]
+    return "zh" if first.strip().lower().startswith("zh") else "en"
 
 
 def translations(lang: str | None = None) -> gr.I18n:
@@ -410,22 +448,58 @@ def translations(lang: str | None = None) -> gr.I18n:
     return gr.I18n(**tables, **{"zh-CN": tables["zh"], "zh-TW": tables["zh"]})
 
 
-def fixed_labels_script(lang: str | None = None) -> str:
-    """JavaScript for launch(js=...): in a Chinese page, the English accessible names gradio writes
-    without a key (GRADIO_FIXED_ZH) are replaced as they appear. A page is Chinese when `--lang zh`
-    fixed it, or when the owner did not fix one and the browser's language is Chinese."""
-    import json
+PAGE_SCRIPT = """() => {
+  const forced = __FORCED__, zh = __ZH__, prefixed = __PREFIXED__, key = __KEY__;
+  const named = (value) => {
+    if (Object.hasOwn(zh, value)) return zh[value];
+    const prefix = Object.keys(prefixed).find((p) => value.startsWith(p));
+    return prefix ? prefixed[prefix] + value.slice(prefix.length) : value;
+  };
+  // Chinese where the page is Chinese; back to gradio's English (kept in data-ws-*) where it is not
+  const fix = () => {
+    const toZh = (forced || document.documentElement.lang || navigator.language || '').toLowerCase().startsWith('zh');
+    for (const el of document.querySelectorAll('[aria-label], [title]')) {
+      for (const a of ['aria-label', 'title']) {
+        const v = el.getAttribute(a), was = el.getAttribute('data-ws-' + a);
+        if (!v) continue;
+        if (toZh && named(v) !== v) {
+          el.setAttribute('data-ws-' + a, v);
+          el.setAttribute(a, named(v));
+        } else if (!toZh && was !== null) {
+          el.removeAttribute('data-ws-' + a);
+          if (v === named(was)) el.setAttribute(a, was);
+        }
+      }
+    }
+  };
+  // at most once a frame: a streaming draft changes the page many times a second, and each pass
+  // reads every labelled element of the page
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; fix(); }); } };
+  fix();
+  new MutationObserver(later).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                      attributeFilter: ['aria-label', 'title']});
+  if (forced) return;
+  // gradio shows a Settings pick by setting <html lang>: kept for the server and the next visit
+  new MutationObserver(() => {
+    const lang = document.documentElement.lang;
+    if (lang) document.cookie = key + '=' + encodeURIComponent(lang) + '; path=/; max-age=31536000; SameSite=Lax';
+    later();
+  }).observe(document.documentElement, {attributes: true, attributeFilter: ['lang']});
+}"""
 
-    chinese = "true" if lang == "zh" else "false" if lang else "navigator.language.toLowerCase().startsWith('zh')"
-    return ("() => { if (!(" + chinese + ")) return; const zh = " + json.dumps(GRADIO_FIXED_ZH, ensure_ascii=False) + ";"
-            " const fix = () => { for (const el of document.querySelectorAll('[aria-label], [title]')) {"
-            " for (const a of ['aria-label', 'title']) { const v = el.getAttribute(a); if (v && zh[v]) el.setAttribute(a, zh[v]); } } };"
-            # at most once a frame: a streaming draft changes the page many times a second, and
-            # each pass reads every labelled element of the page
-            " let queued = false; const later = () => { if (!queued) { queued = true;"
-            " requestAnimationFrame(() => { queued = false; fix(); }); } };"
-            " fix(); new MutationObserver(later).observe(document.body, {subtree: true, childList: true,"
-            " attributes: true, attributeFilter: ['aria-label', 'title']}); }")
+
+def fixed_labels_script(lang: str | None = None) -> str:
+    """JavaScript for launch(js=...): the English accessible names gradio writes without a key
+    (GRADIO_FIXED_ZH, GRADIO_PREFIXED_ZH) read in the page's language as they appear, and follow
+    it when the visitor picks another in gradio's Settings panel; that pick is kept in LANG_COOKIE
+    (PICKED_LANGUAGE_SCRIPT opens the next page in it). With `--lang`, the page's language is that
+    one and no pick is kept."""
+    script = PAGE_SCRIPT
+    for name, value in (("__FORCED__", lang or None), ("__ZH__", GRADIO_FIXED_ZH),
+                        ("__PREFIXED__", GRADIO_PREFIXED_ZH), ("__KEY__", LANG_COOKIE)):
+        script = script.replace(name, json.dumps(value, ensure_ascii=False))
+    return script
 
 
 _I18N = translations()
@@ -441,3 +515,62 @@ def T(key: str):
     if key not in STRINGS:
         raise KeyError(f"no interface text '{key}' in studio/ui/i18n.py")
     return _I18N(key)
+
+# the desk's story bible and phrases to avoid (studio/ui/desk_story.py)
+STRINGS.update({
+    "bible.section": ("Story bible", "故事设定集"),
+    "bible.help": ("One row an entry: when one of its keys (names, words, aliases; `/regex/i` for a pattern) appears "
+                   "in the text near the draft point, its text goes into what the model sees. Chinese keys match "
+                   "inside running text. Always-on entries go in every time. Position: after_memory, before_note or "
+                   "depth (paragraphs from the end). Higher order is kept first when the budget is short. Save bible "
+                   "keeps the table (Undo takes it back).",
+                   "每行一个条目：当它的某个关键词（人名、词语、别称；用 `/正则/i` 写模式）出现在续写点附近的文字中，"
+                   "它的内容就会进入模型所见。中文关键词在连续文字中也能匹配。始终启用的条目每次都会载入。位置："
+                   "after_memory（记忆之后）、before_note（作者注之前）或 depth（距结尾若干段）。预算不足时优先级高的先保留。"
+                   "“保存设定集”保存表格（撤销可以收回）。"),
+    "bible.col_enabled": ("on", "启用"),
+    "bible.col_name": ("name", "名称"),
+    "bible.col_keys": ("keys (comma-separated)", "关键词（逗号分隔）"),
+    "bible.col_secondary": ("secondary keys", "次要关键词"),
+    "bible.col_logic": ("logic", "逻辑"),
+    "bible.col_text": ("text the model reads", "模型读到的内容"),
+    "bible.col_constant": ("always on", "始终启用"),
+    "bible.col_position": ("position", "位置"),
+    "bible.col_depth": ("depth", "深度"),
+    "bible.col_order": ("order", "优先级"),
+    "bible.scan_chars": ("Characters searched for keys", "搜索关键词的字符数"),
+    "bible.budget_share": ("Share of the context for entries", "条目可占上下文的比例"),
+    "bible.budget_cap": ("Most tokens for entries", "条目最多词元数"),
+    "bible.recursion_steps": ("Recursion steps", "递归层数"),
+    "bible.save": ("Save bible", "保存设定集"),
+    "bible.share": ("Use the bible of", "使用其设定集的稿件"),
+    "bible.share_btn": ("Share", "共享"),
+    "bible.import": ("Import a lorebook (SillyTavern, NovelAI, Kobold Lite)", "导入设定（SillyTavern、NovelAI、Kobold Lite）"),
+    "bible.export": ("Export (SillyTavern JSON)", "导出（SillyTavern JSON）"),
+    "bible.export_file": ("Exported bible", "导出的设定集"),
+    "banned.section": ("Phrases to avoid", "禁用短语"),
+    "banned.manuscript": ("This manuscript's phrases (one a line)", "本稿件的禁用短语（每行一条）"),
+    "banned.help": ("Drafting never writes these: where one begins, it goes back and chooses another word.",
+                    "续写永远不会写出这些短语：一旦开头出现，就回退并另选词语。"),
+    "banned.studio": ("Every manuscript's phrases (the studio's)", "所有稿件的禁用短语（全局）"),
+    "banned.save": ("Save phrases", "保存禁用短语"),
+    "banned.suggest": ("Suggest from Tuned pane 1", "根据微调栏 1 给出建议"),
+    "banned.suggestions": ("Phrases the run overuses", "该训练过度使用的短语"),
+    "banned.ban_ticked": ("Ban the ticked", "禁用勾选的短语"),
+})
+
+# the desk's drafting mode (studio/ui/desk.py)
+STRINGS.update({
+    "desk.mode": ("Drafts", "续写方式"),
+    "desk.mode_inline": ("Into the text", "写进正文"),
+    "desk.mode_candidates": ("Side by side", "并排候选"),
+    "desk.mode_help": ("Into the text: one pane's draft streams into the manuscript (Retry replaces it, Undo takes it "
+                       "out). Side by side: each pane's candidates in boxes, one used with a click (also when several "
+                       "panes or drafts are set).",
+                       "写进正文：单栏的续写直接流入稿件（重试替换，撤销取出）。并排候选：每栏的候选显示在框中，点击采用"
+                       "（设置了多个栏位或多份草稿时也用这种方式）。"),
+})
+
+STRINGS.update({
+    "bible.draft": ("Draft entries (model in Summarize with)", "起草条目（使用“摘要模型”）"),
+})
