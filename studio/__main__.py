@@ -25,7 +25,7 @@ import dataclasses
 import json
 import sys
 
-from studio import service
+from studio import cli_bible, service
 from studio.config import BLEND_METHODS, ConfigError, CorpusConfig, GenConfig, TrainConfig
 from studio.corpus.clean import RULE_LABELS, drop_reason
 from studio.corpus.decode import CorpusError
@@ -161,11 +161,14 @@ def _add_manuscript_command(sub, common) -> None:
                                    "use ID N | undo ID | redo ID | history ID | restore ID REV | "
                                    "export ID --format md|txt|docx [--sources] | rename ID TITLE | delete ID | "
                                    "alternatives ID N POSITION [--pick TOKEN_ID] | summarize ID [--pane P] | "
-                                   "memory ID TEXT | note ID TEXT | style ID [--run RUN]")
+                                   "memory ID TEXT | note ID TEXT | style ID [--run RUN] | "
+                                   "bible ID list|add|edit NAME|remove NAME|import FILE|export FILE|share ID|settings | "
+                                   "banned ID list|set|add|remove PHRASE...|suggest RUN | setup ID")
     s.add_argument("action", choices=["new", "list", "show", "write", "continue", "use", "undo", "redo", "history",
-                                      "restore", "export", "rename", "delete", *MANUSCRIPT_TOOLS])
+                                      "restore", "export", "rename", "delete", *MANUSCRIPT_TOOLS, "bible", "banned",
+                                      "setup"])
     s.add_argument("args", nargs="*", help="the manuscript id (or the title for new), then the action's value")
-    s.add_argument("--text", default="", help="new: the opening text")
+    s.add_argument("--text", default="", help="new: the opening text; bible add/edit: the entry's text")
     s.add_argument("--memory", default="", help="new: the memory, kept at the top of what the model sees")
     s.add_argument("--note", default="", help="new: the author's note, inserted a few paragraphs before the end")
     s.add_argument("--pane", action="append", default=[], help="continue: base, RUN or RUN@step-N (repeat; default base)")
@@ -182,6 +185,7 @@ def _add_manuscript_command(sub, common) -> None:
         kind = type(getattr(GenConfig(), name))
         s.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(GenConfig(), name),
                        help=f"continue: {_help(GenConfig, name)}")
+    cli_bible.add_flags(s)
 
 
 def _help(cls, name: str) -> str:
@@ -430,8 +434,11 @@ MANUSCRIPT_TOOLS = {"alternatives": 3, "summarize": 1, "memory": 2, "note": 2, "
 
 
 def _manuscript_tools(args, root) -> int:
-    """manuscript alternatives|summarize|memory|note|style: the desk's tools (studio/ui/desk_tools.py)."""
+    """manuscript alternatives|summarize|memory|note|style: the desk's tools (studio/ui/desk_tools.py);
+    bible|banned|setup: what a manuscript keeps beside its text (studio/cli_bible.py)."""
     act, rest = args.action, args.args
+    if act in ("bible", "banned", "setup"):  # studio/cli_bible.py
+        return getattr(cli_bible, act)(args, root, lambda data, text: _say(args, data, text))
     if act == "alternatives" and args.pick is None:
         found = service.manuscript_alternatives(root, rest[0], int(rest[1]), int(rest[2]))
         lines = [f"candidate {found.n} ({found.source}), token {found.position}: {found.current!r}",
@@ -470,7 +477,7 @@ def _manuscript(args, root) -> int:
     if len(rest) < need:
         print(f"error: manuscript {act} needs {need} value(s): see --help", file=sys.stderr)
         return 2
-    if act in MANUSCRIPT_TOOLS:
+    if act in MANUSCRIPT_TOOLS or act in ("bible", "banned", "setup"):
         return _manuscript_tools(args, root)
     if act == "new":
         ms = service.new_manuscript(root, rest[0], args.text, args.memory, args.note)

@@ -69,7 +69,8 @@ def test_demo_drafts_only_with_published_runs_whatever_is_sent(served, root, tra
 
     url = served(demo=True)
     client = Client(url, verbose=False)
-    token = client.predict(None, None, api_name="/open_desk")[-1]  # the page load hands the visitor a key
+    token = client.predict(None, None, None, None, None, api_name="/open_desk")[-1]  # the page load hands a key
+    # (its inputs: the token, the manuscript picked and the three tuned panes)
     args = dict(token=token, mode_value="continue", text="Wind: north", base_on=False, p1=trained_run, p2=None, p3=None, n_tokens=8,
                 temp=0, top_p_value=0.9, top_k_value=0, rep=1.0, seed_value=0, n_drafts=1)
     with pytest.raises(AppError, match="not in the list of choices"):  # gradio's own check comes first

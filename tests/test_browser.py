@@ -731,7 +731,7 @@ def test_a_writer_writes_in_chinese_at_the_desk_cut_at_full_stops_summarized_int
 
     expect.set_options(timeout=60_000)
     page = open_desk(browser, studio_url, "zh-CN", "写作")
-    short_drafts(page, "采样设置（所有窗格相同）", "16", "number input for 最多生成 token 数")
+    short_drafts(page, "采样设置（所有窗格相同）", "16", "数字输入框：最多生成 token 数")
     textbox(page, "manuscript-title").fill("灯塔日志")
     page.locator("#manuscript-new").click()
     expect(page.locator("#manuscript-notice")).to_contain_text("已新建稿件")
@@ -747,6 +747,7 @@ def test_a_writer_writes_in_chinese_at_the_desk_cut_at_full_stops_summarized_int
     opening = "".join(f"第{n}句写作工作室测试。" for n in range(80)) + "风很大！灯还亮着吗？"
     editor.fill(opening)
     expect(memory).to_have_value("一座灯塔。")  # nothing answered late has emptied the box
+    page.get_by_label("并排候选").check()  # candidates side by side (the inline mode: tests/test_browser_story.py)
     page.locator("#manuscript-continue").click()
     expect(page.locator("#use-1")).to_be_visible(timeout=120_000)
     expect(page.locator("#manuscript-notice")).to_contain_text("个候选")

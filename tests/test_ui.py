@@ -232,7 +232,7 @@ def test_the_desk_makes_saves_continues_uses_undoes_and_redoes_a_manuscript(root
     assert [getattr(service.manuscript(root, ms_id)["manuscript"], f) for f in ("memory", "note")] == [
         "Gulls at dawn.", "Storm coming."]
     back = desk.refresh_desk(call, ms_id)  # the Write tab's select: the lists, not the screen
-    assert set(back) == {"pick", "summary_model"} and back["pick"]["value"] == ms_id
+    assert set(back) == {"pick", "picks", "summary_model"} and back["pick"]["value"] == ms_id
     assert "value" not in desk.refresh_desk(call, None)["pick"]  # a manuscript made meanwhile stays picked
     gone = desk.delete_manuscript(call, ms_id)
     assert gone["pick"]["value"] is None and "trash" in gone["notice"]

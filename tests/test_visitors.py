@@ -171,13 +171,13 @@ def test_two_demo_visitors_over_http_see_only_their_own_manuscripts(root, tiny_m
     try:
         call("new_manuscript", A, "A's secret")
         call("new_manuscript", B, "B's diary")
-        listed = {t: call("open_manuscript", t, None)[0]["choices"] for t in (A, B)}
+        listed = {t: call("open_manuscript", t, None, None, None, None)[0]["choices"] for t in (A, B)}
         assert [c[0] for c in listed[A]] == ["A's secret (0 words)"]
         assert [c[0] for c in listed[B]] == ["B's diary (0 words)"]
-        named = reply("open_manuscript", B, "a-s-secret")  # B names A's manuscript: refused, nothing of A's shown
+        named = reply("open_manuscript", B, "a-s-secret", None, None, None)  # B names A's manuscript: refused, nothing of A's shown
         assert "event: error" in named and "diary" not in named
         for bad in ("../../x", A[:32] + "0" * 32, "d" * 32):  # a path, a made-up signature, an unsigned new key
-            refused = reply("open_manuscript", bad, None)
+            refused = reply("open_manuscript", bad, None, None, None, None)
             assert "event: error" in refused and "reload the page" in refused
         assert not (root / "manuscripts").exists()  # the owner's manuscripts were never written
     finally:

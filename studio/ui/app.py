@@ -24,8 +24,8 @@ from starlette.middleware import Middleware
 
 from studio import service
 from studio.messages import say
-from studio.ui import corpus_tab, models_tab, runs_tab, train_tab, write_tab
-from studio.ui.i18n import T, fixed_labels_script, translations
+from studio.ui import corpus_tab, desk, models_tab, runs_tab, train_tab, write_tab
+from studio.ui.i18n import PICKED_LANGUAGE_SCRIPT, T, fixed_labels_script, translations
 from studio.ui.wiring import Call, Tab, loader
 
 STYLES = service.assets_dir() / "studio.css"
@@ -68,8 +68,10 @@ def build_app(root: Path, default_model: str, demo: bool = False, lang: str | No
         for fn, inputs, outputs in loads:
             app.load(fn, inputs, outputs)
     app.studio_lang = lang or "en"  # the console's language: --lang, else English
+    app.studio_forced_lang = lang  # None: each visitor's own (the browser's, or a pick in gradio's Settings)
     app.studio_i18n = translations(lang)
-    app.studio_js = fixed_labels_script(lang)
+    # launch takes one page script: the fixed labels' (i18n.py), then the desk's save while typing
+    app.studio_js = f"() => {{ ({fixed_labels_script(lang)})(); ({desk.AUTOSAVE_JS})(); }}"
     return app
 
 
@@ -108,6 +110,44 @@ class RefuseUploads:
             await JSONResponse({"detail": "this demo takes no uploads"}, status_code=403)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class OpenInPickedLanguage:
+    """The page's HTML with PICKED_LANGUAGE_SCRIPT first in its <head>: a language the visitor
+    picked in gradio's Settings panel opens the next page (a reload, another visit) in that
+    language, every tab's label included. Only the page is read (an HTML answer outside gradio's
+    API routes, where files are served), and changed where gradio's config begins."""
+
+    MARK = b"<script>window.gradio_config"  # where gradio's page starts its own scripts
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or "/gradio_api/" in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+        start, body = None, []
+
+        async def patched(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers", []))
+                if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                    start = message  # held until the body is whole
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = b"".join(body).replace(self.MARK, PICKED_LANGUAGE_SCRIPT.encode() + self.MARK, 1)
+                headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
+                await send({"type": "http.response.body", "body": page})
+                return
+            await send(message)
+
+        await self.app(scope, receive, patched)
 
 
 def reap_sessions(app: gr.Blocks, closed_s: float, idle_s: float, now: float | None = None) -> int:
@@ -193,7 +233,9 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sha
                max_file_size=service.upload_limit_bytes(demo, max_upload_mb), i18n=app.studio_i18n, js=app.studio_js,
                css=STYLES.read_text(encoding="utf-8"), prevent_thread_lock=True, show_error=True,
                app_kwargs={"exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _unknown_fn_index},
-                           "middleware": [Middleware(RefuseUploads)] if demo else [], "lifespan": _note_loop})
+                           "middleware": ([Middleware(RefuseUploads)] if demo else [])
+                           + ([] if app.studio_forced_lang else [Middleware(OpenInPickedLanguage)]),
+                           "lifespan": _note_loop})
     if share and not app.share_url:
         print(say(app.studio_lang, "app.share_failed", url=app.local_url), flush=True)
     if block:

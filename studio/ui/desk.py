@@ -22,13 +22,30 @@ import gradio as gr
 
 from studio import service
 from studio.messages import render, say
-from studio.ui import desk_history, desk_tools
+from studio.ui import desk_history, desk_story, desk_tools
 from studio.ui.desk_history import export, history, restore, view_version  # noqa: F401  (the desk's handlers)
+from studio.ui.desk_parts import refresh, source_choices
 from studio.ui.desk_parts import (PANES, PER_PANE, SLOTS, USER_ERRORS, DeskForm, candidate_updates,  # noqa: F401
                                   chosen_panes, context_markdown, failed, picked, sampling, save_first, shown,
                                   source_label, sources_html, stops)
+from studio.ui.downloads import downloadable
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on, stop_drafting_in
+
+# Save while typing: after a pause of AUTOSAVE_MS in the editor (not during an input method's
+# composition, where Chinese is typed), the hidden autosave button is clicked; its handler is the
+# blur's. Each save sends the whole text, so not at every keystroke.
+AUTOSAVE_MS = 1500
+AUTOSAVE_JS = """() => {
+  let timer = null, composing = false;
+  const inEditor = (e) => e.target && e.target.closest && e.target.closest('#manuscript-text');
+  const later = () => { clearTimeout(timer); timer = setTimeout(() => {
+    const button = document.querySelector('#manuscript-autosave');
+    if (!composing && button) button.click(); }, %d); };
+  document.addEventListener('compositionstart', (e) => { if (inEditor(e)) composing = true; }, true);
+  document.addEventListener('compositionend', (e) => { if (inEditor(e)) { composing = false; later(); } }, true);
+  document.addEventListener('input', (e) => { if (inEditor(e) && !composing) later(); }, true);
+}""" % AUTOSAVE_MS
 
 # the character offset of the editor's cursor (in code points, as Python counts), handed to the
 # handler in place of the hidden `cursor` number, the last of the DeskForm's inputs
@@ -45,6 +62,9 @@ class DeskLayout:
     rename_btn: gr.Button
     delete_btn: gr.Button
     text: gr.Textbox
+    mode: gr.Radio  # inline (the draft streams into the text) or candidates (side by side)
+    saved: gr.Markdown  # when the text was last saved
+    autosave_btn: gr.Button  # hidden: clicked by AUTOSAVE_JS when the writer pauses typing
     base: gr.State  # the revision the editor's text was loaded at
     slots: gr.State  # candidate number (across panes) per slot, of the last continue
     notice: gr.Markdown
@@ -85,7 +105,28 @@ class DeskLayout:
     summary: gr.Textbox
     style_btn: gr.Button
     style_line: gr.Markdown
-    # the Write tab's pane choices and sampling settings (set by `wire`)
+    # the story bible and the phrases to avoid (studio/ui/desk_story.py)
+    bible_table: gr.Dataframe
+    scan_chars: gr.Number
+    budget_share: gr.Number
+    budget_cap: gr.Number
+    recursion_steps: gr.Number
+    bible_save: gr.Button
+    bible_draft_btn: gr.Button
+    bible_share: gr.Dropdown
+    bible_share_btn: gr.Button
+    bible_upload: gr.File
+    bible_export_btn: gr.Button
+    bible_file: gr.File
+    bible_notice: gr.Markdown
+    banned: gr.Textbox
+    studio_banned: gr.Textbox
+    banned_save: gr.Button
+    suggest_btn: gr.Button
+    suggestions: gr.CheckboxGroup
+    ban_ticked: gr.Button
+    banned_notice: gr.Markdown
+    # the Write tab's pane choices and sampling settings (made inside the desk's layout, set by `wire`)
     with_base: gr.Checkbox | None = None
     picks: list | None = None
     max_new: gr.Slider | None = None
@@ -118,8 +159,12 @@ def _editor() -> dict:
         retry_btn = gr.Button(T("desk.retry"), elem_id="manuscript-retry")
         undo_btn = gr.Button(T("desk.undo"), elem_id="manuscript-undo")
         redo_btn = gr.Button(T("desk.redo"), elem_id="manuscript-redo")
+    mode = gr.Radio([(T("desk.mode_inline"), "inline"), (T("desk.mode_candidates"), "candidates")], value="inline",
+                    label=T("desk.mode"), info=T("desk.mode_help"), elem_id="manuscript-mode")
     notice = gr.Markdown(elem_id="manuscript-notice")
-    return dict(text=text, continue_btn=continue_btn, cursor_btn=cursor_btn, stop_btn=stop_btn,
+    saved = gr.Markdown(elem_id="manuscript-saved")
+    autosave_btn = gr.Button(visible="hidden", elem_id="manuscript-autosave")  # AUTOSAVE_JS clicks it
+    return dict(text=text, mode=mode, saved=saved, autosave_btn=autosave_btn, continue_btn=continue_btn, cursor_btn=cursor_btn, stop_btn=stop_btn,
                 cursor=gr.Number(visible=False, elem_id="manuscript-cursor"), retry_btn=retry_btn, undo_btn=undo_btn,
                 redo_btn=redo_btn, notice=notice)
 
@@ -149,10 +194,15 @@ def _memory_and_sources() -> dict:
     return dict(memory=memory, note=note, context_btn=context_btn, context_view=context_view, sources=sources)
 
 
-def layout() -> DeskLayout:
+def layout(controls=None) -> DeskLayout:
+    """The desk; `controls()` makes the pane choices and sampling settings (the Write tab's), placed
+    under the editor: the setup a manuscript drafts with is shown beside it."""
     with gr.Accordion(T("desk.section"), open=True, elem_id="manuscript-desk"):
-        parts = {**_manage(), **_editor(), **_candidates(), **_memory_and_sources(), **desk_tools.layout(),
-                 **desk_history.layout()}
+        parts = {**_manage(), **_editor()}
+        if controls:
+            controls()
+        parts.update({**_candidates(), **_memory_and_sources(), **desk_story.layout(), **desk_tools.layout(),
+                      **desk_history.layout()})
     return DeskLayout(base=gr.State(None), slots=gr.State([]), **parts)
 
 
@@ -168,8 +218,9 @@ def _empty() -> dict:
     return {"text": "", "base": None, "title": "", "memory": "", "note": "", "sources": ""}
 
 
-def open_manuscript(call: Call, ms_id: str | None) -> dict:
-    """The list of manuscripts and the one picked (else the newest), read from the disk."""
+def open_manuscript(call: Call, ms_id: str | None, picks: list | None = None) -> dict:
+    """The list of manuscripts and the one picked (else the newest), read from the disk, with the
+    panes and settings it drafts with, its story bible and its last candidates."""
     rows = service.manuscripts(call.root)
     ids = [r["id"] for r in rows]
     chosen = ms_id if ms_id in ids else (ids[0] if ids else None)
@@ -177,7 +228,11 @@ def open_manuscript(call: Call, ms_id: str | None) -> dict:
     # both land here, and the second must not clear what the writer typed after the first
     view = _opened(call, chosen) if chosen else {**_empty(), "title": gr.update(),
                                                   "notice": say(call.lang, "desk.none_yet")}
-    return {"pick": gr.update(choices=_choices(call, rows), value=chosen), **view, **pending_shown(call, chosen)}
+    setup = setup_shown(call, chosen, picks)
+    pending = pending_shown(call, chosen)
+    notice = "\n\n".join(filter(None, [view.pop("notice"), setup.pop("setup_notice", ""), pending.pop("restored", "")]))
+    return {"pick": gr.update(choices=_choices(call, rows), value=chosen), **view, "notice": notice, **pending,
+            **setup, **desk_story.bible_shown(call, chosen)}
 
 
 def _choices(call: Call, rows: list[dict]) -> list[tuple[str, str]]:
@@ -191,41 +246,95 @@ def listed(call: Call, ms_id: str) -> dict:
     return {"pick": gr.update(choices=_choices(call, service.manuscripts(call.root)), value=ms_id)}
 
 
+# -- the setup: panes and sampling settings kept with the manuscript (studio/write/desk_setup.py) --
+SETUP = ["with_base", "picks", "max_new", "temperature", "top_p", "top_k", "repetition", "seed", "drafts", "mode"]
+
+
+def setup_shown(call: Call, ms_id: str | None, picks_now: list | None = None) -> dict:
+    """The pane choices (every run's adapters) with the manuscript's panes picked, and its sampling
+    settings; a manuscript never drafted keeps what is on the screen (the first run in pane 1)."""
+    most = service.MAX_TUNED_PANES
+    choices = source_choices(service.visitors.owner_root(call.root), call.demo, call.lang)
+    values = [c[1] for c in choices]
+    setup, notices = service.manuscript_setup(call.root, ms_id) if ms_id else (None, [])
+    if setup is None or not setup.saved:
+        keep = [p if p in values else None for p in list(picks_now or [])[:most] + [None] * most][:most]
+        if keep[0] is None:
+            keep[0] = next((v for v in values if "@" not in v), None)  # the first final adapter
+        return {"picks": [gr.update(choices=choices, value=v) for v in keep],
+                "setup_notice": " ".join(render(call.lang, n) for n in notices)}
+    wanted = (list(setup.picks) + [None] * most)[:most]
+    gone = [p for p in wanted if p and p not in values]
+    gen, limits = setup.gen, service.demo_limits()
+    most_new = limits.max_new_tokens if call.demo else 512
+    most_drafts = max(1, min(4, limits.rows)) if call.demo else 4
+    said = [render(call.lang, n) for n in notices] + ([say(call.lang, "desk.setup_gone", runs=", ".join(gone))] if gone else [])
+    return {"picks": [gr.update(choices=choices, value=p if p in values else None) for p in wanted],
+            "with_base": setup.with_base, "max_new": min(gen.max_new_tokens, most_new), "temperature": gen.temperature,
+            "top_p": gen.top_p, "top_k": gen.top_k, "repetition": gen.repetition_penalty, "seed": gen.seed,
+            "drafts": min(gen.drafts, most_drafts), "mode": setup.mode, "setup_notice": " ".join(said)}
+
+
+def keep_setup(call: Call, form: DeskForm) -> None:
+    """A pane or a setting changed by the writer: kept with the manuscript at once (a reload, another
+    tab or a restart opens it so). A value being typed that is not valid yet is not kept."""
+    if not form.pick:
+        return
+    try:
+        service.keep_manuscript_setup(call.root, form.pick, picks=list(form.picks), with_base=bool(form.with_base),
+                                      gen=form.gen(), mode=form.mode or None)
+    except USER_ERRORS:
+        pass  # e.g. top-p typed half-way: the next change keeps it
+
+
 def pending_shown(call: Call, ms_id: str | None) -> dict:
-    """The last continue's candidates, kept on disk, shown again (after a reload, in another tab)."""
+    """The last continue's candidates, kept on disk, shown again (after a reload, in another tab),
+    and `restored`: what they are (when, which panes, which seed; cut off by a closed page)."""
     try:
         found = service.pending_candidates(call.root, ms_id) if ms_id else []
     except USER_ERRORS:
         found = []
+    if found and found[0].get("inline"):
+        found = []  # drafted inline: it is in the text already
     panes: dict[str, list] = {}
     for c in found:
         panes.setdefault(c["source"], []).append(c["text"])
     item = {"panes": [{"source": s, "drafts": d} for s, d in panes.items()], "done": True}
     boxes, buttons, slots = candidate_updates(item, [source_label(s, call.lang) if s == "base" else s for s in panes])
-    return {"cands": boxes, "uses": buttons, "alts": buttons, "slots": slots}
+    restored = ""
+    if found:
+        first = found[0]
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(first["time"])) if first.get("time") else "?"
+        labels = ", ".join(source_label(s, call.lang) if s == "base" else s for s in panes)
+        restored = say(call.lang, "desk.restored_cut" if first.get("cut") else "desk.restored_from", n=len(found),
+                       when=when, panes=labels, seed=first.get("settings", {}).get("seed", "?"))
+    return {"cands": boxes, "uses": buttons, "alts": buttons, "slots": slots, "restored": restored}
 
 
-def open_desk(call: Call, ms_id: str | None) -> dict:
+def open_desk(call: Call, ms_id: str | None, picks: list | None = None) -> dict:
     """What a page load shows: the manuscript, its candidates, the models that can summarize; and
     the desk opened for writing (it starts closed, see _manage)."""
-    shown_now = open_manuscript(call, ms_id)
+    shown_now = open_manuscript(call, ms_id, picks)
     opened = {name: gr.update(value=shown_now[name], interactive=True) for name in READY if name in shown_now}
     return {**shown_now, **opened, "pick": {**shown_now["pick"], "interactive": True},
             "new_btn": gr.update(interactive=True), **desk_tools.summary_choices(call)}
 
 
-def refresh_desk(call: Call, ms_id: str | None) -> dict:
+def refresh_desk(call: Call, ms_id: str | None, picks: list | None = None) -> dict:
     """Coming back to the Write tab: the lists as they are now (the manuscripts and their word counts,
-    the models that can summarize); what is on the screen stays. A reload here would replace what
-    the writer typed after the request left (the memory typed while a slow server answered the
-    tab's select was lost that way), and the writer's edits are saved against their revision anyway.
-    Only a manuscript deleted elsewhere is replaced, by the newest (open_manuscript)."""
+    the runs the panes can draft with, the models that can summarize); what is on the screen stays.
+    A reload here would replace what the writer typed after the request left (the memory typed while
+    a slow server answered the tab's select was lost that way), and the writer's edits are saved
+    against their revision anyway. Only a manuscript deleted elsewhere is replaced, by the newest
+    (open_manuscript)."""
     rows = service.manuscripts(call.root)
     if ms_id and ms_id not in {r["id"] for r in rows}:
-        return {**open_manuscript(call, None), **desk_tools.summary_choices(call)}
+        return {**open_manuscript(call, None, picks), **desk_tools.summary_choices(call)}
     # no value with no manuscript picked: a New answered meanwhile has picked one, and it stays
     pick = gr.update(choices=_choices(call, rows), value=ms_id) if ms_id else gr.update(choices=_choices(call, rows))
-    return {"pick": pick, **desk_tools.summary_choices(call)}
+    owner = Call(service.visitors.owner_root(call.root), call.lang, call.session, call.demo, call.default_model)
+    return {"pick": pick, **refresh(owner, list(picks or [None] * service.MAX_TUNED_PANES)),
+            **desk_tools.summary_choices(call)}
 
 
 def new_manuscript(call: Call, title: str) -> dict:
@@ -253,15 +362,26 @@ def delete_manuscript(call: Call, ms_id: str | None) -> dict:
 
 
 def save(call: Call, ms_id: str | None, text: str, base: int | None) -> dict:
-    """The editor left (blur): its text is saved against the revision it was based on."""
+    """The editor left (blur) or the writer paused typing (AUTOSAVE_JS): its text is saved against the
+    revision it was based on, and the line under it says when. A text refused (too big) is kept in a
+    file offered for download, and the editor goes back to the saved text, so every later action
+    works again."""
     if not ms_id:
         return {}
     try:
         revision, notice = save_first(call, ms_id, text, base)
     except USER_ERRORS as e:
-        return {"notice": say(call.lang, "error", error=render(call.lang, e))}
+        if getattr(e, "key", None) != "manuscript.too_big":
+            return {"notice": failed(call, e)}
+        kept = service.keep_refused_text(call.root, ms_id, text or "")
+        ms = service.manuscript(call.root, ms_id)["manuscript"]
+        return {**shown(ms, call.lang), "export_file": downloadable(kept),
+                "notice": say(call.lang, "desk.refused_kept", error=render(call.lang, e), file=kept.name),
+                "saved": say(call.lang, "desk.saved_at", time=time.strftime("%H:%M:%S"), revision=ms.revision)}
     ms = service.manuscript(call.root, ms_id)["manuscript"]
-    return {"base": revision, "notice": notice, "sources": sources_html(ms, call.lang), **listed(call, ms_id)}
+    return {"base": revision, "notice": notice, "sources": sources_html(ms, call.lang), **listed(call, ms_id),
+            "saved": say(call.lang, "desk.saved_at", time=time.strftime("%H:%M:%S"), revision=revision)}
+
 
 
 def set_field(call: Call, ms_id: str | None, value: str, base: int | None, name: str) -> dict:
@@ -290,11 +410,19 @@ def _where(ctx, at: int | None, lang: str) -> str:
     return " ".join([said] + [render(lang, n) for n in ctx.notices])
 
 
+def inline(form: DeskForm) -> bool:
+    """Drafts stream into the text itself (the desk's default) when one pane drafts one candidate."""
+    return form.mode == "inline" and len(form.panes()) == 1 and int(form.drafts or 1) == 1
+
+
 def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
-    """Save the editor, then stream candidates for every pane side by side (from the end, or from
-    the cursor); Use buttons at the end. Stop ends the draft and keeps what it has as candidates."""
+    """Save the editor, then draft: inline, the draft streams into the text and is kept there as a
+    drafted passage (Retry replaces it, Undo removes it, writing on keeps it); side by side, the
+    candidates of every pane stream into their boxes, each used with a click. Stop ends the draft
+    and keeps what it has."""
     panes, last, where, every = form.panes(), 0.0, "", service.SCREEN_UPDATE_S
     labels = [say(call.lang, "manuscript.source_base") if p == "base" else p for p in panes]
+    into_text = inline(form)
     try:
         if not panes:
             raise ValueError(say(call.lang, "write.no_panes"))
@@ -303,6 +431,8 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
         yield {"base": revision, "notice": notice or say(call.lang, "write.drafting")}
         stop = stops[call.session] = threading.Event()
         at = _cursor(form, at_cursor)
+        saved = service.manuscript(call.root, form.pick)["text"]
+        point = len(saved) if at is None else at
         for item in service.continue_manuscript(call.root, form.pick, panes, gen, at, stop,
                                                 model=call.default_model or None):
             if "context" in item:
@@ -311,17 +441,43 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
                        "notice": notice or where or say(call.lang, "write.drafting")}
             elif item.get("waiting"):
                 yield {"notice": render(call.lang, item["message"])}
+            elif into_text and (item.get("done") or time.time() - last >= every):
+                last, every = time.time(), service.screen_update_s(call.root)
+                draft = item["panes"][0]["drafts"][0] if item.get("panes") else ""
+                if not item.get("done"):
+                    yield {"text": gr.update(value=saved[:point] + draft + saved[point:], interactive=False),
+                           "notice": " ".join(filter(None, [notice, where])) or say(call.lang, "write.drafting")}
+                    continue
+                stuck = " ".join(render(call.lang, n) for n in item.get("notices", []))  # a ban list with no way on
+                yield _kept_inline(call, form.pick, draft, labels[0], item, " ".join(filter(None, [notice, where, stuck])))
             elif item.get("done") or time.time() - last >= every:
                 last, every = time.time(), service.screen_update_s(call.root)
                 boxes, _, slots = candidate_updates(item, labels)  # the buttons come after (candidate_buttons)
                 done = say(call.lang, "desk.stopped" if item.get("stopped") else "desk.candidates",
                            n=sum(s is not None for s in slots)) if item.get("done") else None
+                stuck = " ".join(render(call.lang, n) for n in item.get("notices", []))
                 yield {"cands": boxes, "slots": slots,
-                       "notice": " ".join(filter(None, [notice, where, done])) or say(call.lang, "write.drafting")}
+                       "notice": " ".join(filter(None, [notice, where, done, stuck])) or say(call.lang, "write.drafting")}
     except USER_ERRORS as e:
-        yield {"notice": failed(call, e)}
+        yield {"notice": failed(call, e), "text": gr.update(interactive=True)}
     finally:
         stops.pop(call.session, None)
+
+
+def _kept_inline(call: Call, ms_id: str, draft: str, label: str, item: dict, said: str) -> dict:
+    """The finished inline draft, kept in the manuscript as a drafted passage (one revision: Undo
+    takes it out, Retry replaces it); an empty draft leaves the text as it was."""
+    if not draft.strip():
+        shown_now = shown(service.manuscript(call.root, ms_id)["manuscript"], call.lang)
+        return {**shown_now, "text": gr.update(value=shown_now["text"], interactive=True),
+                "notice": " ".join(filter(None, [said, say(call.lang, "desk.inline_empty")]))}
+    result = service.use_pending_candidate(call.root, ms_id, 1, inline=True)
+    shown_now = shown(result["manuscript"], call.lang)
+    moved = render(call.lang, result["notice"]) if result.get("notice") else ""
+    kept = say(call.lang, "desk.inline_stopped" if item.get("stopped") else "desk.inline_kept", source=label)
+    return {**shown_now, "text": gr.update(value=shown_now["text"], interactive=True),
+            "cands": [gr.update(visible=False, value="")] * SLOTS, "slots": [None] * SLOTS,
+            "notice": " ".join(filter(None, [said, moved, kept])), **listed(call, ms_id)}
 
 
 def hide_buttons(call: Call) -> dict:
@@ -349,6 +505,15 @@ def retry(call: Call, form: DeskForm):
         last = service.pending_candidates(call.root, form.pick)[0] if form.pick else None
     except USER_ERRORS:
         last = None
+    if last and inline(form):
+        try:  # the inline draft the writer has not written on yet is replaced, not kept beside the new one
+            taken = service.take_back_inline_draft(call.root, form.pick, form.text)
+        except USER_ERRORS as e:
+            yield {"notice": failed(call, e)}
+            return
+        if taken:
+            form = dataclasses.replace(form, text=taken["text"], base=taken["revision"])
+            yield {**shown(taken["manuscript"], call.lang)}
     if last and last.get("mode", "end") != "end":
         form = dataclasses.replace(form, cursor=last["at"])
     yield from continue_manuscript(call, form, at_cursor=form.cursor is not None)
@@ -390,7 +555,8 @@ def context(call: Call, form: DeskForm) -> dict:
 
 # -- wiring ---------------------------------------------------------------------------------
 CANDIDATES = ["cands", "uses", "alts", "slots"]
-SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice", *CANDIDATES]
+SHOWN = ["pick", "text", "base", "title", "memory", "note", "sources", "notice", *CANDIDATES, *SETUP,
+         *desk_story.BIBLE_SHOWN]
 # with the pick and New: what the page load opens for writing (not the memory and the note: a box in
 # a closed accordion, made interactive by an update, did not send what was typed into it after)
 READY = ["text"]
@@ -403,18 +569,26 @@ def wire(ui: DeskLayout, write, tab: Tab) -> dict:
     ui = dataclasses.replace(ui, with_base=write.with_base, picks=write.picks, max_new=write.max_new,
                              temperature=write.temperature, top_p=write.top_p, top_k=write.top_k,
                              repetition=write.repetition, seed=write.seed, drafts=write.drafts)
-    on(ui.pick.input, open_manuscript, tab, ui, ["pick"], SHOWN)
+    on(ui.pick.input, open_manuscript, tab, ui, ["pick", "picks"], SHOWN)
+    # a pane or a setting the writer changes is kept with the manuscript at once (not the values a
+    # manuscript's opening sets: `input` and `release` are the writer's own changes only)
+    for control in [ui.with_base, *ui.picks, ui.top_k, ui.seed, ui.mode]:
+        on(control.input, keep_setup, tab, ui, form=DeskForm, outputs=[])
+    for slider in (ui.max_new, ui.temperature, ui.top_p, ui.repetition, ui.drafts):
+        on(slider.release, keep_setup, tab, ui, form=DeskForm, outputs=[])
     on(ui.new_btn.click, new_manuscript, tab, ui, ["title"], SHOWN)
     on(ui.rename_btn.click, rename_manuscript, tab, ui, ["pick", "title"], SHOWN)
     on(ui.delete_btn.click, delete_manuscript, tab, ui, ["pick"], SHOWN)
-    on(ui.text.blur, save, tab, ui, ["pick", "text", "base"], ["base", "notice", "sources", "pick"])
+    saving = ["base", "notice", "sources", "pick", "saved", "text", "export_file"]
+    on(ui.text.blur, save, tab, ui, ["pick", "text", "base"], saving)
+    on(ui.autosave_btn.click, save, tab, ui, ["pick", "text", "base"], saving, trigger_mode="always_last")
     for box, name in ((ui.memory, "memory"), (ui.note, "note")):
         on(box.blur, partial(set_field, name=name), tab, ui, ["pick", name, "base"], ["base", "notice"])
     # A continue streams into the candidate boxes only: gradio builds a new component for every output of
     # every update it sends (even an empty one), and 16 boxes with 32 buttons at four updates a second
     # took a third of the demo server's time at 20 visitors (py-spy, docs/benchmarks.md). The buttons
     # are hidden as it starts and shown once, from the disk, when it ends.
-    drafted = ["base", "notice", "context_view", "cands", "slots"]
+    drafted = ["base", "notice", "context_view", "cands", "slots", "text", "sources", "pick"]
     for button, handler, extra, js in ((ui.continue_btn, continue_manuscript, [], None),
                                        (ui.cursor_btn, partial(continue_manuscript, at_cursor=True), [], CURSOR_JS),
                                        (ui.retry_btn, retry, ["seed"], None)):
@@ -424,14 +598,17 @@ def wire(ui: DeskLayout, write, tab: Tab) -> dict:
     on(ui.stop_btn.click, stop_drafting, tab, ui, [], "notice")  # the draft ends at the next token; it stays
     for slot, button in enumerate(ui.uses):
         on(button.click, partial(use, slot=slot), tab, ui, ["pick", "text", "base", "slots"], EDITED)
-    on(ui.undo_btn.click, undo, tab, ui, ["pick", "text", "base"], EDITED)
-    on(ui.redo_btn.click, partial(undo, redo=True), tab, ui, ["pick", "text", "base"], EDITED)
+    for button, handler in ((ui.undo_btn, undo), (ui.redo_btn, partial(undo, redo=True))):
+        undone = on(button.click, handler, tab, ui, ["pick", "text", "base"], EDITED)
+        on(undone.then, desk_story.bible_shown, tab, ui, ["pick"], desk_story.BIBLE_SHOWN)  # Undo covers the bible
     on(ui.context_btn.click, context, tab, ui, form=DeskForm, outputs=["base", "context_view", "notice"])
     on(ui.history_btn.click, history, tab, ui, ["pick"], ["history", "version_text", "notice"])
     on(ui.history.input, view_version, tab, ui, ["pick", "history"], ["version_text", "notice"])
-    on(ui.restore_btn.click, restore, tab, ui, ["pick", "text", "base", "history"], EDITED)
+    restored = on(ui.restore_btn.click, restore, tab, ui, ["pick", "text", "base", "history"], EDITED)
+    on(restored.then, desk_story.bible_shown, tab, ui, ["pick"], desk_story.BIBLE_SHOWN)
     on(ui.export_btn.click, export, tab, ui, ["pick", "text", "base", "export_fmt", "export_sources"],
        ["base", "export_file", "notice"])
     desk_tools.wire(ui, tab)
-    return {"desk_load": loader(open_desk, tab, ui, ["pick"], SHOWN + ["summary_model", "new_btn"]),
-            "desk_refresh": loader(refresh_desk, tab, ui, ["pick"], ["pick", "summary_model"])}
+    desk_story.wire(ui, tab)
+    return {"desk_load": loader(open_desk, tab, ui, ["pick", "picks"], SHOWN + ["summary_model", "new_btn"]),
+            "desk_refresh": loader(refresh_desk, tab, ui, ["pick", "picks"], ["pick", "picks", "summary_model"])}

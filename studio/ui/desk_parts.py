@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -42,6 +43,7 @@ class DeskForm:
     # is what the model sees; None or empty keeps what is stored
     memory: str | None = None
     note: str | None = None
+    mode: str | None = None  # "inline": one pane's draft streams into the text; else side by side (the page sends it)
     cursor: float | None = None  # the editor's cursor (the cursor button's CURSOR_JS fills it); last
 
     def panes(self) -> list[str]:
@@ -136,9 +138,68 @@ def context_markdown(ctx, lang: str) -> str:
     total = say(lang, "manuscript.context_total", tokens=ctx.tokens, budget=ctx.budget, cut=ctx.cut_chars)
     notes = "".join(f"\n\n{render(lang, n)}" for n in ctx.notices)
     sent = ctx.text.replace("```", "'''")
-    return "\n".join([say(lang, "desk.context_heading"), "|---|---|", *rows]) + f"\n\n{total}{notes}\n\n```\n{sent}\n```"
+    return ("\n".join([say(lang, "desk.context_heading"), "|---|---|", *rows]) + f"\n\n{total}{notes}"
+            + lore_markdown(ctx, lang) + f"\n\n```\n{sent}\n```")
+
+
+def _cell(text: str, most: int = 60) -> str:
+    """Text in a table cell: one line, short, pipes escaped."""
+    one = " ".join(str(text).split())
+    return (one[:most] + "…" if len(one) > most else one).replace("|", "\\|")
+
+
+def lore_markdown(ctx, lang: str) -> str:
+    """Which story-bible entries fired (by which key, where in the manuscript, how many tokens),
+    which the budget left out, and the passages recalled from text that scrolled out."""
+    out = []
+    selection = getattr(ctx, "bible", None)
+    if selection is not None and (selection.fired or selection.left_out):
+        rows = []
+        for f in selection.fired:
+            if f.entry.constant:
+                why = say(lang, "bible.why_constant")
+            elif f.via:
+                why = say(lang, "bible.why_via", entry=f.via, word=f.key)
+            else:
+                why = say(lang, "bible.why_key", word=f.key, at=f"{f.at:,}" if f.at is not None else "?")
+            rows.append(f"| {_cell(f.entry.name)} | {_cell(why)} | {f.tokens} |")
+        out.append("\n\n" + say(lang, "bible.fired_heading") + "\n|---|---|---:|\n" + "\n".join(rows))
+        # the entries the budget left out are in the notices above (bible.over_budget)
+    if getattr(ctx, "recalled", None):
+        rows = [f"| {r.start:,} | {_cell(r.text)} | {r.tokens} |" for r in ctx.recalled]
+        out.append("\n\n" + say(lang, "recall.heading") + "\n|---:|---|---:|\n" + "\n".join(rows))
+    return "".join(out)
 
 
 def failed(call: Call, error: Exception) -> str:
     """An error as the notice line shows it, in the visitor's language."""
     return say(call.lang, "error", error=render(call.lang, error))
+
+
+# -- the pane choices (the Write tab's and the desk's) ------------------------------------------
+def source_choices(root: Path, demo: bool = False, lang: str = "en") -> list[tuple[str, str]]:
+    """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
+    checkpoints labelled with the validation loss at their step. In demo mode, published runs only."""
+    choices = []
+    for row in service.visible_runs(root, demo):
+        try:
+            found = service.checkpoints(root, row["run_id"])
+        except (OSError, ValueError):
+            continue
+        for c in reversed(found):
+            if c.get("final"):
+                label = say(lang, "write.source_final", run=row["run_id"])
+            else:
+                loss = say(lang, "write.source_loss", loss=c["val_loss"]) if c.get("val_loss") is not None else ""
+                label = say(lang, "write.source_step", run=row["run_id"], step=c["step"], loss=loss)
+            choices.append((label, c["source"]))
+    return choices
+
+
+def refresh(call: Call, picks: list) -> dict:
+    choices = source_choices(call.root, call.demo, call.lang)
+    values = [c[1] for c in choices]
+    keep = [s if s in values else None for s in picks]
+    if keep[0] is None:
+        keep[0] = next((v for v in values if "@" not in v), None)  # the first final adapter
+    return {"picks": [gr.update(choices=choices, value=v) for v in keep]}

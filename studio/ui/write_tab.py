@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -17,6 +18,7 @@ from studio import service
 from studio.config import GenConfig
 from studio.messages import render, say
 from studio.ui import desk, judging, views
+from studio.ui.desk_parts import refresh, source_choices  # noqa: F401  (the pane lists: shared with the desk)
 from studio.ui.i18n import T, text
 from studio.ui.wiring import Call, Tab, loader, on, stop_drafting_in, visitor_tab
 
@@ -61,24 +63,27 @@ class WriteLayout:
         return self.judging.rates
 
 
-def _prompt_and_picks() -> dict:
-    with gr.Row():
-        mode = gr.Radio([(T(f"write.mode_{m}"), m) for m in service.DRAFT_MODES], value="continue",
-                        label=T("write.mode"), info=T("write.hint_continue"), elem_id="write-mode")
-        with_base = gr.Checkbox(value=True, label=T("write.base_pane"))
+def _prompt() -> dict:
+    mode = gr.Radio([(T(f"write.mode_{m}"), m) for m in service.DRAFT_MODES], value="continue",
+                    label=T("write.mode"), info=T("write.hint_continue"), elem_id="write-mode")
     prompt = gr.Textbox(label=T("write.prompt"), lines=4, value="LAMP LOG, GANNET ROCK. Day 41.", elem_id="write-prompt")
+    return dict(mode=mode, prompt=prompt)
+
+
+def _picks() -> dict:
     with gr.Row():
+        with_base = gr.Checkbox(value=True, label=T("write.base_pane"), elem_id="write-base-pane", scale=0)
         picks = [gr.Dropdown(label=T(f"write.tuned_{n + 1}"), choices=[], elem_id=f"write-run-{n + 1}")
                  for n in range(service.MAX_TUNED_PANES)]
         refresh_btn = gr.Button(T("write.refresh"), scale=0)
-    return dict(mode=mode, with_base=with_base, prompt=prompt, picks=picks, refresh_btn=refresh_btn)
+    return dict(with_base=with_base, picks=picks, refresh_btn=refresh_btn)
 
 
-def _sampling(demo: bool = False) -> dict:
+def _sampling(demo: bool = False, open_: bool = False) -> dict:
     defaults, limits = GenConfig(), service.demo_limits()
     # a demo visitor's sliders stop at the owner's limits (the service refuses more, whatever is sent)
     most_new, most_drafts = (limits.max_new_tokens, max(1, min(4, limits.rows))) if demo else (512, 4)
-    with gr.Accordion(T("write.sampling"), open=False):
+    with gr.Accordion(T("write.sampling"), open=open_, elem_id="write-sampling"):
         with gr.Row():
             max_new = gr.Slider(8, most_new, value=min(defaults.max_new_tokens, most_new), step=8,
                                 label=T("write.max_new"))
@@ -120,9 +125,23 @@ def _style(demo: bool) -> dict:
     return dict(style_openings=style_openings, style_btn=style_btn, style_table=style_table)
 
 
+def _controls_into(controls: dict, demo: bool) -> None:
+    """The pane choices and sampling settings, made where this is called (under the desk's editor)."""
+    controls.update({**_picks(), **_sampling(demo)})
+
+
 def layout(demo: bool = False) -> WriteLayout:
-    desk_ui = desk.layout() if service.demo_allows(demo, "manuscript") else None
-    parts = {"last": gr.State(None), **_prompt_and_picks(), **_sampling(demo), **_panes()}
+    """The desk on top with the panes and sampling settings beside it (the comparison below shares
+    them); without a desk, they sit with the comparison's prompt."""
+    controls: dict = {}
+    with_desk = service.demo_allows(demo, "manuscript")
+    desk_ui = desk.layout(partial(_controls_into, controls, demo)) if with_desk else None
+    if desk_ui is None:
+        controls.update(_picks())
+    parts = {"last": gr.State(None), **_prompt(), **controls}
+    if desk_ui is None:
+        parts.update(_sampling(demo))
+    parts.update(_panes())
     judged = None
     if service.demo_allows(demo, "judge"):
         judged = judging.layout(parts["last"], parts["message"], parts["picks"])
@@ -153,25 +172,6 @@ class DraftForm:
         return desk.sampling(self)
 
 
-def source_choices(root: Path, demo: bool = False, lang: str = "en") -> list[tuple[str, str]]:
-    """Every adapter a pane can draft with: each run's final adapter and its checkpoints, the
-    checkpoints labelled with the validation loss at their step. In demo mode, published runs only."""
-    choices = []
-    for row in service.visible_runs(root, demo):
-        try:
-            found = service.checkpoints(root, row["run_id"])
-        except (OSError, ValueError):
-            continue
-        for c in reversed(found):
-            if c.get("final"):
-                label = say(lang, "write.source_final", run=row["run_id"])
-            else:
-                loss = say(lang, "write.source_loss", loss=c["val_loss"]) if c.get("val_loss") is not None else ""
-                label = say(lang, "write.source_step", run=row["run_id"], step=c["step"], loss=loss)
-            choices.append((label, c["source"]))
-    return choices
-
-
 def check_demo_panes(root: Path, panes: list[str], demo: bool = True) -> None:
     """Demo mode drafts with published runs only, whatever a caller sends (the rule is the service's)."""
     if demo:
@@ -181,15 +181,6 @@ def check_demo_panes(root: Path, panes: list[str], demo: bool = True) -> None:
 def mode_hint(call: Call, mode: str):
     mode = mode if mode in service.DRAFT_MODES else "continue"  # a script may send anything
     return gr.update(info=text(f"write.hint_{mode}", call.lang))  # a plain string: JSON over the REST route too
-
-
-def refresh(call: Call, picks: list) -> dict:
-    choices = source_choices(call.root, call.demo, call.lang)
-    values = [c[1] for c in choices]
-    keep = [s if s in values else None for s in picks]
-    if keep[0] is None:
-        keep[0] = next((v for v in values if "@" not in v), None)  # the first final adapter
-    return {"picks": [gr.update(choices=choices, value=v) for v in keep]}
 
 
 def _pane_updates(item: dict, labels: list, lang: str) -> list:
@@ -268,13 +259,15 @@ def wire(ui: WriteLayout, tab: Tab) -> dict:
     drafting = visitor_tab(tab)
     on(ui.draft_btn.click, draft, drafting, ui, form=DraftForm, outputs=["message", "last", "boxes", "copied"])
     on(ui.stop_btn.click, stop_drafting, drafting, ui, [], "message")  # generation ends at the next token; drafts stay
+    # with a desk, the page's load sets the panes from the manuscript's setup (desk.open_desk): a second
+    # load setting them too would race it, and the later answer would win
     if not ui.judging:
         desk_load = desk.wire(ui.desk, ui, drafting) if ui.desk else {}
-        return {"load": loader(refresh, tab, ui, ["picks"], ["picks"]), **desk_load}
+        return {"load": loader(refresh, tab, ui, ["picks"], [] if ui.desk else ["picks"]), **desk_load}
     judging.wire(ui.judging, tab)
     on(ui.style_btn.click, style_check, tab, ui, ["first_pick", "style_openings"], "style_table")
     desk_load = desk.wire(ui.desk, ui, tab) if ui.desk else {}
-    return {"load": loader(on_load, tab, ui, ["picks"], ["picks", "rates"]), **desk_load}
+    return {"load": loader(on_load, tab, ui, ["picks"], ["rates"] if ui.desk else ["picks", "rates"]), **desk_load}
 
 
 def build(root: Path, demo: bool = False, forced_lang: str | None = None, default_model: str = "") -> dict:

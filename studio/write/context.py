@@ -1,6 +1,11 @@
 """What the model sees when it continues a manuscript, fitted to its context.
 
     memory            kept at the top, whole
+    story bible       the entries fired by the text near the draft point (and the always-on ones),
+                      within their own budget; each placed after the memory (default), just before
+                      the author's note, or at a depth of N paragraphs from the end
+    recalled          passages of the text that scrolled out, the most relevant to the newest text,
+                      within their own budget, oldest first, closed by a scene break
     manuscript        the newest text that fits, its oldest part cut at a paragraph boundary, else
                       at a sentence end (. ! ? … 。！？ and closing quotes); mid-sentence only when
                       the one sentence before the draft point is longer than everything allowed
@@ -22,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from studio.messages import message
 from studio.write.manuscript import ManuscriptError
@@ -33,6 +39,7 @@ AFTER_SHARE = 4  # with fill-in-the-middle, the text after the cursor gets at mo
 _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’」』)）\]]*\s*")
 _FIM_NAMES = (("<fim_prefix>", "<fim_suffix>", "<fim_middle>"), ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"))
 CACHE_LIMIT = 200_000
+RECALL_END = "* * *\n\n"  # after recalled passages: a scene break, then the newest text
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Context:
     cut_chars: int  # characters of the manuscript before the draft point left out
     mode: str = "end"  # end | cursor | fim
     notices: list[dict] = field(default_factory=list)
+    bible: Any = None  # the story bible's Selection (studio/write/bible.py): what fired, what was left out
+    recalled: list = field(default_factory=list)  # passages of scrolled-out text placed (studio/write/recall.py)
 
 
 class Counter:
@@ -134,10 +143,77 @@ def _oldest_fitting(count: Counter, text: str, room: int) -> str:
     return "".join(out)
 
 
+def _lore_text(fired) -> str:
+    """A story-bible entry as the model reads it: its text on lines of its own."""
+    text = fired.entry.text.strip()
+    return text + "\n" if text else ""
+
+
+def _recall_text(recalled: list) -> str:
+    """Recalled passages, oldest first, each a paragraph, closed by a scene break before the text
+    the model continues (so it reads them as earlier pages, not as the lines it goes on from)."""
+    if not recalled:
+        return ""
+    return "".join(r.text.strip() + "\n\n" for r in recalled) + RECALL_END
+
+
+def _depth_index(kept: list[str], depth: int) -> int:
+    """Where in `kept` a block `depth` paragraphs before the end goes (0: at the very end)."""
+    lines = [i for i, k in enumerate(kept) if k.strip()]
+    if depth <= 0:
+        return len(kept)
+    return lines[-depth] if len(lines) >= depth else 0
+
+
+def _join(kept: list[str], inserts: dict[int, list[str]]) -> str:
+    """The kept paragraphs with blocks inserted before the paragraph of each index (len(kept): at
+    the end). Each block starts on a line of its own."""
+    out = []
+    for i in range(len(kept) + 1):
+        for block in inserts.get(i, []):
+            if block:
+                if out and not out[-1].endswith("\n"):
+                    out.append("\n")
+                out.append(block)
+        if i < len(kept):
+            out.append(kept[i])
+    return "".join(out)
+
+
+def _parts(count: Counter, top: list[tuple[str, str]], kept: list[str], split: int, note: str,
+           after: str | None) -> list[tuple[str, str, int]]:
+    """Each part of the context with its tokens, as the sum of its pieces' (cached) counts: no part
+    is tokenized again. The bible and recall only when they hold something."""
+    parts = [(name, text, count(text)) for name, text in top if text or name == "memory"]
+    parts += [("manuscript", "".join(kept[:split]), sum(map(count, kept[:split]))), ("note", note, count(note)),
+              ("end", "".join(kept[split:]), sum(map(count, kept[split:])))]
+    return parts + ([("after", after, count(after))] if after is not None else [])
+
+
+def _fired(count: Counter, before: str, bible: tuple | None, room: int, context_length: int) -> tuple:
+    """(the bible's Selection or None, its fired entries by position): the entries fired by the text
+    before the draft point, within the bible's budget and at most half the room left."""
+    lore: dict[str, list] = {"after_memory": [], "before_note": [], "depth": []}
+    if not bible:
+        return None, lore
+    from studio.write import bible as bible_rules
+
+    entries, settings = bible
+    share = settings.budget(context_length)
+    selection = bible_rules.select(entries, settings, before, count, max(0, min(share, room // 2)))
+    for fired in selection.fired:
+        lore.get(fired.entry.position, lore["after_memory"]).append(fired)
+    return selection, lore
+
+
 def assemble(count: Counter, before: str, memory: str, note: str, budget: int, after: str | None = None,
-             fim: tuple[str, str, str] | None = None, cursor: bool = False) -> Context:
+             fim: tuple[str, str, str] | None = None, cursor: bool = False, bible: tuple | None = None,
+             recall=None, recall_budget: int = 0, context_length: int | None = None) -> Context:
     """The context for a draft at the end of `before` (the manuscript, or the text before the
-    cursor); `after` (with `fim`) is the text after the cursor."""
+    cursor); `after` (with `fim`) is the text after the cursor. `bible`: (entries, settings) of the
+    story bible (studio/write/bible.py), its entries fired by the text before the draft point within
+    their own budget; `recall(before, cut, count, tokens) -> [Recalled]`: passages of the text that
+    scrolled out (studio/write/recall.py), within `recall_budget` tokens."""
     memory_part = MEMORY_FORMAT.format(memory=memory.strip()) if memory.strip() else ""
     note_part = NOTE_FORMAT.format(note=note.strip()) if note.strip() else ""
     fixed = count(memory_part) + count(note_part) + (count("".join(fim)) + 1 if fim else 1)
@@ -146,26 +222,40 @@ def assemble(count: Counter, before: str, memory: str, note: str, budget: int, a
                               budget=budget)
     after_part = _oldest_fitting(count, after, (budget - fixed) // AFTER_SHARE) if fim and after else ""
     room = budget - fixed - count(after_part)
+    selection, lore = _fired(count, before, bible, room, context_length or budget)
+    room -= sum(count(_lore_text(f)) for f in selection.fired) if selection else 0
+    reserve = min(recall_budget, room // 4) if recall is not None and before else 0
+    recalled: list = []
+    if reserve > 0:
+        kept, _ = _newest_fitting(count, before, room - reserve)
+        recalled = recall(before, len(before) - len("".join(kept)), count, reserve - count(RECALL_END))
+    head_lore = "".join(map(_lore_text, lore["after_memory"]))
     while True:
-        kept, _ = _newest_fitting(count, before, room)
+        recall_part = _recall_text(recalled)
+        kept, _ = _newest_fitting(count, before, room - count(recall_part))
+        cut = len(before) - len("".join(kept))
+        kept_recalled = [r for r in recalled if r.end <= cut]  # the text kept whole needs no recall
+        if kept_recalled != recalled:
+            recalled = kept_recalled
+            continue
         lines = [i for i, k in enumerate(kept) if k.strip()]
         split = lines[-NOTE_DEPTH] if len(lines) >= NOTE_DEPTH else 0
-        head, end = "".join(kept[:split]), "".join(kept[split:])
-        if note_part and head and not head.endswith("\n"):
-            head += "\n"
-        prompt = memory_part + head + note_part + end
+        inserts: dict[int, list[str]] = {split: ["".join(map(_lore_text, lore["before_note"])), note_part]}
+        for fired in lore["depth"]:
+            inserts.setdefault(_depth_index(kept, fired.entry.depth), []).insert(0, _lore_text(fired))
+        prompt = memory_part + head_lore + recall_part + _join(kept, inserts)
         text = f"{fim[0]}{prompt}{fim[1]}{after_part}{fim[2]}" if fim else prompt
         total = count.exact(text)
         if total <= budget or room <= 0:
             break
         room -= total - budget  # the pieces' sum was short of the real count: ask for less
-    # each part's tokens as the sum of its paragraphs' (cached) counts: no part is tokenized again
-    parts = [("memory", memory_part, count(memory_part)), ("manuscript", head, sum(map(count, kept[:split]))),
-             ("note", note_part, count(note_part)), ("end", end, sum(map(count, kept[split:])))]
-    if fim:
-        parts.append(("after", after_part, count(after_part)))
+    lore_text = "".join(_lore_text(f) for f in selection.fired) if selection else ""
+    parts = _parts(count, [("memory", memory_part), ("bible", lore_text), ("recall", recall_part)], kept, split,
+                   note_part, after_part if fim else None)
     mode = "fim" if fim else "cursor" if cursor else "end"
-    ctx = Context(text, parts, total, budget, max(0, len(before) - len("".join(kept))), mode)
+    ctx = Context(text, parts, total, budget, cut, mode, bible=selection, recalled=recalled)
+    if selection:
+        ctx.notices.extend(selection.notices)
     if cursor and not fim:
         ctx.notices.append(message("manuscript.from_cursor"))
     return ctx

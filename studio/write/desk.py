@@ -22,6 +22,8 @@ from studio.write.manuscript import (HistoryMismatch, Manuscript, ManuscriptErro
                                      diff, insert_ops, replace_all_ops, replace_ops, words)
 
 ANCHOR_CHARS = 200  # the text before a draft point, kept to find that point again after edits
+REFUSED_KEPT = 3  # refused texts kept per manuscript, the newest
+RECENT_CHARS = 1500  # the newest text recall searches with: what the next sentence most likely follows on from
 
 
 def new_id(root: Path, title: str) -> str:
@@ -104,6 +106,18 @@ def save_text(root: Path, ms_id: str, text: str, base: int | None = None) -> dic
     return _result(*store.commit(root, ms_id, "edit", build, base), base)
 
 
+def keep_refused(root: Path, ms_id: str, text: str) -> Path:
+    """A text the manuscript refused (too big) kept beside it, in refused/<time>.txt, so a writer's
+    paste is never lost with the editor's reset."""
+    folder = store.folder_of(root, ms_id) / "refused"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.txt"
+    path.write_text(text, encoding="utf-8")
+    for old in sorted(folder.glob("*.txt"))[:-REFUSED_KEPT]:  # a script pasting again and again fills no disk
+        old.unlink(missing_ok=True)
+    return path
+
+
 def set_field(root: Path, ms_id: str, name: str, value: str, base: int | None = None) -> dict:
     """The memory or the author's note."""
     if name not in ("memory", "note"):
@@ -161,6 +175,8 @@ def context(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: in
             model: str | None = None, data: Path | None = None) -> Context:
     """What the model would see for a continue (the 'what the model sees' view). `data`: where runs
     and models are, when the manuscripts are elsewhere (a demo visitor's, studio/write/visitors.py)."""
+    from studio.write import desk_bible
+
     ms = store.load(root, ms_id).ms
     data = data or root
     count, length = counter_for(data, base_model(data, panes, model))
@@ -171,28 +187,64 @@ def context(root: Path, ms_id: str, panes: list[str], gen: GenConfig, cursor: in
         raise ManuscriptError("manuscript.cursor", cursor=cursor, length=len(text))
     at = len(text) if cursor is None else cursor
     fim = fim_tokens(count.tokenizer) if cursor is not None and at < len(text) else None
-    return assemble(count, text[:at], ms.memory, ms.note, length - gen.max_new_tokens, text[at:] if fim else None,
-                    fim, cursor=cursor is not None and at < len(text))
+    entries, settings, notices = desk_bible.read(root, ms)
+    recall_budget = settings.recall_budget(length)
+    ctx = assemble(count, text[:at], ms.memory, ms.note, length - gen.max_new_tokens, text[at:] if fim else None,
+                   fim, cursor=cursor is not None and at < len(text), bible=(entries, settings) if entries else None,
+                   recall=_recaller(root, ms_id) if recall_budget else None, recall_budget=recall_budget,
+                   context_length=length)
+    ctx.notices[:0] = notices
+    return ctx
+
+
+def _recaller(root: Path, ms_id: str):
+    """Recall of the manuscript's scrolled-out text: its index is the manuscript's own (keyed by
+    its folder, so one demo visitor's text never answers another's)."""
+    from studio.write.recall import index_for
+
+    index = index_for(str(store.folder_of(root, ms_id)))
+
+    def find(before: str, cut: int, count, tokens: int) -> list:
+        return index.recall(before, cut, before[max(cut, len(before) - RECENT_CHARS):], count, tokens)
+    return find
 
 
 def continue_stream(root: Path, drafter, ms_id: str, panes: list[str], gen: GenConfig, cursor: int | None = None,
                     stop=None, model: str | None = None, data: Path | None = None):
     """Candidates (gen.drafts per pane) for the draft point, as they grow: first {"context": ...},
-    then the drafter's items; the last is kept as the manuscript's pending candidates."""
+    then the drafter's items; the last is kept as the manuscript's pending candidates. The panes
+    and settings are kept as the manuscript's setup (studio/write/desk_setup.py); the phrases to
+    avoid, the manuscript's and the studio's, are never drafted (studio/write/banned.py)."""
+    from studio.write import desk_bible, desk_setup
+
     ctx = context(root, ms_id, panes, gen, cursor, model, data)
     opened = store.load(root, ms_id)
+    desk_setup.keep(root, ms_id, panes=panes, gen=gen)
     text = opened.ms.text
     at = len(text) if cursor is None else cursor
     yield {"context": ctx}
     model = base_model(data or root, panes, model)  # the model whose tokenizer counted the context drafts it
-    for item in drafter.stream(panes, ctx.text, gen, "continue", stop, model, save=False):
-        if item.get("done"):
-            item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
-            store.write_pending(opened.folder, {
-                "at": at, "anchor": text[max(0, at - ANCHOR_CHARS):at], "revision": opened.ms.revision,
-                "mode": ctx.mode, "settings": vars(gen), "time": time.time(), "prompt": ctx.text, "model": model,
-                "panes": [{"source": p["source"], "drafts": p["drafts"]} for p in item["panes"]]})
-        yield item
+    banned = desk_bible.banned_for(root, opened.ms, data)
+
+    def keep_pending(item: dict, cut: bool = False) -> None:
+        store.write_pending(opened.folder, {
+            "at": at, "anchor": text[max(0, at - ANCHOR_CHARS):at], "revision": opened.ms.revision,
+            "mode": ctx.mode, "settings": vars(gen), "time": time.time(), "prompt": ctx.text, "model": model,
+            "panes": [{"source": p["source"], "drafts": p["drafts"]} for p in item["panes"]], **({"cut": True} if cut else {})})
+    last = None
+    try:
+        for item in drafter.stream(panes, ctx.text, gen, "continue", stop, model, save=False, banned=banned or None):
+            if item.get("done"):
+                item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
+                keep_pending(item)
+            last = item
+            yield item
+    except GeneratorExit:
+        # the page closed mid-draft: what was drafted so far is kept as the candidates (and said so on the
+        # next opening), not lost with the tab
+        if last and not last.get("done") and any(d.strip() for p in last.get("panes", []) for d in p["drafts"]):
+            keep_pending(last, cut=True)
+        raise
 
 
 def candidates(root: Path, ms_id: str) -> list[dict]:
@@ -205,20 +257,45 @@ def candidates(root: Path, ms_id: str) -> list[dict]:
         for k, text in enumerate(pane["drafts"], 1):
             # candidates kept before drafts were cleaned may hold escape codes: the writer never sees them
             out.append({"n": len(out) + 1, "source": pane["source"], "candidate": k, "text": remove_debris(text).text,
-                        "at": pending.get("at"), "mode": pending.get("mode")})  # older pending files lack them
+                        "at": pending.get("at"), "mode": pending.get("mode"),  # older pending files lack them
+                        "settings": pending.get("settings", {}), "cut": bool(pending.get("cut")),
+                        "time": pending.get("time"), "inline": bool(pending.get("inline"))})
     return out
 
 
-def use_pending(root: Path, ms_id: str, n: int, data: Path | None = None) -> dict:
+def use_pending(root: Path, ms_id: str, n: int, data: Path | None = None, inline: bool = False) -> dict:
+    """Candidate n of the last continue into the manuscript. `inline`: the desk's inline mode kept
+    its draft in the text; the revision is noted, so Retry can replace it while nothing was written
+    after it (take_back_inline)."""
     found = candidates(root, ms_id)
     if not 1 <= n <= len(found):
         raise ManuscriptError("manuscript.no_candidate", n=n, count=len(found))
-    pending = store.read_pending(store.folder_of(root, ms_id))
+    folder = store.folder_of(root, ms_id)
+    pending = store.read_pending(folder)
     pick = found[n - 1]
     settings = {**pending["settings"], "candidate": pick["candidate"], "mode": pending["mode"]}
     guard = [p["source"] for p in pending["panes"]]
-    return use(root, ms_id, pick["text"], pending["at"], pick["source"], settings, pending["anchor"],
-               pending["revision"], guard, data)
+    result = use(root, ms_id, pick["text"], pending["at"], pick["source"], settings, pending["anchor"],
+                 pending["revision"], guard, data)
+    if inline:
+        store.write_pending(folder, {**pending, "inline": True, "used_revision": result["revision"]})
+    return result
+
+
+def take_back_inline(root: Path, ms_id: str, editor_text: str | None = None) -> dict | None:
+    """Undo the inline draft of the last continue when it is still the newest revision and the
+    editor shows the manuscript as it is (the writer wrote nothing after it): Retry replaces it.
+    None when there is nothing to take back (the writer kept it by writing on)."""
+    folder = store.folder_of(root, ms_id)
+    pending = store.read_pending(folder) or {}
+    opened = store.load(root, ms_id)
+    if not pending.get("inline") or pending.get("used_revision") != opened.ms.revision:
+        return None
+    if editor_text is not None and editor_text != opened.ms.text:
+        return None
+    result = undo(root, ms_id)
+    store.write_pending(folder, {**pending, "inline": False, "used_revision": None})
+    return {**result, "text": result["manuscript"].text}
 
 
 def use(root: Path, ms_id: str, text: str, at: int, source: str, settings: dict | None = None,

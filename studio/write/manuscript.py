@@ -9,6 +9,9 @@ history (studio/write/manuscript_store.py), each of which can be applied and inv
     {"op": "splice", "at": i, "del": [passage, ...], "ins": [passage, ...]}
         replace whole passages (a candidate used, an edit across passages, a restore)
     {"op": "set", "field": "memory" | "note" | "title", "old": "...", "new": "..."}
+    {"op": "set", "field": "bible" | "banned" | "bible_of", "old": ..., "new": ...}
+        the story bible ({"entries": [...], "settings": {...}}, studio/write/bible.py), the phrases
+        drafting never writes, or the manuscript whose bible this one shares ("" = its own)
 
 Applying checks that what an operation removes is there, so a history line that no longer fits the
 text (one after a damaged line) is refused instead of scrambling the manuscript.
@@ -16,6 +19,7 @@ text (one after a damaged line) is refused instead of scrambling the manuscript.
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -23,7 +27,7 @@ from studio.messages import Keyed
 
 MAX_CHARS = 2_000_000  # passages, memory and note together: about 2 MB of English, 6 MB of UTF-8 Chinese
 WRITER, BASE = "writer", "base"
-FIELDS = ("title", "memory", "note")
+FIELDS = ("title", "memory", "note", "bible", "banned", "bible_of")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -61,6 +65,9 @@ class Manuscript:
     note: str = ""
     revision: int = 0
     updated: float = 0.0
+    bible: dict = field(default_factory=dict)  # {"entries": [...], "settings": {...}}; empty: none
+    banned: list = field(default_factory=list)  # phrases drafting never writes (studio/write/banned.py)
+    bible_of: str = ""  # another manuscript whose bible this one uses (a series shares one bible)
 
     @property
     def text(self) -> str:
@@ -75,17 +82,24 @@ class Manuscript:
         return out
 
     def size(self) -> int:
-        return sum(len(p.text) for p in self.passages) + len(self.memory) + len(self.note)
+        extra = len(json.dumps(self.bible, ensure_ascii=False)) if self.bible else 0
+        return (sum(len(p.text) for p in self.passages) + len(self.memory) + len(self.note) + extra
+                + sum(len(b) for b in self.banned))
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "memory": self.memory, "note": self.note,
-                "revision": self.revision, "updated": self.updated, "passages": [p.to_dict() for p in self.passages]}
+        out = {"id": self.id, "title": self.title, "memory": self.memory, "note": self.note,
+               "revision": self.revision, "updated": self.updated, "passages": [p.to_dict() for p in self.passages]}
+        out.update({k: getattr(self, k) for k in ("bible", "banned", "bible_of") if getattr(self, k)})
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Manuscript":
         return cls(id=data["id"], title=data.get("title", ""), memory=data.get("memory", ""), note=data.get("note", ""),
                    revision=int(data.get("revision", 0)), updated=float(data.get("updated", 0.0)),
-                   passages=[Passage.from_dict(p) for p in data.get("passages", [])])
+                   passages=[Passage.from_dict(p) for p in data.get("passages", [])],
+                   bible=data.get("bible") if isinstance(data.get("bible"), dict) else {},
+                   banned=[b for b in data.get("banned", []) if isinstance(b, str)] if isinstance(data.get("banned"), list) else [],
+                   bible_of=data.get("bible_of", "") if isinstance(data.get("bible_of"), str) else "")
 
 
 def words(text: str) -> int:
@@ -241,7 +255,7 @@ def insert_ops(ms: Manuscript, at: int, passage: Passage) -> list[dict]:
 def replace_all_ops(ms: Manuscript, target: Manuscript) -> list[dict]:
     """Operations that turn `ms` into `target` (a restore): every passage and field."""
     ops = [{"op": "set", "field": f, "old": getattr(ms, f), "new": getattr(target, f)}
-           for f in ("memory", "note") if getattr(ms, f) != getattr(target, f)]
+           for f in ("memory", "note", "bible", "banned", "bible_of") if getattr(ms, f) != getattr(target, f)]
     old, new = [p.to_dict() for p in ms.passages], [p.to_dict() for p in target.passages]
     if old != new:
         ops.append({"op": "splice", "at": 0, "del": old, "ins": new})

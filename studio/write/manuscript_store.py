@@ -41,7 +41,7 @@ from studio.write.manuscript import (MAX_CHARS, HistoryMismatch, Manuscript, Man
 
 HISTORY, STATE, PENDING, LOCK = "history.jsonl", "manuscript.json", "pending.json", ".lock"
 SNAPSHOT_GAP_S = 2.0
-UNDOABLE = ("edit", "use", "restore", "memory", "note")  # "create" and "rename" are not undone
+UNDOABLE = ("edit", "use", "restore", "memory", "note", "bible", "banned")  # "create" and "rename" are not undone
 
 
 def manuscripts_dir(root: Path) -> Path:

@@ -497,6 +497,14 @@ def save_manuscript_text(root: Path, ms_id: str, text: str, base: int | None = N
     return desk.save_text(root, ms_id, text, base)
 
 
+def keep_refused_text(root: Path, ms_id: str, text: str) -> Path:
+    """A text too big to save kept in the manuscript's refused/ folder, so the editor can go back to
+    the saved text without losing it; returns the file (the desk offers it for download)."""
+    from studio.write import desk
+
+    return desk.keep_refused(root, ms_id, text)
+
+
 def set_manuscript_field(root: Path, ms_id: str, name: str, value: str, base: int | None = None) -> dict:
     """The memory or the author's note ('memory' | 'note')."""
     from studio.write import desk
@@ -541,14 +549,23 @@ def pending_candidates(root: Path, ms_id: str) -> list[dict]:
     return desk.candidates(root, ms_id)
 
 
-def use_pending_candidate(root: Path, ms_id: str, n: int) -> dict:
-    """Candidate n (from 1, across panes) of the last continue."""
+def use_pending_candidate(root: Path, ms_id: str, n: int, inline: bool = False) -> dict:
+    """Candidate n (from 1, across panes) of the last continue; `inline`: the desk's inline draft,
+    which Retry may replace (take_back_inline_draft)."""
     from studio.write import desk
 
     if visitors.is_shelf(root):
         found = desk.candidates(root, ms_id)
         _visitor_room(root, ms_id, added=len(found[n - 1]["text"]) if 1 <= n <= len(found) else 0)
-    return desk.use_pending(root, ms_id, n, visitors.owner_root(root))
+    return desk.use_pending(root, ms_id, n, visitors.owner_root(root), inline)
+
+
+def take_back_inline_draft(root: Path, ms_id: str, editor_text: str | None = None) -> dict | None:
+    """Undo the last inline draft if nothing was written after it (Retry replaces it); else None."""
+    from studio.write import desk
+
+    _visitor_room(root, ms_id)
+    return desk.take_back_inline(root, ms_id, editor_text)
 
 
 def undo_manuscript(root: Path, ms_id: str) -> dict:
@@ -963,3 +980,9 @@ def calibrate_training(root: Path, model: str) -> dict:
     from studio.train import calibrate
 
     return calibrate.calibrate(root, model, model_facts(root, model)[0])
+
+# what a manuscript keeps beside its text: the story bible, phrases to avoid, the writer's setup
+from studio.service.story import (add_bible_entry, draft_bible, edit_bible_entry, export_bible, import_bible,  # noqa
+                                  keep_manuscript_setup, manuscript_banned, manuscript_bible, manuscript_setup,
+                                  remove_bible_entry, replace_bible_entries, set_bible_settings,
+                                  set_manuscript_banned, set_studio_banned, share_bible, suggest_banned)
