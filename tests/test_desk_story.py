@@ -277,3 +277,22 @@ def test_draft_the_bible_reads_proposals_from_the_models_answer_and_saves_nothin
                                      model=str(tiny_model_dir)))
     assert items[-1]["done"] and isinstance(items[-1]["proposals"], list)
     assert service.manuscript_bible(root, ms.id)["entries"] == []  # the writer decides what goes in
+
+
+def test_the_studio_wide_phrases_hold_for_the_comparison_and_a_manuscripts_for_its_continue(root, tiny_model_dir):
+    from studio.write.banned import BanList
+
+    greedy = GenConfig(max_new_tokens=24, temperature=0, repetition_penalty=1.0)
+    prompt = "The keeper climbed the stair at dusk."
+    first = list(service.draft_stream(root, ["base"], prompt, greedy, model=str(tiny_model_dir)))[-1]
+    drafted = first["panes"][0]["drafts"][0]
+    phrase = next(w for w in drafted.split() if len(w) >= 3)[:3]  # something the model does write
+    assert BanList.of([phrase]).occurrences(drafted)
+    service.set_studio_banned(root, [phrase])
+    again = list(service.draft_stream(root, ["base"], prompt, greedy, model=str(tiny_model_dir)))[-1]
+    assert not BanList.of([phrase]).occurrences(again["panes"][0]["drafts"][0])
+    service.set_studio_banned(root, [])
+    ms = service.new_manuscript(root, "Bans", prompt)
+    service.set_manuscript_banned(root, ms.id, [phrase])
+    items = list(service.continue_manuscript(root, ms.id, ["base"], greedy, model=str(tiny_model_dir)))
+    assert not BanList.of([phrase]).occurrences(items[-1]["panes"][0]["drafts"][0])

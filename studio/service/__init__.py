@@ -336,14 +336,17 @@ def start_dpo(root: Path, init_source: str, overrides: list[str] | None = None) 
 
 def draft_stream(root: Path, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
                  stop=None, model: str | None = None):
-    """The drafts of every pane as they grow (see Drafter.stream); the last item is complete and
-    carries, per draft, the share copied from each tuned run's corpus. `root` may be a demo
+    """The drafts of every pane as they grow (see Drafter.stream), never writing the studio's phrases
+    to avoid; the last item is complete and carries, per draft, the share copied from each tuned run's corpus. `root` may be a demo
     visitor's folder: the owner's published runs draft, within the visitor's limits, and the draft
     is kept in the visitor's own drafts/drafts.jsonl (within their caps), never in the owner's."""
+    from studio.write.desk_bible import studio_banned
+
     data = _owner_for(root, panes)
     visitor = data != Path(root)
+    banned = studio_banned(data) or None  # the studio's phrases to avoid hold for the comparison too
     with demo_gate.drafting(root, gen.max_new_tokens, len(panes) * gen.drafts, len(prompt)):
-        for item in drafter(data).stream(panes, prompt, gen, mode, stop, model, save=not visitor):
+        for item in drafter(data).stream(panes, prompt, gen, mode, stop, model, save=not visitor, banned=banned):
             if item.get("done"):
                 annotate_overlap(data, item)
                 if visitor:

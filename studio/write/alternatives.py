@@ -136,7 +136,13 @@ def redraft(drafter, root: Path, ms_id: str, n: int, position: int, token_id: in
     settings = {f.name: pending["settings"][f.name] for f in dataclasses.fields(GenConfig) if f.name in pending["settings"]}
     gen = GenConfig(**{**settings, "drafts": 1})
     gen.max_new_tokens = max(1, gen.max_new_tokens - position - 1)
-    for item in drafter.stream([source], pending["prompt"] + start, gen, "continue", stop, pending["model"], save=False):
+    from studio.write.desk_bible import banned_for
+
+    # the writer's phrases to avoid hold for a redraft too (a phrase the picked token itself begins is
+    # not undone: the drafted part goes back no further than the picked token)
+    banned = banned_for(root, store.load(root, ms_id).ms, data) or None
+    for item in drafter.stream([source], pending["prompt"] + start, gen, "continue", stop, pending["model"], save=False,
+                               banned=banned):
         if "panes" not in item:
             yield item
             continue
