@@ -60,7 +60,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "{source}：adapter_model.bin 是 pickle 文件，已拒绝；只加载 safetensors 格式的适配器"),
     "adapter.none_yet": ("run {run} has no adapter yet (state: {state}); draft from a completed run or pick one of its "
                          "checkpoints", "训练 {run} 还没有适配器（状态：{state}）；请用已完成的训练写作，或选择它的一个检查点"),
-    # refusals of the service, the drafter and blind judging (studio/service.py, studio/write/)
+    # refusals of the service, the drafter and blind judging (studio/service/, studio/write/)
     "service.nproc_gpus": ("nproc {nproc}: this machine has {gpus} GPU(s), and each process needs its own; use --nproc "
                            "{gpus}, or --set device=cpu for CPU processes", "nproc {nproc}：这台机器有 {gpus} 块 GPU，"
                            "每个进程需要独占一块；请用 --nproc {gpus}，或用 --set device=cpu 在 CPU 上运行"),
@@ -265,7 +265,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "`ollama create {run} -f Modelfile`；llama.cpp 和 LM Studio 可直接打开该文件。"),
     "sweep.started": ("Started sweep `{sweep}`: trials appear in the table as they finish.",
                       "已开始超参数搜索 `{sweep}`：每完成一次试验，表格里就多一行。"),
-    # the UI tabs' own words (studio/ui/*.py, studio/service.py's UI block)
+    # the UI tabs' own words (studio/ui/*.py, studio/service/ UI block)
     "demo.not_published": ("run '{run}' is not published for this demo: pick one from the list",
                            "训练任务 '{run}' 未在本演示中发布：请从列表中选择"),
     "train.form": ("the Train form", "训练表单"),
@@ -324,7 +324,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "Make one with a title and New.",
                         "你在这里的稿件只属于你：只为此浏览器保存，其他访客看不到；最多 {most} 份，每份最多 {chars:,} 个"
                         "字符，闲置 {days} 天后删除。填写标题后点“新建”即可创建。"),
-    # manuscripts: the writing desk (studio/write/manuscript*.py, studio/write/context.py, studio/service.py)
+    # manuscripts: the writing desk (studio/write/manuscript*.py, studio/write/context.py, studio/service/)
     "manuscript.no_such": ("no manuscript '{id}': pick one from the list (or make it with New)",
                            "没有稿件“{id}”：请从列表中选择（或用“新建”创建）"),
     "manuscript.exists": ("a manuscript '{id}' exists already: pick another id", "稿件“{id}”已存在：请换一个 id"),

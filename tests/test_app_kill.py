@@ -83,7 +83,8 @@ MEMORY = "A lighthouse on a rock."
 def draft_args(ms_id, text, max_new, seed, drafts):
     d = DRAFT
     return (ms_id, text, d["with_base"], d["p1"], d["p2"], d["p3"], max_new, d["temperature"], d["top_p"], d["top_k"],
-            d["repetition"], seed, drafts, MEMORY, "", None)  # the memory and the note as the page shows them
+            d["repetition"], seed, drafts, MEMORY, "", "candidates", None)  # the memory and the note as the page
+    # shows them, the drafts side by side, no cursor
 
 
 def test_a_sigkill_of_the_served_app_mid_draft_loses_no_accepted_passage_and_no_edit(tmp_path, tiny_model_dir):
@@ -97,7 +98,7 @@ def test_a_sigkill_of_the_served_app_mid_draft_loses_no_accepted_passage_and_no_
         texts = [""]  # the editor's text after each change, oldest first
         for n in range(3):  # the writer types; each blur saves
             text = FIRST + "".join(f" Edit {k}." for k in range(n + 1))
-            notice, _sources, pick = client.predict(ms_id, text, api_name="/save")
+            notice, _sources, pick, *_saved_text_file = client.predict(ms_id, text, api_name="/save")
             assert notice == "" and value(pick) == ms_id
             texts.append(text)
         assert client.predict(ms_id, MEMORY, api_name="/set_field") == ""  # the memory's blur
@@ -128,7 +129,7 @@ def test_a_sigkill_of_the_served_app_mid_draft_loses_no_accepted_passage_and_no_
     again = App(data, tiny_model_dir, tmp_path / "app-2.log")
     try:
         client = again.client()
-        shown = client.predict(None, api_name="/open_desk")  # the page load: the newest manuscript
+        shown = client.predict(None, None, None, None, api_name="/open_desk")  # the page load: the newest manuscript
         pick, text, title, memory = (value(o) for o in shown[:4])
         assert (pick, text, title, memory) == (ms_id, last, "The Keeper", "A lighthouse on a rock.")
         assert shown[0]["choices"] == [[f"The Keeper ({words(last)} words)", ms_id]]  # the count of the saved text

@@ -175,7 +175,7 @@ def rest(url: str, name: str, *data, timeout: float = 120) -> tuple[str, list | 
 def test_a_visitor_session_over_http_leaves_every_file_of_the_owners_unchanged(demo, root, trained_run):
     before = owner_files(root)
     assert rest(demo, "refresh_1", None, None, None)[0] == "complete"  # the page load: the published runs
-    kind, shown = rest(demo, "open_desk", None, None)
+    kind, shown = rest(demo, "open_desk", None, None, None, None, None)  # token, manuscript, the three tuned panes
     assert kind == "complete", shown
     token = shown[-1]
     assert service.visitor_root(root, token)  # the page was handed a signed key
@@ -186,7 +186,7 @@ def test_a_visitor_session_over_http_leaves_every_file_of_the_owners_unchanged(d
     ms = made[0]["value"]
     assert rest(demo, "save", token, ms, "The keeper climbed the stair.", None)[0] == "complete"
     assert rest(demo, "set_field", token, ms, "A lighthouse on Gannet Rock.", None)[0] == "complete"
-    desk = [True, trained_run, None, None, *sampling, "A lighthouse on Gannet Rock.", "", None]
+    desk = [True, trained_run, None, None, *sampling, "A lighthouse on Gannet Rock.", "", "candidates", None]
     kind, drafted = rest(demo, "continue_manuscript", token, ms, "The keeper climbed the stair.", None, *desk)
     assert kind == "complete", drafted
     for name, *args in (("context", token, ms, "The keeper climbed the stair.", None, *desk),
@@ -210,7 +210,7 @@ def test_a_visitor_session_over_http_leaves_every_file_of_the_owners_unchanged(d
 def test_every_demo_endpoint_answers_json_on_the_rest_route_and_unknown_ones_a_client_error(demo, root):
     config = httpx.get(f"{demo}/config").json()
     kinds = {c["id"]: c["type"] for c in config["components"]}
-    token = rest(demo, "open_desk", None, None)[1][-1]
+    token = rest(demo, "open_desk", None, None, None, None, None)[1][-1]
     named = [d for d in config["dependencies"] if d.get("api_name") and d.get("show_api", True) is not False]
     assert {"draft", "continue_manuscript", "open_desk", "export", "summarize"} <= {d["api_name"] for d in named}
     for dep in named:
@@ -244,7 +244,7 @@ def test_exports_download_from_a_data_folder_outside_the_working_and_temp_folder
         launch(app, port=free_port(), block=False)
         url = app.local_url.rstrip("/")
         try:
-            assert rest(url, "open_desk", None)[0] == "complete"  # the page load lists the manuscript
+            assert rest(url, "open_desk", None, None, None, None)[0] == "complete"  # the page load lists the manuscript
             kind, out = rest(url, "export", ms.id, "A manuscript kept outside every folder gradio serves.", None, "txt",
                              False)
             assert kind == "complete", out

@@ -139,11 +139,12 @@ def bible_shown(call: Call, ms_id: str | None) -> dict:
     return {"bible_table": table_value(found["entries"], call.lang), **{name: getattr(settings, name) for name in SETTINGS},
             "bible_share": gr.update(choices=[(say(call.lang, "bible.own"), "")] + others, value=found["bible_of"]),
             "bible_notice": "\n\n".join(filter(None, [owner, *notices])),
+            "bible_upload": gr.update(visible=not call.demo),  # a demo takes no files (docs/sharing.md)
             "banned": "\n".join(phrases["manuscript"]),
             "studio_banned": gr.update(value="\n".join(phrases["studio"]), visible=not call.demo)}
 
 
-BIBLE_SHOWN = ["bible_table", *SETTINGS, "bible_share", "bible_notice", "banned", "studio_banned"]
+BIBLE_SHOWN = ["bible_table", *SETTINGS, "bible_share", "bible_notice", "bible_upload", "banned", "studio_banned"]
 
 
 def save_bible(call: Call, ms_id: str | None, table, scan_chars, budget_share, budget_cap, recursion_steps) -> dict:
