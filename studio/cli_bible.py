@@ -45,13 +45,20 @@ def add_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--disabled", dest="disabled", action="store_true", default=d, help="bible: switched off")
     s.add_argument("--no-recursive", dest="no_recursive", action="store_true", default=d,
                    help="bible: not fired by other entries' text")
+    for flag, dest, what in (("--enabled", "on_enabled", "switched on again"), ("--not-constant", "off_constant",
+                             "fired by its keys only"), ("--case-insensitive", "off_case", "any case"),
+                             ("--recursive", "on_recursive", "fired by other entries' text too")):
+        s.add_argument(flag, dest=dest, action="store_true", default=d, help=f"bible edit: {what}")
     s.add_argument("--budget-share", dest="budget_share", type=float, default=d, help="bible settings: share of the context")
     s.add_argument("--budget-cap", dest="budget_cap", type=int, default=d, help="bible settings: most tokens for entries")
     s.add_argument("--recursion-steps", dest="recursion_steps", type=int, default=d, help="bible settings: recursion limit")
 
 
 def _csv(value: str) -> list[str]:
-    return [k.strip() for k in value.split(",") if k.strip()]
+    """Comma-separated keys, a /pattern/flags kept whole (its commas are the pattern's)."""
+    import re
+
+    return [k.strip() for k in re.findall(r"/(?:\\.|[^/\\])+/[a-zA-Z]*|[^,，]+", value) if k.strip()]
 
 
 def entry_from(args) -> dict:
@@ -68,7 +75,9 @@ def entry_from(args) -> dict:
         if flag in given:
             out[flag] = _csv(given[flag])
     for flag, field, value in (("constant", "constant", True), ("case_sensitive", "case_sensitive", True),
-                               ("disabled", "enabled", False), ("no_recursive", "recursive", False)):
+                               ("disabled", "enabled", False), ("no_recursive", "recursive", False),
+                               ("on_enabled", "enabled", True), ("off_constant", "constant", False),
+                               ("off_case", "case_sensitive", False), ("on_recursive", "recursive", True)):
         if flag in given:
             out[field] = value
     return out

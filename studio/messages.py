@@ -1203,3 +1203,13 @@ MESSAGES.update({
     "bible.proposed": ("{n} proposed entries added to the table, not saved yet: edit them, delete the rows you do not "
                        "want, then Save bible.", "已在表格中加入 {n} 个建议条目，尚未保存：请修改，删掉不要的行，再点“保存设定集”。"),
 })
+
+# the bible's table and history (studio/ui/desk_story.py, desk_history.py)
+MESSAGES.update({
+    "bible.bad_number": ("row {n} of the bible: depth ({depth}) and order ({order}) must be whole numbers",
+                         "设定集第 {n} 行：深度（{depth}）和优先级（{order}）必须是整数"),
+    "bible.saved_shared": ("Bible saved: {n} entries, in the bible of '{owner}' that this manuscript shares (Undo "
+                           "there takes it back).", "设定集已保存：{n} 个条目，保存在本稿件共享的 “{owner}” 的设定集中（在那里撤销可以收回）。"),
+    "desk.kind_bible": ("story bible changed", "修改设定集"),
+    "desk.kind_banned": ("phrases to avoid changed", "修改禁用短语"),
+})

@@ -296,3 +296,50 @@ def test_the_studio_wide_phrases_hold_for_the_comparison_and_a_manuscripts_for_i
     service.set_manuscript_banned(root, ms.id, [phrase])
     items = list(service.continue_manuscript(root, ms.id, ["base"], greedy, model=str(tiny_model_dir)))
     assert not BanList.of([phrase]).occurrences(items[-1]["panes"][0]["drafts"][0])
+
+
+def test_the_table_keeps_what_it_does_not_show_and_a_patterns_commas(root):
+    from studio.ui import desk_story
+    from studio.ui.wiring import Call
+
+    ms = service.new_manuscript(root, "Table", "Text.")
+    service.add_bible_entry(root, ms.id, {**FERRYMAN, "case_sensitive": True, "scan_chars": 500, "recursive": False})
+    call = Call(root, "en")
+    shown = desk_story.bible_shown(call, ms.id)
+    rows = shown["bible_table"]["data"] + [[True, "Rule", "/a{1,3}/i, Bob", "", "and_any", "A rule.", False,
+                                            "depth", 0, 100]]
+    saved = desk_story.save_bible(call, ms.id, {"data": rows}, 2000, 0.25, 1024, 3)
+    assert "Bible saved: 2 entries" in saved["bible_notice"]
+    ferryman, rule = service.manuscript_bible(root, ms.id)["entries"]
+    assert (ferryman.case_sensitive, ferryman.scan_chars, ferryman.recursive) == (True, 500, False)
+    assert rule.keys == ["/a{1,3}/i", "Bob"]
+    service.undo_manuscript(root, ms.id)  # one revision: the table and the settings together
+    assert [e.name for e in service.manuscript_bible(root, ms.id)["entries"]] == ["Oskar Brannigan"]
+    bad = desk_story.save_bible(Call(root, "zh"), ms.id, {"data": [[True, "X", "x", "", "and_any", "x", False,
+                                                                     "depth", "deep", 100]]}, None, None, None, None)
+    assert "第 1 行" in bad["bible_notice"]
+
+
+def test_a_depth_entry_goes_before_a_paragraph_never_between_the_text_and_its_draft(root, tiny_model_dir):
+    ms = service.new_manuscript(root, "Depth", "First paragraph.\nSecond paragraph.\nThe keeper said")
+    service.add_bible_entry(root, ms.id, {"name": "Tobias", "keys": ["keeper"], "text": "Tobias keeps the light.",
+                                          "position": "depth", "depth": 0})
+    ctx = service.manuscript_context(root, ms.id, ["base"], GEN, model=str(tiny_model_dir))
+    assert ctx.text.endswith("Tobias keeps the light.\nThe keeper said")
+
+
+def test_nothing_is_saved_from_the_editor_while_an_inline_draft_streams_into_it(root):
+    from studio.ui import desk, desk_parts
+    from studio.ui.wiring import Call
+
+    call = Call(root, "en", session="streaming")
+    ms = service.new_manuscript(root, "Streaming", "The keeper climbed.")
+    desk_parts.inline_streams.add("streaming")
+    try:
+        assert desk.save(call, ms.id, "The keeper climbed. The draft so f", None) == {}
+        assert desk_parts.save_first(call, ms.id, "The keeper climbed. The draft so f", None)[1] == ""
+    finally:
+        desk_parts.inline_streams.discard("streaming")
+    assert service.manuscript(root, ms.id)["text"] == "The keeper climbed."
+    back = desk.refresh_desk(call, ms.id, [None, None, None])  # the tab's select leaves an empty pane empty
+    assert back["picks"][0]["value"] is None

@@ -43,9 +43,10 @@ def remove_bible_entry(root: Path, ms_id: str, name: str) -> dict:
     return desk_bible.remove_entry(root, ms_id, name)
 
 
-def replace_bible_entries(root: Path, ms_id: str, rows: list[dict]) -> dict:
+def replace_bible_entries(root: Path, ms_id: str, rows: list[dict], settings: dict | None = None) -> dict:
+    """Every entry (and the settings given) as one revision; returns revision and owner."""
     _room(root, ms_id, len(str(rows)))
-    return desk_bible.replace_entries(root, ms_id, rows)
+    return desk_bible.replace_entries(root, ms_id, rows, settings)
 
 
 def set_bible_settings(root: Path, ms_id: str, changes: dict) -> dict:
@@ -120,6 +121,10 @@ def suggest_banned(root: Path, ms_id: str, run_id: str, top: int = 20) -> list[d
 
 def manuscript_setup(root: Path, ms_id: str) -> tuple[desk_setup.Setup, list[dict]]:
     """The panes and settings the manuscript drafts with (the defaults when none kept), notices."""
+    if not store.folder_of(root, ms_id).is_dir():
+        from studio.write.manuscript import ManuscriptError
+
+        raise ManuscriptError("manuscript.no_such", id=ms_id)
     return desk_setup.read(root, ms_id)
 
 

@@ -27,7 +27,7 @@ from studio.ui.desk_history import export, history, restore, view_version  # noq
 from studio.ui.desk_parts import refresh, source_choices
 from studio.ui.desk_parts import (PANES, PER_PANE, SLOTS, USER_ERRORS, DeskForm, candidate_updates,  # noqa: F401
                                   chosen_panes, context_markdown, failed, picked, sampling, save_first, shown,
-                                  source_label, sources_html, stops)
+                                  source_label, sources_html, stops, inline_streams)
 from studio.ui.downloads import downloadable
 from studio.ui.i18n import T
 from studio.ui.wiring import Call, Tab, loader, on, stop_drafting_in
@@ -41,7 +41,11 @@ AUTOSAVE_JS = """() => {
   const inEditor = (e) => e.target && e.target.closest && e.target.closest('#manuscript-text');
   const later = () => { clearTimeout(timer); timer = setTimeout(() => {
     const button = document.querySelector('#manuscript-autosave');
-    if (!composing && button) button.click(); }, %d); };
+    const editor = document.querySelector('#manuscript-text textarea');
+    if (!composing && button && editor && !editor.disabled) button.click(); }, %d); };
+  document.addEventListener('click', (e) => {  // a continue saves the editor first: no save after it
+    if (e.target && e.target.closest && e.target.closest('#manuscript-continue, #manuscript-continue-cursor, '
+        + '#manuscript-retry')) clearTimeout(timer); }, true);
   document.addEventListener('compositionstart', (e) => { if (inEditor(e)) composing = true; }, true);
   document.addEventListener('compositionend', (e) => { if (inEditor(e)) { composing = false; later(); } }, true);
   document.addEventListener('input', (e) => { if (inEditor(e) && !composing) later(); }, true);
@@ -333,7 +337,7 @@ def refresh_desk(call: Call, ms_id: str | None, picks: list | None = None) -> di
     # no value with no manuscript picked: a New answered meanwhile has picked one, and it stays
     pick = gr.update(choices=_choices(call, rows), value=ms_id) if ms_id else gr.update(choices=_choices(call, rows))
     owner = Call(service.visitors.owner_root(call.root), call.lang, call.session, call.demo, call.default_model)
-    return {"pick": pick, **refresh(owner, list(picks or [None] * service.MAX_TUNED_PANES)),
+    return {"pick": pick, **refresh(owner, list(picks or [None] * service.MAX_TUNED_PANES), fill_first=False),
             **desk_tools.summary_choices(call)}
 
 
@@ -366,8 +370,8 @@ def save(call: Call, ms_id: str | None, text: str, base: int | None) -> dict:
     revision it was based on, and the line under it says when. A text refused (too big) is kept in a
     file offered for download, and the editor goes back to the saved text, so every later action
     works again."""
-    if not ms_id:
-        return {}
+    if not ms_id or call.session in inline_streams:
+        return {}  # (a draft streaming into the editor is not the writer's text: it goes in when it ends)
     try:
         revision, notice = save_first(call, ms_id, text, base)
     except USER_ERRORS as e:
@@ -376,8 +380,7 @@ def save(call: Call, ms_id: str | None, text: str, base: int | None) -> dict:
         kept = service.keep_refused_text(call.root, ms_id, text or "")
         ms = service.manuscript(call.root, ms_id)["manuscript"]
         return {**shown(ms, call.lang), "export_file": downloadable(kept),
-                "notice": say(call.lang, "desk.refused_kept", error=render(call.lang, e), file=kept.name),
-                "saved": say(call.lang, "desk.saved_at", time=time.strftime("%H:%M:%S"), revision=ms.revision)}
+                "notice": say(call.lang, "desk.refused_kept", error=render(call.lang, e), file=kept.name)}
     ms = service.manuscript(call.root, ms_id)["manuscript"]
     return {"base": revision, "notice": notice, "sources": sources_html(ms, call.lang), **listed(call, ms_id),
             "saved": say(call.lang, "desk.saved_at", time=time.strftime("%H:%M:%S"), revision=revision)}
@@ -432,6 +435,8 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
         stop = stops[call.session] = threading.Event()
         at = _cursor(form, at_cursor)
         saved = service.manuscript(call.root, form.pick)["text"]
+        if into_text:
+            inline_streams.add(call.session)
         point = len(saved) if at is None else at
         for item in service.continue_manuscript(call.root, form.pick, panes, gen, at, stop,
                                                 model=call.default_model or None):
@@ -458,15 +463,24 @@ def continue_manuscript(call: Call, form: DeskForm, at_cursor: bool = False):
                 stuck = " ".join(render(call.lang, n) for n in item.get("notices", []))
                 yield {"cands": boxes, "slots": slots,
                        "notice": " ".join(filter(None, [notice, where, done, stuck])) or say(call.lang, "write.drafting")}
-    except USER_ERRORS as e:
-        yield {"notice": failed(call, e), "text": gr.update(interactive=True)}
+    except Exception as e:  # noqa: BLE001 - the editor is given back as saved, then the error shown or raised
+        inline_streams.discard(call.session)
+        back = gr.update(interactive=True)
+        if into_text and form.pick:
+            back = gr.update(value=service.manuscript(call.root, form.pick)["text"], interactive=True)
+        if not isinstance(e, USER_ERRORS):
+            yield {"text": back}
+            raise
+        yield {"notice": failed(call, e), "text": back}
     finally:
+        inline_streams.discard(call.session)
         stops.pop(call.session, None)
 
 
 def _kept_inline(call: Call, ms_id: str, draft: str, label: str, item: dict, said: str) -> dict:
     """The finished inline draft, kept in the manuscript as a drafted passage (one revision: Undo
     takes it out, Retry replaces it); an empty draft leaves the text as it was."""
+    inline_streams.discard(call.session)
     if not draft.strip():
         shown_now = shown(service.manuscript(call.root, ms_id)["manuscript"], call.lang)
         return {**shown_now, "text": gr.update(value=shown_now["text"], interactive=True),
@@ -611,4 +625,5 @@ def wire(ui: DeskLayout, write, tab: Tab) -> dict:
     desk_tools.wire(ui, tab)
     desk_story.wire(ui, tab)
     return {"desk_load": loader(open_desk, tab, ui, ["pick", "picks"], SHOWN + ["summary_model", "new_btn"]),
-            "desk_refresh": loader(refresh_desk, tab, ui, ["pick", "picks"], ["pick", "picks", "summary_model"])}
+            # all the desk shows: a manuscript deleted elsewhere is replaced on the whole screen, not in the list only
+            "desk_refresh": loader(refresh_desk, tab, ui, ["pick", "picks"], SHOWN + ["summary_model"])}

@@ -21,6 +21,9 @@ SLOTS = PANES * PER_PANE
 RUN_COLOURS = ("#fde2c4", "#d9f2d0", "#ead7f5", "#f9d6dc")  # one per run, in the order they first appear
 BASE_COLOUR = "#d6e6fb"
 stops: dict[str, threading.Event] = {}  # per browser session: what the desk's Stop button sets
+# sessions whose inline draft is streaming into the editor: its value is the saved text plus the draft
+# so far, so it is not the writer's and no save may take it (the draft goes in when it ends)
+inline_streams: set[str] = set()
 
 
 @dataclass
@@ -103,6 +106,8 @@ def save_first(call: Call, ms_id: str | None, text: str, base: int | None, memor
     disk: (revision, conflict notice or '')."""
     now = service.manuscript(call.root, picked(call, ms_id))["manuscript"]
     revision, notices = now.revision, []
+    if call.session in inline_streams:
+        return revision, ""  # the editor shows a draft streaming in: nothing of it is the writer's yet
     if now.text != (text or ""):
         saved = service.save_manuscript_text(call.root, ms_id, text or "", base)
         revision, notices = saved["revision"], [saved["notice"]]
@@ -196,10 +201,12 @@ def source_choices(root: Path, demo: bool = False, lang: str = "en") -> list[tup
     return choices
 
 
-def refresh(call: Call, picks: list) -> dict:
+def refresh(call: Call, picks: list, fill_first: bool = True) -> dict:
+    """The pane lists as the runs are now, the picks kept; an empty first pane gets the first final
+    adapter (`fill_first`; not on the desk, whose panes are the manuscript's own setup)."""
     choices = source_choices(call.root, call.demo, call.lang)
     values = [c[1] for c in choices]
     keep = [s if s in values else None for s in picks]
-    if keep[0] is None:
+    if keep[0] is None and fill_first:
         keep[0] = next((v for v in values if "@" not in v), None)  # the first final adapter
     return {"picks": [gr.update(choices=choices, value=v) for v in keep]}

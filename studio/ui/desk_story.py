@@ -14,6 +14,7 @@ Layout (`layout`, inside the desk's accordion, its fields part of DeskLayout), t
 then `wire` (called by studio/ui/desk.py)."""
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -21,10 +22,14 @@ from pathlib import Path
 import gradio as gr
 
 from studio import service
-from studio.messages import render, say
+from studio.messages import Keyed, render, say
 from studio.ui.desk_parts import USER_ERRORS, failed, picked, stops
 from studio.ui.i18n import T, text
 from studio.ui.wiring import Call, Tab, on
+
+class TableError(Keyed, ValueError):
+    """A row of the bible's table that cannot be read; names the row (studio/messages.py)."""
+
 
 COLUMNS = ("enabled", "name", "keys", "secondary", "logic", "text", "constant", "position", "depth", "order")
 TYPES = ("bool", "str", "str", "str", "str", "str", "bool", "str", "number", "number")
@@ -94,26 +99,42 @@ def table_rows(entries) -> list[list]:
 def _cells(table) -> list[list]:
     if table is None:
         return []
-    if hasattr(table, "values"):  # a pandas DataFrame
-        return table.values.tolist()
-    return list(table.get("data", [])) if isinstance(table, dict) else list(table)
+    if isinstance(table, dict):  # {"headers", "data"}, as the page load sets it
+        return list(table.get("data", []))
+    if hasattr(table, "to_numpy"):  # a pandas DataFrame, as gradio hands an edited table
+        return table.to_numpy().tolist()
+    return list(table)
 
 
-def entries_from_table(table) -> list[dict]:
-    """The table's rows as entries; a row without a name and text is an empty line, left out."""
+_KEY = re.compile(r"/(?:\\.|[^/\\])+/[a-zA-Z]*|[^,，]+")  # a /regular expression/ whole (commas and all), else up to a comma
+
+
+def split_keys(text) -> list[str]:
+    """Keys as typed in one cell: comma-separated, a /pattern/flags kept whole."""
+    return [k.strip() for k in _KEY.findall(str(text or "")) if k.strip()]
+
+
+def entries_from_table(table, stored: list | None = None) -> list[dict]:
+    """The table's rows as entries, each over the stored entry of its name (so what the table does not
+    show, case sensitivity, scan range, recursion, stays as it was); a row without a name and text is
+    an empty line, left out. A number that is not one names its row."""
+    kept = {e.name: e.to_dict() for e in stored or []}
     out = []
-    for row in _cells(table):
+    for n, row in enumerate(_cells(table), 1):
         row = list(row) + [None] * (len(COLUMNS) - len(row))
         cell = dict(zip(COLUMNS, row))
-        if not str(cell["name"] or "").strip() and not str(cell["text"] or "").strip():
+        name = str(cell["name"] or "").strip()
+        if not name and not str(cell["text"] or "").strip():
             continue
-        keys = [k.strip() for k in str(cell["keys"] or "").split(",") if k.strip()]
-        second = [k.strip() for k in str(cell["secondary"] or "").split(",") if k.strip()]
-        out.append({"name": str(cell["name"] or "").strip(), "keys": keys, "secondary": second,
-                    "logic": str(cell["logic"] or "and_any").strip(), "text": str(cell["text"] or ""),
-                    "constant": _true(cell["constant"]), "enabled": _true(cell["enabled"], True),
-                    "position": str(cell["position"] or "after_memory").strip(),
-                    "depth": int(float(cell["depth"] or 0)), "order": int(float(cell["order"] or 100))})
+        try:
+            depth, order = int(float(cell["depth"] or 0)), int(float(cell["order"] or 100))
+        except (TypeError, ValueError):
+            raise TableError("bible.bad_number", n=n, depth=cell["depth"], order=cell["order"]) from None
+        out.append({**kept.get(name, {}), "name": name, "keys": split_keys(cell["keys"]),
+                    "secondary": split_keys(cell["secondary"]), "logic": str(cell["logic"] or "and_any").strip(),
+                    "text": str(cell["text"] or ""), "constant": _true(cell["constant"]),
+                    "enabled": _true(cell["enabled"], True), "position": str(cell["position"] or "after_memory").strip(),
+                    "depth": depth, "order": order})
     return out
 
 
@@ -141,25 +162,28 @@ def bible_shown(call: Call, ms_id: str | None) -> dict:
             "bible_notice": "\n\n".join(filter(None, [owner, *notices])),
             "bible_upload": gr.update(visible=not call.demo),  # a demo takes no files (docs/sharing.md)
             "banned": "\n".join(phrases["manuscript"]),
-            "studio_banned": gr.update(value="\n".join(phrases["studio"]), visible=not call.demo)}
+            "studio_banned": gr.update(value="" if call.demo else "\n".join(phrases["studio"]), visible=not call.demo)}
 
 
 BIBLE_SHOWN = ["bible_table", *SETTINGS, "bible_share", "bible_notice", "bible_upload", "banned", "studio_banned"]
 
 
 def save_bible(call: Call, ms_id: str | None, table, scan_chars, budget_share, budget_cap, recursion_steps) -> dict:
+    """The table and the settings as one revision of the manuscript that owns the bible."""
     try:
         ms_id = picked(call, ms_id)
-        result = service.replace_bible_entries(call.root, ms_id, entries_from_table(table))
+        stored = service.manuscript_bible(call.root, ms_id)["entries"]
         changes = {k: v for k, v in zip(SETTINGS, (scan_chars, budget_share, budget_cap, recursion_steps))
                    if v is not None}
         changes = {k: (float(v) if k == "budget_share" else int(v)) for k, v in changes.items()}
-        result = service.set_bible_settings(call.root, ms_id, changes)
+        result = service.replace_bible_entries(call.root, ms_id, entries_from_table(table, stored), changes)
     except USER_ERRORS as e:
         return {"bible_notice": failed(call, e)}  # the table stays as the writer typed it
     count = len(service.manuscript_bible(call.root, ms_id)["entries"])
-    return {**bible_shown(call, ms_id), "base": result["revision"] if result["owner"] == ms_id else gr.update(),
-            "bible_notice": say(call.lang, "bible.saved", n=count, revision=result["revision"])}
+    own = result["owner"] == ms_id
+    said = say(call.lang, "bible.saved", n=count, revision=result["revision"]) if own else \
+        say(call.lang, "bible.saved_shared", n=count, owner=result["owner"])
+    return {**bible_shown(call, ms_id), "base": result["revision"] if own else gr.update(), "bible_notice": said}
 
 
 def import_bible(call: Call, ms_id: str | None, upload) -> dict:
@@ -204,7 +228,9 @@ def draft_entries(call: Call, ms_id: str | None, table, source: str | None, max_
 
     try:
         ms_id = picked(call, ms_id)
-        gen = GenConfig(max_new_tokens=max(int(max_new or 0), 256), temperature=float(temperature), top_p=float(top_p),
+        most = service.demo_limits().max_new_tokens if call.demo else 4096  # a visitor's limit holds here too
+        gen = GenConfig(max_new_tokens=min(max(int(max_new or 0), 256), most), temperature=float(temperature),
+                        top_p=float(top_p),
                         top_k=int(top_k or 0), repetition_penalty=float(repetition), seed=int(seed or 0))
         stop = stops[call.session] = threading.Event()
         for item in service.draft_bible(call.root, ms_id, source or "base", gen, stop, model=call.default_model or None):

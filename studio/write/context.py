@@ -158,10 +158,11 @@ def _recall_text(recalled: list) -> str:
 
 
 def _depth_index(kept: list[str], depth: int) -> int:
-    """Where in `kept` a block `depth` paragraphs before the end goes (0: at the very end)."""
+    """Where in `kept` a block `depth` paragraphs before the end goes. Depth 0 counts as 1: an entry
+    after the last paragraph would sit between the text and its draft, and the model would continue
+    the entry instead of the sentence."""
     lines = [i for i, k in enumerate(kept) if k.strip()]
-    if depth <= 0:
-        return len(kept)
+    depth = max(1, depth)
     return lines[-depth] if len(lines) >= depth else 0
 
 

@@ -123,8 +123,9 @@ def remove_entry(root: Path, ms_id: str, name: str) -> dict:
     return _commit_bible(root, ms_id, change)
 
 
-def replace_entries(root: Path, ms_id: str, rows: list[dict]) -> dict:
-    """The whole list at once (the desk's table): every row checked, the first bad one named."""
+def replace_entries(root: Path, ms_id: str, rows: list[dict], settings: dict | None = None) -> dict:
+    """The whole list at once (the desk's table), with the settings when given, as one revision:
+    every row checked, the first bad one named, nothing saved then."""
     checked = []
     for n, row in enumerate(rows, 1):
         try:
@@ -134,7 +135,11 @@ def replace_entries(root: Path, ms_id: str, rows: list[dict]) -> dict:
     names = [e.name for e in checked]
     if len(set(names)) != len(names):
         raise ManuscriptError("bible.name_taken", name=next(n for n in names if names.count(n) > 1))
-    return _commit_bible(root, ms_id, lambda entries, settings: (checked, settings))
+    new_settings = None
+    if settings:
+        current = read(root, store.load(root, ms_id).ms)[1]
+        new_settings = bible_rules.Settings.from_dict({**current.to_dict(), **settings})  # checked before any change
+    return _commit_bible(root, ms_id, lambda entries, old: (checked, new_settings or old))
 
 
 def set_settings(root: Path, ms_id: str, changes: dict) -> dict:
