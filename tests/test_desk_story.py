@@ -341,5 +341,6 @@ def test_nothing_is_saved_from_the_editor_while_an_inline_draft_streams_into_it(
     finally:
         desk_parts.inline_streams.discard("streaming")
     assert service.manuscript(root, ms.id)["text"] == "The keeper climbed."
-    back = desk.refresh_desk(call, ms.id, [None, None, None])  # the tab's select leaves an empty pane empty
+    service.keep_manuscript_setup(root, ms.id, picks=[None, None, None], with_base=True)  # the base alone
+    back = desk.refresh_desk(call, ms.id, [None, None, None])  # the tab's select leaves its empty pane empty
     assert back["picks"][0]["value"] is None

@@ -337,7 +337,9 @@ def refresh_desk(call: Call, ms_id: str | None, picks: list | None = None) -> di
     # no value with no manuscript picked: a New answered meanwhile has picked one, and it stays
     pick = gr.update(choices=_choices(call, rows), value=ms_id) if ms_id else gr.update(choices=_choices(call, rows))
     owner = Call(service.visitors.owner_root(call.root), call.lang, call.session, call.demo, call.default_model)
-    return {"pick": pick, **refresh(owner, list(picks or [None] * service.MAX_TUNED_PANES), fill_first=False),
+    # an empty first pane gets the newest run unless the manuscript keeps its own panes (base alone, say)
+    kept = bool(ms_id) and service.manuscript_setup(call.root, ms_id)[0].saved > 0
+    return {"pick": pick, **refresh(owner, list(picks or [None] * service.MAX_TUNED_PANES), fill_first=not kept),
             **desk_tools.summary_choices(call)}
 
 
@@ -625,5 +627,4 @@ def wire(ui: DeskLayout, write, tab: Tab) -> dict:
     desk_tools.wire(ui, tab)
     desk_story.wire(ui, tab)
     return {"desk_load": loader(open_desk, tab, ui, ["pick", "picks"], SHOWN + ["summary_model", "new_btn"]),
-            # all the desk shows: a manuscript deleted elsewhere is replaced on the whole screen, not in the list only
-            "desk_refresh": loader(refresh_desk, tab, ui, ["pick", "picks"], SHOWN + ["summary_model"])}
+            "desk_refresh": loader(refresh_desk, tab, ui, ["pick", "picks"], ["pick", "picks", "summary_model"])}
