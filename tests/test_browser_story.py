@@ -57,6 +57,7 @@ def test_a_chapter_drafted_inline_with_a_bible_a_banned_phrase_and_a_reload(brow
 
     expect.set_options(timeout=60_000)
     page = open_desk(browser, studio_url)
+    expect(page.locator("#manuscript-new")).to_be_enabled()  # the page's loads have answered: nothing resets a slider
     short_drafts(page, "Sampling (the same for every pane)", "16", "number input for Max new tokens")
     page.locator("input[aria-label='number input for Max new tokens']:visible").first.blur()
     expect(page.locator("input[aria-label='range slider for Max new tokens']:visible").first).to_have_value("16")
@@ -90,7 +91,8 @@ def test_a_chapter_drafted_inline_with_a_bible_a_banned_phrase_and_a_reload(brow
     expect(page.locator("#manuscript-context")).to_contain_text("Rules of the lamp")  # always on
     page.screenshot(path=SHOTS / "20-story-context.png", full_page=True)
     # ban the start of what the base drafted, take the draft back, draft again: not written again
-    words = drafted[len(opening):].strip()[:4]
+    # a run of letters the model wrote (the tiny random model drafts bytes, some of them control characters)
+    words = (re.findall(r"[A-Za-z]{3,}", drafted[len(opening):]) or ["the"])[0][:4]
     page.locator("#manuscript-undo").click()  # Undo takes the inline draft out
     expect(editor).to_have_value(opening)
     page.get_by_text("Phrases to avoid").first.click()

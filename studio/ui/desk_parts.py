@@ -210,3 +210,15 @@ def refresh(call: Call, picks: list, fill_first: bool = True) -> dict:
     if keep[0] is None and fill_first:
         keep[0] = next((v for v in values if "@" not in v), None)  # the first final adapter
     return {"picks": [gr.update(choices=choices, value=v) for v in keep]}
+
+
+# -- the manuscript list ---------------------------------------------------------------------
+def _choices(call: Call, rows: list[dict]) -> list[tuple[str, str]]:
+    return [(say(call.lang, "desk.choice", title=r["title"] or r["id"], words=r["words"]), r["id"]) for r in rows]
+
+
+def listed(call: Call, ms_id: str) -> dict:
+    """The manuscript list again, its word counts as they are now, the same one picked. Reopens
+    nothing: a manuscript is opened by the pick's `input` (the writer's choice), which an update
+    of its choices or value does not fire (its `change` would)."""
+    return {"pick": gr.update(choices=_choices(call, service.manuscripts(call.root)), value=ms_id)}
