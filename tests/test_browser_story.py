@@ -82,7 +82,7 @@ def test_a_chapter_drafted_inline_with_a_bible_a_banned_phrase_and_a_reload(brow
     ms = service.manuscript(studio_root, made["id"])["manuscript"]
     assert ms.text == drafted and ms.passages[-1].source == "base"
     # what the model sees: the entries that fired, by which key
-    page.get_by_text("Memory, author's note, what the model sees").click()
+    page.get_by_text("What the model sees, part by part").click()
     page.locator("#manuscript-context-btn").click()
     expect(page.locator("#manuscript-context")).to_contain_text("story-bible entry")
     expect(page.locator("#manuscript-context")).to_contain_text("“Mei Harbour” at character")
@@ -120,7 +120,7 @@ def test_a_chapter_drafted_inline_with_a_bible_a_banned_phrase_and_a_reload(brow
     expect(textbox(page, "manuscript-text")).to_have_value(again)
     page.get_by_text("故事设定集").first.click()
     expect(page.locator("#manuscript-bible")).to_contain_text("关键词")
-    page.get_by_text("记忆、作者注、模型看到的内容").click()
+    page.get_by_text("模型看到的内容（逐部分）").click()
     page.locator("#manuscript-context-btn").click()
     expect(page.locator("#manuscript-context")).to_contain_text(re.compile("“Mei Harbour”，位于第 [0-9,]+ 个字符"))
     page.screenshot(path=SHOTS / "20-story-zh.png", full_page=True)

@@ -190,10 +190,14 @@ def _candidates() -> dict:
 
 
 def _memory_and_sources() -> dict:
-    with gr.Accordion(T("desk.memory_section"), open=False):
-        with gr.Row():
-            memory = gr.Textbox(label=T("desk.memory"), info=T("desk.memory_help"), lines=3, elem_id="manuscript-memory")
-            note = gr.Textbox(label=T("desk.note"), info=T("desk.note_help"), lines=3, elem_id="manuscript-note")
+    # The memory and the note are always on the page, not in a closed accordion. CI (a loaded machine)
+    # once lost a memory and a note typed right after New and after opening that accordion, and no
+    # handler of ours had written them: the likely cause is a box mounted late by the accordion taking
+    # the value an answer sent while it was closed. Not reproduced here, even with the browser slowed 6x.
+    with gr.Row():
+        memory = gr.Textbox(label=T("desk.memory"), info=T("desk.memory_help"), lines=2, elem_id="manuscript-memory")
+        note = gr.Textbox(label=T("desk.note"), info=T("desk.note_help"), lines=2, elem_id="manuscript-note")
+    with gr.Accordion(T("desk.context_section"), open=False):
         context_btn = gr.Button(T("desk.context"), elem_id="manuscript-context-btn")
         context_view = gr.Markdown(elem_id="manuscript-context")
     sources = gr.HTML(label=T("desk.sources"), elem_id="manuscript-sources")

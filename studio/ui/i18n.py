@@ -155,7 +155,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk.undo": ("Undo", "撤销"),
     "desk.redo": ("Redo", "重做"),
     "desk.use": ("Use this", "采用这段"),
-    "desk.memory_section": ("Memory, author's note, what the model sees", "记忆、作者注、模型看到的内容"),
+    "desk.context_section": ("What the model sees, part by part", "模型看到的内容（逐部分）"),
     "desk.memory": ("Memory", "记忆"),
     "desk.memory_help": ("Always put before the manuscript: who, where, what matters.",
                          "总是放在稿件之前：人物、地点、要紧的事。"),
