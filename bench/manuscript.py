@@ -5,8 +5,12 @@
         (each history line fsynced, and the folder after the snapshot's rename; the same saves
         with fsync turned off are shown beside them, for what the flushes cost)
     time to first token of a continue vs the same prompt through Drafter.stream   (the embedded model)
+    a continue on a full context window, with the model's last read reused (studio/write/prefix_cache.py)
+        and without: after a sentence added at the end (target <= 2 s and >= 10x), after an edit in the
+        middle (target: no slower than uncached), two panes of two candidates against one of one
+        (target <= 1.5x), and the cache's size per manuscript and pane
 
-    .venv/bin/python bench/manuscript.py [--data-dir DIR] [--skip-model] [--save-only]
+    .venv/bin/python bench/manuscript.py [--data-dir DIR] [--skip-model] [--save-only] [--cache-only]
 
 The warm context build is the one after a writer's edit near the end (only the changed paragraph
 is tokenized again); the cold one starts with no token counts cached.
@@ -158,18 +162,121 @@ def bench_first_token(root: Path) -> list[tuple]:
             ("first token, the same prompt through Drafter.stream", statistics.median(direct), None)]
 
 
+def first_token_s(items) -> tuple[float, dict]:
+    """Seconds from the call to the first drafted text, and the last item."""
+    started, first, item = time.perf_counter(), None, {}
+    for item in items:
+        if item.get("panes") and first is None:
+            first = time.perf_counter() - started
+    return first, item
+
+
+def tuned_pane(root: Path) -> str:
+    """A run of the embedded model with a LoRA adapter as training makes it (its weights do not
+    matter here, only what reading through it costs)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio import jobs, runs
+    from studio.models import resolve
+
+    service.ingest(root, [SAMPLE], "bench-cache")
+    cfg = service.training_config("bench-cache", "quick-cpu-demo", [])
+    run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
+    folder = runs.RunFolder.of(root, run_id)
+    status = folder.status()
+    status.state = runs.COMPLETED
+    folder.write_status(status)
+    model = AutoModelForCausalLM.from_pretrained(resolve(EMBEDDED_DEFAULT, root))
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules="all-linear" if cfg.target_modules == "all-linear" else cfg.target_modules.split(","))
+    get_peft_model(model, lora).save_pretrained(str(runs.run_dir(root, run_id) / "adapter"))
+    return run_id
+
+
+def bench_cache(root: Path, repeat: int = 5) -> tuple[list[tuple], str]:
+    """A full window (a manuscript longer than the model's context, memory and note set)."""
+    from studio.write import desk
+    from studio.write.drafter import Drafter
+    from studio.write.prefix_cache import PrefixStore
+
+    ms = service.new_manuscript(root, "bench cache", story(9_000), memory="A lighthouse on Gannet Rock.",
+                                note="Storm coming.")
+    gen = GenConfig(max_new_tokens=8, temperature=0)
+    bare = Drafter(root)
+    bare.prefixes = PrefixStore(0, 0)
+    kept = service.drafter(root)
+    sentences = iter(f" The keeper wrote line {n} in the log." for n in range(10**6))
+
+    def add_sentence():
+        service.save_manuscript_text(root, ms.id, service.manuscript(root, ms.id)["text"] + next(sentences))
+
+    def cached(panes, drafts=1):
+        return first_token_s(service.continue_manuscript(root, ms.id, panes, GenConfig(**{**vars(gen), "drafts": drafts})))
+
+    def uncached(panes):
+        return first_token_s(desk.continue_stream(root, bare, ms.id, panes, gen))
+
+    cold, item = cached(["base"])  # the first read (the model loads first in another call: warm here)
+    tokens = item["prompt_tokens"]
+    uncached(["base"])  # bare's model loaded
+    plain = statistics.median(uncached(["base"])[0] for _ in range(2))
+    at_end, reused = [], []
+    for _ in range(repeat):
+        add_sentence()
+        seconds, item = cached(["base"])
+        at_end.append(seconds)
+        reused.append(item["reused_tokens"]["__base__"])
+    middle = []
+    for _ in range(2):
+        text = service.manuscript(root, ms.id)["text"]
+        half = len(text) - len(text) // 4  # inside the window (its newer half)
+        service.save_manuscript_text(root, ms.id, text[:half] + " A gull. " + text[half:])
+        middle.append(cached(["base"])[0])
+    run_id = tuned_pane(root)
+    cached(["base", run_id], 2)  # the tuned pane's first read
+    one, four = [], []
+    for _ in range(repeat):
+        add_sentence()
+        one.append(cached(["base"])[0])
+        add_sentence()
+        four.append(cached(["base", run_id], 2)[0])
+    size = max(p.nbytes for _, p in [(k, kept.prefixes.get(*k)) for k in kept.prefixes.keys()])
+    end_s, one_s, four_s = statistics.median(at_end), statistics.median(one), statistics.median(four)
+    rows = [(f"first token, {tokens}-token context, no cache (the whole window read)", plain * 1000, None),
+            ("first token, the first read with the cache (256-token pieces)", cold * 1000, None),
+            (f"first token after a sentence added at the end (reused {statistics.median(reused):.0f} tokens)",
+             end_s * 1000, 2000.0),
+            ("first token after an edit in the window's newer half", statistics.median(middle) * 1000, plain * 1000),
+            ("first token, one pane x one candidate, after a sentence", one_s * 1000, None),
+            ("first token, base + tuned pane x two candidates each, after a sentence", four_s * 1000, one_s * 1500),
+            (f"cache size per manuscript and pane: {size / 2**20:.0f} MB ({size / tokens / 1024:.1f} KB a token)",
+             None, None)]
+    line = (f"full-context first token: after an edit at the end {end_s:.2f} s, uncached {plain:.2f} s "
+            f"({plain / end_s:.1f}x); 2 panes x 2 candidates {four_s / one_s:.2f}x one")
+    return rows, line
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=None, help="a data root (the embedded model is converted into it once)")
     p.add_argument("--skip-model", action="store_true", help="leave out the time-to-first-token rows")
     p.add_argument("--save-only", action="store_true", help="only the save rows (no tokenizer, no model)")
+    p.add_argument("--cache-only", action="store_true", help="only the full-window rows (the model's cache)")
     args = p.parse_args()
     root = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-manuscript-"))
+    line = ""
     if args.save_only:
         rows = bench_save(root)
+    elif args.cache_only:
+        rows = bench_first_token(root)
+        cache_rows, line = bench_cache(root)
+        rows += cache_rows
     else:
         rows = bench_context(root) + bench_save(root)
-        rows += [] if args.skip_model else bench_first_token(root)
+        if not args.skip_model:
+            rows += bench_first_token(root)
+            cache_rows, line = bench_cache(root)
+            rows += cache_rows
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")
     print(f"| {'measurement':<96} | median ms | target ms |")
@@ -179,6 +286,8 @@ def main() -> None:
         goal = f"{target:9.0f}" if target else "        -"
         flag = "" if not target or value is None else (" ok" if value <= target else " MISSED")
         print(f"| {name:<96} | {shown} | {goal} |{flag}")
+    if line:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from studio.adapters import parse_source
 from studio.config import GenConfig
+from studio.textclean import remove_debris
 from studio.write import manuscript_store as store
 from studio.write.manuscript import ManuscriptError
 
@@ -146,7 +147,8 @@ def redraft(drafter, root: Path, ms_id: str, n: int, position: int, token_id: in
         if "panes" not in item:
             yield item
             continue
-        text = start + item["panes"][0]["drafts"][0]
+        # the picked token may decode to a control character: cleaned as every draft is (drafter.RowStreamer)
+        text = remove_debris(start + item["panes"][0]["drafts"][0]).text
         if item.get("done"):
             latest = store.read_pending(store.folder_of(root, ms_id)) or pending
             if latest.get("time") == pending.get("time"):  # not replaced by a newer continue meanwhile

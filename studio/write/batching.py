@@ -23,6 +23,12 @@ in a left-padded cache: the row's columns from the last kept token on are masked
 the count of its real columns, goes back with them) and the last kept token is fed again at the
 next step, so its column is computed once more, exactly; the other rows see nothing of it.
 
+A desk's continue (a request with a `cache_key`) is read apart from the others, one CHUNK-token
+piece at a fixed position a step, pane (adapter) after pane, reusing what the model read of the
+manuscript's last context for that pane (studio/write/prefix_cache.py); its rows join the batch
+together once every pane is read. The rows already drafting (other visitors' too) advance a token
+between two pieces instead of waiting while a whole window is read.
+
 The loop takes the Drafter's lock for each step; `Drafter.holding` takes the same lock, so a
 measurement has the model alone between two steps. Loading a model happens only inside a step, in
 `owner.admit`, and a request for another base waits until the batch has drained.
@@ -69,6 +75,11 @@ class Request:
     sampling: Any = None  # its seeded torch.Generator (None when greedy), set when it joins
     banned: Any = None  # its BanList (studio/write/banned.py), None when it bans nothing
     stuck: list = field(default_factory=list)  # (row index, phrase) of rows the ban list left no way on
+    cache_key: Any = None  # a desk continue's CacheKey (studio/write/prefix_cache.py): read with the cache
+    unread: list = field(default_factory=list)  # adapters (panes) of a keyed request still to read, in order
+    reused: dict = field(default_factory=dict)  # adapter -> prompt tokens taken from the cache (a keyed request)
+    partial: Any = None  # (DynamicCache, tokens read) of the pane being read, between two steps
+    read: dict = field(default_factory=dict)  # adapter -> (layers, last logits) of the panes read so far
 
 
 @dataclass(eq=False)
@@ -199,6 +210,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._closing = False
         self._joining: list[Request] = []  # the requests admitted for this step's prefill
+        self._reading: list[Request] = []  # keyed requests whose panes are read one a step (_read_pane)
 
     # -- the caller's side ----------------------------------------------------------------
     def submit(self, request: Request) -> None:
@@ -212,7 +224,7 @@ class Scheduler:
 
     def busy(self) -> dict:
         with self.changed:
-            return {"rows": len(self.rows), "waiting": len(self.waiting)}
+            return {"rows": len(self.rows), "waiting": len(self.waiting) + len(self._reading)}
 
     def active_adapters(self) -> set[str]:
         return {a for r in list(self.rows) for a in r.request.adapters}
@@ -220,7 +232,7 @@ class Scheduler:
     def wait_for_base(self, base) -> None:
         """Block until the batch is empty or drafting on `base` (call with `lock` held: it is
         released while waiting)."""
-        while self.rows and self.base != base:
+        while (self.rows or self._reading) and self.base != base:
             self.lock.release()
             with self.changed:
                 self.changed.wait(0.05)
@@ -239,17 +251,17 @@ class Scheduler:
     def _run(self) -> None:
         while True:
             with self.changed:
-                if not self.waiting and not self.rows:
+                if not self.waiting and not self.rows and not self._reading:
                     self.changed.wait(IDLE_EXIT_S)
-                if self._closing or not (self.waiting or self.rows):  # idle: end, so an unused drafter can go
+                if self._closing or not (self.waiting or self.rows or self._reading):  # idle: end, so an unused drafter can go
                     self._thread = None
                     return
             try:
                 with self.lock:
                     self._step()
             except BaseException as exc:  # noqa: BLE001 - a failed step fails its requests, not the loop
-                self._fail({r.request for r in self.rows}, exc)
-                self.rows, self.cache, self.mask = [], None, None
+                self._fail({r.request for r in self.rows} | set(self._reading), exc)
+                self.rows, self.cache, self.mask, self._reading = [], None, None, []
             self._tell_positions()
 
     def _step(self) -> None:
@@ -259,6 +271,20 @@ class Scheduler:
                 self._prefill(joining)
             except BaseException as exc:  # noqa: BLE001 - the joining requests fail; the batch goes on
                 self._fail(set(joining), exc)
+        if self._reading:
+            request = self._reading[0]
+            try:
+                self._read_pane(request)
+            except BaseException as exc:  # noqa: BLE001 - this request fails; the batch goes on
+                self._reading.remove(request)
+                for row in self.rows:
+                    if row.request is request:
+                        row.ended = True
+                request.unread, request.partial = [], None
+                if not any(r.request is request for r in self.rows):
+                    self._fail({request}, exc)
+                else:
+                    request.out.put(("error", exc))
         self._drop_ended()
         if self.rows:
             self._decode()
@@ -273,8 +299,10 @@ class Scheduler:
             if not self.waiting:
                 return None
             head = self.waiting[0]
-            rows = len(self.rows) + sum(len(r.adapters) for r in self._joining)
-            base = self.base if self.rows else self._joining[0].base if self._joining else head.base
+            rows = len(self.rows) + sum(len(r.adapters) for r in self._joining) + sum(
+                len(r.adapters) for r in self._reading)
+            busy = self.rows or self._reading
+            base = self.base if busy else self._joining[0].base if self._joining else head.base
             if head.base != base or rows + len(head.adapters) > self.max_rows:
                 return None
             return self.waiting.popleft()
@@ -298,6 +326,12 @@ class Scheduler:
                     request.ids = self.owner.admit(request, keep)
             except BaseException as exc:  # noqa: BLE001 - this request fails; the others go on
                 self._fail({request}, exc)
+                continue
+            if request.cache_key is not None:  # read apart, a pane a step (_read_pane)
+                request.unread = list(dict.fromkeys(request.adapters))
+                request.sampling = sampler(request.gen, self.owner.device)
+                self.base = request.base if not (self.rows or self._reading) else self.base
+                self._reading.append(request)
                 continue
             joining = self._joining + [request]
             width = max(len(r.ids) for r in joining) * sum(len(set(r.adapters)) for r in joining)
@@ -451,7 +485,11 @@ class Scheduler:
             return
         staying = {self.rows[i].request for i in keep}
         for request in dict.fromkeys(r.request for r in self.rows):
-            if request not in staying:
+            if request in stopped:
+                request.unread = []
+                if request in self._reading:
+                    self._reading.remove(request)
+            if request not in staying and not request.unread:
                 request.out.put(("done", None))
         if not keep:
             self.rows, self.cache, self.mask = [], None, None
@@ -465,6 +503,80 @@ class Scheduler:
         for layer in self.cache.layers:
             layer.keys, layer.values = layer.keys[index, :, first:], layer.values[index, :, first:]
         self.rows = [self.rows[i] for i in keep]
+
+    def _read_pane(self, request: Request) -> None:
+        """One step of reading a keyed request's prompt: one CHUNK-token piece for its next pane
+        (adapter), from where that pane's cached read of the manuscript's last context stops
+        agreeing with it. A pane read to its end keeps its read for next time and its rows join the
+        batch with their first tokens. One piece a step: rows drafting meanwhile (another pane, other
+        visitors) advance a token between two pieces instead of waiting for a whole window to be
+        read. A request stopped meanwhile reads no more."""
+        import torch
+        from transformers import DynamicCache
+
+        from studio.write.prefix_cache import CHUNK, Prefix, reusable
+
+        if request.stop.is_set():
+            self._reading.remove(request)
+            request.unread, request.partial = [], None
+            if not any(r.request is request for r in self.rows):
+                request.out.put(("done", None))
+            return
+        adapter = request.unread[0]
+        store, ids, device = self.owner.prefixes, request.ids, self.owner.device
+        if request.started is None:
+            request.started = time.time()
+        if request.partial is None:  # this pane's first step: what the cache holds of it
+            stored = store.get(request.cache_key, adapter)
+            if stored is not None and stored.ids == ids:  # the same prompt again (Retry): nothing to read
+                request.reused[adapter] = len(ids)
+                self._pane_read(request, adapter, stored.layers, stored.logits)
+                return
+            at = reusable(stored.ids, ids) if stored is not None else 0
+            cache = DynamicCache()
+            for i, (keys, values) in enumerate(stored.layers if at else []):
+                cache.update(keys[:, :, :at], values[:, :, :at], i)
+            request.reused[adapter], request.partial = at, (cache, at)
+        cache, at = request.partial
+        end = min(at + CHUNK, len(ids))
+        piece = torch.tensor([ids[at:end]], device=device)
+        logits = self._forward([adapter], piece, torch.ones(1, end, dtype=torch.long, device=device),
+                               torch.arange(at, end, device=device).unsqueeze(0), cache)[0]
+        if end < len(ids):
+            request.partial = (cache, end)
+            return
+        request.partial = None
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        store.put(request.cache_key, adapter, Prefix(list(ids), layers, logits))
+        self._pane_read(request, adapter, layers, logits)
+
+    def _pane_read(self, request: Request, adapter: str, layers: list, logits) -> None:
+        """A pane is read; once every pane is, all the request's rows join the batch together, each
+        pane's read repeated to its rows, with their first tokens drawn from its last logits. Together:
+        a row's numbers depend (in the last bits) on the rows it is computed beside, so rows that
+        joined at other steps with a cache than without would not draft the same tokens."""
+        import torch
+        from transformers import DynamicCache
+
+        request.read[adapter] = (layers, logits)
+        request.unread.pop(0)
+        if request.unread:
+            return
+        self._reading.remove(request)
+        names = list(request.read)
+        read, request.read = request.read, {}
+        index = torch.tensor([names.index(a) for a in request.adapters], device=self.owner.device)
+        cache = DynamicCache()
+        for i in range(len(layers)):
+            keys = torch.cat([read[a][0][i][0] for a in names])
+            values = torch.cat([read[a][0][i][1] for a in names])
+            cache.update(keys[index], values[index], i)
+        rows = [Row(request, i, a, list(request.ids)) for i, a in enumerate(request.adapters)]
+        self._choose(rows, torch.stack([read[a][1] for a in names])[index])
+        request.first_token = time.time() - request.started
+        mask = torch.ones(len(rows), len(request.ids), dtype=torch.long, device=self.owner.device)
+        self._forget(rows, mask)
+        self._join(rows, cache, mask)
 
     @staticmethod
     def _fail(requests, exc: BaseException) -> None:

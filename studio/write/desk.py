@@ -18,6 +18,8 @@ from studio.config import GenConfig
 from studio.textclean import remove_debris
 from studio.write import manuscript_store as store
 from studio.write.context import Context, assemble, counter_for, fim_tokens
+from studio.write.prefix_cache import CacheKey
+from studio.write.visitors import is_shelf
 from studio.write.manuscript import (HistoryMismatch, Manuscript, ManuscriptError, Passage,
                                      diff, insert_ops, replace_all_ops, replace_ops, words)
 
@@ -233,7 +235,11 @@ def continue_stream(root: Path, drafter, ms_id: str, panes: list[str], gen: GenC
             "panes": [{"source": p["source"], "drafts": p["drafts"]} for p in item["panes"]], **({"cut": True} if cut else {})})
     last = None
     try:
-        for item in drafter.stream(panes, ctx.text, gen, "continue", stop, model, save=False, banned=banned or None):
+        # the model's read of this manuscript's last context is reused (studio/write/prefix_cache.py);
+        # a demo visitor's under their own key and budget
+        key = CacheKey(str(root), ms_id, visitor=is_shelf(root))
+        for item in drafter.stream(panes, ctx.text, gen, "continue", stop, model, save=False, banned=banned or None,
+                                   cache_key=key):
             if item.get("done"):
                 item.update(at=at, revision=opened.ms.revision, mode=ctx.mode)
                 keep_pending(item)

@@ -37,6 +37,7 @@ from studio.textclean import remove_debris
 from studio.write.attention import use_decode_attention
 from studio.write.banned import BanList
 from studio.write.batching import MAX_ROWS, Request, Scheduler
+from studio.write.prefix_cache import CacheKey, PrefixStore
 
 MODES = ("continue", "instruct", "summarize")
 EMPTY_PROMPT = {"continue": "draft.empty_continue", "instruct": "draft.empty_instruct", "summarize": "draft.empty_summarize"}
@@ -193,6 +194,7 @@ class Drafter:
         self._adapters: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()  # the batch loop holds it for a step, `holding` for a measurement
         self._batch = Scheduler(self, self._lock, max_rows)  # its loop thread starts with the first draft
+        self.prefixes = PrefixStore()  # what the model read of each manuscript's last context, per pane
 
     # -- models -------------------------------------------------------------------------
     def _base_key(self, model_name: str, quantization: str, device_preference: str) -> tuple[str, str, str, str]:
@@ -211,6 +213,7 @@ class Drafter:
         if self._key == key:
             return
         self.model = None  # free the old base before loading the next
+        self.prefixes.clear()  # keys and values of another model
         source = resolve(model_name, self.root)
         self.tokenizer = load_tokenizer(source)
         self.model = load_base(source, quant, device, dtype)
@@ -254,6 +257,7 @@ class Drafter:
                 break
             self.model.delete_adapter(oldest)
             del self._adapters[oldest]
+            self.prefixes.drop_adapter(oldest)  # read through weights no longer loaded
         self.model.eval()
 
     @contextlib.contextmanager
@@ -327,11 +331,13 @@ class Drafter:
 
     def stream(self, panes: list[str], prompt: str, gen: GenConfig, mode: str = "continue",
                stop: threading.Event | None = None, model: str | None = None, save: bool = True,
-               banned: list[str] | None = None) -> Iterator[dict]:
+               banned: list[str] | None = None, cache_key: CacheKey | None = None) -> Iterator[dict]:
         """Draft `prompt` in every pane, yielding the texts so far as they grow (and `waiting` items
         while queued); the rows join the batch every draft shares. The last item has `done` set,
         `notices` (message dicts: a draft the ban list left no way on) and, with `save`, is kept in
-        drafts/drafts.jsonl. No draft contains a phrase of `banned` (studio/write/banned.py)."""
+        drafts/drafts.jsonl. No draft contains a phrase of `banned` (studio/write/banned.py). With a
+        `cache_key` (a desk's manuscript) each pane reads only what changed since that key's last
+        prompt (studio/write/prefix_cache.py); the last item says how many tokens it reused."""
         sources = self._check_panes(panes)
         check_prompt(mode, prompt)
         ban_list = BanList.of(banned)
@@ -346,7 +352,7 @@ class Drafter:
             return
         out: queue.Queue = queue.Queue()
         request = Request(adapters=[s.key if s.run_id else BASE for s in rows], gen=gen, stop=stop, out=out,
-                          base=self._base_key(model_name, quantization, device), banned=ban_list,
+                          base=self._base_key(model_name, quantization, device), banned=ban_list, cache_key=cache_key,
                           # the tokenizer comes with the base, in `admit`
                           streamer=RowStreamer(None, len(rows), out, ban_list),
                           payload={"sources": sources, "mode": mode, "prompt": prompt, "templates": templates,
@@ -359,6 +365,8 @@ class Drafter:
         result.update(mode=mode, prompt=prompt, prompt_text=request.payload["text"], settings=gen.__dict__,
                       stopped=stop.is_set(), queued_s=round(request.started - request.queued, 2),
                       notices=stuck_notices(rows, gen.drafts, request.stuck))
+        if cache_key is not None:
+            result["prompt_tokens"], result["reused_tokens"] = len(request.ids or []), dict(request.reused)
         if ban_list is not None:
             result["banned"] = ban_list.phrases
         if save:
