@@ -90,7 +90,7 @@ def test_an_entry_fires_into_what_the_model_sees_and_the_view_says_which_key_and
     assert fired["Oskar Brannigan"].key == "ferryman"
     text = service.manuscript(root, ms.id)["text"]
     assert text[fired["Oskar Brannigan"].at:].lower().startswith("ferryman")
-    assert [p for p, _, _ in ctx.parts][:2] == ["memory", "bible"]
+    assert [p for p, _, _ in ctx.parts][:3] == ["memory", "manuscript", "bible"]  # fired: after the older text
     from studio.ui.desk_parts import context_markdown
 
     shown = context_markdown(ctx, "en")

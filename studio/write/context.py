@@ -1,22 +1,65 @@
 """What the model sees when it continues a manuscript, fitted to its context.
 
     memory            kept at the top, whole
-    story bible       the entries fired by the text near the draft point (and the always-on ones),
-                      within their own budget; each placed after the memory (default), just before
-                      the author's note, or at a depth of N paragraphs from the end
-    recalled          passages of the text that scrolled out, the most relevant to the newest text,
-                      within their own budget, oldest first, closed by a scene break
-    manuscript        the newest text that fits, its oldest part cut at a paragraph boundary, else
-                      at a sentence end (. ! ? … 。！？ and closing quotes); mid-sentence only when
-                      the one sentence before the draft point is longer than everything allowed
-    author's note     inserted NOTE_DEPTH paragraphs before the end
-    end               the last NOTE_DEPTH paragraphs
+    story bible       the always-on entries placed after the memory
+    manuscript        the older kept text: from the head cut to the tail split
+    late block        the entries fired by a key (placed "after the memory" or not: a fired entry
+                      changes from one continue to the next, so it comes here, not at the top);
+                      the passages of text that scrolled out, the most relevant to the newest text,
+                      oldest first, closed by a scene break (RECALL_END); the entries placed before
+                      the note (always-on or fired); the author's note
+    end (the tail)    the newest text, with the entries placed at a depth of N paragraphs from its
+                      end (at most at its start); never empty when there is text before the draft point
 
 all within the model's context length minus the tokens to draft, counted with the model's own
-tokenizer. Token counts are cached per paragraph and per sentence (by their text), and only the
-paragraphs nearest the draft point are counted at all, so a continue on a 200,000-word manuscript
-tokenizes only what changed near its end; the assembled text is counted once more as a whole and
-trimmed if the pieces' sum was short of the real count.
+tokenizer.
+
+Stable first, changing last. The drafter keeps the key/value cache of the last context it read for
+each manuscript and pane, and at the next continue reads only from the first token that differs. So
+the parts that change between two continues of a growing manuscript (fired entries, recall, the
+note's place, the newest text) come last, and the two places where the text is cut move on a grid
+of "weighted characters" counted from the start of the text before the draft point, not with every
+appended sentence. A character weighs its UTF-8 length: 1 for ASCII, 2 for accented Latin, Greek and
+Cyrillic, 3 for CJK (and for typographic punctuation such as “ ” — …). SmolLM2 spends about one
+token on 4.5 English characters and 1.5 tokens on a Chinese character: about 4 weighted characters
+a token in English, 2 in Chinese.
+
+    head cut          when the manuscript is longer than fits, the kept text starts at the first
+                      grid point at or after the exact cut where the room runs out, moved on to the
+                      next paragraph start within a quarter step, else to the next sentence start in
+                      that paragraph (. ! ? … 。！？ and closing quotes). The grid: multiples of a step
+                      of 1/CUT_SHARE = 1/8 of the manuscript's room, in tokens times the kept text's
+                      weighted characters per token rounded to a power of two (4 in English, 2 in
+                      Chinese: rounded so that it stays the same while the window slides; about 3,000
+                      weighted characters on an 8,192-token context). The start then stays put while
+                      the writer appends about an eighth of the room, and moves a step at a time. The
+                      price: the kept text is shorter than the room by up to a step and a quarter,
+                      half a step (1/16 of the room) on average. The exact cut (mid-sentence when one
+                      sentence is longer than the room) when no start follows the grid point in reach,
+                      or when the stepped cut would keep less than half the text (a room of a few
+                      sentences). The room the head cut counts with leaves out the whole recall budget
+                      and the tokens of every enabled bible entry (at most the bible's budget), not
+                      what fired or was recalled this time: otherwise an entry firing or not would
+                      move the start back and forth across a grid point. What they leave unused stays
+                      empty.
+    tail split        the late block goes before the tail, which starts at the grid point
+                      floor((W - TAIL_MIN) / TAIL_STEP) * TAIL_STEP of the text's weight W, moved back
+                      to the start of its paragraph (or of its sentence, when the paragraph starts more
+                      than TAIL_STEP characters before it). Backward, not forward: a paragraph or
+                      sentence start before the point never changes as the writer appends, one after it
+                      may appear with the next paragraph; so the split moves only when W passes a grid
+                      line, once per TAIL_STEP of new text, and the tail holds at least TAIL_MIN.
+                      TAIL_MIN = 600 (about 130 English tokens, 200 Chinese characters: the last few
+                      sentences, which the model reads right after the note) and TAIL_STEP = 1,200
+                      (a move every 2 to 4 continues of 64-128 tokens in English, 5 to 9 in Chinese;
+                      the tail, read again at every continue, is 130-400 English tokens plus at most a
+                      paragraph). On a small context (a step under 1,200) they shrink to half a step
+                      and a step.
+
+Token counts are cached per paragraph and per sentence (by their text), and only the paragraphs
+nearest the draft point are counted at all, so a continue on a 200,000-word manuscript tokenizes
+only what changed near its end; the assembled text is counted once more as a whole and the room
+made smaller if the pieces' sum was short of the real count.
 
 From the cursor: the text before the cursor is the manuscript. A tokenizer with fill-in-the-middle
 tokens (<fim_prefix> or <|fim_prefix|> and the rest) also gets the text after the cursor (a quarter
@@ -24,6 +67,8 @@ of the room at most); without them the context says that it continues from the c
 """
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +77,10 @@ from typing import Any
 from studio.messages import message
 from studio.write.manuscript import ManuscriptError
 
-NOTE_DEPTH = 3  # the author's note goes this many paragraphs before the end
+WEIGHT_PER_TOKEN = 4  # weighted characters (UTF-8 bytes) per token, when no text was counted yet
+CUT_SHARE = 8  # the head cut moves in steps of 1/8 of the manuscript's room
+TAIL_MIN = 600  # weighted characters the tail (the text after the note) holds at least
+TAIL_STEP = 1200  # the tail split moves once per this much new text (weighted characters)
 NOTE_FORMAT = "[{note}]\n"
 MEMORY_FORMAT = "{memory}\n\n"
 AFTER_SHARE = 4  # with fill-in-the-middle, the text after the cursor gets at most 1/4 of the room
@@ -45,7 +93,8 @@ RECALL_END = "* * *\n\n"  # after recalled passages: a scene break, then the new
 @dataclass
 class Context:
     text: str  # what is sent to the model
-    parts: list[tuple[str, str, int]]  # (part, its text, its tokens): memory, manuscript, note, end, after
+    parts: list[tuple[str, str, int]]  # (part, its text, its tokens), in the text's order: memory, bible,
+    # manuscript (the older text), bible (fired, before the note, at a depth), recall, note, end (the tail), after
     tokens: int  # the whole text, counted as sent
     budget: int  # context length minus the tokens to draft
     cut_chars: int  # characters of the manuscript before the draft point left out
@@ -53,6 +102,8 @@ class Context:
     notices: list[dict] = field(default_factory=list)
     bible: Any = None  # the story bible's Selection (studio/write/bible.py): what fired, what was left out
     recalled: list = field(default_factory=list)  # passages of scrolled-out text placed (studio/write/recall.py)
+    stable_chars: int = 0  # characters of `text` before the late block: they change only when the head cut moves
+    tail_at: int = 0  # where in the text before the draft point the tail (the text after the late block) starts
 
 
 class Counter:
@@ -181,30 +232,139 @@ def _join(kept: list[str], inserts: dict[int, list[str]]) -> str:
     return "".join(out)
 
 
-def _parts(count: Counter, top: list[tuple[str, str]], kept: list[str], split: int, note: str,
+# -- where the text is cut: on a grid of weighted characters (see the module's docstring) ----------
+_PARAGRAPH_START = re.compile(r"^(?=[^\S\n]*\S)", re.M)  # the start of a line with more than spaces on it
+
+
+def _weight(text: str) -> int:
+    """Weighted characters: the UTF-8 length (ASCII 1, CJK 3)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _char_at(text: str, start: int, weight: int) -> int:
+    """The offset of the first character of text[start:] that begins `weight` or more weighted
+    characters after `start` (len(text) when none does)."""
+    rest = text[start:]
+    if rest.isascii():
+        return min(len(text), start + max(0, weight))
+    return len(text) - len(rest.encode("utf-8")[max(0, weight):].decode("utf-8", "ignore"))
+
+
+def _sentence_starts(text: str, lo: int):
+    """The sentence starts (ends of sentence marks with their quotes and spaces) in the line of text
+    around `lo`, from `lo` on; none at the line's end (that is the next paragraph's start)."""
+    line_end = text.find("\n", lo)
+    line_end = len(text) if line_end < 0 else line_end
+    for m in _SENTENCE_END.finditer(text, lo, line_end):
+        if m.end() < line_end:
+            yield m.end()
+
+
+def _paragraph_start_before(text: str, at: int, lo: int) -> int | None:
+    """The start of the last line with more than spaces on it that begins at or before `at`, not
+    before `lo`."""
+    while at >= lo:
+        start = text.rfind("\n", 0, at) + 1
+        if start < lo:
+            return None
+        if _PARAGRAPH_START.match(text, start):
+            return start
+        if start == 0:
+            return None
+        at = start - 1
+    return None
+
+
+def _exact_cut(count: Counter, before: str, room: int) -> tuple[int, str, int]:
+    """(where the text that fits `room` starts, that text, its tokens as the pieces' sum)."""
+    pieces, used = _newest_fitting(count, before, room) if room > 0 else ([], 0)
+    kept = "".join(pieces)
+    return len(before) - len(kept), kept, used
+
+
+def _cut_step(kept: str, used: int, room: int) -> int:
+    """The head cut's step in weighted characters: 1/CUT_SHARE of the room, at the kept text's weighted
+    characters per token rounded to a power of two (about 4 in English, 2 in Chinese with SmolLM2:
+    rounded, so that the step stays the same while the window slides over text like the rest)."""
+    per_token = 2 ** max(0, min(3, round(math.log2(max(1.0, _weight(kept) / used))))) if used > 0 else WEIGHT_PER_TOKEN
+    return max(1, room * per_token // CUT_SHARE)
+
+
+def _head_cut(before: str, exact: int, kept: str, step: int) -> tuple[int, str]:
+    """(where the kept text starts, the kept text): the exact cut moved on to the next grid point, then
+    to the next paragraph start within a quarter step, else to the next sentence start in its
+    paragraph; the exact cut when neither exists or when that keeps less than half of the text (a
+    room of a few sentences)."""
+    if exact == 0 or not kept or not before.endswith(kept):  # all of it, nothing, or the one long sentence
+        return exact, kept
+    done = _weight(before[:exact])
+    at = _char_at(before, exact, -(-done // step) * step - done)
+    if at >= len(before):
+        return exact, kept
+    paragraph = _PARAGRAPH_START.search(before, at, min(len(before), at + max(1, step // 4)))
+    if paragraph:
+        cut = paragraph.start()
+    else:
+        line = before.rfind("\n", 0, at) + 1
+        cut = next((s for s in _sentence_starts(before, max(line, at - 16)) if s >= at), exact)
+    return (cut, before[cut:]) if 2 * _weight(before[cut:]) >= _weight(kept) else (exact, kept)
+
+
+def _tail_split(before: str, cut: int, tail_min: int, tail_step: int) -> int:
+    """Where the tail (the text after the late block) starts: the grid point TAIL_MIN or more before
+    the end, moved back to its paragraph's start, or to its sentence's start when the paragraph
+    starts more than a step before it; never before `cut`, never at the end."""
+    done = _weight(before[:cut])
+    grid = (done + _weight(before[cut:]) - tail_min) // tail_step * tail_step
+    if grid <= done:
+        return cut
+    at = _char_at(before, cut, grid - done)
+    paragraph = _paragraph_start_before(before, at, cut)
+    if paragraph is not None and at - paragraph <= tail_step:
+        return paragraph
+    lo = max(paragraph if paragraph is not None else cut, cut, at - 2 * tail_step)
+    starts = _sentence_starts(before, max(before.rfind("\n", 0, lo) + 1, lo - 16))
+    found = [s for s in itertools.takewhile(lambda s: s <= at, starts) if s >= lo]
+    split = found[-1] if found else paragraph if paragraph is not None else cut
+    return split if split < len(before) else cut
+
+
+# -- the parts and their places ------------------------------------------------------------------
+def _parts(count: Counter, head: list[tuple[str, str]], older: str, late: list[tuple[str, str]], tail: list[str],
            after: str | None) -> list[tuple[str, str, int]]:
-    """Each part of the context with its tokens, as the sum of its pieces' (cached) counts: no part
-    is tokenized again. The bible and recall only when they hold something."""
-    parts = [(name, text, count(text)) for name, text in top if text or name == "memory"]
-    parts += [("manuscript", "".join(kept[:split]), sum(map(count, kept[:split]))), ("note", note, count(note)),
-              ("end", "".join(kept[split:]), sum(map(count, kept[split:])))]
+    """Each part of the context with its tokens, in the order of the text, as the sum of its pieces'
+    (cached) counts: no part is tokenized again. The bible and recall only when they hold something."""
+    def pieces(text: str) -> int:
+        return sum(map(count, text.splitlines(keepends=True)))
+
+    parts = [(name, text, count(text)) for name, text in head if text or name == "memory"]
+    parts.append(("manuscript", older, pieces(older)))
+    parts += [(name, text, count(text)) for name, text in late if text or name == "note"]
+    parts.append(("end", "".join(tail), sum(map(count, tail))))
     return parts + ([("after", after, count(after))] if after is not None else [])
 
 
 def _fired(count: Counter, before: str, bible: tuple | None, room: int, context_length: int) -> tuple:
-    """(the bible's Selection or None, its fired entries by position): the entries fired by the text
-    before the draft point, within the bible's budget and at most half the room left."""
-    lore: dict[str, list] = {"after_memory": [], "before_note": [], "depth": []}
+    """(the bible's Selection or None, its fired entries by place, the tokens kept for the bible): the
+    entries fired by the text before the draft point, within the bible's budget and at most half the
+    room left. Places: "head" (always on, after the memory), "late" (fired by a key, placed after the
+    memory), "before_note", "depth". The tokens kept: those of every enabled entry, at most the
+    budget, so that what fires does not move the head cut."""
+    lore: dict[str, list] = {"head": [], "late": [], "before_note": [], "depth": []}
     if not bible:
-        return None, lore
+        return None, lore, 0
     from studio.write import bible as bible_rules
 
     entries, settings = bible
-    share = settings.budget(context_length)
-    selection = bible_rules.select(entries, settings, before, count, max(0, min(share, room // 2)))
+    budget = max(0, min(settings.budget(context_length), room // 2))
+    selection = bible_rules.select(entries, settings, before, count, budget)
     for fired in selection.fired:
-        lore.get(fired.entry.position, lore["after_memory"]).append(fired)
-    return selection, lore
+        place = fired.entry.position if fired.entry.position in ("before_note", "depth") else \
+            "head" if fired.entry.constant else "late"
+        lore[place].append(fired)
+    fired_tokens = sum(count(_lore_text(f)) for f in selection.fired)
+    every = sum(count(e.text.strip() + "\n") for e in entries if e.enabled and e.text.strip())
+    return selection, lore, max(fired_tokens, min(budget, every))
 
 
 def assemble(count: Counter, before: str, memory: str, note: str, budget: int, after: str | None = None,
@@ -223,38 +383,42 @@ def assemble(count: Counter, before: str, memory: str, note: str, budget: int, a
                               budget=budget)
     after_part = _oldest_fitting(count, after, (budget - fixed) // AFTER_SHARE) if fim and after else ""
     room = budget - fixed - count(after_part)
-    selection, lore = _fired(count, before, bible, room, context_length or budget)
-    room -= sum(count(_lore_text(f)) for f in selection.fired) if selection else 0
+    selection, lore, lore_tokens = _fired(count, before, bible, room, context_length or budget)
+    room -= lore_tokens
     reserve = min(recall_budget, room // 4) if recall is not None and before else 0
-    recalled: list = []
-    if reserve > 0:
-        kept, _ = _newest_fitting(count, before, room - reserve)
-        recalled = recall(before, len(before) - len("".join(kept)), count, reserve - count(RECALL_END))
-    head_lore = "".join(map(_lore_text, lore["after_memory"]))
+    room -= reserve  # what is left for the manuscript, whatever fires or is recalled this time
+    exact, kept, used = _exact_cut(count, before, room)
+    step = _cut_step(kept, used, room)
+    tail_min, tail_step = max(4, min(TAIL_MIN, step // 2)), max(1, min(TAIL_STEP, step))
+    cut, kept = _head_cut(before, exact, kept, step)
+    recalled = recall(before, cut, count, reserve - count(RECALL_END)) if reserve > 0 else []
+    head_lore, late_lore, note_lore = ("".join(map(_lore_text, lore[k])) for k in ("head", "late", "before_note"))
     while True:
+        recalled = [r for r in recalled if r.end <= cut]
         recall_part = _recall_text(recalled)
-        kept, _ = _newest_fitting(count, before, room - count(recall_part))
-        cut = len(before) - len("".join(kept))
-        kept_recalled = [r for r in recalled if r.end <= cut]  # the text kept whole needs no recall
-        if kept_recalled != recalled:
-            recalled = kept_recalled
-            continue
-        lines = [i for i, k in enumerate(kept) if k.strip()]
-        split = lines[-NOTE_DEPTH] if len(lines) >= NOTE_DEPTH else 0
-        inserts: dict[int, list[str]] = {split: ["".join(map(_lore_text, lore["before_note"])), note_part]}
+        split = _tail_split(before, cut, tail_min, tail_step) if before.endswith(kept) else cut
+        older, tail = kept[:split - cut], kept[split - cut:].splitlines(keepends=True)
+        inserts: dict[int, list[str]] = {}
         for fired in lore["depth"]:
-            inserts.setdefault(_depth_index(kept, fired.entry.depth), []).insert(0, _lore_text(fired))
-        prompt = memory_part + head_lore + recall_part + _join(kept, inserts)
+            inserts.setdefault(_depth_index(tail, fired.entry.depth), []).insert(0, _lore_text(fired))
+        late = late_lore + recall_part + note_lore + note_part
+        if older and not older.endswith("\n") and (late or inserts.get(0)):
+            older += "\n"  # the late block starts on a line of its own
+        stable = memory_part + head_lore + older
+        prompt = stable + late + _join(tail, inserts)
         text = f"{fim[0]}{prompt}{fim[1]}{after_part}{fim[2]}" if fim else prompt
         total = count.exact(text)
         if total <= budget or room <= 0:
             break
         room -= total - budget  # the pieces' sum was short of the real count: ask for less
-    lore_text = "".join(_lore_text(f) for f in selection.fired) if selection else ""
-    parts = _parts(count, [("memory", memory_part), ("bible", lore_text), ("recall", recall_part)], kept, split,
-                   note_part, after_part if fim else None)
+        cut, kept = _head_cut(before, *_exact_cut(count, before, room)[:2], step)
+    depth_lore = "".join(_lore_text(f) for f in lore["depth"])
+    parts = _parts(count, [("memory", memory_part), ("bible", head_lore)], older,
+                   [("bible", late_lore + note_lore + depth_lore), ("recall", recall_part), ("note", note_part)],
+                   tail, after_part if fim else None)
     mode = "fim" if fim else "cursor" if cursor else "end"
-    ctx = Context(text, parts, total, budget, cut, mode, bible=selection, recalled=recalled)
+    ctx = Context(text, parts, total, budget, cut, mode, bible=selection, recalled=recalled,
+                  stable_chars=len(fim[0] if fim else "") + len(stable), tail_at=split)
     if selection:
         ctx.notices.extend(selection.notices)
     if cursor and not fim:
