@@ -122,3 +122,23 @@ def test_gguf_export_of_the_real_run_loads_back_with_the_merged_models_logits(fi
             assert float((want - got)[mask].abs().max()) < 0.1 and same_top == 1.0  # measured 0.03
         else:  # 8-bit blocks
             assert same_top >= 0.9, same_top
+
+
+@pytest.mark.parametrize("language,temperature", [("en", 0.0), ("zh", 0.8)])
+def test_the_desk_drafts_the_same_tokens_with_the_models_cache_as_without_it(finished_run, monkeypatch, language,
+                                                                             temperature):
+    """studio/write/prefix_cache.py on the real model (bf16 or fp32, as this machine's calibration
+    chose): the walk of tests/test_prefix_cache.py, base then base and the trained run, with a
+    1,024-token window so that it slides within the test."""
+    from test_prefix_cache import EN, ZH, check_reuse, walk
+
+    from studio.write import context, prefix_cache
+
+    root, run_id = finished_run
+    monkeypatch.setattr(prefix_cache, "CHUNK", 64)
+    count, _ = context.counter_for(root, EMBEDDED_DEFAULT)
+    monkeypatch.setitem(context._counters, EMBEDDED_DEFAULT, (count, 1024))
+    text, grow = (EN, " The fog came in.") if language == "en" else (ZH, "雾来了。")
+    ms = service.new_manuscript(root, f"cache {language}", text * 4, memory="A lighthouse.", note="Rain.")
+    gen = GenConfig(max_new_tokens=6, temperature=temperature, seed=7, drafts=1 if temperature == 0 else 2)
+    check_reuse(walk(root, ms.id, [["base"], ["base", run_id]], gen, text * 4, None, grow))
