@@ -11,9 +11,9 @@ positions (0, CHUNK, 2*CHUNK, ...), whether or not a cache is reused, and a reus
 chunk boundary. Reading token i then runs the same operations on the same numbers either way. Read
 in one pass instead, the cached and uncached paths differ by up to 0.3 in the last logits in bf16
 on the embedded model (a reused cache of 1,450 tokens read on to 1,500): enough to change a greedy
-draft. The price: reading a whole 8k context in 256-token pieces took 28 s against 23 s in one pass
-(bench/manuscript.py), and a reuse wastes up to CHUNK - 1 tokens after the cut; 64-token pieces
-took 69 s for the whole context, 128 took 35 s.
+draft. The price (the embedded model on a 2-core VM, 2026-12-07, docs/benchmarks.md): reading a
+whole 8k context in 256-token pieces took 28 s against 23 s in one pass (64-token pieces 69 s,
+128-token 35 s), and a reuse reads again up to CHUNK - 1 tokens before the first change.
 
 Memory: a SmolLM2-135M cache is 30 layers x 2 x 3 heads x 64 values = 11,520 values a token (23 KB
 in bf16, 46 KB in fp32): 189 MB for a full 8k window in bf16. Entries are evicted least recently
