@@ -116,3 +116,34 @@ def finished_copy(root: Path, run_id: str, **status) -> str:
 # test the calibrations themselves): no test pays for timing three paths of its own tiny model.
 os.environ.setdefault("STUDIO_DRAFT_PATH", "bf16")
 os.environ.setdefault("STUDIO_TRAIN_PATH", "fp32")
+
+
+# -- runs the desk drafts with (tests of the manuscript desk and its cache) ----------------------
+@pytest.fixture
+def made_run(root, tiny_model_dir, sample_corpus):
+    """A run of the sample corpus that was never trained: enough for labels and the copied-text guard."""
+    from studio import jobs, runs, service
+
+    cfg = service.training_config(sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
+    run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
+    folder = runs.RunFolder.of(root, run_id)
+    status = folder.status()
+    status.state = runs.COMPLETED
+    folder.write_status(status)
+    return run_id
+
+
+@pytest.fixture
+def tuned_run(made_run, root, tiny_model_dir):
+    """made_run with a final adapter of random LoRA weights (not zero: it drafts unlike the base)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio import runs
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    lora = LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(str(runs.run_dir(root, made_run) / "adapter"))
+    return made_run

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE, tiny_overrides
-from studio import jobs, runs, service
+from conftest import SAMPLE
+from studio import service
 from studio.config import GenConfig
 from studio.messages import render
 from studio.write import manuscript_store as store
@@ -321,18 +321,6 @@ def test_continue_streams_candidates_per_pane_and_use_puts_one_where_it_was_draf
     assert used["passage"].settings["seed"] == 5 and used["passage"].source == "base"
 
 
-@pytest.fixture
-def made_run(root, tiny_model_dir, sample_corpus):
-    """A run of the sample corpus that was never trained: enough for labels and the copied-text guard."""
-    cfg = service.training_config(sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-    run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
-    folder = runs.RunFolder.of(root, run_id)
-    status = folder.status()
-    status.state = runs.COMPLETED
-    folder.write_status(status)
-    return run_id
-
-
 def test_an_accepted_passage_copied_from_the_corpus_is_marked(root, made_run):
     ms = service.new_manuscript(root, "guard", "Log. ")
     copied = " ".join(SAMPLE.read_text(encoding="utf-8").split()[20:60])
@@ -439,20 +427,6 @@ def test_damage_notices_are_shown_when_the_manuscript_is_opened_even_after_the_l
 
 
 # -- the desk's second half: alternatives, summary into memory, style match ----------------------
-@pytest.fixture
-def tuned_run(made_run, root, tiny_model_dir):
-    """made_run with a final adapter of random LoRA weights (not zero: it drafts unlike the base)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
-    lora = LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False)
-    get_peft_model(model, lora).save_pretrained(str(runs.run_dir(root, made_run) / "adapter"))
-    return made_run
-
-
 def base_probabilities(tiny_model_dir, ids: list[int]):
     import torch
     from transformers import AutoModelForCausalLM

@@ -91,28 +91,6 @@ def test_greedy_and_sampled_drafts_are_those_of_a_drafter_that_keeps_nothing(roo
         check_reuse(steps)
 
 
-@pytest.fixture
-def tuned_run(root, tiny_model_dir, sample_corpus):
-    """A run with a final adapter of random LoRA weights (not zero: it drafts unlike the base)."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    from conftest import tiny_overrides
-    from studio import jobs, runs
-
-    cfg = service.training_config(sample_corpus, "quick-cpu-demo", tiny_overrides(tiny_model_dir))
-    run_id = jobs.create_run(root, cfg, preset="quick-cpu-demo")
-    folder = runs.RunFolder.of(root, run_id)
-    status = folder.status()
-    status.state = runs.COMPLETED
-    folder.write_status(status)
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
-    lora = LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False)
-    get_peft_model(model, lora).save_pretrained(str(runs.run_dir(root, run_id) / "adapter"))
-    return run_id
-
-
 # -- the store ------------------------------------------------------------------------------
 def prefix(tokens: int, layers: int = 2) -> Prefix:
     return Prefix(list(range(tokens)), [(torch.zeros(1, 2, tokens, 8), torch.zeros(1, 2, tokens, 8))] * layers,
@@ -184,3 +162,19 @@ def test_a_new_base_or_an_adapter_leaving_memory_frees_its_reads(root, tiny_mode
     drafter._key = None  # as if another base were asked for: loading one clears every read
     drafter._ensure_base(str(tiny_model_dir), "none", "cpu")
     assert drafter.prefixes.nbytes() == 0
+
+
+def test_a_continue_stopped_at_once_ends_and_leaves_the_drafter_free_for_the_next(root, tiny_model_dir, small_chunks):
+    import threading
+
+    ms = service.new_manuscript(root, "stopped", EN * 4)
+    gen = GenConfig(max_new_tokens=4, temperature=0)
+    stop = threading.Event()
+    items = []
+    for item in service.continue_manuscript(root, ms.id, ["base"], gen, stop=stop, model=str(tiny_model_dir)):
+        items.append(item)
+        stop.set()  # at the context: the drafter is asked with the stop already set
+    assert "context" in items[0] and not any(i.get("panes") for i in items)
+    assert service.drafter(root).busy() == {"rows": 0, "waiting": 0}
+    again = last(list(service.continue_manuscript(root, ms.id, ["base"], gen, model=str(tiny_model_dir))))
+    assert again["done"] and again["panes"][0]["drafts"][0]

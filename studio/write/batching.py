@@ -275,16 +275,11 @@ class Scheduler:
             request = self._reading[0]
             try:
                 self._read_pane(request)
-            except BaseException as exc:  # noqa: BLE001 - this request fails; the batch goes on
-                self._reading.remove(request)
-                for row in self.rows:
-                    if row.request is request:
-                        row.ended = True
+            except BaseException as exc:  # noqa: BLE001 - this request fails (none of its rows joined yet)
+                if request in self._reading:
+                    self._reading.remove(request)
                 request.unread, request.partial = [], None
-                if not any(r.request is request for r in self.rows):
-                    self._fail({request}, exc)
-                else:
-                    request.out.put(("error", exc))
+                self._fail({request}, exc)
         self._drop_ended()
         if self.rows:
             self._decode()
@@ -485,11 +480,7 @@ class Scheduler:
             return
         staying = {self.rows[i].request for i in keep}
         for request in dict.fromkeys(r.request for r in self.rows):
-            if request in stopped:
-                request.unread = []
-                if request in self._reading:
-                    self._reading.remove(request)
-            if request not in staying and not request.unread:
+            if request not in staying:
                 request.out.put(("done", None))
         if not keep:
             self.rows, self.cache, self.mask = [], None, None
@@ -516,11 +507,10 @@ class Scheduler:
 
         from studio.write.prefix_cache import CHUNK, Prefix, reusable
 
-        if request.stop.is_set():
+        if request.stop.is_set():  # (its rows join only once every pane is read: none is in the batch)
             self._reading.remove(request)
             request.unread, request.partial = [], None
-            if not any(r.request is request for r in self.rows):
-                request.out.put(("done", None))
+            request.out.put(("done", None))
             return
         adapter = request.unread[0]
         store, ids, device = self.owner.prefixes, request.ids, self.owner.device
